@@ -1,0 +1,111 @@
+/* cli.c — option parsing shared by the subcommands (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != 0) return 0;
+    *value = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+int cli_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
+
+static int parse_int(const char *s, char **end, long *out)
+{
+    errno = 0;
+    long v = strtol(s, end, 10);
+    if (*end == s || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_int_list(const char *s, int min, int *out, int max)
+{
+    int n = 0;
+    if (!s || !*s) return -1;
+    while (*s) {
+        char *end;
+        long a, b, step;
+        if (parse_int(s, &end, &a) || a < min || a > 1L << 30) return -1;
+        if (*end == ':') { /* range start:stop:xF or start:stop:+F */
+            const char *p = end + 1;
+            if (parse_int(p, &end, &b) || b < a || b > 1L << 30 || *end != ':') return -1;
+            char op = end[1];
+            if ((op != 'x' && op != '+') || parse_int(end + 2, &end, &step)) return -1;
+            if ((op == 'x' && step < 2) || (op == '+' && step < 1)) return -1;
+            for (long v = a; v <= b; v = op == 'x' ? v * step : v + step) {
+                if (n == max) return -1;
+                out[n++] = (int)v;
+            }
+        } else {
+            if (n == max) return -1;
+            out[n++] = (int)a;
+        }
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        s = end;
+    }
+    return n;
+}
+
+int cli_word_list(const char *s, char *buf, size_t bufsize, char **out, int max)
+{
+    if (!s || !*s || strlen(s) >= bufsize) return -1;
+    strcpy(buf, s);
+    int n = 0;
+    for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (n == max) return -1;
+        out[n++] = w;
+    }
+    return n;
+}
+
+int cli_seconds(const char *s, double *out)
+{
+    char *end;
+    if (!s) return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0)) return -1;
+    if (strcmp(end, "ms") == 0) v /= 1e3;
+    else if (*end && strcmp(end, "s") != 0) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_fraction(const char *s, double *out)
+{
+    char *end;
+    if (!s) return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0)) return -1;
+    if (strcmp(end, "%") == 0) v /= 100;
+    else if (*end) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "attnbench %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,32 @@
+/* cli.h — option parsing shared by the subcommands: long options "--name value" or "--name=value",
+ * integer lists with ranges, and the one-line usage error. */
+#ifndef ATTN_CLI_H
+#define ATTN_CLI_H
+
+#include <stddef.h>
+
+#define CLI_LIST_MAX 256
+
+/* Exit status for bad usage or bad input. */
+#define CLI_USAGE 2
+
+/* Matches argv[*i] against "--name": returns 1 and sets *value (the next argument, or the text after
+ * '=') when it matches; advances *i past a separate value. A missing value is a usage error:
+ * *value is NULL and the caller reports it with cli_error. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Matches a flag without value ("--no-cupti"). */
+int cli_flag(char **argv, int i, const char *name);
+
+/* "512,1024" or "512:16384:x2" (start:stop:xfactor or start:stop:+step) or a mix, into out[];
+ * returns the count, or -1 when malformed or a value is < min. */
+int cli_int_list(const char *s, int min, int *out, int max);
+/* Comma-separated words into out[] (pointers into a copy owned by the caller's buffer). */
+int cli_word_list(const char *s, char *buf, size_t bufsize, char **out, int max);
+/* A positive number, optionally with a suffix: "2s", "500ms" → seconds; "1%" → 0.01 (with pct). */
+int cli_seconds(const char *s, double *out);
+int cli_fraction(const char *s, double *out);
+
+/* Prints "attnbench CMD: message" to stderr; returns CLI_USAGE. */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

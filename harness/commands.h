@@ -1,0 +1,17 @@
+/* commands.h — the subcommands of build/attnbench. Each takes the arguments after its name and
+ * returns the process exit status: 0 success, 1 failure (or, for gates, what their help says),
+ * 2 bad usage or bad input (then nothing has been written). */
+#ifndef ATTN_COMMANDS_H
+#define ATTN_COMMANDS_H
+
+#include "store.h"
+
+int cmd_run(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* Opens an existing database for a reading command; returns 0, or 2 (after printing
+ * "attnbench CMD: ...") when it is absent, unreadable or newer than this code. */
+int cmd_open_db(const char *cmd, const char *path, sqlite3 **db);
+
+#endif

@@ -1,0 +1,37 @@
+/* gpu.c — device selection and provenance (see gpu.h). */
+#include "gpu.h"
+
+#include <cublas_api.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+
+int attn_gpu_open(attn_gpu_info *g)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        return attn_fail("no usable CUDA GPU (%s)",
+                         e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    memset(g, 0, sizeof *g);
+    CUDA_CHECK(cudaSetDevice(0));
+    struct cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    snprintf(g->name, sizeof g->name, "%s", prop.name);
+    g->cc_major = prop.major;
+    g->cc_minor = prop.minor;
+    g->sm_count = prop.multiProcessorCount;
+    g->l2_bytes = prop.l2CacheSize;
+    g->mem_total = prop.totalGlobalMem;
+    int drv = 0, rt = 0, maj = 0, min = 0, patch = 0;
+    CUDA_CHECK(cudaDriverGetVersion(&drv));
+    CUDA_CHECK(cudaRuntimeGetVersion(&rt));
+    snprintf(g->driver, sizeof g->driver, "%d.%d", drv / 1000, drv % 1000 / 10);
+    snprintf(g->runtime, sizeof g->runtime, "%d.%d", rt / 1000, rt % 1000 / 10);
+    CUBLAS_CHECK(cublasGetProperty(MAJOR_VERSION, &maj));
+    CUBLAS_CHECK(cublasGetProperty(MINOR_VERSION, &min));
+    CUBLAS_CHECK(cublasGetProperty(PATCH_LEVEL, &patch));
+    snprintf(g->cublas, sizeof g->cublas, "%d.%d.%d", maj, min, patch);
+    return ATTN_OK;
+}

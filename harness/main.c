@@ -1,0 +1,42 @@
+/* main.c — build/attnbench: dispatch to the subcommands (commands.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"run", cmd_run, "check and time variants over a sweep of shapes; store in SQLite"},
+    {"list", cmd_list, "list the variants"},
+    {"show", cmd_show, "print a run's summary as a table"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "attnbench — benchmark and profile GPU self-attention forward\n\n"
+               "usage: attnbench COMMAND [options]   (attnbench COMMAND --help for its options)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "attnbench: unknown command '%s' (attnbench --help lists them)\n", argv[1]);
+    return CLI_USAGE;
+}

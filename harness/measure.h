@@ -1,0 +1,50 @@
+/* measure.h — timing one variant at one point: warm-up, optional L2 flush before each sample,
+ * CUDA events around each sample (a monotonic clock on the CPU backend), and the adaptive stop
+ * rule. Every sample is kept; the summary is computed from the ones not flagged throttled. */
+#ifndef ATTN_MEASURE_H
+#define ATTN_MEASURE_H
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct attn_measure_opts {
+    int min_samples;     /* at least this many samples (default 10) */
+    int max_samples;     /* never more (default 10000) */
+    double target_ci;    /* stop when the 95 % CI of the median is within ±this fraction (0.01) */
+    double max_time;     /* stop when the point's timing loop has run this long, seconds (2) */
+    int cold;            /* 1: flush L2 before every sample (--cache cold), 0: hot */
+    double warmup_time;  /* warm up for at least this long, seconds (0.02), and ≥ 2 runs */
+} attn_measure_opts;
+
+void attn_measure_defaults(attn_measure_opts *o);
+
+typedef struct attn_samples {
+    int64_t *ns;          /* per-sample time */
+    uint8_t *throttled;   /* 1 where the sample is not used by the summary */
+    int n, cap;
+} attn_samples;
+
+void attn_samples_free(attn_samples *s);
+
+/* One forward pass of the thing being timed. GPU: enqueue on `stream` (asynchronous). */
+typedef int (*attn_gpu_run_fn)(void *ctx, cudaStream_t stream);
+typedef int (*attn_cpu_run_fn)(void *ctx);
+
+/* flush/flush_bytes: a device buffer of at least twice the L2 size, used when o->cold. */
+int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
+                     cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out);
+int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, void *ctx,
+                     attn_samples *out);
+
+/* The stop rule: enough samples and a tight enough CI, or the time or sample budget spent. */
+int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double elapsed);
+
+/* Median, p10, p90 and the 95 % CI of the median over the samples not flagged throttled. */
+void attn_summarize(const attn_samples *s, store_timing *t);
+
+/* Seconds on the monotonic clock. */
+double attn_now(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* registry.c — the table of variants. Adding a variant: write variants/NAME.c and kernels/NAME.cu,
+ * declare its struct here and list it (display order = this order). */
+#include <string.h>
+
+#include "variant.h"
+
+extern const attn_variant attn_variant_naive;
+extern const attn_variant attn_variant_cublas;
+
+const attn_variant *const attn_variants[] = {
+    &attn_variant_naive,
+    &attn_variant_cublas,
+    NULL,
+};
+
+const attn_variant *attn_variant_find(const char *name)
+{
+    for (const attn_variant *const *v = attn_variants; *v; v++)
+        if (strcmp((*v)->name, name) == 0) return *v;
+    return NULL;
+}
