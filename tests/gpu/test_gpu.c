@@ -1,0 +1,111 @@
+/* test_gpu.c — GPU tests (make test-gpu; needs a GPU): the GPU input generator equals the host's
+ * bit for bit; every GPU variant passes the fp64 check across shapes (S = 1, 127, 1000, 4096;
+ * D = 64, 128; causal; H_kv < H; fp16, bf16, fp32) through the real pipeline; an out-of-memory
+ * point is skipped with its reason and the run goes on. */
+#include <cuda_runtime.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gpu.h"
+#include "test.h"
+
+#define BIN "build/attnbench"
+
+static long long query(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return v;
+}
+
+static int sh(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void generator_matches_host(void)
+{
+    const size_t n = 1 << 20;
+    for (int t = 0; t < 3; t++)
+        for (int init = 0; init < 2; init++) {
+            size_t bytes = n * attn_dtype_size((attn_dtype)t);
+            void *d, *h = malloc(bytes), *ref = malloc(bytes);
+            int ok = cudaMalloc(&d, bytes) == cudaSuccess &&
+                     attn_fill_device(d, (attn_dtype)t, n, 99, ATTN_TENSOR_K, (attn_init)init, 128, 0) == 0 &&
+                     cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost) == cudaSuccess;
+            attn_fill_host(ref, (attn_dtype)t, n, 99, ATTN_TENSOR_K, (attn_init)init, 128);
+            char what[80];
+            snprintf(what, sizeof what, "GPU inputs equal host inputs (%s, %s)",
+                     attn_dtype_name((attn_dtype)t), attn_init_name((attn_init)init));
+            test_cond(what, ok && memcmp(h, ref, bytes) == 0);
+            cudaFree(d);
+            free(h), free(ref);
+        }
+}
+
+static void variants_pass(const char *dir, const char *init)
+{
+    char db[256], cmd[1024];
+    snprintf(db, sizeof db, "%s/variants-%s.db", dir, init);
+    snprintf(cmd, sizeof cmd,
+             BIN " run --db %s --seq 1,127,1000,4096 --head-dim 64,128 --heads 4 --kv-heads 1,4"
+             " --batch 2 --dtype fp16,bf16,fp32 --causal 0,1 --init %s --max-time 0.01"
+             " --min-samples 3 --quiet", db, init);
+    int rc = sh(cmd);
+    char what[200];
+    snprintf(what, sizeof what, "all variants, 96 shapes, %s inputs: exit 0 (got %d)", init, rc);
+    test_cond(what, rc == 0);
+    test_cond("no point failed or errored",
+              query(db, "SELECT count(*) FROM points WHERE status IN ('failed', 'error')") == 0);
+    test_cond("every exact variant ran somewhere",
+              query(db, "SELECT count(DISTINCT variant) FROM points WHERE status = 'ok'") ==
+                  query(db, "SELECT count(DISTINCT variant) FROM points"));
+    test_cond("skips say why", query(db, "SELECT count(*) FROM points WHERE status = 'skipped' AND (reason IS NULL OR reason = '')") == 0);
+    /* The worst errors, for the log. */
+    snprintf(cmd, sizeof cmd, BIN " show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", db);
+    sh(cmd);
+}
+
+static void out_of_memory_is_skipped(const char *dir)
+{
+    char db[256], cmd[512];
+    snprintf(db, sizeof db, "%s/oom.db", dir);
+    /* The cublas score buffer for S = 262144, H = 16 is 2 TiB: the point is skipped, the run ok. */
+    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants cublas --seq 262144,128 --heads 16"
+             " --max-time 0.01 --quiet 2>/dev/null", db);
+    test_cond("out-of-memory run exits 0", sh(cmd) == 0);
+    test_cond("the huge point is skipped for memory",
+              query(db, "SELECT count(*) FROM points WHERE seq = 262144 AND status = 'skipped' AND reason LIKE '%memory%'") == 1);
+    test_cond("the next point still runs", query(db, "SELECT count(*) FROM points WHERE seq = 128 AND status = 'ok'") == 1);
+}
+
+int main(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+        printf("no GPU: the GPU tests need one\n");
+        return test_report(), 1;
+    }
+    char dir[] = "/tmp/attnbench-gpu-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    generator_matches_host();
+    variants_pass(dir, "normal");
+    variants_pass(dir, "outliers");
+    out_of_memory_is_skipped(dir);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    sh(cmd);
+    return test_report();
+}
