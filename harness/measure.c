@@ -65,8 +65,9 @@ static double *used_sorted(const attn_samples *s, int *n_used)
 
 int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double elapsed)
 {
-    if (s->n >= o->max_samples || elapsed >= o->max_time) return 1;
-    if (s->n < o->min_samples) return 0;
+    if (s->n >= o->max_samples) return 1;
+    if (s->n < o->min_samples) return 0; /* a floor, even past max_time */
+    if (elapsed >= o->max_time) return 1;
     int n;
     double *x = used_sorted(s, &n), lo, hi;
     if (!x || n < o->min_samples) {

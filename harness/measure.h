@@ -13,7 +13,8 @@ typedef struct attn_measure_opts {
     int min_samples;     /* at least this many samples (default 10) */
     int max_samples;     /* never more (default 10000) */
     double target_ci;    /* stop when the 95 % CI of the median is within ±this fraction (0.01) */
-    double max_time;     /* stop when the point's timing loop has run this long, seconds (2) */
+    double max_time;     /* stop when the point's timing loop has run this long, seconds (2),
+                            once min_samples are taken */
     int cold;            /* 1: flush L2 before every sample (--cache cold), 0: hot */
     double warmup_time;  /* warm up for at least this long, seconds (0.02), and ≥ 2 runs */
 } attn_measure_opts;
@@ -38,7 +39,8 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
 int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, void *ctx,
                      attn_samples *out);
 
-/* The stop rule: enough samples and a tight enough CI, or the time or sample budget spent. */
+/* The stop rule: at least min_samples, then a tight enough CI or the time budget spent; never
+ * more than max_samples. */
 int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double elapsed);
 
 /* Median, p10, p90 and the 95 % CI of the median over the samples not flagged throttled. */

@@ -35,6 +35,7 @@ int main(void)
     uint8_t thr[40] = {0};
     sm.throttled = thr;
     test_cond("below min samples: go on", !attn_measure_done(&o, &sm, 0.1));
+    test_cond("below min samples: go on past max time", !attn_measure_done(&o, &sm, 5));
     sm.n = 10;
     test_cond("tight CI at min samples: stop", attn_measure_done(&o, &sm, 0.1));
     int64_t noisy[40];

@@ -6,10 +6,12 @@
 
 extern const attn_variant attn_variant_naive;
 extern const attn_variant attn_variant_cublas;
+extern const attn_variant attn_variant_fused;
 
 const attn_variant *const attn_variants[] = {
     &attn_variant_naive,
     &attn_variant_cublas,
+    &attn_variant_fused,
     NULL,
 };
 
