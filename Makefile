@@ -47,7 +47,7 @@ deps:
 	if echo '#include <sqlite3.h>' | $(CC) -E -x c - >/dev/null 2>&1; then echo "✓ SQLite     $$(echo '#include <sqlite3.h>\nSQLITE_VERSION' | $(CC) -E -P -x c - | tail -1)"; \
 	else echo "✗ SQLite     sqlite3.h missing: apt-get install libsqlite3-dev"; ok=0; fi; \
 	if command -v gnuplot >/dev/null; then echo "✓ gnuplot    $$(gnuplot --version)"; \
-	else echo "✗ gnuplot    not found (optional, for plots): apt-get install gnuplot-nox"; fi; \
+	else echo "✗ gnuplot    not found (needed by attnbench plot and make test): apt-get install gnuplot-nox"; fi; \
 	[ $$ok = 1 ]
 
 $(BUILD)/attnbench: $(BUILD)/harness/main.o $(BUILD)/libattn.a

@@ -9,6 +9,9 @@
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_plot(int argc, char **argv);   /* plot.c */
+int cmd_report(int argc, char **argv); /* report.c */
+int cmd_export(int argc, char **argv); /* report.c */
 
 /* Opens an existing database for a reading command; returns 0, or 2 (after printing
  * "attnbench CMD: ...") when it is absent, unreadable or newer than this code. */

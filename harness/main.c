@@ -13,6 +13,9 @@ static const struct command {
     {"run", cmd_run, "check and time variants over a sweep of shapes; store in SQLite"},
     {"list", cmd_list, "list the variants"},
     {"show", cmd_show, "print a run's summary as a table"},
+    {"plot", cmd_plot, "render a run's figures (PNG and SVG) with gnuplot"},
+    {"report", cmd_report, "a run's report as Markdown or a static HTML page"},
+    {"export", cmd_export, "a run's summary as CSV or JSON"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,449 @@
+/* plot.c — `attnbench plot`: the figures of one run. For each figure the harness writes a small CSV
+ * (DIR/NAME.csv, from one SQL query through table_write) and runs a checked-in gnuplot script
+ * (plots/SCRIPT.gp, arguments with `gnuplot -c`) that renders DIR/NAME.png and DIR/NAME.svg. Made on
+ * the development machine from a database returned by the GPU machine (which has no gnuplot).
+ *
+ * Only ok points with a median appear as speeds; a shape a variant did not measure is a NaN row in
+ * the CSV, so its line has a gap rather than a zero. */
+#include "plot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "error.h"
+#include "table.h"
+
+/* Every figure query binds ?1 the run, ?2 the baseline variant, ?3 the chosen S. `keyed` is the
+ * run's points with their panel (head dim, causal flag) and series label: the variant, plus the
+ * dtype, heads, batch and params where those vary within the panel (so no line mixes shapes);
+ * `good` marks a point that may appear as a speed; `base_ns` is the baseline's median at its shape. */
+#define KEYED                                                                                      \
+    "WITH pts AS (SELECT * FROM points WHERE run_id = ?1),"                                        \
+    " vary AS (SELECT head_dim, causal, count(DISTINCT dtype) > 1 AS v_dtype,"                     \
+    "   count(DISTINCT heads || '/' || kv_heads) > 1 AS v_heads,"                                  \
+    "   count(DISTINCT params) > 1 AS v_params,"                                                   \
+    "   EXISTS (SELECT 1 FROM pts q WHERE q.head_dim = g.head_dim AND q.causal = g.causal"         \
+    "     GROUP BY variant, dtype, heads, kv_heads, seq, params"                                   \
+    "     HAVING count(DISTINCT batch) > 1) AS v_batch"                                            \
+    "   FROM pts g GROUP BY head_dim, causal),"                                                    \
+    " keyed AS (SELECT p.*,"                                                                       \
+    "   'D=' || p.head_dim || CASE p.causal WHEN 1 THEN ' causal' ELSE ' non-causal' END AS panel," \
+    "   replace(p.variant || CASE WHEN v_dtype THEN ' ' || p.dtype ELSE '' END"                    \
+    "     || CASE WHEN v_heads THEN ' H=' || p.heads || '/' || p.kv_heads ELSE '' END"             \
+    "     || CASE WHEN v_batch THEN ' B=' || p.batch ELSE '' END"                                  \
+    "     || CASE WHEN v_params AND p.params <> '' THEN ' ' || p.params ELSE '' END,"              \
+    "     ',', ' ') AS series,"                                                                    \
+    "   p.status = 'ok' AND p.median_ns > 0 AS good,"                                              \
+    "   (SELECT b.median_ns FROM pts b WHERE b.variant = ?2 AND b.status = 'ok'"                   \
+    "     AND b.median_ns > 0 AND b.batch = p.batch AND b.heads = p.heads"                         \
+    "     AND b.kv_heads = p.kv_heads AND b.seq = p.seq AND b.head_dim = p.head_dim"               \
+    "     AND b.dtype = p.dtype AND b.causal = p.causal LIMIT 1) AS base_ns"                       \
+    "   FROM pts p JOIN vary v USING (head_dim, causal))"
+
+/* The SERIES argument of a figure whose data is %s: "STYLE:LABEL" for each series with a value in
+ * it, STYLE the series' rank in the run (first measured first), so colours agree across figures. */
+static const char series_sql[] =
+    "SELECT n || ':' || series FROM (SELECT series, row_number() OVER (ORDER BY min(id)) AS n"
+    " FROM (" KEYED " SELECT series, id FROM keyed) GROUP BY series)"
+    " WHERE series IN (SELECT series FROM (%s) WHERE y IS NOT NULL) ORDER BY n";
+
+/* A measure against S for lines.gp: every series of a panel at every S of that panel, `value`
+ * (over the point k, NULL where the series has no good point there), `ref` a reference line. */
+#define LINES_SQL(series_filter, value, ref)                                                       \
+    KEYED ", grid AS (SELECT s.panel, s.series, s.head_dim, s.causal, q.seq"                      \
+    "   FROM (SELECT DISTINCT panel, series, head_dim, causal FROM keyed WHERE " series_filter ") s" \
+    "   JOIN (SELECT DISTINCT panel, seq FROM keyed) q USING (panel))"                            \
+    " SELECT g.panel, g.series, g.seq AS S, " value " AS y, " ref " AS ref, g.head_dim, g.causal" \
+    " FROM grid g LEFT JOIN keyed k ON k.panel = g.panel AND k.series = g.series"                 \
+    "   AND k.seq = g.seq AND k.good"                                                              \
+    " ORDER BY g.head_dim, g.causal, g.series, g.seq"
+
+/* Compute ceiling (dense-equivalent TFLOP/s of the point's dtype) from the summary's
+ * pct_of_compute_ceiling, which relates each point's executed FLOP rate to the measured ceiling. */
+#define CEILING                                                                                    \
+    "(SELECT avg(c.exec_flops / c.median_ns / 1e3 * 100 / s.pct_of_compute_ceiling)"              \
+    "  FROM summary s JOIN points c ON c.id = s.point_id WHERE s.run_id = ?1"                      \
+    "  AND c.dtype = k.dtype AND s.pct_of_compute_ceiling > 0 AND c.median_ns > 0)"
+
+#define TFLOPS "k.dense_flops / k.median_ns / 1e3"
+
+/* Exact and approximate variants: speedup over the baseline against error vs exact attention. */
+#define ACCURACY_SQL                                                                               \
+    KEYED " SELECT panel, series, base_ns / median_ns AS x, exact_rel_l2 AS y,"                   \
+    " CASE WHEN exact = 0 THEN 'S=' || seq ELSE '' END AS label,"                                 \
+    " head_dim, causal FROM keyed WHERE good AND base_ns > 0 AND exact_rel_l2 > 0"                \
+    " ORDER BY head_dim, causal, series, seq"
+
+/* Kernel stages of each variant's good points at S = ?3, stacked: [y - ms, y] per kernel. */
+#define STAGES_CTE                                                                                 \
+    KEYED ", st AS (SELECT k.id, k.panel, k.series, k.head_dim, k.causal,"                        \
+    "   replace(replace(s.kernel, ',', ';'), '\"', '''') AS kernel, s.median_ns / 1e6 AS ms"      \
+    "   FROM keyed k JOIN stages s ON s.point_id = k.id WHERE k.good AND k.seq = ?3),"            \
+    " xs AS (SELECT series, row_number() OVER (ORDER BY min(id)) AS x FROM st GROUP BY series)"
+#define STAGES_SQL                                                                                 \
+    STAGES_CTE " SELECT panel, kernel, x, y - ms AS ylow, y, head_dim, causal FROM"               \
+    " (SELECT st.*, xs.x, sum(ms) OVER (PARTITION BY id ORDER BY ms DESC, kernel"                 \
+    "   ROWS UNBOUNDED PRECEDING) AS y FROM st JOIN xs USING (series))"                           \
+    " ORDER BY head_dim, causal, kernel, x"
+
+/* Each series of the run at S = ?3 over the runs with the same tag on the same GPU, up to this one:
+ * median with its p10..p90 band; a run without a good point there is a gap. */
+#define HISTORY_SQL                                                                                \
+    KEYED ", hist AS (SELECT r.id FROM runs r JOIN runs me ON me.id = ?1 WHERE r.id <= me.id"     \
+    "   AND r.tag IS me.tag AND r.backend = me.backend AND r.gpu_name IS me.gpu_name)"            \
+    " SELECT k.panel, k.series, h.id AS x, o.median_ns / 1e6 AS y, o.p10_ns / 1e6 AS lo,"         \
+    "   o.p90_ns / 1e6 AS hi, k.head_dim, k.causal"                                                \
+    " FROM keyed k CROSS JOIN hist h LEFT JOIN points o ON o.run_id = h.id"                       \
+    "   AND o.variant = k.variant AND o.dtype = k.dtype AND o.batch = k.batch"                    \
+    "   AND o.heads = k.heads AND o.kv_heads = k.kv_heads AND o.seq = k.seq"                      \
+    "   AND o.head_dim = k.head_dim AND o.causal = k.causal AND o.params = k.params"              \
+    "   AND o.status = 'ok' AND o.median_ns > 0"                                                   \
+    " WHERE k.seq = ?3 ORDER BY k.head_dim, k.causal, k.series, h.id"
+
+typedef struct figure {
+    const char *name;     /* file name (no extension): what the figure shows */
+    const char *script;   /* plots/SCRIPT.gp */
+    const char *title;    /* before the run's description; "%d" takes S */
+    const char *ylabel;
+    const char *options;  /* the script's OPTIONS argument */
+    const char *data;     /* columns panel, series, x, y, … , head_dim, causal */
+    const char *ceiling;  /* data with a compute ceiling (option "ref"), when the schema has one */
+    const char *words;    /* the SERIES argument; NULL: series_sql over the data */
+    const char *words2;   /* a second word list for the script, or NULL */
+    const char *needs;    /* a row when the figure applies to the run; NULL: always */
+    const char *why_not;  /* the note when `needs` finds none */
+} figure;
+
+static const figure figures[] = {
+    {"latency_vs_seq", "lines", "Latency vs sequence length", "median latency (ms)", "logy",
+     LINES_SQL("1", "k.median_ns / 1e6", "NULL"), NULL, NULL, NULL, NULL, NULL},
+    {"tflops_vs_seq", "lines", "Throughput vs sequence length",
+     "TFLOP/s (dense-equivalent FLOP / median time)", "",
+     LINES_SQL("1", TFLOPS, "NULL"), LINES_SQL("1", TFLOPS, CEILING), NULL, NULL, NULL,
+     NULL},
+    {"speedup_vs_baseline", "lines", "Speedup over the baseline",
+     "speedup (baseline median / variant median)", "logy one keybr",
+     LINES_SQL("variant <> ?2", "k.base_ns / k.median_ns", "NULL"), NULL, NULL, NULL,
+     "SELECT 1 FROM points WHERE run_id = ?1 AND variant = ?2 AND status = 'ok'",
+     "no ok baseline point in the run"},
+    {"memory_vs_seq", "lines", "Peak device memory vs sequence length",
+     "device memory: inputs + output + workspace (MiB)", "logy",
+     LINES_SQL("1", "k.device_bytes / 1048576.0", "NULL"), NULL, NULL, NULL,
+     "SELECT 1 FROM points WHERE run_id = ?1 AND device_bytes > 0",
+     "no device memory recorded (the CPU backend records none)"},
+    {"accuracy_vs_speedup", "accuracy", "Accuracy vs speedup", "relative L2 error vs exact attention",
+     "", ACCURACY_SQL, NULL, NULL, NULL,
+     "SELECT 1 FROM points WHERE run_id = ?1 AND exact = 0",
+     "the run has no approximate variant"},
+    {"stages_at_seq", "stages", "Kernel stages at S = %d",
+     "median kernel time per forward pass (ms)", "", STAGES_SQL, NULL,
+     STAGES_CTE " SELECT series FROM xs ORDER BY x",
+     STAGES_CTE " SELECT kernel FROM st GROUP BY kernel ORDER BY sum(ms) DESC",
+     "SELECT 1 FROM sqlite_master WHERE name = 'stages'",
+     "the database has no stages view (per-kernel records come with the CUPTI schema)"},
+    {"history_at_seq", "history", "History at S = %d (runs with this tag on this device)",
+     "median latency, band p10..p90 (ms)", "", HISTORY_SQL, NULL, NULL, NULL, NULL, NULL},
+};
+
+#define N_FIGURES ((int)(sizeof figures / sizeof figures[0]))
+_Static_assert(N_FIGURES <= PLOT_MAX_FIGURES, "plot_figure arrays hold PLOT_MAX_FIGURES");
+
+int plot_run_id(sqlite3 *db, int64_t run, const char *tag, int64_t *id)
+{
+    table_bind b[] = {{tag, run}};
+    int found;
+    if (run > 0) ATTN_TRY(table_int(db, "SELECT id FROM runs WHERE id = ?1", b, 1, id, &found));
+    else if (tag) ATTN_TRY(table_int(db, "SELECT max(id) FROM runs WHERE tag = ?1", b, 1, id, &found));
+    else ATTN_TRY(table_int(db, "SELECT max(id) FROM runs", b, 0, id, &found));
+    if (found) return ATTN_OK;
+    if (run > 0) return attn_skip("no run %lld in the database", (long long)run);
+    return tag ? attn_skip("no run tagged '%s' in the database", tag)
+               : attn_skip("no runs in the database");
+}
+
+/* printf into a path (or query) buffer; ATTN_ERR when it does not fit. */
+static int path_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int path_fmt(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return len >= 0 && (size_t)len < n ? ATTN_OK : attn_fail("path too long: %.200s", buf);
+}
+
+/* The first executable `name` on PATH into path. */
+static int find_on_path(const char *name, char *path, size_t n)
+{
+    const char *p = getenv("PATH");
+    while (p && *p) {
+        size_t len = strcspn(p, ":");
+        if (len && path_fmt(path, n, "%.*s/%s", (int)len, p, name) == ATTN_OK &&
+            access(path, X_OK) == 0)
+            return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
+/* The scripts: ../plots next to the binary (build/attnbench → plots/), else ./plots. */
+static int find_scripts(char *dir, size_t n)
+{
+    char exe[PATH_MAX], probe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        if (path_fmt(dir, n, "%s/../plots/", exe) == ATTN_OK &&
+            path_fmt(probe, sizeof probe, "%scommon.gp", dir) == ATTN_OK &&
+            access(probe, R_OK) == 0)
+            return 1;
+    }
+    snprintf(dir, n, "plots/");
+    return access("plots/common.gp", R_OK) == 0;
+}
+
+int plot_check(sqlite3 *db, plot_request *r)
+{
+    if (!find_on_path("gnuplot", r->gnuplot, sizeof r->gnuplot))
+        return attn_skip("gnuplot not found on PATH: install it (Debian/Ubuntu: apt-get install "
+                         "gnuplot-nox)");
+    if (!find_scripts(r->scripts, sizeof r->scripts))
+        return attn_skip("figure scripts (plots/common.gp and the rest) not found next to the binary or in ./plots");
+    table_bind b[] = {{NULL, r->run}, {r->baseline, 0}, {NULL, r->seq}};
+    int64_t v;
+    int found;
+    if (r->baseline) {
+        ATTN_TRY(table_int(db, "SELECT 1 FROM points WHERE run_id = ?1 AND variant = ?2", b, 2, &v,
+                           &found));
+        if (!found)
+            return attn_skip("no variant '%s' in run %lld", r->baseline, (long long)r->run);
+        snprintf(r->baseline_name, sizeof r->baseline_name, "%s", r->baseline);
+    } else {
+        ATTN_TRY(table_text(db, "SELECT variant FROM points WHERE run_id = ?1 AND is_baseline"
+                            " ORDER BY id LIMIT 1", b, 1, r->baseline_name,
+                            sizeof r->baseline_name, &found));
+    }
+    if (r->seq) {
+        ATTN_TRY(table_int(db, "SELECT 1 FROM points WHERE run_id = ?1 AND seq = ?3", b, 3, &v,
+                           &found));
+        if (!found) return attn_skip("no points at S = %d in run %lld", r->seq, (long long)r->run);
+    } else {
+        ATTN_TRY(table_int(db, "SELECT coalesce(max(CASE WHEN status = 'ok' AND median_ns > 0"
+                           " THEN seq END), max(seq)) FROM points WHERE run_id = ?1", b, 1, &v,
+                           &found));
+        if (!found) return attn_skip("run %lld has no points", (long long)r->run);
+        r->seq = (int)v;
+    }
+    return ATTN_OK;
+}
+
+/* mkdir -p */
+static int make_dir(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return attn_fail("output path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return attn_fail("cannot create directory %s: %s", buf, strerror(errno));
+        if (!c) return ATTN_OK;
+        *p = c;
+    }
+}
+
+/* Runs gnuplot with argv, stdout and stderr into `log`; its exit status, or -1. */
+static int run_gnuplot(const char *gnuplot, char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(gnuplot, argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The run in a few words for figure titles: "run 3 · NVIDIA H200 · bf16 · tag nightly". */
+static int run_caption(sqlite3 *db, int64_t run, char *buf, size_t n)
+{
+    table_bind b[] = {{NULL, run}};
+    int found;
+    return table_text(db,
+        "SELECT replace('run ' || id || ' · ' || coalesce(gpu_name, backend || ' backend') || ' · '"
+        " || (SELECT group_concat(dtype, '/') FROM (SELECT DISTINCT dtype FROM points"
+        "     WHERE run_id = ?1)) || coalesce(' · tag ' || tag, ''), '''', '') FROM runs"
+        " WHERE id = ?1", b, 1, buf, n, &found);
+}
+
+static int column_exists(sqlite3 *db, const char *table, const char *column, int *exists)
+{
+    table_bind b[] = {{table, 0}, {column, 0}};
+    int64_t v;
+    return table_int(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", b, 2, &v, exists);
+}
+
+/* One figure: CSV, panel and series lists, gnuplot. *written 1 when the PNG and SVG were made, 0
+ * when the figure does not apply (a note says why). */
+static int render(sqlite3 *db, const plot_request *r, const figure *f, const char *caption,
+                  FILE *notes, plot_figure *out, int *written)
+{
+    table_bind b[] = {{NULL, r->run}, {r->baseline_name, 0}, {NULL, r->seq}};
+    int64_t v;
+    int found = 1, has_ceiling = 0;
+    *written = 0;
+    if (f->needs) ATTN_TRY(table_int(db, f->needs, b, 3, &v, &found));
+    if (!found) {
+        fprintf(notes, "skipped %s: %s\n", f->name, f->why_not);
+        return ATTN_OK;
+    }
+    if (f->ceiling) ATTN_TRY(column_exists(db, "summary", "pct_of_compute_ceiling", &has_ceiling));
+    const char *data = has_ceiling ? f->ceiling : f->data;
+
+    char sql[sizeof series_sql + 8192], panels[2048], series[4096], words2[4096] = "";
+    int n_panels, n_series, n2;
+    ATTN_TRY(path_fmt(sql, sizeof sql, "SELECT panel FROM (%s) WHERE y IS NOT NULL GROUP BY panel"
+                      " ORDER BY min(head_dim), min(causal)", data));
+    ATTN_TRY(table_words(db, sql, b, 3, panels, sizeof panels, &n_panels));
+    if (n_panels == 0) {
+        fprintf(notes, "skipped %s: no ok point of run %lld has this measure\n", f->name,
+                (long long)r->run);
+        return ATTN_OK;
+    }
+    ATTN_TRY(path_fmt(sql, sizeof sql, series_sql, data));
+    ATTN_TRY(table_words(db, f->words ? f->words : sql, b, 3, series, sizeof series, &n_series));
+    if (f->words2) ATTN_TRY(table_words(db, f->words2, b, 3, words2, sizeof words2, &n2));
+
+    char csv[PATH_MAX], base[PATH_MAX], log[PATH_MAX], script[PATH_MAX];
+    ATTN_TRY(path_fmt(base, sizeof base, "%s/%s", r->out_dir, f->name));
+    ATTN_TRY(path_fmt(csv, sizeof csv, "%s.csv", base));
+    ATTN_TRY(path_fmt(log, sizeof log, "%s.log", base));
+    ATTN_TRY(path_fmt(script, sizeof script, "%s%s.gp", r->scripts, f->script));
+    FILE *fp = fopen(csv, "w");
+    if (!fp) return attn_fail("cannot write %s: %s", csv, strerror(errno));
+    int rc = table_write(db, data, b, 3, TABLE_CSV, "NaN", fp, NULL);
+    if (fclose(fp) != 0 && rc == ATTN_OK) rc = attn_fail("cannot write %s", csv);
+    ATTN_TRY(rc);
+
+    char title[256], options[64];
+    snprintf(out->title, sizeof out->title, f->title, r->seq);
+    snprintf(title, sizeof title, "%s — %s", out->title, caption);
+    snprintf(options, sizeof options, "%s%s", f->options, has_ceiling ? " ref" : "");
+    char *argv[] = {"gnuplot", "-c", script, csv, base, title, (char *)f->ylabel, options,
+                    panels, series, words2, NULL};
+    int status = run_gnuplot(r->gnuplot, argv, log);
+    if (status != 0)
+        return attn_fail("gnuplot failed on %s (exit %d): see %s", script, status, log);
+    unlink(log);
+    snprintf(out->name, sizeof out->name, "%s", f->name);
+    fprintf(notes, "wrote %s.png and %s.svg\n", base, base);
+    *written = 1;
+    return ATTN_OK;
+}
+
+int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *figs, int *n_figs)
+{
+    char caption[256];
+    ATTN_TRY(make_dir(r->out_dir));
+    ATTN_TRY(run_caption(db, r->run, caption, sizeof caption));
+    *n_figs = 0;
+    for (int i = 0; i < N_FIGURES; i++) {
+        int written;
+        ATTN_TRY(render(db, r, &figures[i], caption, notes, &figs[*n_figs], &written));
+        *n_figs += written;
+    }
+    return ATTN_OK;
+}
+
+static const char plot_usage[] =
+    "usage: attnbench plot [--db PATH] [--run N | --tag T] [--baseline V] [--seq S] --out DIR\n"
+    "Renders a run's figures with gnuplot (plots/*.gp) as DIR/NAME.png and DIR/NAME.svg, next to\n"
+    "the CSV each was drawn from. Panels: one per head dim and causal flag; lines: one per variant;\n"
+    "only ok points appear as speeds; a shape not measured is a gap.\n"
+    "  latency_vs_seq       median latency vs S (log-log)\n"
+    "  tflops_vs_seq        dense-equivalent TFLOP/s vs S, with the measured ceiling when stored\n"
+    "  speedup_vs_baseline  baseline median / variant median at the same shape\n"
+    "  memory_vs_seq        device memory (inputs + output + workspace) vs S\n"
+    "  accuracy_vs_speedup  error vs exact attention against speedup (runs with approximate variants)\n"
+    "  stages_at_seq        kernel time per variant at S, stacked (databases with the stages view)\n"
+    "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n"
+    "  --db PATH      database (default results/attnbench.db)\n"
+    "  --run N        run id (default: the newest; --tag T: the newest tagged T)\n"
+    "  --baseline V   variant speedups are measured against (default: the run's baseline)\n"
+    "  --seq S        S of the stage and history figures (default: the largest measured)\n"
+    "  --out DIR      output directory (created when absent)\n"
+    "Needs gnuplot (Debian: apt-get install gnuplot-nox).\n";
+
+int cmd_plot(int argc, char **argv)
+{
+    const char *path = "results/attnbench.db", *tag = NULL;
+    plot_request r = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int x[1];
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(plot_usage, stdout);
+            return 0;
+        } else if (cli_opt(argc, argv, &i, "--db", &v)) {
+            if (!v) return cli_error("plot", "--db needs a path");
+            path = v;
+        } else if (cli_opt(argc, argv, &i, "--run", &v)) {
+            if (cli_int_list(v, 1, x, 1) != 1) return cli_error("plot", "bad --run value '%s'", v ? v : "");
+            r.run = x[0];
+        } else if (cli_opt(argc, argv, &i, "--tag", &v)) {
+            if (!v) return cli_error("plot", "--tag needs a value");
+            tag = v;
+        } else if (cli_opt(argc, argv, &i, "--baseline", &v)) {
+            if (!v) return cli_error("plot", "--baseline needs a variant");
+            r.baseline = v;
+        } else if (cli_opt(argc, argv, &i, "--seq", &v)) {
+            if (cli_int_list(v, 1, x, 1) != 1) return cli_error("plot", "bad --seq value '%s'", v ? v : "");
+            r.seq = x[0];
+        } else if (cli_opt(argc, argv, &i, "--out", &v)) {
+            if (!v) return cli_error("plot", "--out needs a directory");
+            r.out_dir = v;
+        } else {
+            return cli_error("plot", "unknown option '%s' (attnbench plot --help)", argv[i]);
+        }
+    }
+    if (!r.out_dir) return cli_error("plot", "--out DIR is required");
+    if (r.run && tag) return cli_error("plot", "give --run or --tag, not both");
+    sqlite3 *db;
+    int rc = cmd_open_db("plot", path, &db);
+    if (rc) return rc;
+    rc = plot_run_id(db, r.run, tag, &r.run);
+    if (rc == ATTN_OK) rc = plot_check(db, &r);
+    if (rc == ATTN_SKIP) {
+        store_close(db);
+        return cli_error("plot", "%s", attn_last_error.msg);
+    }
+    plot_figure figs[PLOT_MAX_FIGURES];
+    int n = 0;
+    if (rc == ATTN_OK) rc = plot_render(db, &r, stdout, figs, &n);
+    if (rc != ATTN_OK) fprintf(stderr, "attnbench plot: %s\n", attn_last_error.msg);
+    store_close(db);
+    return rc == ATTN_OK ? 0 : 1;
+}

@@ -1,0 +1,175 @@
+/* fixture.h — fixture databases for the plot and report tests: real CPU-backend runs made by the
+ * built binary, plus special points (failed, throttled, approximate) inserted through the store
+ * API, and helpers to run the binary and read what it wrote. Everything lives in one mkdtemp
+ * directory per test binary. */
+#ifndef ATTN_FIXTURE_H
+#define ATTN_FIXTURE_H
+
+#include <libgen.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "error.h"
+#include "store.h"
+
+static char fx_dir[256] = "/tmp/attnbench_test_XXXXXX"; /* this test's scratch directory */
+static char fx_bin[4096];                               /* build/attnbench */
+
+/* Makes the scratch directory and finds the binary next to the test's directory (build/tests/..).
+ * 0, or -1 with a message. */
+static inline int fx_init(const char *argv0)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", argv0);
+    snprintf(fx_bin, sizeof fx_bin, "%s/../attnbench", dirname(copy));
+    if (!mkdtemp(fx_dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    return 0;
+}
+
+/* A path inside the scratch directory. */
+static inline const char *fx_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", fx_dir, name);
+    return buf;
+}
+
+/* Runs a shell command (printf-style); its exit status, or -1. */
+static inline int fx_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int fx_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The whole file, NUL-terminated (free it); NULL when absent. *len its size. */
+static inline char *fx_read(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (buf) buf[n] = 0;
+    fclose(f);
+    if (len) *len = n;
+    return buf;
+}
+
+static inline long fx_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A real sweep on the CPU backend: 3 S × 2 causal flags × every variant. Exit status of the run. */
+static inline int fx_cpu_run(const char *db, const char *tag)
+{
+    return fx_sh("'%s' run --backend cpu --db '%s' %s%s --seq 64,128,256 --heads 4 --kv-heads 2"
+                 " --head-dim 64 --dtype bf16 --causal 0,1 --max-time 0.05 --quiet",
+                 fx_bin, db, tag ? "--tag " : "", tag ? tag : "");
+}
+
+/* One synthetic point at B=1 H=4/2 D=64 bf16, as the GPU backend would store it. median_ns <= 0:
+ * every sample throttled (no median). */
+typedef struct fx_point {
+    const char *variant;
+    int exact, seq, causal;
+    const char *status, *reason;
+    double median_ns, device_bytes, exact_rel_l2;
+} fx_point;
+
+static inline int fx_add(const char *db_path, int64_t run, const fx_point *f)
+{
+    sqlite3 *db;
+    if (store_open(db_path, &db) != ATTN_OK) return -1;
+    store_point p = {.variant = f->variant, .exact = f->exact, .status = f->status,
+                     .reason = f->reason, .check_rows = 8};
+    p.point = (attn_point){.batch = 1, .heads = 4, .kv_heads = 2, .seq = f->seq, .head_dim = 64,
+                           .dtype = ATTN_BF16, .causal = f->causal};
+    p.check = p.vs_exact = (store_errors){1e-3, f->exact_rel_l2, 0.999};
+    p.dense_flops = 4.0 * f->seq * f->seq * 64 * 4;
+    p.exec_flops = p.dense_flops / 4, p.bytes = 1e6, p.device_bytes = f->device_bytes;
+    int64_t ns[4] = {0}, id;
+    uint8_t throttled[4] = {1, 1, 1, 1};
+    int timed = f->median_ns > 0;
+    for (int i = 0; i < 4; i++) ns[i] = timed ? (int64_t)f->median_ns : 1000;
+    p.timing = (store_timing){4, timed ? 4 : 0, f->median_ns, f->median_ns * 0.97,
+                              f->median_ns * 1.05, f->median_ns * 0.99, f->median_ns * 1.01};
+    int rc = store_point_add(db, run, &p, ns, timed ? NULL : throttled, 4, &id);
+    store_close(db);
+    return rc == ATTN_OK ? 0 : -1;
+}
+
+/* Runs SQL on the database outside the store API (test set-up only). */
+static inline int fx_exec(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    if (store_open(db_path, &db) != ATTN_OK) return -1;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    store_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* First column of the first row of a query, as a number (NaN when none). */
+static inline double fx_num(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    double v = NAN;
+    if (store_open(db_path, &db) != ATTN_OK) return v;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    store_close(db);
+    return v;
+}
+
+/* Splits one CSV record (RFC 4180, no embedded newlines) starting at *p into fields[] (unquoted,
+ * in place); advances *p past the line. Returns the field count, 0 at the end of the text. */
+static inline int fx_csv_record(char **p, char **fields, int max)
+{
+    char *s = *p;
+    if (!*s) return 0;
+    int n = 0;
+    for (;;) {
+        char *out = s, *field = s;
+        if (*s == '"') {
+            for (s++;; s++) {
+                if (*s == '"' && s[1] == '"') *out++ = '"', s++;
+                else if (*s == '"') { s++; break; }
+                else if (!*s) break;
+                else *out++ = *s;
+            }
+        } else {
+            while (*s && *s != ',' && *s != '\n') *out++ = *s++;
+            out = s;
+        }
+        char end = *s;
+        *out = 0;
+        if (n < max) fields[n] = field;
+        n++;
+        if (end == ',') { s++; continue; }
+        *p = end ? s + 1 : s;
+        return n;
+    }
+}
+
+#endif

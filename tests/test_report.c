@@ -1,0 +1,213 @@
+/* test_report.c — `attnbench report` and `attnbench export` on a fixture database (a CPU-backend run
+ * plus a failed point whose reason needs escaping): the Markdown report has one row per point, the
+ * HTML page is well-formed (balanced tags, escaped text, no script) and embeds the figures, the
+ * CSV and JSON exports parse with one record per point, and bad input exits 2 writing nothing.
+ * ATTN_KEEP=1 keeps the scratch directory. */
+#include <ctype.h>
+
+#include "fixture.h"
+#include "test.h"
+
+/* HTML5 elements without a closing tag. */
+static int is_void(const char *name, size_t n)
+{
+    static const char *const v[] = {"meta", "img", "br", "hr", "link", "input", "col", "wbr"};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (strlen(v[i]) == n && strncmp(v[i], name, n) == 0) return 1;
+    return 0;
+}
+
+/* 1 when every tag is closed in order, every '<' in text starts a tag, every '&' an entity, and
+ * the page is html > head + body. */
+static int html_well_formed(const char *s)
+{
+    const char *stack[256];
+    size_t len[256];
+    int depth = 0, saw_body = 0;
+    while (*s) {
+        if (*s == '&') {
+            const char *e = s + 1;
+            while (isalnum((unsigned char)*e) || *e == '#') e++;
+            if (*e != ';' || e == s + 1) return 0;
+            s = e + 1;
+        } else if (*s == '<') {
+            if (s[1] == '!') {
+                s = strchr(s, '>');
+                if (!s) return 0;
+                s++;
+                continue;
+            }
+            int closing = s[1] == '/';
+            const char *name = s + 1 + closing;
+            size_t n = 0;
+            while (isalnum((unsigned char)name[n])) n++;
+            if (!n) return 0;
+            const char *e = name + n;
+            char quote = 0;
+            for (; *e && (quote || *e != '>'); e++)
+                if (quote && *e == quote) quote = 0;
+                else if (!quote && (*e == '"' || *e == '\'')) quote = *e;
+            if (!*e) return 0;
+            if (closing) {
+                if (depth == 0 || len[depth - 1] != n || strncmp(stack[depth - 1], name, n)) return 0;
+                depth--;
+            } else if (!is_void(name, n) && e[-1] != '/') {
+                if (depth == 256) return 0;
+                if (n == 4 && strncmp(name, "body", 4) == 0) saw_body = depth == 1;
+                stack[depth] = name, len[depth++] = n;
+            }
+            s = e + 1;
+        } else if (*s == '>') {
+            return 0;
+        } else {
+            s++;
+        }
+    }
+    return depth == 0 && saw_body;
+}
+
+/* A minimal JSON reader: counts the objects of a top-level array and checks each has `fields`
+ * members. Returns the object count, or -1 when the text is not that shape of valid JSON. */
+static const char *json_value(const char *s);
+static const char *json_ws(const char *s)
+{
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') s++;
+    return s;
+}
+static const char *json_string(const char *s)
+{
+    if (*s++ != '"') return NULL;
+    for (; *s != '"'; s++) {
+        if ((unsigned char)*s < 0x20) return NULL;
+        if (*s == '\\' && !*++s) return NULL;
+    }
+    return s + 1;
+}
+static const char *json_value(const char *s)
+{
+    s = json_ws(s);
+    if (*s == '"') return json_string(s);
+    if (strncmp(s, "null", 4) == 0) return s + 4;
+    char *end;
+    strtod(s, &end);
+    return end > s && (*s == '-' || isdigit((unsigned char)*s)) ? end : NULL;
+}
+static int json_count(const char *s, int fields)
+{
+    int objects = 0;
+    s = json_ws(s);
+    if (*s++ != '[') return -1;
+    s = json_ws(s);
+    while (*s == '{') {
+        int members = 0;
+        s = json_ws(s + 1);
+        while (*s == '"') {
+            if (!(s = json_string(s)) || *(s = json_ws(s)) != ':' || !(s = json_value(s + 1))) return -1;
+            members++;
+            s = json_ws(s);
+            if (*s == ',') s = json_ws(s + 1);
+        }
+        if (*s++ != '}' || members != fields) return -1;
+        objects++;
+        s = json_ws(s);
+        if (*s == ',') s = json_ws(s + 1);
+    }
+    return *s == ']' && !*json_ws(s + 1) ? objects : -1;
+}
+
+/* Result rows of the Markdown report: table lines minus each table's header and rule. */
+static int md_result_rows(const char *md)
+{
+    int rows = 0;
+    for (const char *l = md; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (*l == '|') rows++;
+        else if (strncmp(l, "### ", 4) == 0) rows -= 2;
+    return rows;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (fx_init(argv[0]) != 0) return 1;
+    char db[512], out[512], err[512], path[1024];
+    fx_path(db, sizeof db, "r.db");
+    fx_path(out, sizeof out, "out.txt");
+    fx_path(err, sizeof err, "err.txt");
+    test_cond("CPU run", fx_cpu_run(db, "pr-42") == 0);
+    fx_point failed = {"naive", 1, 512, 1, "failed", "err <b>&|\"quoted\" 3e-1 > 2e-2", 1e5,
+                       1 << 20, 0.3};
+    test_cond("failed point stored", fx_add(db, 1, &failed) == 0);
+    int points = (int)fx_num(db, "SELECT count(*) FROM points WHERE run_id = 1");
+    int columns = (int)fx_num(db, "SELECT count(*) FROM pragma_table_info('summary')");
+    test_cond("fixture has points", points == 19 && columns > 10);
+
+    /* Markdown: provenance, one table row per point. */
+    int rc = fx_sh("'%s' report --db '%s' > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *md = fx_read(out, NULL);
+    test_cond("report md exits 0", rc == 0 && md);
+    test_cond("provenance", md && strstr(md, "## Provenance") && strstr(md, "- **tag**: `pr-42`"));
+    test_cond("one row per point", md && md_result_rows(md) == points);
+    test_cond("pipe in a reason escaped", md && strstr(md, "err <b>&\\|\"quoted\""));
+    test_cond("shape groups", md && strstr(md, "### bf16, D=64, causal") &&
+                                  strstr(md, "### bf16, D=64, non-causal"));
+    free(md);
+
+    /* HTML to --out, with figures rendered and embedded. */
+    char html_path[512], figs[512];
+    fx_path(html_path, sizeof html_path, "report.html");
+    fx_path(figs, sizeof figs, "figs");
+    rc = fx_sh("'%s' report --db '%s' --format html --figures '%s' --out '%s' > '%s' 2> '%s'",
+               fx_bin, db, figs, html_path, out, err);
+    char *html = fx_read(html_path, NULL);
+    test_cond("report html exits 0, nothing on stdout", rc == 0 && fx_size(out) == 0);
+    test_cond("html well-formed", html && html_well_formed(html));
+    test_cond("no JavaScript", html && !strstr(html, "<script"));
+    test_cond("reason escaped", html && strstr(html, "err &lt;b&gt;&amp;|&quot;quoted&quot;"));
+    int images = 0;
+    for (const char *p = html; p && (p = strstr(p, "data:image/svg+xml;base64,")); p++) images++;
+    test_cond("figures embedded", images >= 4);
+    free(html);
+    snprintf(path, sizeof path, "%s/latency_vs_seq.svg", figs);
+    test_cond("figures rendered into --figures", fx_size(path) > 10000);
+
+    /* Exports parse: one record per point, one field per summary column. */
+    rc = fx_sh("'%s' export --db '%s' --format csv > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *csv = fx_read(out, NULL), *p = csv, *f[64];
+    int n, records = 0, widths_ok = 1;
+    while (csv && (n = fx_csv_record(&p, f, 64)) > 0) {
+        records++;
+        widths_ok &= n == columns;
+    }
+    test_cond("export csv", rc == 0 && records == points + 1 && widths_ok);
+    free(csv);
+    rc = fx_sh("'%s' export --db '%s' --run 1 --format json > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *json = fx_read(out, NULL);
+    test_cond("export json", rc == 0 && json && json_count(json, columns) == points);
+    test_cond("json null for NULL", json && strstr(json, "\"reason\": null"));
+    free(json);
+
+    /* Bad input: one line on stderr, exit 2, nothing written. */
+    char never[512];
+    fx_path(never, sizeof never, "never.md");
+    struct { const char *what, *cmd, *message; } cases[] = {
+        {"missing database", "report --db '%1$s.missing' --out '%2$s'", "no readable database"},
+        {"unknown run", "report --db '%1$s' --run 7 --out '%2$s'", "no run 7"},
+        {"bad report format", "report --db '%1$s' --format pdf --out '%2$s'", "unknown --format 'pdf'"},
+        {"figures need html", "report --db '%1$s' --figures x --out '%2$s'", "--figures needs --format html"},
+        {"export needs a format", "export --db '%1$s'", "--format csv|json is required"},
+        {"bad export format", "export --db '%1$s' --format md", "unknown --format 'md'"},
+        {"export unknown run", "export --db '%1$s' --run 9 --format csv", "no run 9"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, cases[i].cmd, db, never);
+        rc = fx_sh("'%s' %s > '%s' 2> '%s'", fx_bin, cmd, out, err);
+        char *msg = fx_read(err, NULL);
+        test_cond(cases[i].what, rc == 2 && msg && strstr(msg, cases[i].message) &&
+                                     strchr(msg, '\n') == msg + strlen(msg) - 1);
+        test_cond("nothing written", fx_size(out) == 0 && fx_size(never) < 0);
+        free(msg);
+    }
+    if (!getenv("ATTN_KEEP")) fx_sh("rm -rf '%s'", fx_dir);
+    return test_report();
+}
