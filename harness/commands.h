@@ -12,6 +12,8 @@ int cmd_show(int argc, char **argv);
 int cmd_plot(int argc, char **argv);   /* plot.c */
 int cmd_report(int argc, char **argv); /* report.c */
 int cmd_export(int argc, char **argv); /* report.c */
+int cmd_compare(int argc, char **argv); /* compare.c */
+int cmd_history(int argc, char **argv); /* history.c */
 
 /* Opens an existing database for a reading command; returns 0, or 2 (after printing
  * "attnbench CMD: ...") when it is absent, unreadable or newer than this code. */

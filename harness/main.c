@@ -16,6 +16,8 @@ static const struct command {
     {"plot", cmd_plot, "render a run's figures (PNG and SVG) with gnuplot"},
     {"report", cmd_report, "a run's report as Markdown or a static HTML page"},
     {"export", cmd_export, "a run's summary as CSV or JSON"},
+    {"compare", cmd_compare, "regression gate: two runs key by key (exit 1 on a regression)"},
+    {"history", cmd_history, "change points in the per-run series of each key (exit 1 on a step)"},
 };
 
 static void usage(FILE *f)

@@ -385,9 +385,8 @@ int stats_compare_pair(const double *base, size_t n, const double *cand, size_t 
         out->hl_ratio = exp(stats_hl_shift(lb, n, lc, m));
         out->p_slower = stats_mwu_greater(lb, n, lc, m, margin);
         out->p_faster = stats_mwu_greater(lc, m, lb, n, margin);
-        out->p_equivalent = fmax(stats_mwu_greater(lc, m, lb, n, -margin),
-                                 stats_mwu_greater(lb, n, lc, m, -margin));
-        rc = isnan(out->p_slower + out->p_faster + out->p_equivalent + out->hl_ratio) ? -1 : 0;
+        out->p_not_slower = stats_mwu_greater(lc, m, lb, n, -margin);
+        rc = isnan(out->p_slower + out->p_faster + out->p_not_slower + out->hl_ratio) ? -1 : 0;
     }
     free(lb);
     free(lc);

@@ -69,14 +69,14 @@ int stats_bh_adjust(const double *p, size_t m, double *adj);
  * One key of a comparison: baseline and candidate timings (positive, e.g. ns) and the minimum
  * effect θ that matters (0.02 = 2 %). The rank tests have θ built in — the candidate is shifted by
  * ln(1 + θ) on the log scale — so that a tiny but real shift is never called a regression however
- * many samples there are (the MWU test is dual to the HL estimate: p_slower < α exactly when the
- * HL-based interval lies above 1 + θ, up to the normal approximation). */
+ * many samples there are (the MWU test is dual to the HL estimate: p_slower < α corresponds to
+ * the distribution-free one-sided HL interval lying above 1 + θ). */
 typedef struct stats_pair {
     double ratio;        /* median(candidate) / median(baseline) */
     double hl_ratio;     /* exp(HL shift of ln candidate against ln baseline) */
     double p_slower;     /* H1: candidate / baseline > 1 + θ */
     double p_faster;     /* H1: candidate / baseline < 1 / (1 + θ) */
-    double p_equivalent; /* two one-sided tests: within (1 / (1 + θ), 1 + θ); the larger p */
+    double p_not_slower; /* H1: candidate / baseline < 1 + θ (a slowdown of θ ruled out) */
 } stats_pair;
 
 /* Fills *out; returns -1 when an input is empty, not positive, or memory runs out. */

@@ -1,0 +1,273 @@
+/* test_compare.c — `attnbench compare` on a fixture database made with the store API: a baseline
+ * run; a candidate with one key slowed by 10 %, an approximate variant whose error doubled, a
+ * failed point, a point with too few samples, a throttled one, a key dropped and one added; an
+ * A/A rerun; a run on another GPU model. Checks every exit status, the worst-first order of the
+ * table, and that the JUnit file is well-formed XML with one test case per key. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "error.h"
+#include "stats.h"
+#include "store.h"
+#include "test.h"
+
+static char db_path[64], junit_path[64], out_path[64];
+
+static int64_t add_run(sqlite3 *db, const char *tag, const char *gpu)
+{
+    store_run r = {.command = "test_compare", .backend = "cuda", .gpu_name = gpu, .tag = tag,
+                   .seed = 1, .init = "normal", .cache_mode = "cold", .git_dirty = -1};
+    int64_t id = 0;
+    test_cond("fixture: run stored", store_run_begin(db, &r, &id) == ATTN_OK);
+    store_run_end(db, id, "ok", NULL);
+    return id;
+}
+
+/* A point of `variant` at sequence length `seq`: n lognormal samples (CV 2 %) around
+ * median_ns, the first n_throttled of them flagged throttled. */
+static void add_point(sqlite3 *db, int64_t run, const char *variant, int exact, int seq,
+                      const char *status, double median_ns, int n, int n_throttled, double err,
+                      uint64_t seed)
+{
+    store_point p = {.variant = variant, .exact = exact, .status = status,
+                     .reason = strcmp(status, "ok") ? "3 of 4096 checked elements outside tolerance" : NULL,
+                     .point = {.batch = 1, .heads = 16, .kv_heads = 16, .seq = seq, .head_dim = 128,
+                               .dtype = ATTN_BF16, .causal = 1},
+                     .check = {NAN, NAN, NAN}, .vs_exact = {NAN, err, NAN},
+                     .dense_flops = 1e9, .exec_flops = NAN, .bytes = NAN, .device_bytes = NAN,
+                     .timing = {.n_samples = n, .n_used = n - n_throttled, .median = median_ns,
+                                .p10 = NAN, .p90 = NAN, .ci_low = NAN, .ci_high = NAN}};
+    int64_t ns[64];
+    uint8_t thr[64];
+    stats_rng r = {seed};
+    for (int i = 0; i < n; i++) {
+        ns[i] = (int64_t)(median_ns * exp(0.02 * stats_rng_normal(&r)));
+        thr[i] = i < n_throttled;
+    }
+    int64_t id;
+    test_cond("fixture: point stored", store_point_add(db, run, &p, ns, thr, n, &id) == ATTN_OK);
+}
+
+/* The baseline's keys, each at its own median, with samples from `seed`. */
+static void add_common(sqlite3 *db, int64_t run, uint64_t seed, const char *s2048_status)
+{
+    add_point(db, run, "naive", 1, 256, "ok", 2e5, 20, 0, NAN, seed + 1);
+    add_point(db, run, "naive", 1, 1024, "ok", 8e5, 20, 0, NAN, seed + 3);
+    add_point(db, run, "naive", 1, 2048, s2048_status, 3e6, 20, 0, NAN, seed + 4);
+    add_point(db, run, "naive", 1, 8192, "ok", 5e7, 20, 0, NAN, seed + 5);
+    add_point(db, run, "naive", 1, 16384, "ok", 2e8, 20, 0, NAN, seed + 6);
+}
+
+static void make_fixture(void)
+{
+    sqlite3 *db;
+    unlink(db_path);
+    test_cond("fixture: database opens", store_open(db_path, &db) == ATTN_OK);
+    int64_t base = add_run(db, "base", "NVIDIA H100 80GB HBM3");            /* run 1 */
+    add_common(db, base, 100, "ok");
+    add_point(db, base, "naive", 1, 512, "ok", 4e5, 20, 0, NAN, 102);
+    add_point(db, base, "approx", 0, 512, "ok", 1e5, 20, 0, 1e-3, 103);
+    add_point(db, base, "naive", 1, 4096, "ok", 1e7, 20, 0, NAN, 104);        /* dropped later */
+
+    int64_t cand = add_run(db, "cand", "NVIDIA H100 80GB HBM3");            /* run 2 */
+    add_point(db, cand, "naive", 1, 256, "ok", 2e5, 20, 0, NAN, 201);
+    add_point(db, cand, "naive", 1, 512, "ok", 4.4e5, 20, 0, NAN, 202);       /* +10 %: slower */
+    add_point(db, cand, "approx", 0, 512, "ok", 1e5, 20, 0, 2e-3, 203);       /* error doubled */
+    add_point(db, cand, "naive", 1, 1024, "ok", 8e5, 20, 0, NAN, 204);
+    add_point(db, cand, "naive", 1, 2048, "failed", 3e6, 20, 0, NAN, 205);    /* inconclusive */
+    add_point(db, cand, "naive", 1, 8192, "ok", 5e7, 3, 0, NAN, 206);         /* too few */
+    add_point(db, cand, "naive", 1, 16384, "ok", 2e8, 20, 5, NAN, 207);       /* 25 % throttled */
+    add_point(db, cand, "naive", 1, 32768, "ok", 8e8, 20, 0, NAN, 208);       /* new key */
+
+    int64_t aa = add_run(db, "aa", "NVIDIA H100 80GB HBM3");                /* run 3 */
+    add_common(db, aa, 300, "failed");
+    add_point(db, aa, "naive", 1, 512, "ok", 4e5, 20, 0, NAN, 302);
+    add_point(db, aa, "approx", 0, 512, "ok", 1e5, 20, 0, 1e-3, 303);
+    add_point(db, aa, "naive", 1, 4096, "ok", 1e7, 20, 0, NAN, 304);
+
+    int64_t other = add_run(db, "a100", "NVIDIA A100-SXM4-80GB");            /* run 4 */
+    add_common(db, other, 400, "ok");
+    store_close(db);
+}
+
+/* Runs `attnbench compare ARGS…` on the fixture with stdout in out_path; returns its status. */
+static int compare(const char *a1, const char *a2, const char *a3, const char *a4,
+                   const char *a5, const char *a6)
+{
+    char *argv[16] = {"compare", "--db", db_path};
+    int argc = 3;
+    const char *more[] = {a1, a2, a3, a4, a5, a6};
+    for (int i = 0; i < 6 && more[i]; i++) argv[argc++] = (char *)more[i];
+    fflush(stdout);
+    int saved = dup(1), fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    int rc = cmd_compare(argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    return rc;
+}
+
+/* The whole file into a malloc'd string ("" when unreadable). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *s = calloc(1, 1 << 20);
+    if (f && s) {
+        size_t n = fread(s, 1, (1 << 20) - 1, f);
+        s[n] = 0;
+    }
+    if (f) fclose(f);
+    return s;
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (; (s = strstr(s, what)); s += strlen(what)) n++;
+    return n;
+}
+
+/* An entity reference our writer may emit. */
+static int entity_ok(const char *s)
+{
+    static const char *const ok[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"};
+    for (int i = 0; i < 5; i++)
+        if (strncmp(s, ok[i], strlen(ok[i])) == 0) return 1;
+    return 0;
+}
+
+/* Well-formedness as this writer can get it wrong: balanced and properly nested elements, quoted
+ * attributes without '<', only the five predefined entities, one root element. */
+static int xml_well_formed(const char *s)
+{
+    const char *name[64];
+    size_t len[64];
+    int depth = 0, roots = 0;
+    if (strncmp(s, "<?xml ", 6) != 0) return 0;
+    s = strstr(s, "?>") + 2;
+    while (*s) {
+        if (*s == '&' && !entity_ok(s)) return 0;
+        if (*s == '>') return 0;
+        if (*s != '<') {
+            if (depth == 0 && *s != '\n' && *s != ' ') return 0; /* text outside the root */
+            s++;
+            continue;
+        }
+        if (s[1] == '/') {
+            size_t n = strcspn(s + 2, ">");
+            if (!depth || n != len[depth - 1] || strncmp(s + 2, name[depth - 1], n)) return 0;
+            depth--;
+            s += 3 + n;
+            continue;
+        }
+        const char *tag = s + 1;
+        size_t n = strcspn(tag, " />\n");
+        if (n == 0) return 0;
+        const char *p = tag + n;
+        char quote = 0;
+        for (; *p && (quote || *p != '>'); p++) {
+            if (*p == '<' || (*p == '&' && !entity_ok(p))) return 0;
+            if (!quote && (*p == '"' || *p == '\'')) quote = *p;
+            else if (quote && *p == quote) quote = 0;
+        }
+        if (!*p) return 0;
+        if (depth == 0) roots++;
+        if (p[-1] != '/') {
+            if (depth == 64) return 0;
+            name[depth] = tag;
+            len[depth++] = n;
+        }
+        s = p + 1;
+    }
+    return depth == 0 && roots == 1;
+}
+
+static void test_gate(void)
+{
+    int rc = compare("--baseline", "base", "--candidate", "cand", "--junit", junit_path);
+    test_cond("slowed candidate: exit 1", rc == 1);
+    char *out = slurp(out_path);
+    /* The first row: the +10 % key (its HL ratio is the largest of the slower ones). */
+    char row[512] = "";
+    const char *first = strstr(out, "\nslower ");
+    if (first) sscanf(first + 1, "%511[^\n]", row);
+    test_cond("table: the +10% key first", strstr(row, "naive") && strstr(row, "S=512 "));
+    test_cond("table: worst first", strstr(out, "\nslower ") < strstr(out, "\ninconclusive ") &&
+                                        strstr(out, "\ninconclusive ") < strstr(out, "\nmissing ") &&
+                                        strstr(out, "\nmissing ") < strstr(out, "\nsame "));
+    test_cond("summary line", strstr(out, "2 slower, 3 inconclusive, 2 missing, 2 same, 0 faster") != NULL);
+    test_cond("accuracy regression is slower", strstr(out, "accuracy: error vs exact 0.001 -> 0.002") != NULL);
+    test_cond("failed point is inconclusive", strstr(out, "candidate point failed") != NULL);
+    test_cond("few samples are inconclusive", strstr(out, "too few samples (20, 3; need 5)") != NULL);
+    test_cond("throttled samples are inconclusive", strstr(out, "candidate: 25% of samples throttled") != NULL);
+    free(out);
+
+    char *xml = slurp(junit_path);
+    test_cond("junit: well-formed", xml_well_formed(xml));
+    test_cond("junit: one test case per key (9)", count(xml, "<testcase ") == 9);
+    test_cond("junit: regressions are failures", count(xml, "<failure ") == 2 &&
+                                                     strstr(xml, "failures=\"2\"") != NULL);
+    test_cond("junit: inconclusive and missing skipped", count(xml, "<skipped ") == 5);
+    free(xml);
+
+    test_cond("run ids work like tags", compare("--baseline", "1", "--candidate", "2", NULL, NULL) == 1);
+    test_cond("A/A rerun with a failed point: exit 0",
+              compare("--baseline", "base", "--candidate", "aa", NULL, NULL) == 0);
+    test_cond("... and 3 with --fail-on-inconclusive",
+              compare("--baseline", "base", "--candidate", "aa", "--fail-on-inconclusive", NULL) == 3);
+    out = slurp(out_path);
+    test_cond("A/A: no key slower", strstr(out, "0 slower, 1 inconclusive, 0 missing") != NULL);
+    free(out);
+    test_cond("markdown format", compare("--baseline", "base", "--candidate", "aa", "--format", "md") == 0);
+    out = slurp(out_path);
+    test_cond("markdown table", strstr(out, "| state | variant |") && strstr(out, "|:--|:--|"));
+    free(out);
+}
+
+static void test_refusals(void)
+{
+    test_cond("different GPU models: exit 2",
+              compare("--baseline", "base", "--candidate", "a100", NULL, NULL) == 2);
+    test_cond("different GPU models by run id: exit 2",
+              compare("--baseline", "1", "--candidate", "4", NULL, NULL) == 2);
+    test_cond("--allow-different-gpus compares",
+              compare("--baseline", "1", "--candidate", "4", "--allow-different-gpus", NULL) == 0);
+    test_cond("unknown tag: exit 2", compare("--baseline", "nope", "--candidate", "cand", NULL, NULL) == 2);
+    test_cond("no earlier run with the tag: exit 2",
+              compare("--baseline", "base", "--candidate", "base", NULL, NULL) == 2);
+    test_cond("... exit 0 with --no-baseline-ok",
+              compare("--baseline", "base", "--candidate", "base", "--no-baseline-ok", NULL) == 0);
+    test_cond("missing --candidate: exit 2", compare("--baseline", "base", NULL, NULL, NULL, NULL) == 2);
+    test_cond("bad --threshold: exit 2",
+              compare("--baseline", "1", "--candidate", "2", "--threshold", "x") == 2);
+    test_cond("bad --format: exit 2",
+              compare("--baseline", "1", "--candidate", "2", "--format", "xml") == 2);
+    char *argv[] = {"compare", "--db", "/nonexistent/x.db", "--baseline", "1", "--candidate", "2"};
+    test_cond("absent database: exit 2", cmd_compare(7, argv) == 2);
+}
+
+int main(void)
+{
+    snprintf(db_path, sizeof db_path, "/tmp/attnbench-test-compare-%d.db", (int)getpid());
+    snprintf(junit_path, sizeof junit_path, "/tmp/attnbench-test-compare-%d.xml", (int)getpid());
+    snprintf(out_path, sizeof out_path, "/tmp/attnbench-test-compare-%d.out", (int)getpid());
+    make_fixture();
+    test_gate();
+    test_refusals();
+    char wal[80], shm[80];
+    snprintf(wal, sizeof wal, "%s-wal", db_path);
+    snprintf(shm, sizeof shm, "%s-shm", db_path);
+    unlink(db_path);
+    unlink(wal);
+    unlink(shm);
+    unlink(junit_path);
+    unlink(out_path);
+    return test_report();
+}
