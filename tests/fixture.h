@@ -1,10 +1,14 @@
-/* fixture.h — fixture databases for the plot and report tests: real CPU-backend runs made by the
- * built binary, plus special points (failed, throttled, approximate) inserted through the store
- * API, and helpers to run the binary and read what it wrote. Everything lives in one mkdtemp
- * directory per test binary. */
+/* fixture.h — shared test helpers. For the plot and report tests: fixture databases of real
+ * CPU-backend runs made by the built binary, plus special points (failed, throttled, approximate)
+ * inserted through the store API. For those and the run and GPU tests: running the built binary
+ * (fx_bin, fx_sh) and reading what it wrote (fx_read, fx_query_int, fx_num). For the compare and
+ * history tests: runs stored through the store API (fx_add_run), calling a command function
+ * in-process with stdout in a file (fx_call, fx_text), and removing the database (fx_unlink_db).
+ * Tests that call fx_init get one mkdtemp scratch directory per test binary. */
 #ifndef ATTN_FIXTURE_H
 #define ATTN_FIXTURE_H
 
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -14,26 +18,34 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "store.h"
 
 static char fx_dir[256] = "/tmp/attnbench_test_XXXXXX"; /* this test's scratch directory */
-static char fx_bin[4096];                               /* build/attnbench */
+static char fx_bin[4096];                               /* build/attnbench, by fx_init */
 
-/* Makes the scratch directory and finds the binary next to the test's directory (build/tests/..).
- * 0, or -1 with a message. */
-static inline int fx_init(const char *argv0)
+/* Makes the scratch directory and finds the binary `levels` directories above the test's own
+ * (1 for build/tests/x, 2 for build/tests/gpu/x: build/attnbench either way). 0, or -1 with a
+ * message. */
+static inline int fx_init_at(const char *argv0, int levels)
 {
     char copy[4096];
     snprintf(copy, sizeof copy, "%s", argv0);
-    snprintf(fx_bin, sizeof fx_bin, "%s/../attnbench", dirname(copy));
+    int n = snprintf(fx_bin, sizeof fx_bin, "%s/", dirname(copy));
+    for (int i = 0; i < levels && n > 0 && (size_t)n < sizeof fx_bin; i++)
+        n += snprintf(fx_bin + n, sizeof fx_bin - (size_t)n, "../");
+    if (n > 0 && (size_t)n < sizeof fx_bin) snprintf(fx_bin + n, sizeof fx_bin - (size_t)n, "attnbench");
     if (!mkdtemp(fx_dir)) {
         perror("mkdtemp");
         return -1;
     }
     return 0;
 }
+
+/* fx_init_at for a test in build/tests/. */
+static inline int fx_init(const char *argv0) { return fx_init_at(argv0, 1); }
 
 /* A path inside the scratch directory. */
 static inline const char *fx_path(char *buf, size_t n, const char *name)
@@ -69,6 +81,28 @@ static inline char *fx_read(const char *path, long *len)
     fclose(f);
     if (len) *len = n;
     return buf;
+}
+
+/* fx_read, but "" (still to free) when the file is absent, for text that is searched at once. */
+static inline char *fx_text(const char *path)
+{
+    char *s = fx_read(path, NULL);
+    return s ? s : calloc(1, 1);
+}
+
+/* Calls a command function (cmd_compare, cmd_history…) in this process with stdout in out_path
+ * (truncated first); returns the command's status. */
+static inline int fx_call(int (*cmd)(int, char **), const char *out_path, int argc, char **argv)
+{
+    fflush(stdout);
+    int saved = dup(1), fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    int rc = cmd(argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    return rc;
 }
 
 static inline long fx_size(const char *path)
@@ -116,6 +150,30 @@ static inline int fx_add(const char *db_path, int64_t run, const fx_point *f)
     return rc == ATTN_OK ? 0 : -1;
 }
 
+/* A finished run on the CUDA backend (GPU model gpu, tag may be NULL) stored through the store
+ * API, for fixtures of synthetic points; its id in *id. 0, or -1 when it could not be stored. */
+static inline int fx_add_run(sqlite3 *db, const char *command, const char *tag, const char *gpu,
+                             int64_t *id)
+{
+    store_run r = {.command = command, .backend = "cuda", .gpu_name = gpu, .tag = tag,
+                   .seed = 1, .init = "normal", .cache_mode = "cold", .git_dirty = -1};
+    *id = 0;
+    int rc = store_run_begin(db, &r, id);
+    store_run_end(db, *id, "ok", NULL);
+    return rc == ATTN_OK ? 0 : -1;
+}
+
+/* Removes a database file with its -wal and -shm files. */
+static inline void fx_unlink_db(const char *db_path)
+{
+    char side[4096];
+    unlink(db_path);
+    snprintf(side, sizeof side, "%s-wal", db_path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db_path);
+    unlink(side);
+}
+
 /* Runs SQL on the database outside the store API (test set-up only). */
 static inline int fx_exec(const char *db_path, const char *sql)
 {
@@ -139,6 +197,23 @@ static inline double fx_num(const char *db_path, const char *sql)
         sqlite3_finalize(st);
     }
     store_close(db);
+    return v;
+}
+
+/* First column of the first row of a query as an integer, read outside the store API on a
+ * read-only open (safe while another process writes the database); -1 when no row or no
+ * database. */
+static inline long long fx_query_int(const char *db_path, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long long v = -1;
+    if (sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
     return v;
 }
 

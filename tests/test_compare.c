@@ -3,7 +3,6 @@
  * failed point, a point with too few samples, a throttled one, a key dropped and one added; an
  * A/A rerun; a run on another GPU model. Checks every exit status, the worst-first order of the
  * table, and that the JUnit file is well-formed XML with one test case per key. */
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "commands.h"
 #include "error.h"
+#include "fixture.h"
 #include "stats.h"
 #include "store.h"
 #include "test.h"
@@ -20,11 +20,8 @@ static char db_path[64], junit_path[64], out_path[64];
 
 static int64_t add_run(sqlite3 *db, const char *tag, const char *gpu)
 {
-    store_run r = {.command = "test_compare", .backend = "cuda", .gpu_name = gpu, .tag = tag,
-                   .seed = 1, .init = "normal", .cache_mode = "cold", .git_dirty = -1};
-    int64_t id = 0;
-    test_cond("fixture: run stored", store_run_begin(db, &r, &id) == ATTN_OK);
-    store_run_end(db, id, "ok", NULL);
+    int64_t id;
+    test_cond("fixture: run stored", fx_add_run(db, "test_compare", tag, gpu, &id) == 0);
     return id;
 }
 
@@ -103,28 +100,7 @@ static int compare(const char *a1, const char *a2, const char *a3, const char *a
     int argc = 3;
     const char *more[] = {a1, a2, a3, a4, a5, a6};
     for (int i = 0; i < 6 && more[i]; i++) argv[argc++] = (char *)more[i];
-    fflush(stdout);
-    int saved = dup(1), fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    close(fd);
-    int rc = cmd_compare(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    return rc;
-}
-
-/* The whole file into a malloc'd string ("" when unreadable). */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *s = calloc(1, 1 << 20);
-    if (f && s) {
-        size_t n = fread(s, 1, (1 << 20) - 1, f);
-        s[n] = 0;
-    }
-    if (f) fclose(f);
-    return s;
+    return fx_call(cmd_compare, out_path, argc, argv);
 }
 
 static int count(const char *s, const char *what)
@@ -193,7 +169,7 @@ static void test_gate(void)
 {
     int rc = compare("--baseline", "base", "--candidate", "cand", "--junit", junit_path);
     test_cond("slowed candidate: exit 1", rc == 1);
-    char *out = slurp(out_path);
+    char *out = fx_text(out_path);
     /* The first row: the +10 % key (its HL ratio is the largest of the slower ones). */
     char row[512] = "";
     const char *first = strstr(out, "\nslower ");
@@ -209,7 +185,7 @@ static void test_gate(void)
     test_cond("throttled samples are inconclusive", strstr(out, "candidate: 25% of samples throttled") != NULL);
     free(out);
 
-    char *xml = slurp(junit_path);
+    char *xml = fx_text(junit_path);
     test_cond("junit: well-formed", xml_well_formed(xml));
     test_cond("junit: one test case per key (9)", count(xml, "<testcase ") == 9);
     test_cond("junit: regressions are failures", count(xml, "<failure ") == 2 &&
@@ -222,11 +198,11 @@ static void test_gate(void)
               compare("--baseline", "base", "--candidate", "aa", NULL, NULL) == 0);
     test_cond("... and 3 with --fail-on-inconclusive",
               compare("--baseline", "base", "--candidate", "aa", "--fail-on-inconclusive", NULL) == 3);
-    out = slurp(out_path);
+    out = fx_text(out_path);
     test_cond("A/A: no key slower", strstr(out, "0 slower, 1 inconclusive, 0 missing") != NULL);
     free(out);
     test_cond("markdown format", compare("--baseline", "base", "--candidate", "aa", "--format", "md") == 0);
-    out = slurp(out_path);
+    out = fx_text(out_path);
     test_cond("markdown table", strstr(out, "| state | variant |") && strstr(out, "|:--|:--|"));
     free(out);
 }
@@ -261,12 +237,7 @@ int main(void)
     make_fixture();
     test_gate();
     test_refusals();
-    char wal[80], shm[80];
-    snprintf(wal, sizeof wal, "%s-wal", db_path);
-    snprintf(shm, sizeof shm, "%s-shm", db_path);
-    unlink(db_path);
-    unlink(wal);
-    unlink(shm);
+    fx_unlink_db(db_path);
     unlink(junit_path);
     unlink(out_path);
     return test_report();

@@ -2,7 +2,6 @@
  * (with runs of another model and another tag interleaved, which must be ignored): one key steps
  * up 5 % at night 20, one has a one-night +30 % spike at night 30, one is flat. Checks the step is
  * reported at the right run, the spike never, and the exit statuses of the options. */
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "commands.h"
 #include "error.h"
+#include "fixture.h"
 #include "stats.h"
 #include "store.h"
 #include "test.h"
@@ -24,11 +24,8 @@ static int64_t step_run; /* run id of night STEP_NIGHT */
 
 static int64_t add_run(sqlite3 *db, const char *tag, const char *gpu)
 {
-    store_run r = {.command = "test_history", .backend = "cuda", .gpu_name = gpu, .tag = tag,
-                   .seed = 1, .init = "normal", .cache_mode = "cold", .git_dirty = -1};
-    int64_t id = 0;
-    test_cond("fixture: run stored", store_run_begin(db, &r, &id) == ATTN_OK);
-    store_run_end(db, id, "ok", NULL);
+    int64_t id;
+    test_cond("fixture: run stored", fx_add_run(db, "test_history", tag, gpu, &id) == 0);
     return id;
 }
 
@@ -75,24 +72,7 @@ static int history(const char *a1, const char *a2, const char *a3, const char *a
     int argc = 3;
     const char *more[] = {a1, a2, a3, a4};
     for (int i = 0; i < 4 && more[i]; i++) argv[argc++] = (char *)more[i];
-    fflush(stdout);
-    int saved = dup(1), fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    close(fd);
-    int rc = cmd_history(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    return rc;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *s = calloc(1, 1 << 16);
-    if (f && s) s[fread(s, 1, (1 << 16) - 1, f)] = 0;
-    if (f) fclose(f);
-    return s;
+    return fx_call(cmd_history, out_path, argc, argv);
 }
 
 int main(void)
@@ -102,7 +82,7 @@ int main(void)
     make_fixture();
 
     test_cond("step to slower: exit 1", history("--tag", "nightly", "--window", "40") == 1);
-    char *out = slurp(out_path), expect[64];
+    char *out = fx_text(out_path), expect[64];
     snprintf(expect, sizeof expect, "SLOWER  %8lld", (long long)step_run);
     const char *line = strstr(out, expect);
     test_cond("step reported at the run of night 20", line != NULL);
@@ -116,7 +96,7 @@ int main(void)
     test_cond("default window 30 still holds the step", history("--tag", "nightly", NULL, NULL) == 1);
     test_cond("--alert-within 7: an old step does not alert",
               history("--tag", "nightly", "--alert-within", "7") == 0);
-    out = slurp(out_path);
+    out = fx_text(out_path);
     test_cond("... but is still listed", strstr(out, "slower  ") != NULL);
     free(out);
     test_cond("window after the step: nothing", history("--tag", "nightly", "--window", "15") == 0);
@@ -126,12 +106,7 @@ int main(void)
     test_cond("window too small: exit 2", history("--window", "5", NULL, NULL) == 2);
     test_cond("unknown option: exit 2", history("--frobnicate", NULL, NULL, NULL) == 2);
 
-    char wal[80], shm[80];
-    snprintf(wal, sizeof wal, "%s-wal", db_path);
-    snprintf(shm, sizeof shm, "%s-shm", db_path);
-    unlink(db_path);
-    unlink(wal);
-    unlink(shm);
+    fx_unlink_db(db_path);
     unlink(out_path);
     return test_report();
 }

@@ -3,7 +3,6 @@
  * --save-tensors writes loadable .npy files; `show` and `list` work. */
 #include <cuda_runtime.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,35 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "test.h"
 
-#define BIN "build/attnbench"
-
-static char dir[] = "/tmp/attnbench-test-run-XXXXXX";
-
-static int sh(const char *fmt, const char *arg)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, fmt, arg);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int exists(const char *path) { return access(path, F_OK) == 0; }
-
-static long long query(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    long long v = -1;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(h);
-    return v;
-}
 
 static void bad_input(void)
 {
@@ -48,60 +22,60 @@ static void bad_input(void)
         "--dtype fp8", "--causal 2", "--bogus", "--init weird", "--max-time 0", "--param k=1",
         "--cache warm", "--tokens 0", "--model-dim 100 --head-dim 64", "--sweep /nonexistent",
     };
-    char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/bad.db", dir);
+    char db[512];
+    fx_path(db, sizeof db, "bad.db");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        snprintf(cmd, sizeof cmd, BIN " run --backend cpu --db %s %s 2>/dev/null", db, bad[i]);
-        int rc = sh("%s", cmd);
+        int rc = fx_sh("'%s' run --backend cpu --db %s %s 2>/dev/null", fx_bin, db, bad[i]);
         char what[200];
         snprintf(what, sizeof what, "'%s' exits 2 (got %d) and writes nothing", bad[i], rc);
         test_cond(what, rc == 2 && !exists(db));
     }
     test_cond("unwritable db path exits 2",
-              sh(BIN " run --backend cpu --db /nonexistent-dir/x.db --seq 4 2>/dev/null%s", "") == 2);
-    char msg[1024];
-    snprintf(cmd, sizeof cmd, BIN " run --backend cpu --db %s --variants nope 2>&1 | grep -q \"unknown variant 'nope'\"", db);
-    test_cond("message names the bad value", sh("%s", cmd) == 0);
+              fx_sh("'%s' run --backend cpu --db /nonexistent-dir/x.db --seq 4 2>/dev/null", fx_bin) == 2);
+    test_cond("message names the bad value",
+              fx_sh("'%s' run --backend cpu --db %s --variants nope 2>&1 | grep -q \"unknown variant 'nope'\"",
+                    fx_bin, db) == 0);
     int gpus = 0;
     if (cudaGetDeviceCount(&gpus) != cudaSuccess) gpus = 0;
     if (gpus == 0) {
-        snprintf(cmd, sizeof cmd, BIN " run --db %s --seq 4 2>&1 | grep -q 'backend cpu'", db);
-        test_cond("no GPU: message suggests --backend cpu", sh("%s", cmd) == 0);
-        snprintf(msg, sizeof msg, BIN " run --db %s --seq 4 2>/dev/null", db);
-        test_cond("no GPU: exit 1, nothing written", sh("%s", msg) == 1 && !exists(db));
+        test_cond("no GPU: message suggests --backend cpu",
+                  fx_sh("'%s' run --db %s --seq 4 2>&1 | grep -q 'backend cpu'", fx_bin, db) == 0);
+        test_cond("no GPU: exit 1, nothing written",
+                  fx_sh("'%s' run --db %s --seq 4 2>/dev/null", fx_bin, db) == 1 && !exists(db));
     }
-    test_cond("run --help exits 0", sh(BIN " run --help >/dev/null%s", "") == 0);
-    test_cond("list exits 0", sh(BIN " list | grep -q cublas%s", "") == 0);
-    test_cond("unknown command exits 2", sh(BIN " frobnicate 2>/dev/null%s", "") == 2);
+    test_cond("run --help exits 0", fx_sh("'%s' run --help >/dev/null", fx_bin) == 0);
+    test_cond("list exits 0", fx_sh("'%s' list | grep -q cublas", fx_bin) == 0);
+    test_cond("unknown command exits 2", fx_sh("'%s' frobnicate 2>/dev/null", fx_bin) == 2);
 }
 
 static void sweep(void)
 {
-    char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/sweep.db", dir);
-    snprintf(cmd, sizeof cmd,
-             BIN " run --backend cpu --db %s --variants naive,cublas --seq 1,127 --heads 2 --kv-heads 1,2 --head-dim 16"
-             " --dtype bf16,fp32 --causal 0,1 --max-time 0.02 --tag t --quiet 2>/dev/null", db);
-    test_cond("cpu sweep exits 0", sh("%s", cmd) == 0);
-    long long variants = query(db, "SELECT count(DISTINCT variant) FROM points");
-    test_cond("summary: one row per point", query(db, "SELECT count(*) FROM summary") == 16 * variants);
-    test_cond("every point ok", query(db, "SELECT count(*) FROM summary WHERE status != 'ok'") == 0);
-    test_cond("every point timed", query(db, "SELECT count(*) FROM summary WHERE samples < 10 OR tflops IS NULL") == 0);
-    test_cond("every sample stored", query(db, "SELECT sum(n_samples) = (SELECT count(*) FROM samples) FROM points") == 1);
-    test_cond("run ok with provenance", query(db, "SELECT status = 'ok' AND backend = 'cpu' AND tag = 't' AND ended_at IS NOT NULL FROM runs") == 1);
-    test_cond("errors stored", query(db, "SELECT count(*) FROM points WHERE err_rel_l2 IS NULL OR check_rows < 1") == 0);
-    snprintf(cmd, sizeof cmd, BIN " show --db %s | grep -cE '^ *(naive|cublas) .* ok ' | grep -qx %lld", db, 16 * variants);
-    test_cond("show prints every point", sh("%s", cmd) == 0);
-    test_cond("show on a missing db exits 2", sh(BIN " show --db /nonexistent.db 2>/dev/null%s", "") == 2);
+    char db[512];
+    fx_path(db, sizeof db, "sweep.db");
+    int rc = fx_sh("'%s' run --backend cpu --db %s --variants naive,cublas --seq 1,127 --heads 2 --kv-heads 1,2"
+                   " --head-dim 16 --dtype bf16,fp32 --causal 0,1 --max-time 0.02 --tag t --quiet 2>/dev/null",
+                   fx_bin, db);
+    test_cond("cpu sweep exits 0", rc == 0);
+    long long variants = fx_query_int(db, "SELECT count(DISTINCT variant) FROM points");
+    test_cond("summary: one row per point", fx_query_int(db, "SELECT count(*) FROM summary") == 16 * variants);
+    test_cond("every point ok", fx_query_int(db, "SELECT count(*) FROM summary WHERE status != 'ok'") == 0);
+    test_cond("every point timed", fx_query_int(db, "SELECT count(*) FROM summary WHERE samples < 10 OR tflops IS NULL") == 0);
+    test_cond("every sample stored", fx_query_int(db, "SELECT sum(n_samples) = (SELECT count(*) FROM samples) FROM points") == 1);
+    test_cond("run ok with provenance", fx_query_int(db, "SELECT status = 'ok' AND backend = 'cpu' AND tag = 't' AND ended_at IS NOT NULL FROM runs") == 1);
+    test_cond("errors stored", fx_query_int(db, "SELECT count(*) FROM points WHERE err_rel_l2 IS NULL OR check_rows < 1") == 0);
+    test_cond("show prints every point",
+              fx_sh("'%s' show --db %s | grep -cE '^ *(naive|cublas) .* ok ' | grep -qx %lld", fx_bin, db,
+                    16 * variants) == 0);
+    test_cond("show on a missing db exits 2", fx_sh("'%s' show --db /nonexistent.db 2>/dev/null", fx_bin) == 2);
 }
 
 static void killed(void)
 {
-    char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/killed.db", dir);
+    char db[512];
+    fx_path(db, sizeof db, "killed.db");
     pid_t pid = fork();
     if (pid == 0) {
-        execl(BIN, BIN, "run", "--backend", "cpu", "--db", db, "--seq", "8:2048:x2", "--heads", "2",
+        execl(fx_bin, fx_bin, "run", "--backend", "cpu", "--db", db, "--seq", "8:2048:x2", "--heads", "2",
               "--head-dim", "32", "--max-time", "0.3", "--min-samples", "1000", "--quiet",
               (char *)NULL);
         _exit(127);
@@ -109,27 +83,26 @@ static void killed(void)
     long long done = 0;
     for (int i = 0; i < 200 && done < 2; i++) {
         usleep(50000);
-        done = exists(db) ? query(db, "SELECT count(*) FROM points") : 0;
+        done = exists(db) ? fx_query_int(db, "SELECT count(*) FROM points") : 0;
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     test_cond("killed run had completed points", done >= 2);
-    test_cond("its points survive", query(db, "SELECT count(*) FROM points") >= 2);
-    test_cond("its samples survive", query(db, "SELECT count(*) FROM samples") > 0);
-    test_cond("the run is left 'running'", query(db, "SELECT status = 'running' FROM runs") == 1);
-    snprintf(cmd, sizeof cmd, BIN " show --db %s >/dev/null", db);
-    test_cond("the database is usable", sh("%s", cmd) == 0);
+    test_cond("its points survive", fx_query_int(db, "SELECT count(*) FROM points") >= 2);
+    test_cond("its samples survive", fx_query_int(db, "SELECT count(*) FROM samples") > 0);
+    test_cond("the run is left 'running'", fx_query_int(db, "SELECT status = 'running' FROM runs") == 1);
+    test_cond("the database is usable", fx_sh("'%s' show --db %s >/dev/null", fx_bin, db) == 0);
 }
 
 static void save_tensors(void)
 {
-    char db[256], out[256], cmd[1024], path[300];
-    snprintf(db, sizeof db, "%s/save.db", dir);
-    snprintf(out, sizeof out, "%s/tensors", dir);
+    char db[512], out[512], path[1024];
+    fx_path(db, sizeof db, "save.db");
+    fx_path(out, sizeof out, "tensors");
     mkdir(out, 0755);
-    snprintf(cmd, sizeof cmd, BIN " run --backend cpu --db %s --seq 9 --heads 2 --head-dim 8 --dtype fp16"
-             " --variants cublas --save-tensors %s --max-time 0.01 --quiet 2>/dev/null", db, out);
-    test_cond("save-tensors run", sh("%s", cmd) == 0);
+    int rc = fx_sh("'%s' run --backend cpu --db %s --seq 9 --heads 2 --head-dim 8 --dtype fp16"
+                   " --variants cublas --save-tensors %s --max-time 0.01 --quiet 2>/dev/null", fx_bin, db, out);
+    test_cond("save-tensors run", rc == 0);
     const char *names[] = {"q", "k", "v", "o_cublas"};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s.npy", out, names[i]);
@@ -142,17 +115,18 @@ static void save_tensors(void)
         test_cond(names[i], ok && head[0] == 0x93 && head[1] == 'N' &&
                                 (size_t)st.st_size == 10 + hlen + 2 * 2 * 9 * 8);
     }
-    snprintf(cmd, sizeof cmd, BIN " run --backend cpu --db %s --seq 9,10 --save-tensors %s 2>/dev/null", db, out);
-    test_cond("save-tensors with two shapes exits 2", sh("%s", cmd) == 2);
+    test_cond("save-tensors with two shapes exits 2",
+              fx_sh("'%s' run --backend cpu --db %s --seq 9,10 --save-tensors %s 2>/dev/null", fx_bin, db, out) == 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    if (!mkdtemp(dir)) return 1;
+    (void)argc;
+    if (fx_init(argv[0]) != 0) return 1;
     bad_input();
     sweep();
     killed();
     save_tensors();
-    sh("rm -rf %s", dir);
+    fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }

@@ -3,37 +3,13 @@
  * D = 64, 128; causal; H_kv < H; fp16, bf16, fp32) through the real pipeline; an out-of-memory
  * point is skipped with its reason and the run goes on. */
 #include <cuda_runtime.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "fixture.h"
 #include "gpu.h"
 #include "test.h"
-
-#define BIN "build/attnbench"
-
-static long long query(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    long long v = -1;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(h);
-    return v;
-}
-
-static int sh(const char *cmd)
-{
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void generator_matches_host(void)
 {
@@ -55,57 +31,53 @@ static void generator_matches_host(void)
         }
 }
 
-static void variants_pass(const char *dir, const char *init)
+static void variants_pass(const char *init)
 {
-    char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/variants-%s.db", dir, init);
-    snprintf(cmd, sizeof cmd,
-             BIN " run --db %s --seq 1,127,1000,4096 --head-dim 64,128 --heads 4 --kv-heads 1,4"
-             " --batch 2 --dtype fp16,bf16,fp32 --causal 0,1 --init %s --max-time 0.01"
-             " --min-samples 3 --quiet", db, init);
-    int rc = sh(cmd);
+    char db[512];
+    snprintf(db, sizeof db, "%s/variants-%s.db", fx_dir, init);
+    int rc = fx_sh("'%s' run --db %s --seq 1,127,1000,4096 --head-dim 64,128 --heads 4 --kv-heads 1,4"
+                   " --batch 2 --dtype fp16,bf16,fp32 --causal 0,1 --init %s --max-time 0.01"
+                   " --min-samples 3 --quiet", fx_bin, db, init);
     char what[200];
     snprintf(what, sizeof what, "all variants, 96 shapes, %s inputs: exit 0 (got %d)", init, rc);
     test_cond(what, rc == 0);
     test_cond("no point failed or errored",
-              query(db, "SELECT count(*) FROM points WHERE status IN ('failed', 'error')") == 0);
+              fx_query_int(db, "SELECT count(*) FROM points WHERE status IN ('failed', 'error')") == 0);
     test_cond("every exact variant ran somewhere",
-              query(db, "SELECT count(DISTINCT variant) FROM points WHERE status = 'ok'") ==
-                  query(db, "SELECT count(DISTINCT variant) FROM points"));
-    test_cond("skips say why", query(db, "SELECT count(*) FROM points WHERE status = 'skipped' AND (reason IS NULL OR reason = '')") == 0);
+              fx_query_int(db, "SELECT count(DISTINCT variant) FROM points WHERE status = 'ok'") ==
+                  fx_query_int(db, "SELECT count(DISTINCT variant) FROM points"));
+    test_cond("skips say why", fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'skipped' AND (reason IS NULL OR reason = '')") == 0);
     /* The worst errors, for the log. */
-    snprintf(cmd, sizeof cmd, BIN " show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", db);
-    sh(cmd);
+    fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
 
-static void out_of_memory_is_skipped(const char *dir)
+static void out_of_memory_is_skipped(void)
 {
-    char db[256], cmd[512];
-    snprintf(db, sizeof db, "%s/oom.db", dir);
+    char db[512];
+    fx_path(db, sizeof db, "oom.db");
     /* The cublas score buffer for S = 262144, H = 16 is 2 TiB: the point is skipped, the run ok. */
-    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants cublas --seq 262144,128 --heads 16"
-             " --max-time 0.01 --quiet 2>/dev/null", db);
-    test_cond("out-of-memory run exits 0", sh(cmd) == 0);
+    int rc = fx_sh("'%s' run --db %s --variants cublas --seq 262144,128 --heads 16"
+                   " --max-time 0.01 --quiet 2>/dev/null", fx_bin, db);
+    test_cond("out-of-memory run exits 0", rc == 0);
     test_cond("the huge point is skipped for memory",
-              query(db, "SELECT count(*) FROM points WHERE seq = 262144 AND status = 'skipped' AND reason LIKE '%memory%'") == 1);
-    test_cond("the next point still runs", query(db, "SELECT count(*) FROM points WHERE seq = 128 AND status = 'ok'") == 1);
+              fx_query_int(db, "SELECT count(*) FROM points WHERE seq = 262144 AND status = 'skipped' AND reason LIKE '%memory%'") == 1);
+    test_cond("the next point still runs", fx_query_int(db, "SELECT count(*) FROM points WHERE seq = 128 AND status = 'ok'") == 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argc;
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
         printf("no GPU: the GPU tests need one\n");
         return test_report(), 1;
     }
-    char dir[] = "/tmp/attnbench-gpu-XXXXXX";
-    if (!mkdtemp(dir)) return 1;
+    /* This binary is build/tests/gpu/test_gpu: the tool is two directories up. */
+    if (fx_init_at(argv[0], 2) != 0) return 1;
     generator_matches_host();
-    variants_pass(dir, "normal");
-    variants_pass(dir, "outliers");
-    out_of_memory_is_skipped(dir);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    sh(cmd);
+    variants_pass("normal");
+    variants_pass("outliers");
+    out_of_memory_is_skipped();
+    fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }
