@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "trace.h"
 
 int attn_gpu_open(attn_gpu_info *g)
 {
@@ -33,5 +34,12 @@ int attn_gpu_open(attn_gpu_info *g)
     CUBLAS_CHECK(cublasGetProperty(MINOR_VERSION, &min));
     CUBLAS_CHECK(cublasGetProperty(PATCH_LEVEL, &patch));
     snprintf(g->cublas, sizeof g->cublas, "%d.%d.%d", maj, min, patch);
+    const unsigned char *u = (const unsigned char *)prop.uuid.bytes;
+    snprintf(g->uuid, sizeof g->uuid,
+             "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    snprintf(g->cc, sizeof g->cc, "%d.%d", prop.major, prop.minor);
+    snprintf(g->cupti, sizeof g->cupti, "%s", attn_cupti_version());
+    attn_clocks_open(0, &g->clocks);
     return ATTN_OK;
 }

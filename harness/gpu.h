@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clocks.h"
 #include "problem.h"
 
 #ifdef __cplusplus
@@ -23,9 +24,14 @@ typedef struct attn_gpu_info {
     char driver[32];   /* CUDA driver API version, "13.0" */
     char runtime[32];  /* CUDA runtime version */
     char cublas[32];   /* cuBLAS version */
+    char uuid[48];     /* "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+    char cc[16];       /* compute capability, "9.0" */
+    char cupti[48];    /* CUPTI version at run time (and the one built against) */
+    attn_clock_info clocks; /* max clocks, ECC, NVML driver string, clock source */
 } attn_gpu_info;
 
-/* Selects device 0 and reads its properties. ATTN_ERR when no usable GPU (attn_last_error says why). */
+/* Selects device 0 and reads its properties and provenance (opening the clock source, clocks.h).
+ * ATTN_ERR when no usable GPU (attn_last_error says why). */
 int attn_gpu_open(attn_gpu_info *info);
 
 /* Fills a device tensor with the seeded inputs of problem.h (the same values attn_fill_host makes). */

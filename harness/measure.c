@@ -3,10 +3,13 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "clocks.h"
 #include "error.h"
 #include "stats.h"
+#include "trace.h"
 
 void attn_measure_defaults(attn_measure_opts *o)
 {
@@ -32,6 +35,31 @@ void attn_samples_free(attn_samples *s)
     s->ns = NULL;
     s->throttled = NULL;
     s->n = s->cap = 0;
+}
+
+void attn_profile_free(attn_profile *p)
+{
+    free(p->info);
+    for (size_t i = 0; i < p->n_kernels; i++) {
+        free((char *)p->kernels[i].name);
+        free((char *)p->kernels[i].short_name);
+    }
+    free(p->kernels);
+    memset(p, 0, sizeof *p);
+}
+
+/* Room for sample n's details, initialised to "not measured". */
+static int profile_push(attn_profile *p, int n)
+{
+    if (n >= p->cap) {
+        int cap = p->cap ? 2 * p->cap : 64;
+        store_sample_info *i2 = realloc(p->info, (size_t)cap * sizeof *i2);
+        if (!i2) return attn_fail("out of host memory for samples");
+        p->info = i2;
+        p->cap = cap;
+    }
+    p->info[n] = (store_sample_info){-1, -1, -1, -1, -1, -1, -1, -1};
+    return ATTN_OK;
 }
 
 static int push(attn_samples *s, int64_t ns)
@@ -98,42 +126,213 @@ void attn_summarize(const attn_samples *s, store_timing *t)
     free(x);
 }
 
+/* Median of f(sample) over the samples not throttled whose value is >= 0; NaN when none. */
+static double median_of(const attn_samples *s, const attn_profile *p,
+                        double (*f)(const store_sample_info *))
+{
+    double *x = malloc((size_t)(s->n ? s->n : 1) * sizeof *x), m = NAN;
+    size_t n = 0;
+    for (int i = 0; x && p && p->info && i < s->n; i++) {
+        double v = f(&p->info[i]);
+        if (!s->throttled[i] && v >= 0) x[n++] = v;
+    }
+    if (n) m = stats_median(x, n);
+    free(x);
+    return m;
+}
+
+static double f_count(const store_sample_info *i) { return i->n_kernels; }
+static double f_event(const store_sample_info *i) { return (double)i->event_ns; }
+static double f_sum(const store_sample_info *i) { return (double)i->kernel_sum_ns; }
+static double f_span(const store_sample_info *i) { return (double)i->span_ns; }
+static double f_gap(const store_sample_info *i)
+{
+    return i->span_ns > 0 && i->kernel_sum_ns >= 0
+               ? (double)(i->span_ns - i->kernel_sum_ns) / (double)i->span_ns : -1;
+}
+
+void attn_summarize_profile(const attn_samples *s, const attn_profile *prof, store_point *p)
+{
+    p->timing_method = prof ? prof->method : NULL;
+    p->kernel_count = median_of(s, prof, f_count);
+    p->gap_share = median_of(s, prof, f_gap);
+    p->event_median_ns = median_of(s, prof, f_event);
+    p->kernel_sum_median_ns = median_of(s, prof, f_sum);
+    p->span_median_ns = median_of(s, prof, f_span);
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    const attn_kernel_rec *x = a, *y = b;
+    if (x->ext != y->ext) return x->ext < y->ext ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return (x->correlation > y->correlation) - (x->correlation < y->correlation);
+}
+
+static const char *rec_kind(attn_rec_kind k)
+{
+    return k == ATTN_REC_KERNEL ? "kernel" : k == ATTN_REC_MEMSET ? "memset" : "memcpy";
+}
+
+/* After the point's last sample: every record of samples first_ext.. (sample i has id
+ * first_ext + i) goes to out->kernels, ordered; each sample's count, sum and span are set from the
+ * complete log. Returns 1 when every sample has at least one record (CUPTI timing is usable). */
+static int take_records(const attn_samples *s, attn_profile *out, uint64_t first_ext)
+{
+    attn_cupti_log *log = attn_cupti_records();
+    if (!out->info) return 0;
+    attn_cupti_log_resolve_all(log);
+    qsort(log->recs, log->n, sizeof *log->recs, cmp_rec);
+    size_t keep = 0;
+    for (size_t i = 0; i < log->n; i++)
+        keep += log->recs[i].ext >= first_ext && log->recs[i].ext < first_ext + (uint64_t)s->n;
+    out->kernels = calloc(keep ? keep : 1, sizeof *out->kernels);
+    if (!out->kernels) return 0;
+    for (int j = 0; j < s->n; j++) out->info[j].n_kernels = 0;
+    int launch = 0;
+    uint64_t prev = 0, first = 0, last = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        attn_kernel_rec *r = &log->recs[i];
+        if (r->ext < first_ext || r->ext >= first_ext + (uint64_t)s->n) continue;
+        int j = (int)(r->ext - first_ext);
+        store_sample_info *inf = &out->info[j];
+        if (r->ext != prev) {
+            launch = 0;
+            first = r->start, last = r->end;
+            inf->kernel_sum_ns = 0;
+            prev = r->ext;
+        }
+        if (r->start < first) first = r->start;
+        if (r->end > last) last = r->end;
+        inf->n_kernels++;
+        inf->kernel_sum_ns += (int64_t)(r->end - r->start);
+        inf->span_ns = (int64_t)(last - first);
+        char short_name[160];
+        attn_kernel_short_name(r->name, short_name, sizeof short_name);
+        store_kernel *k = &out->kernels[out->n_kernels];
+        *k = (store_kernel){.sample = j, .launch = launch++, .kind = rec_kind(r->kind),
+                            .name = r->name, .short_name = strdup(short_name),
+                            .registers = r->registers, .static_smem = r->static_smem,
+                            .dynamic_smem = r->dynamic_smem, .start_ns = (int64_t)r->start,
+                            .end_ns = (int64_t)r->end, .stream = r->stream,
+                            .correlation = r->correlation};
+        for (int d = 0; d < 3; d++) k->grid[d] = r->grid[d], k->block[d] = r->block[d];
+        if (r->kind != ATTN_REC_KERNEL)
+            for (int d = 0; d < 3; d++) k->grid[d] = k->block[d] = -1;
+        if (r->kind != ATTN_REC_KERNEL) k->registers = k->static_smem = k->dynamic_smem = -1;
+        r->name = NULL; /* ownership moves to out->kernels */
+        if (!k->short_name) {
+            free((char *)k->name);
+            break;
+        }
+        out->n_kernels++;
+    }
+    int all = 1;
+    for (int j = 0; j < s->n; j++) {
+        if (out->info[j].n_kernels == 0) {
+            out->info[j].kernel_sum_ns = out->info[j].span_ns = -1;
+            all = 0;
+        }
+    }
+    return all && s->n > 0;
+}
+
 int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
-                     cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out)
+                     cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out,
+                     attn_profile *prof)
 {
     cudaEvent_t start, stop;
     CUDA_CHECK(cudaEventCreate(&start));
     CUDA_CHECK(cudaEventCreate(&stop));
+    static uint64_t next_ext = 1; /* external ids: unique in the process */
     int rc = ATTN_OK;
     /* Warm-up: module load, cuBLAS heuristics and clocks ramping stay out of the samples. */
+    attn_nvtx_push("warm-up");
     double t0 = attn_now();
     for (int i = 0; rc == ATTN_OK && (i < 2 || attn_now() - t0 < o->warmup_time); i++) {
         rc = run(ctx, stream);
         if (rc == ATTN_OK && cudaStreamSynchronize(stream) != cudaSuccess)
             rc = attn_fail_cuda(cudaGetLastError(), "warm-up", __FILE__, __LINE__);
     }
+    attn_nvtx_pop();
+    /* Records of the checks and warm-ups are dropped; from here the log holds this point's. */
+    int cupti = attn_cupti_on();
+    if (cupti) attn_cupti_clear();
+    cupti = attn_cupti_on();
+    uint64_t first_ext = next_ext;
+    size_t seen = 0; /* log records already looked at */
+    prof->method = cupti ? "cupti_span" : "events";
     t0 = attn_now();
     while (rc == ATTN_OK && !attn_measure_done(o, out, attn_now() - t0)) {
-        /* The flush is enqueued before the start event: the GPU runs it, then the sample, back
-         * to back, and the sample's time excludes it. */
-        if (o->cold && cudaMemsetAsync(flush, out->n & 0xff, flush_bytes, stream) != cudaSuccess) {
-            rc = attn_fail_cuda(cudaGetLastError(), "L2 flush", __FILE__, __LINE__);
-            break;
+        /* The flush is enqueued before the start event and outside the CUPTI tag: the GPU runs
+         * it, then the sample, back to back, and the sample's time excludes it. */
+        if (o->cold) {
+            attn_nvtx_push("flush");
+            cudaError_t fe = cudaMemsetAsync(flush, out->n & 0xff, flush_bytes, stream);
+            attn_nvtx_pop();
+            if (fe != cudaSuccess) {
+                rc = attn_fail_cuda(fe, "L2 flush", __FILE__, __LINE__);
+                break;
+            }
         }
+        uint64_t ext = next_ext++;
         float ms = 0;
+        attn_nvtx_push("timed");
+        int tagged = cupti && attn_cupti_push(ext) == ATTN_OK;
         cudaError_t e = cudaEventRecord(start, stream);
-        if (e == cudaSuccess && (rc = run(ctx, stream)) != ATTN_OK) break;
-        if (e == cudaSuccess) e = cudaEventRecord(stop, stream);
-        if (e == cudaSuccess) e = cudaEventSynchronize(stop);
+        if (e == cudaSuccess) rc = run(ctx, stream);
+        if (e == cudaSuccess && rc == ATTN_OK) e = cudaEventRecord(stop, stream);
+        if (tagged) attn_cupti_pop();
+        if (e == cudaSuccess && rc == ATTN_OK) e = cudaEventSynchronize(stop);
+        attn_nvtx_pop();
+        if (rc != ATTN_OK) break;
         if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, start, stop);
         if (e != cudaSuccess) {
             rc = attn_fail_cuda(e, "timing a sample", __FILE__, __LINE__);
             break;
         }
-        rc = push(out, (int64_t)llround(ms * 1e6));
+        int64_t event_ns = (int64_t)llround(ms * 1e6);
+        if ((rc = profile_push(prof, out->n)) != ATTN_OK || (rc = push(out, event_ns)) != ATTN_OK)
+            break;
+        store_sample_info *inf = &prof->info[out->n - 1];
+        inf->event_ns = event_ns;
+        inf->ext_id = (int64_t)ext;
+        if (o->max_sm_mhz > 0) {
+            attn_clocks_read(stream, &inf->sm_clock_mhz, &inf->temp_c, &inf->power_mw);
+            out->throttled[out->n - 1] = (uint8_t)attn_clocks_throttled(inf->sm_clock_mhz, o->max_sm_mhz);
+        }
+        /* Outside the timed region: collect this sample's records. */
+        cupti = cupti && tagged && attn_cupti_flush() == ATTN_OK;
+        if (cupti) {
+            attn_cupti_log *log = attn_cupti_lock();
+            attn_sample_kernels k;
+            attn_cupti_log_sample(log, ext, seen, &k);
+            seen = log->n;
+            attn_cupti_unlock();
+            inf->n_kernels = k.count;
+            if (k.count) {
+                inf->kernel_sum_ns = k.sum_ns, inf->span_ns = k.span_ns;
+                out->ns[out->n - 1] = k.span_ns;
+            }
+        }
     }
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
+    /* The whole point's records, complete; CUPTI timing only when every sample has its records. */
+    int complete = 0;
+    if (rc == ATTN_OK && cupti && attn_cupti_flush() == ATTN_OK) {
+        attn_cupti_lock();
+        complete = take_records(out, prof, first_ext);
+        attn_cupti_unlock();
+    }
+    if (complete) {
+        prof->method = "cupti_span";
+        for (int i = 0; i < out->n; i++) out->ns[i] = prof->info[i].span_ns;
+    } else {
+        prof->method = "events";
+        for (int i = 0; prof->info && i < out->n; i++) out->ns[i] = prof->info[i].event_ns;
+    }
+    if (attn_cupti_on()) attn_cupti_clear();
     return rc;
 }
 

@@ -1,6 +1,14 @@
 /* measure.h — timing one variant at one point: warm-up, optional L2 flush before each sample,
  * CUDA events around each sample (a monotonic clock on the CPU backend), and the adaptive stop
- * rule. Every sample is kept; the summary is computed from the ones not flagged throttled. */
+ * rule. Every sample is kept; the summary is computed from the ones not flagged throttled.
+ *
+ * With CUPTI on (trace.h), each sample's run() is tagged with its own external correlation id and
+ * its kernel records are flushed after the sample (outside the timed region): the sample then
+ * holds its event time, the sum of its kernels' durations and their span (first start to last
+ * end), and ns = the span ("cupti_span"); with CUPTI off, ns = the event time ("events"). The L2
+ * flush memset is enqueued outside the tag, so it never counts. After each sample the SM clock
+ * (and temperature, power) is read (clocks.h); a sample below 75 % of the max SM clock is flagged
+ * throttled. NVTX ranges: "warm-up", "flush", "timed". */
 #ifndef ATTN_MEASURE_H
 #define ATTN_MEASURE_H
 
@@ -17,17 +25,29 @@ typedef struct attn_measure_opts {
                             once min_samples are taken */
     int cold;            /* 1: flush L2 before every sample (--cache cold), 0: hot */
     double warmup_time;  /* warm up for at least this long, seconds (0.02), and ≥ 2 runs */
+    int max_sm_mhz;      /* the max SM clock for the throttle flag; 0: no clock readings */
 } attn_measure_opts;
 
 void attn_measure_defaults(attn_measure_opts *o);
 
 typedef struct attn_samples {
-    int64_t *ns;          /* per-sample time */
+    int64_t *ns;          /* per-sample time, as attn_profile.method says */
     uint8_t *throttled;   /* 1 where the sample is not used by the summary */
     int n, cap;
 } attn_samples;
 
 void attn_samples_free(attn_samples *s);
+
+/* What a GPU measurement knows beside each sample's ns (parallel to attn_samples). */
+typedef struct attn_profile {
+    store_sample_info *info;  /* per sample (info[i] for ns[i]) */
+    int cap;
+    store_kernel *kernels;    /* CUPTI: every sample's records, by sample then start; owned */
+    size_t n_kernels;
+    const char *method;       /* what ns holds: "cupti_span", "events" */
+} attn_profile;
+
+void attn_profile_free(attn_profile *p);
 
 /* One forward pass of the thing being timed. GPU: enqueue on `stream` (asynchronous). */
 typedef int (*attn_gpu_run_fn)(void *ctx, cudaStream_t stream);
@@ -35,7 +55,8 @@ typedef int (*attn_cpu_run_fn)(void *ctx);
 
 /* flush/flush_bytes: a device buffer of at least twice the L2 size, used when o->cold. */
 int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
-                     cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out);
+                     cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out,
+                     attn_profile *prof);
 int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, void *ctx,
                      attn_samples *out);
 
@@ -45,6 +66,9 @@ int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double 
 
 /* Median, p10, p90 and the 95 % CI of the median over the samples not flagged throttled. */
 void attn_summarize(const attn_samples *s, store_timing *t);
+/* The profile part of a point: timing method, medians (over the samples not throttled) of the
+ * record count, gap share, event time, kernel sum and span; NaN where not measured. */
+void attn_summarize_profile(const attn_samples *s, const attn_profile *prof, store_point *p);
 
 /* Seconds on the monotonic clock. */
 double attn_now(void);

@@ -149,8 +149,8 @@ static const figure figures[] = {
      "median kernel time per forward pass (ms)", "", STAGES_SQL, NULL,
      STAGES_CTE " SELECT series FROM xs ORDER BY x",
      STAGES_CTE " SELECT kernel FROM st GROUP BY kernel ORDER BY sum(ms) DESC",
-     "SELECT 1 FROM sqlite_master WHERE name = 'stages'",
-     "the database has no stages view (per-kernel records come with the CUPTI schema)"},
+     "SELECT 1 FROM stages s JOIN points p ON p.id = s.point_id WHERE p.run_id = ?1",
+     "the run has no per-kernel records (CUPTI off or the CPU backend)"},
     {"history_at_seq", "history", "History at S = %d (runs with this tag on this device)",
      "median latency, band p10..p90 (ms)", "", HISTORY_SQL, NULL, NULL, NULL, NULL, NULL},
 };
@@ -388,7 +388,7 @@ static const char plot_usage[] =
     "  speedup_vs_baseline  baseline median / variant median at the same shape\n"
     "  memory_vs_seq        device memory (inputs + output + workspace) vs S\n"
     "  accuracy_vs_speedup  error vs exact attention against speedup (runs with approximate variants)\n"
-    "  stages_at_seq        kernel time per variant at S, stacked (databases with the stages view)\n"
+    "  stages_at_seq        kernel time per variant at S, stacked (runs with CUPTI records)\n"
     "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n"
     "  --db PATH      database (default results/attnbench.db)\n"
     "  --run N        run id (default: the newest; --tag T: the newest tagged T)\n"

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ceilings.h"
 #include "check.h"
 #include "cli.h"
 #include "commands.h"
@@ -26,6 +27,7 @@
 #include "npy.h"
 #include "reference.h"
 #include "store.h"
+#include "trace.h"
 #include "variant.h"
 #include "version.h"
 
@@ -61,6 +63,9 @@ static const char usage_text[] =
     "  --target-ci P       stop when the 95%% CI of the median is within ±P (default 1%%)\n"
     "  --max-time T        at most T seconds of timing per point (default 2s)\n"
     "  --save-tensors DIR  write Q, K, V and each variant's O as .npy (one shape only)\n"
+    "  --no-cupti          time with CUDA events only: no CUPTI per-kernel records\n"
+    "  --no-ceilings       skip measuring the GPU's GEMM and copy ceilings at run start\n"
+    "  --metrics dram      DRAM bytes per point from hardware counters (a separate pass)\n"
     "  --sweep FILE        read options from FILE (one option per line, # comments) first\n"
     "  --quiet             no progress line\n"
     "\n"
@@ -90,6 +95,8 @@ typedef struct run_opts {
     attn_init init;
     attn_measure_opts measure;
     int quiet;
+    int no_cupti, no_ceilings;
+    const char *metrics;                    /* --metrics: "dram" or NULL */
 } run_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -208,6 +215,20 @@ static int parse_args(int argc, char **argv, run_opts *o, char *sweep_buf, size_
         }
         if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-cupti") == 0) {
+            o->no_cupti = 1;
+            continue;
+        }
+        if (strcmp(a, "--no-ceilings") == 0) {
+            o->no_ceilings = 1;
+            continue;
+        }
+        if (cli_opt(n, args, &i, "--metrics", &v)) {
+            if (!v || strcmp(v, "dram") != 0)
+                return cli_error("run", "unknown --metrics '%s' (dram)", v ? v : "");
+            o->metrics = v;
             continue;
         }
         if (cli_opt(n, args, &i, "--variants", &v)) {
@@ -627,6 +648,7 @@ static int classify_gpu_failure(store_point *sp, char *reason, size_t rn)
 typedef struct point_result {
     store_point sp;
     attn_samples samples;
+    attn_profile profile;           /* GPU: per-sample details and kernel records */
     char reason[1024];
     char config[256];
     int abort;
@@ -698,12 +720,14 @@ static void run_point_gpu(shape_ctx *c, const attn_variant *v, const attn_point 
             fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
     }
     if (ok) {
-        rc = attn_measure_gpu(&c->o->measure, gpu_run, &g, stream, flush, flush_bytes, &res->samples);
+        rc = attn_measure_gpu(&c->o->measure, gpu_run, &g, stream, flush, flush_bytes, &res->samples,
+                              &res->profile);
         if (rc != ATTN_OK) {
             res->abort = classify_gpu_failure(sp, res->reason, sizeof res->reason);
             goto out;
         }
         attn_summarize(&res->samples, &sp->timing);
+        attn_summarize_profile(&res->samples, &res->profile, sp);
     }
 out:
     if (v->release && g.state) v->release(g.state);
@@ -766,6 +790,8 @@ static void run_point_cpu(shape_ctx *c, const attn_variant *v, const attn_point 
             return;
         }
         attn_summarize(&res->samples, &sp->timing);
+        res->profile.method = "cpu_clock";
+        attn_summarize_profile(&res->samples, &res->profile, sp);
     }
 }
 
@@ -785,6 +811,53 @@ static int save_inputs(const shape_ctx *c)
 }
 
 /* ---------------------------------------------------------------- the command */
+
+/* Why --metrics collects nothing in this build ("" when not asked for): the range-profiler pass
+ * is not implemented yet; where counters are restricted that is said first. */
+static const char *metrics_skip_reason(const run_opts *o)
+{
+    static char why[256];
+    if (!o->metrics) return NULL;
+    if (o->cpu) return "no hardware counters on the CPU backend";
+    FILE *f = fopen("/proc/driver/nvidia/params", "r");
+    char line[256];
+    int admin_only = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "RmProfilingAdminOnly: 1", 23) == 0) admin_only = 1;
+    if (f) fclose(f);
+    if (admin_only && geteuid() != 0)
+        snprintf(why, sizeof why, "performance counters are restricted to admin users "
+                 "(RmProfilingAdminOnly: 1) and this process is not root");
+    else
+        snprintf(why, sizeof why, "the CUPTI range-profiler pass for dram__bytes_read/write.sum "
+                 "is not implemented in this build; no counters collected");
+    fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, why);
+    return why;
+}
+
+/* The GPU's ceilings, stored with the run; a failure is reported and the run goes on. */
+static void measure_ceilings(sqlite3 *db, int64_t run_id, cudaStream_t stream)
+{
+    attn_ceilings c;
+    attn_nvtx_push("ceilings");
+    int rc = attn_ceilings_measure(stream, &c);
+    attn_nvtx_pop();
+    char detail[128];
+    snprintf(detail, sizeof detail, "cublasGemmEx %dx%dx%d fp32 accumulate, median of %d",
+             c.gemm_n, c.gemm_n, c.gemm_n, c.reps);
+    if (rc == ATTN_OK) rc = store_ceiling_add(db, run_id, "gemm", "bf16", c.gemm_bf16_tflops, "TFLOP/s", c.reps, detail);
+    if (rc == ATTN_OK) rc = store_ceiling_add(db, run_id, "gemm", "fp16", c.gemm_fp16_tflops, "TFLOP/s", c.reps, detail);
+    snprintf(detail, sizeof detail, "cudaMemcpyAsync DtoD of %.0f MiB, read + write bytes, median of %d",
+             c.copy_bytes / (1 << 20), c.reps);
+    if (rc == ATTN_OK) rc = store_ceiling_add(db, run_id, "copy", "", c.copy_gbps, "GB/s", c.reps, detail);
+    if (rc != ATTN_OK) {
+        fprintf(stderr, "attnbench run: ceilings not measured: %s\n", attn_last_error.msg);
+        cudaGetLastError();
+    } else {
+        fprintf(stderr, "attnbench run: ceilings: GEMM bf16 %.0f, fp16 %.0f TFLOP/s; copy %.0f GB/s\n",
+                c.gemm_bf16_tflops, c.gemm_fp16_tflops, c.copy_gbps);
+    }
+}
 
 static void join_args(int argc, char **argv, char *buf, size_t n)
 {
@@ -826,6 +899,11 @@ int cmd_run(int argc, char **argv)
     cudaStream_t stream = NULL;
     void *flush = NULL;
     size_t flush_bytes = 0;
+    /* CUPTI must be set up before the first CUDA call. */
+    int cupti_started = 0;
+    if (!o.cpu && o.no_cupti) attn_cupti_disable("disabled by --no-cupti");
+    else if (!o.cpu && !(cupti_started = attn_cupti_init() == ATTN_OK))
+        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n", attn_cupti_reason());
     if (!o.cpu) {
         if (attn_gpu_open(&gpu) != ATTN_OK) {
             fprintf(stderr, "attnbench run: %s; nothing was run. Use --backend cpu to run the CPU "
@@ -834,6 +912,7 @@ int cmd_run(int argc, char **argv)
             return 1;
         }
         flush_bytes = 2 * (size_t)gpu.l2_bytes;
+        o.measure.max_sm_mhz = gpu.clocks.max_sm_mhz;
         if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess ||
             cudaMalloc(&flush, flush_bytes) != cudaSuccess) {
             fprintf(stderr, "attnbench run: cannot set up the GPU: %s\n", cudaGetErrorString(cudaGetLastError()));
@@ -858,7 +937,21 @@ int cmd_run(int argc, char **argv)
         .cublas_version = o.cpu ? NULL : gpu.cublas, .tag = o.tag, .seed = o.seed,
         .init = attn_init_name(o.init), .cache_mode = o.cpu ? "hot" : o.measure.cold ? "cold" : "hot",
         .compiler = ATTN_BUILD_FLAGS,
+        .sm_count = -1, .l2_bytes = -1, .mem_bytes = -1, .max_sm_clock_mhz = -1,
+        .max_mem_clock_mhz = -1, .ecc = -1, .cupti = -1,
+        .timing_method = o.cpu ? "cpu_clock" : attn_cupti_on() ? "cupti_span" : "events",
+        .metrics = o.metrics, .metrics_reason = metrics_skip_reason(&o),
     };
+    if (!o.cpu) {
+        info.gpu_uuid = gpu.uuid, info.compute_capability = gpu.cc, info.sm_count = gpu.sm_count;
+        info.l2_bytes = gpu.l2_bytes, info.mem_bytes = (int64_t)gpu.mem_total;
+        info.max_sm_clock_mhz = gpu.clocks.max_sm_mhz ? gpu.clocks.max_sm_mhz : -1;
+        info.max_mem_clock_mhz = gpu.clocks.max_mem_mhz ? gpu.clocks.max_mem_mhz : -1;
+        info.ecc = gpu.clocks.ecc, info.driver_string = gpu.clocks.driver;
+        info.cupti_version = gpu.cupti, info.cupti = attn_cupti_on();
+        info.cupti_reason = attn_cupti_on() ? NULL : attn_cupti_reason();
+        info.clock_source = gpu.clocks.source;
+    }
     int64_t run_id;
     if (store_run_begin(db, &info, &run_id) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
@@ -866,6 +959,7 @@ int cmd_run(int argc, char **argv)
         free(shapes);
         return 1;
     }
+    if (!o.cpu && !o.no_ceilings) measure_ceilings(db, run_id, stream);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     if (!o.quiet) o.quiet = !isatty(STDERR_FILENO);
@@ -894,6 +988,8 @@ int cmd_run(int argc, char **argv)
                 store_point *sp = &res.sp;
                 sp->variant = v->name, sp->is_baseline = v->baseline, sp->point = p;
                 sp->status = "ok", sp->exact = v->exact;
+                sp->kernel_count = sp->gap_share = NAN;
+                sp->event_median_ns = sp->kernel_sum_median_ns = sp->span_median_ns = NAN;
                 sp->check = sp->vs_exact = (store_errors){NAN, NAN, NAN};
                 sp->dense_flops = attn_dense_flops(&p);
                 sp->exec_flops = v->flops ? v->flops(&p) : sp->dense_flops;
@@ -908,15 +1004,21 @@ int cmd_run(int argc, char **argv)
                 } else if (o.cpu) {
                     run_point_cpu(&c, v, &p, &res);
                 } else {
+                    char range[256], text[200];
+                    snprintf(range, sizeof range, "%s %s", v->name, attn_point_format(&p, text, sizeof text));
+                    attn_nvtx_push(range);
                     run_point_gpu(&c, v, &p, stream, flush, flush_bytes, &res);
+                    attn_nvtx_pop();
                 }
                 int64_t point_id;
-                if (store_point_add(db, run_id, sp, res.samples.ns, res.samples.throttled,
-                                    res.samples.n, &point_id) != ATTN_OK) {
+                if (store_point_add_full(db, run_id, sp, res.samples.ns, res.samples.throttled,
+                                         res.samples.n, res.profile.info, res.profile.kernels,
+                                         res.profile.n_kernels, &point_id) != ATTN_OK) {
                     snprintf(run_reason, sizeof run_reason, "storing a point: %s", attn_last_error.msg);
                     run_status = "aborted";
                 }
                 attn_samples_free(&res.samples);
+                attn_profile_free(&res.profile);
                 if (strcmp(sp->status, "ok") == 0) n_ok++;
                 else if (strcmp(sp->status, "skipped") == 0) n_skipped++;
                 else {
@@ -942,6 +1044,13 @@ int cmd_run(int argc, char **argv)
     } else if (!run_reason[0] && n_failed) {
         run_status = "failed";
         snprintf(run_reason, sizeof run_reason, "%d point(s) failed or errored", n_failed);
+    }
+    if (cupti_started) {
+        attn_cupti_shutdown();
+        /* Turned off during the run (a CUPTI call failed): later points were timed with events. */
+        if (strcmp(attn_cupti_reason(), "shut down") != 0 &&
+            store_run_cupti_off(db, run_id, attn_cupti_reason()) != ATTN_OK)
+            fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
     }
     if (store_run_end(db, run_id, run_status, run_reason[0] ? run_reason : NULL) != ATTN_OK)
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);

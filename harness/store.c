@@ -60,6 +60,102 @@ static const char *const migrations[] = {
     "       AND b.causal = p.causal LIMIT 1) / p.median_ns END AS speedup_vs_baseline,"
     "  p.err_max_abs, p.err_rel_l2, p.err_cosine, p.exact_rel_l2, p.config, p.reason"
     "  FROM points p;",
+
+    /* 2: profiling depth — CUPTI per-kernel records, clocks, ceilings, provenance, metrics. */
+    "ALTER TABLE runs ADD COLUMN gpu_uuid TEXT;"
+    "ALTER TABLE runs ADD COLUMN compute_capability TEXT;"
+    "ALTER TABLE runs ADD COLUMN sm_count INTEGER;"
+    "ALTER TABLE runs ADD COLUMN l2_bytes INTEGER;"
+    "ALTER TABLE runs ADD COLUMN mem_bytes INTEGER;"
+    "ALTER TABLE runs ADD COLUMN max_sm_clock_mhz INTEGER;"
+    "ALTER TABLE runs ADD COLUMN max_mem_clock_mhz INTEGER;"
+    "ALTER TABLE runs ADD COLUMN ecc INTEGER;"
+    "ALTER TABLE runs ADD COLUMN driver_string TEXT;"    /* NVML: "580.82.07" */
+    "ALTER TABLE runs ADD COLUMN cupti_version TEXT;"
+    "ALTER TABLE runs ADD COLUMN cupti INTEGER;"         /* 1 on, 0 off (cupti_reason), NULL n/a */
+    "ALTER TABLE runs ADD COLUMN cupti_reason TEXT;"
+    "ALTER TABLE runs ADD COLUMN clock_source TEXT;"     /* nvml | probe | none */
+    "ALTER TABLE runs ADD COLUMN timing_method TEXT;"    /* cupti_span | events | cpu_clock */
+    "ALTER TABLE runs ADD COLUMN metrics TEXT;"          /* --metrics request */
+    "ALTER TABLE runs ADD COLUMN metrics_reason TEXT;"   /* why not collected */
+    "ALTER TABLE points ADD COLUMN timing_method TEXT;"  /* what samples.ns holds */
+    "ALTER TABLE points ADD COLUMN kernel_count REAL;"   /* median records per sample */
+    "ALTER TABLE points ADD COLUMN gap_share REAL;"      /* median (span - kernel sum) / span */
+    "ALTER TABLE points ADD COLUMN event_median_ns REAL;"
+    "ALTER TABLE points ADD COLUMN kernel_sum_median_ns REAL;"
+    "ALTER TABLE points ADD COLUMN span_median_ns REAL;"
+    "ALTER TABLE samples ADD COLUMN event_ns INTEGER;"   /* CUDA events around run() */
+    "ALTER TABLE samples ADD COLUMN kernel_sum_ns INTEGER;" /* sum of its records' durations */
+    "ALTER TABLE samples ADD COLUMN span_ns INTEGER;"    /* first start to last end */
+    "ALTER TABLE samples ADD COLUMN n_kernels INTEGER;"
+    "ALTER TABLE samples ADD COLUMN sm_clock_mhz INTEGER;"
+    "ALTER TABLE samples ADD COLUMN temp_c INTEGER;"
+    "ALTER TABLE samples ADD COLUMN power_mw INTEGER;"
+    "ALTER TABLE samples ADD COLUMN ext_id INTEGER;"     /* CUPTI external correlation id */
+    "CREATE TABLE kernel_names ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"                      /* as CUPTI reports it (mangled) */
+    "  short_name TEXT NOT NULL);"
+    "CREATE TABLE kernels ("
+    "  point_id INTEGER NOT NULL,"
+    "  sample_idx INTEGER NOT NULL,"
+    "  launch INTEGER NOT NULL,"                        /* order in the sample, from 0 */
+    "  kind TEXT NOT NULL CHECK (kind IN ('kernel','memset','memcpy')),"
+    "  name_id INTEGER NOT NULL REFERENCES kernel_names(id),"
+    "  short_name TEXT NOT NULL,"
+    "  grid_x INTEGER, grid_y INTEGER, grid_z INTEGER,"
+    "  block_x INTEGER, block_y INTEGER, block_z INTEGER,"
+    "  registers INTEGER, static_smem INTEGER, dynamic_smem INTEGER,"
+    "  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"  /* CUPTI timebase */
+    "  stream INTEGER, correlation_id INTEGER,"
+    "  PRIMARY KEY (point_id, sample_idx, launch),"
+    "  FOREIGN KEY (point_id, sample_idx) REFERENCES samples(point_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE ceilings ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  name TEXT NOT NULL,"                             /* gemm | copy */
+    "  dtype TEXT NOT NULL DEFAULT '',"                 /* bf16 | fp16 for gemm, '' for copy */
+    "  value REAL NOT NULL, unit TEXT NOT NULL,"        /* TFLOP/s | GB/s */
+    "  reps INTEGER, detail TEXT,"
+    "  PRIMARY KEY (run_id, name, dtype));"
+    "CREATE TABLE metrics ("
+    "  point_id INTEGER NOT NULL REFERENCES points(id),"
+    "  name TEXT NOT NULL, value REAL, unit TEXT,"
+    "  PRIMARY KEY (point_id, name));"
+    "DROP VIEW summary;"
+    "CREATE VIEW summary AS SELECT"
+    "  p.id AS point_id, p.run_id, p.variant, p.dtype, p.batch, p.heads, p.kv_heads, p.seq,"
+    "  p.head_dim, p.causal, p.params, p.status, p.n_used AS samples,"
+    "  p.median_ns / 1e6 AS median_ms, p.p10_ns / 1e6 AS p10_ms, p.p90_ns / 1e6 AS p90_ms,"
+    "  p.ci_low_ns / 1e6 AS ci_low_ms, p.ci_high_ns / 1e6 AS ci_high_ms,"
+    "  CASE WHEN p.status = 'ok' THEN p.dense_flops / p.median_ns / 1e3 END AS tflops,"
+    "  CASE WHEN p.status = 'ok' THEN (SELECT b.median_ns FROM points b"
+    "     WHERE b.run_id = p.run_id AND b.is_baseline AND b.status = 'ok'"
+    "       AND b.batch = p.batch AND b.heads = p.heads AND b.kv_heads = p.kv_heads"
+    "       AND b.seq = p.seq AND b.head_dim = p.head_dim AND b.dtype = p.dtype"
+    "       AND b.causal = p.causal LIMIT 1) / p.median_ns END AS speedup_vs_baseline,"
+    "  p.err_max_abs, p.err_rel_l2, p.err_cosine, p.exact_rel_l2, p.config, p.reason,"
+    "  p.kernel_count, p.gap_share, p.timing_method,"
+    "  CASE WHEN p.status = 'ok' THEN p.exec_flops / p.median_ns / 1e3 * 100 / (SELECT c.value"
+    "     FROM ceilings c WHERE c.run_id = p.run_id AND c.name = 'gemm' AND c.dtype = p.dtype)"
+    "     END AS pct_of_compute_ceiling,"
+    "  CASE WHEN p.status = 'ok' THEN p.bytes / p.median_ns * 100 / (SELECT c.value"
+    "     FROM ceilings c WHERE c.run_id = p.run_id AND c.name = 'copy')"
+    "     END AS pct_of_bandwidth_ceiling,"
+    "  p.n_samples - p.n_used AS throttled"
+    "  FROM points p;"
+    /* Per point and kernel (short name): launches per sample and the median over the summary's
+     * samples of that kernel's total time per sample; share of the point's median span. */
+    "CREATE VIEW stages AS"
+    "  WITH per AS (SELECT k.point_id, k.sample_idx, k.short_name AS kernel,"
+    "      count(*) AS launches, sum(k.end_ns - k.start_ns) AS ns"
+    "    FROM kernels k JOIN samples s ON s.point_id = k.point_id AND s.idx = k.sample_idx"
+    "    WHERE s.throttled = 0 GROUP BY k.point_id, k.sample_idx, k.short_name),"
+    "  ranked AS (SELECT *, row_number() OVER (PARTITION BY point_id, kernel ORDER BY ns) AS r,"
+    "      count(*) OVER (PARTITION BY point_id, kernel) AS c FROM per)"
+    "  SELECT point_id, kernel, CAST(round(avg(launches)) AS INTEGER) AS launches,"
+    "    avg(ns) AS median_ns,"
+    "    avg(ns) / (SELECT p.span_median_ns FROM points p WHERE p.id = ranked.point_id) AS share"
+    "  FROM ranked WHERE r IN ((c + 1) / 2, (c + 2) / 2) GROUP BY point_id, kernel;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -153,6 +249,95 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st)
     return ATTN_OK;
 }
 
+/* Binds an integer, or NULL when negative (unknown). */
+static int bind_int_or_null(sqlite3 *db, sqlite3_stmt *st, int i, int64_t v)
+{
+    SQLITE_CHECK(db, v < 0 ? sqlite3_bind_null(st, i) : sqlite3_bind_int64(st, i, v));
+    return ATTN_OK;
+}
+
+/* Schema-2 columns of a run, written right after its row. */
+static int run_provenance(sqlite3 *db, int64_t run_id, const store_run *r)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "UPDATE runs SET gpu_uuid = ?1, compute_capability = ?2, sm_count = ?3, l2_bytes = ?4,"
+        " mem_bytes = ?5, max_sm_clock_mhz = ?6, max_mem_clock_mhz = ?7, ecc = ?8,"
+        " driver_string = ?9, cupti_version = ?10, cupti = ?11, cupti_reason = ?12,"
+        " clock_source = ?13, timing_method = ?14, metrics = ?15, metrics_reason = ?16"
+        " WHERE id = ?17", -1, &st, NULL));
+    int rc = ATTN_OK;
+    const struct { int pos; const char *v; } texts[] = {{1, r->gpu_uuid},
+        {2, r->compute_capability}, {9, r->driver_string}, {10, r->cupti_version},
+        {12, r->cupti_reason}, {13, r->clock_source}, {14, r->timing_method}, {15, r->metrics},
+        {16, r->metrics_reason}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0] && rc == ATTN_OK; i++)
+        rc = bind_text(db, st, texts[i].pos, texts[i].v && texts[i].v[0] ? texts[i].v : NULL);
+    const struct { int pos; int64_t v; } ints[] = {{3, r->sm_count}, {4, r->l2_bytes},
+        {5, r->mem_bytes}, {6, r->max_sm_clock_mhz}, {7, r->max_mem_clock_mhz}, {8, r->ecc},
+        {11, r->cupti}, {17, run_id}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0] && rc == ATTN_OK; i++)
+        rc = bind_int_or_null(db, st, ints[i].pos, ints[i].v);
+    if (rc != ATTN_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    return step_done(db, st);
+}
+
+int store_run_cupti_off(sqlite3 *db, int64_t run_id, const char *reason)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "UPDATE runs SET cupti = 0, cupti_reason = ?1 WHERE id = ?2", -1, &st, NULL));
+    int rc = bind_text(db, st, 1, reason);
+    if (rc == ATTN_OK) rc = bind_int_or_null(db, st, 2, run_id);
+    if (rc != ATTN_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    return step_done(db, st);
+}
+
+int store_ceiling_add(sqlite3 *db, int64_t run_id, const char *name, const char *dtype,
+                      double value, const char *unit, int reps, const char *detail)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "INSERT OR REPLACE INTO ceilings (run_id, name, dtype, value, unit, reps, detail)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &st, NULL));
+    int rc = bind_int_or_null(db, st, 1, run_id);
+    if (rc == ATTN_OK) rc = bind_text(db, st, 2, name);
+    if (rc == ATTN_OK) rc = bind_text(db, st, 3, dtype ? dtype : "");
+    if (rc == ATTN_OK) rc = bind_real(db, st, 4, value);
+    if (rc == ATTN_OK) rc = bind_text(db, st, 5, unit);
+    if (rc == ATTN_OK) rc = bind_int_or_null(db, st, 6, reps);
+    if (rc == ATTN_OK) rc = bind_text(db, st, 7, detail);
+    if (rc != ATTN_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    return step_done(db, st);
+}
+
+int store_metric_add(sqlite3 *db, int64_t point_id, const char *name, double value,
+                     const char *unit)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "INSERT OR REPLACE INTO metrics (point_id, name, value, unit) VALUES (?1, ?2, ?3, ?4)",
+        -1, &st, NULL));
+    int rc = bind_int_or_null(db, st, 1, point_id);
+    if (rc == ATTN_OK) rc = bind_text(db, st, 2, name);
+    if (rc == ATTN_OK) rc = bind_real(db, st, 3, value);
+    if (rc == ATTN_OK) rc = bind_text(db, st, 4, unit);
+    if (rc != ATTN_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    return step_done(db, st);
+}
+
 int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
 {
     sqlite3_stmt *st;
@@ -180,7 +365,7 @@ int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
     }
     ATTN_TRY(step_done(db, st));
     *run_id = sqlite3_last_insert_rowid(db);
-    return ATTN_OK;
+    return run_provenance(db, *run_id, r);
 }
 
 int store_run_end(sqlite3 *db, int64_t run_id, const char *status, const char *reason)
@@ -271,12 +456,120 @@ static int insert_samples(sqlite3 *db, int64_t point_id, const int64_t *ns,
     return ATTN_OK;
 }
 
+/* Schema-2 columns of a point; all NULL when p->timing_method is NULL (not measured). */
+static int point_profile(sqlite3 *db, int64_t point_id, const store_point *p)
+{
+    if (!p->timing_method) return ATTN_OK;
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "UPDATE points SET timing_method = ?1, kernel_count = ?2, gap_share = ?3,"
+        " event_median_ns = ?4, kernel_sum_median_ns = ?5, span_median_ns = ?6 WHERE id = ?7",
+        -1, &st, NULL));
+    int rc = bind_text(db, st, 1, p->timing_method);
+    const double reals[] = {p->kernel_count, p->gap_share, p->event_median_ns,
+                            p->kernel_sum_median_ns, p->span_median_ns};
+    for (int i = 0; i < 5 && rc == ATTN_OK; i++) rc = bind_real(db, st, 2 + i, reals[i]);
+    if (rc == ATTN_OK) rc = bind_int_or_null(db, st, 7, point_id);
+    if (rc != ATTN_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    return step_done(db, st);
+}
+
+static int sample_info(sqlite3 *db, int64_t point_id, const store_sample_info *info, int n)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "UPDATE samples SET event_ns = ?1, kernel_sum_ns = ?2, span_ns = ?3, n_kernels = ?4,"
+        " sm_clock_mhz = ?5, temp_c = ?6, power_mw = ?7, ext_id = ?8"
+        " WHERE point_id = ?9 AND idx = ?10", -1, &st, NULL));
+    int rc = ATTN_OK;
+    for (int i = 0; i < n && rc == ATTN_OK; i++) {
+        const store_sample_info *x = &info[i];
+        const int64_t v[] = {x->event_ns, x->kernel_sum_ns, x->span_ns, x->n_kernels,
+                             x->sm_clock_mhz, x->temp_c, x->power_mw, x->ext_id, point_id, i};
+        for (int j = 0; j < 10 && rc == ATTN_OK; j++) rc = bind_int_or_null(db, st, j + 1, v[j]);
+        if (rc == ATTN_OK && sqlite3_step(st) != SQLITE_DONE)
+            rc = attn_fail_sqlite(db, sqlite3_errcode(db), "update sample", __FILE__, __LINE__);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The id of a kernel name, inserting it when new. */
+static int kernel_name_id(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel, const store_kernel *k,
+                          int64_t *id)
+{
+    int rc = bind_text(db, ins, 1, k->name);
+    if (rc == ATTN_OK) rc = bind_text(db, ins, 2, k->short_name);
+    if (rc == ATTN_OK && sqlite3_step(ins) != SQLITE_DONE)
+        rc = attn_fail_sqlite(db, sqlite3_errcode(db), "insert kernel name", __FILE__, __LINE__);
+    sqlite3_reset(ins);
+    if (rc == ATTN_OK) rc = bind_text(db, sel, 1, k->name);
+    if (rc == ATTN_OK) {
+        if (sqlite3_step(sel) == SQLITE_ROW) *id = sqlite3_column_int64(sel, 0);
+        else rc = attn_fail_sqlite(db, sqlite3_errcode(db), "kernel name id", __FILE__, __LINE__);
+    }
+    sqlite3_reset(sel);
+    return rc;
+}
+
+static int insert_kernels(sqlite3 *db, int64_t point_id, const store_kernel *k, size_t n)
+{
+    sqlite3_stmt *ins = NULL, *sel = NULL, *st = NULL;
+    int rc = ATTN_OK;
+    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO kernel_names (name, short_name) VALUES (?1, ?2)",
+                           -1, &ins, NULL) ||
+        sqlite3_prepare_v2(db, "SELECT id FROM kernel_names WHERE name = ?1", -1, &sel, NULL) ||
+        sqlite3_prepare_v2(db,
+            "INSERT INTO kernels (point_id, sample_idx, launch, kind, name_id, short_name, grid_x,"
+            " grid_y, grid_z, block_x, block_y, block_z, registers, static_smem, dynamic_smem,"
+            " start_ns, end_ns, stream, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+            " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)", -1, &st, NULL))
+        rc = attn_fail_sqlite(db, sqlite3_errcode(db), "prepare kernels", __FILE__, __LINE__);
+    const char *last_name = NULL;
+    int64_t name_id = 0;
+    for (size_t i = 0; i < n && rc == ATTN_OK; i++) {
+        const store_kernel *x = &k[i];
+        if (!last_name || strcmp(last_name, x->name) != 0) {
+            rc = kernel_name_id(db, ins, sel, x, &name_id);
+            last_name = x->name;
+        }
+        if (rc == ATTN_OK) rc = bind_text(db, st, 4, x->kind);
+        if (rc == ATTN_OK) rc = bind_text(db, st, 6, x->short_name);
+        const struct { int pos; int64_t v; } ints[] = {{1, point_id}, {2, x->sample},
+            {3, x->launch}, {5, name_id}, {7, x->grid[0]}, {8, x->grid[1]}, {9, x->grid[2]},
+            {10, x->block[0]}, {11, x->block[1]}, {12, x->block[2]}, {13, x->registers},
+            {14, x->static_smem}, {15, x->dynamic_smem}, {16, x->start_ns}, {17, x->end_ns},
+            {18, x->stream}, {19, x->correlation}};
+        for (size_t j = 0; j < sizeof ints / sizeof ints[0] && rc == ATTN_OK; j++)
+            rc = bind_int_or_null(db, st, ints[j].pos, ints[j].v);
+        if (rc == ATTN_OK && sqlite3_step(st) != SQLITE_DONE)
+            rc = attn_fail_sqlite(db, sqlite3_errcode(db), "insert kernel", __FILE__, __LINE__);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(ins), sqlite3_finalize(sel), sqlite3_finalize(st);
+    return rc;
+}
+
 int store_point_add(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
                     const uint8_t *throttled, int n, int64_t *point_id)
 {
+    return store_point_add_full(db, run_id, p, ns, throttled, n, NULL, NULL, 0, point_id);
+}
+
+int store_point_add_full(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
+                         const uint8_t *throttled, int n, const store_sample_info *info,
+                         const store_kernel *kernels, size_t n_kernels, int64_t *point_id)
+{
     ATTN_TRY(exec(db, "BEGIN IMMEDIATE"));
     if (insert_point(db, run_id, p, point_id) != ATTN_OK ||
-        insert_samples(db, *point_id, ns, throttled, n) != ATTN_OK) {
+        point_profile(db, *point_id, p) != ATTN_OK ||
+        insert_samples(db, *point_id, ns, throttled, n) != ATTN_OK ||
+        (info && sample_info(db, *point_id, info, n) != ATTN_OK) ||
+        (n_kernels && insert_kernels(db, *point_id, kernels, n_kernels) != ATTN_OK)) {
         attn_error_info saved = attn_last_error;
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         attn_last_error = saved;

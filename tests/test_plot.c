@@ -10,7 +10,7 @@ static const char *const figure_names[] = {"latency_vs_seq", "tflops_vs_seq", "s
                                            "history_at_seq"};
 enum { N_FIG = sizeof figure_names / sizeof figure_names[0] };
 
-/* Stand-in for the CUPTI schema's stages view: three kernels per ok point. */
+/* CPU runs have no kernel records: a stand-in stages view with three kernels per ok point. */
 static const char fake_stages[] =
     "DROP VIEW IF EXISTS stages;"
     "CREATE VIEW stages AS SELECT p.id AS point_id, k.kernel, 1 AS launches,"
@@ -163,7 +163,7 @@ static void test_skips_and_bad_input(void)
     int rc = fx_sh("'%s' plot --db '%s' --out '%s' > '%s' 2>&1", fx_bin, db, out, path);
     test_cond("plot exits 0", rc == 0);
     char *notes = fx_read(path, NULL);
-    test_cond("no stages view: one-line note", notes && strstr(notes, "skipped stages_at_seq: the database has no stages view"));
+    test_cond("no kernel records: one-line note", notes && strstr(notes, "skipped stages_at_seq: the run has no per-kernel records"));
     test_cond("CPU backend: no memory figure", notes && strstr(notes, "skipped memory_vs_seq"));
     free(notes);
 

@@ -1,0 +1,458 @@
+/* trace.c — CUPTI activity records attributed to samples, NVTX ranges (see trace.h).
+ *
+ * Workload: a handful of records per sample (one per kernel launch, memset, memcpy, plus the API
+ * records external correlation needs), flushed once per sample; the log holds one point's worth. */
+#include "trace.h"
+
+#include <cupti.h>
+#include <nvtx3/nvToolsExt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* The kernel record struct changes with CUPTI releases (cupti.md): 13.0 delivers Kernel10. */
+#if CUPTI_API_VERSION >= 130001 && CUPTI_API_VERSION < 130100
+typedef CUpti_ActivityKernel10 attn_kernel_record;
+#else
+#error "CUPTI kernel record version unknown for this CUPTI_API_VERSION: check cupti_activity.h"
+#endif
+typedef CUpti_ActivityMemset4 attn_memset_record;
+typedef CUpti_ActivityMemcpy6 attn_memcpy_record;
+
+/* ---------------------------------------------------------------- the log (pure, tested on CPU) */
+
+static int log_grow(attn_cupti_log *log)
+{
+    if (log->n < log->cap) return ATTN_OK;
+    size_t cap = log->cap ? 2 * log->cap : 256;
+    attn_kernel_rec *r = realloc(log->recs, cap * sizeof *r);
+    if (!r) return attn_fail("out of host memory for CUPTI records");
+    log->recs = r;
+    log->cap = cap;
+    return ATTN_OK;
+}
+
+static size_t slot(uint32_t corr, size_t cap)
+{
+    return (corr * 2654435761u) & (cap - 1);
+}
+
+static int map_put(attn_cupti_log *log, uint32_t corr, uint64_t ext)
+{
+    if (corr == 0) return ATTN_OK;
+    if (2 * (log->map_n + 1) > log->map_cap) {
+        size_t cap = log->map_cap ? 2 * log->map_cap : 1024;
+        uint32_t *c = calloc(cap, sizeof *c);
+        uint64_t *e = calloc(cap, sizeof *e);
+        if (!c || !e) {
+            free(c), free(e);
+            return attn_fail("out of host memory for CUPTI correlation ids");
+        }
+        for (size_t i = 0; i < log->map_cap; i++)
+            if (log->map_corr[i]) {
+                size_t j = slot(log->map_corr[i], cap);
+                while (c[j]) j = (j + 1) & (cap - 1);
+                c[j] = log->map_corr[i], e[j] = log->map_ext[i];
+            }
+        free(log->map_corr), free(log->map_ext);
+        log->map_corr = c, log->map_ext = e, log->map_cap = cap;
+    }
+    size_t j = slot(corr, log->map_cap);
+    while (log->map_corr[j] && log->map_corr[j] != corr) j = (j + 1) & (log->map_cap - 1);
+    if (!log->map_corr[j]) log->map_n++;
+    log->map_corr[j] = corr, log->map_ext[j] = ext;
+    return ATTN_OK;
+}
+
+static uint64_t map_get(const attn_cupti_log *log, uint32_t corr)
+{
+    if (!log->map_cap || corr == 0) return 0;
+    for (size_t j = slot(corr, log->map_cap); log->map_corr[j]; j = (j + 1) & (log->map_cap - 1))
+        if (log->map_corr[j] == corr) return log->map_ext[j];
+    return 0;
+}
+
+static const char *copy_kind_name(int k)
+{
+    switch (k) {
+    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOD: return "[memcpy HtoD]";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOH: return "[memcpy DtoH]";
+    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOD: return "[memcpy DtoD]";
+    default: return "[memcpy]";
+    }
+}
+
+int attn_cupti_log_record(attn_cupti_log *log, const void *record)
+{
+    const CUpti_Activity *r = record;
+    switch (r->kind) {
+    case CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION: {
+        const CUpti_ActivityExternalCorrelation *e = record;
+        if (e->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0)
+            return map_put(log, e->correlationId, e->externalId);
+        return ATTN_OK;
+    }
+    case CUPTI_ACTIVITY_KIND_KERNEL:
+    case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL: {
+        const attn_kernel_record *k = record;
+        ATTN_TRY(log_grow(log));
+        attn_kernel_rec *o = &log->recs[log->n];
+        memset(o, 0, sizeof *o);
+        o->kind = ATTN_REC_KERNEL;
+        o->correlation = k->correlationId;
+        o->start = k->start, o->end = k->end;
+        o->stream = k->streamId;
+        o->grid[0] = k->gridX, o->grid[1] = k->gridY, o->grid[2] = k->gridZ;
+        o->block[0] = k->blockX, o->block[1] = k->blockY, o->block[2] = k->blockZ;
+        o->registers = k->registersPerThread;
+        o->static_smem = k->staticSharedMemory, o->dynamic_smem = k->dynamicSharedMemory;
+        o->name = strdup(k->name ? k->name : "[unnamed kernel]");
+        if (!o->name) return attn_fail("out of host memory for a kernel name");
+        log->n++;
+        return ATTN_OK;
+    }
+    case CUPTI_ACTIVITY_KIND_MEMSET:
+    case CUPTI_ACTIVITY_KIND_MEMCPY: {
+        ATTN_TRY(log_grow(log));
+        attn_kernel_rec *o = &log->recs[log->n];
+        memset(o, 0, sizeof *o);
+        if (r->kind == CUPTI_ACTIVITY_KIND_MEMSET) {
+            const attn_memset_record *m = record;
+            o->kind = ATTN_REC_MEMSET;
+            o->correlation = m->correlationId, o->start = m->start, o->end = m->end;
+            o->stream = m->streamId;
+            o->name = strdup("[memset]");
+        } else {
+            const attn_memcpy_record *m = record;
+            o->kind = ATTN_REC_MEMCPY;
+            o->correlation = m->correlationId, o->start = m->start, o->end = m->end;
+            o->stream = m->streamId;
+            o->name = strdup(copy_kind_name(m->copyKind));
+        }
+        if (!o->name) return attn_fail("out of host memory for a record name");
+        log->n++;
+        return ATTN_OK;
+    }
+    default:
+        log->n_other++;
+        return ATTN_OK;
+    }
+}
+
+void attn_cupti_log_resolve(attn_cupti_log *log)
+{
+    for (size_t i = log->resolved; i < log->n; i++)
+        if (!log->recs[i].ext) log->recs[i].ext = map_get(log, log->recs[i].correlation);
+    log->resolved = log->n;
+}
+
+void attn_cupti_log_resolve_all(attn_cupti_log *log)
+{
+    log->resolved = 0;
+    attn_cupti_log_resolve(log);
+}
+
+void attn_cupti_log_clear(attn_cupti_log *log)
+{
+    for (size_t i = 0; i < log->n; i++) free(log->recs[i].name);
+    log->n = log->resolved = 0;
+    if (log->map_cap) {
+        memset(log->map_corr, 0, log->map_cap * sizeof *log->map_corr);
+        log->map_n = 0;
+    }
+    log->n_other = 0;
+}
+
+void attn_cupti_log_free(attn_cupti_log *log)
+{
+    attn_cupti_log_clear(log);
+    free(log->recs), free(log->map_corr), free(log->map_ext);
+    memset(log, 0, sizeof *log);
+}
+
+void attn_cupti_log_sample(const attn_cupti_log *log, uint64_t ext, size_t from,
+                           attn_sample_kernels *out)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    memset(out, 0, sizeof *out);
+    for (size_t i = from; ext && i < log->n; i++) {
+        const attn_kernel_rec *r = &log->recs[i];
+        if (r->ext != ext || (r->start == 0 && r->end == 0) || r->end < r->start) continue;
+        out->count++;
+        out->sum_ns += (int64_t)(r->end - r->start);
+        if (r->start < first) first = r->start;
+        if (r->end > last) last = r->end;
+    }
+    if (out->count) out->span_ns = (int64_t)(last - first);
+}
+
+/* Itanium <source-name>: decimal length then that many characters. */
+static const char *source_name(const char *s, const char **id, int *len)
+{
+    int n = 0;
+    if (*s < '0' || *s > '9') return NULL;
+    while (*s >= '0' && *s <= '9') n = n * 10 + (*s++ - '0');
+    if ((int)strnlen(s, (size_t)n) < n) return NULL;
+    *id = s, *len = n;
+    return s + n;
+}
+
+void attn_kernel_short_name(const char *name, char *buf, size_t n)
+{
+    if (!n) return;
+    buf[0] = 0;
+    if (!name) return;
+    if (strncmp(name, "_Z", 2) != 0) {
+        snprintf(buf, n, "%.64s", name);
+        return;
+    }
+    const char *s = name + 2, *id;
+    int len, nested = *s == 'N', templ = 0;
+    size_t used = 0;
+    if (nested) s++;
+    while (*s == 'K' || *s == 'V' || *s == 'r') s++; /* cv-qualifiers of a nested name */
+    if (*s == 'L') s++;                                /* internal linkage */
+    for (;;) {
+        const char *next = source_name(s, &id, &len);
+        if (!next) break;
+        used += snprintf(buf + used, used < n ? n - used : 0, "%s%.*s", used ? "::" : "", len, id);
+        if (used >= n) break;
+        s = next;
+        if (*s == 'I') { /* template arguments: not expanded */
+            templ = 1;
+            break;
+        }
+        if (!nested) break;
+        if (*s == 'E') break;
+    }
+    if (!buf[0]) {
+        snprintf(buf, n, "%.64s", name);
+        return;
+    }
+    if (templ) {
+        uint32_t h = 2166136261u; /* FNV-1a of the whole mangled name */
+        for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+        size_t l = strlen(buf);
+        if (l < n) snprintf(buf + l, n - l, "<#%04x>", (h ^ (h >> 16)) & 0xffff);
+    }
+}
+
+/* ---------------------------------------------------------------- the session */
+
+static struct {
+    int on;                   /* collecting */
+    int inited;               /* activity kinds enabled (need disabling at the end) */
+    CUpti_SubscriberHandle sub;
+    char reason[800];         /* why off */
+    char version[48];
+    attn_cupti_log log;
+    pthread_mutex_t lock;
+    int error;                /* a record could not be stored */
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static const size_t BUF_SIZE = 4u << 20;
+
+static void CUPTIAPI buf_requested(uint8_t **buf, size_t *size, size_t *max)
+{
+    *buf = aligned_alloc(8, BUF_SIZE);
+    *size = *buf ? BUF_SIZE : 0;
+    *max = 0;
+}
+
+static void CUPTIAPI buf_completed(CUcontext ctx, uint32_t stream, uint8_t *buf, size_t size,
+                                   size_t valid)
+{
+    (void)ctx, (void)stream, (void)size;
+    CUpti_Activity *r = NULL;
+    pthread_mutex_lock(&S.lock);
+    while (cuptiActivityGetNextRecord(buf, valid, &r) == CUPTI_SUCCESS)
+        if (attn_cupti_log_record(&S.log, r) != ATTN_OK) S.error = 1;
+    pthread_mutex_unlock(&S.lock);
+    free(buf);
+}
+
+/* Records why CUPTI is off (the first reason wins) and stops collecting. */
+static void turn_off(const char *why)
+{
+    if (!S.reason[0]) snprintf(S.reason, sizeof S.reason, "%.790s", why);
+    S.on = 0;
+}
+
+/* Runs one CUPTI call; on failure turns CUPTI off with the call and CUPTI's message. */
+#define CUPTI_OFF_ON_FAIL(call)                                                            \
+    do {                                                                                   \
+        if (attn_fail_cupti_check((int)(call), #call, __FILE__, __LINE__)) return ATTN_ERR; \
+    } while (0)
+
+static int attn_fail_cupti_check(int code, const char *call, const char *file, int line)
+{
+    if (code == CUPTI_SUCCESS) return 0;
+    attn_fail_cupti(code, call, file, line);
+    turn_off(attn_last_error.msg);
+    return 1;
+}
+
+static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain dom, CUpti_CallbackId id,
+                                 const void *data)
+{
+    (void)user, (void)dom, (void)id, (void)data; /* subscribed only to hold the CUPTI slot */
+}
+
+static int init_kinds(void)
+{
+    static const CUpti_ActivityKind kinds[] = {
+        CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_MEMSET,
+        CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
+        CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER};
+    CUPTI_OFF_ON_FAIL(cuptiActivityRegisterCallbacks(buf_requested, buf_completed));
+    S.inited = 1;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        CUPTI_OFF_ON_FAIL(cuptiActivityEnable(kinds[i]));
+    return ATTN_OK;
+}
+
+int attn_cupti_init(void)
+{
+    uint32_t v = 0;
+    if (cuptiGetVersion(&v) == CUPTI_SUCCESS)
+        snprintf(S.version, sizeof S.version, "%u (built against %u)", v, CUPTI_API_VERSION);
+    if (v && v != CUPTI_API_VERSION)
+        fprintf(stderr, "attnbench: CUPTI API version %u differs from the %u this was built "
+                        "against; record layouts may differ\n", v, CUPTI_API_VERSION);
+    if (S.reason[0]) return ATTN_ERR; /* disabled before init */
+    /* Subscribing first tells whether another tool holds CUPTI (Nsight, ncu, sanitizer). */
+    char old[CUPTI_OLD_SUBSCRIBER_NAME_MIN_LEN + 64] = "";
+    CUpti_SubscriberParams sp = {CUpti_SubscriberParams_STRUCT_SIZE, "attnbench", old, sizeof old};
+    CUptiResult r = cuptiSubscribe_v2(&S.sub, (CUpti_CallbackFunc)on_callback, NULL, &sp);
+    if (r != CUPTI_SUCCESS) {
+        const char *msg = NULL;
+        cuptiGetResultString(r, &msg);
+        char why[512];
+        snprintf(why, sizeof why, "cuptiSubscribe_v2: %s (%d)%s%s", msg ? msg : "error", (int)r,
+                 old[0] ? "; held by " : "", old);
+        attn_fail("%s", why);
+        turn_off(why);
+        S.sub = NULL;
+        return ATTN_ERR;
+    }
+    S.on = 1;
+    if (init_kinds() != ATTN_OK) {
+        attn_cupti_shutdown();
+        return ATTN_ERR;
+    }
+    return ATTN_OK;
+}
+
+int attn_cupti_on(void) { return S.on; }
+const char *attn_cupti_reason(void) { return S.on ? "" : S.reason; }
+const char *attn_cupti_version(void)
+{
+    if (!S.version[0]) {
+        uint32_t v = 0;
+        if (cuptiGetVersion(&v) == CUPTI_SUCCESS)
+            snprintf(S.version, sizeof S.version, "%u (built against %u)", v, CUPTI_API_VERSION);
+    }
+    return S.version;
+}
+
+void attn_cupti_disable(const char *reason)
+{
+    int was = S.on || S.inited;
+    turn_off(reason);
+    if (was) attn_cupti_shutdown();
+}
+
+int attn_cupti_push(uint64_t ext)
+{
+    if (!S.on) return ATTN_ERR;
+    CUPTI_OFF_ON_FAIL(cuptiActivityPushExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, ext));
+    return ATTN_OK;
+}
+
+int attn_cupti_pop(void)
+{
+    if (!S.on) return ATTN_ERR;
+    uint64_t last = 0;
+    CUPTI_OFF_ON_FAIL(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &last));
+    return ATTN_OK;
+}
+
+int attn_cupti_flush(void)
+{
+    if (!S.on) return ATTN_ERR;
+    CUPTI_OFF_ON_FAIL(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
+    pthread_mutex_lock(&S.lock);
+    int err = S.error;
+    attn_cupti_log_resolve(&S.log);
+    pthread_mutex_unlock(&S.lock);
+    if (err) {
+        turn_off("out of host memory for CUPTI records");
+        return ATTN_ERR;
+    }
+    return ATTN_OK;
+}
+
+attn_cupti_log *attn_cupti_records(void) { return &S.log; }
+
+attn_cupti_log *attn_cupti_lock(void)
+{
+    pthread_mutex_lock(&S.lock);
+    return &S.log;
+}
+
+void attn_cupti_unlock(void) { pthread_mutex_unlock(&S.lock); }
+
+void attn_cupti_clear(void)
+{
+    if (S.on) attn_cupti_flush();
+    pthread_mutex_lock(&S.lock);
+    attn_cupti_log_clear(&S.log);
+    pthread_mutex_unlock(&S.lock);
+}
+
+void attn_cupti_shutdown(void)
+{
+    if (S.inited) {
+        cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+        static const CUpti_ActivityKind kinds[] = {
+            CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_MEMSET,
+            CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
+            CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER};
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) cuptiActivityDisable(kinds[i]);
+        S.inited = 0;
+    }
+    if (S.sub) {
+        cuptiUnsubscribe(S.sub);
+        S.sub = NULL;
+    }
+    if (S.on) turn_off("shut down");
+    pthread_mutex_lock(&S.lock);
+    attn_cupti_log_free(&S.log);
+    pthread_mutex_unlock(&S.lock);
+}
+
+/* ---------------------------------------------------------------- NVTX */
+
+static nvtxDomainHandle_t nvtx_domain(void)
+{
+    static nvtxDomainHandle_t d;
+    if (!d) d = nvtxDomainCreateA("attnbench");
+    return d;
+}
+
+void attn_nvtx_push(const char *name)
+{
+    nvtxEventAttributes_t a = {0};
+    a.version = NVTX_VERSION;
+    a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
+    a.colorType = NVTX_COLOR_ARGB;
+    a.color = 0xFF76B900u;
+    a.messageType = NVTX_MESSAGE_TYPE_ASCII;
+    a.message.ascii = name;
+    nvtxDomainRangePushEx(nvtx_domain(), &a);
+}
+
+void attn_nvtx_pop(void) { nvtxDomainRangePop(nvtx_domain()); }

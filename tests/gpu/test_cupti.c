@@ -1,0 +1,212 @@
+/* test_cupti.c (GPU) — CUPTI attribution is exact through the real pipeline (every kernel record
+ * belongs to one sample; records per sample = the variant's known launch count; the L2 flush never
+ * counts), the fallback when CUPTI cannot be had (another subscriber holds it) or is refused
+ * (--no-cupti), and the ceilings are plausible (GEMM 30–110 % of the H100/H200 datasheet's dense
+ * bf16 989 TFLOP/s; copy bandwidth > 0). Needs a GPU and build/attnbench. */
+#include <cupti_callbacks.h>
+#include <cuda_runtime.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gpu.h"
+#include "measure.h"
+#include "test.h"
+#include "trace.h"
+#include "variant.h"
+
+#define BIN "build/attnbench"
+#define DATASHEET_BF16_TFLOPS 989.0
+
+static double query(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    double v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    } else {
+        printf("query failed: %s: %s\n", sql, sqlite3_errmsg(h));
+    }
+    sqlite3_close(h);
+    return v;
+}
+
+static int sh(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void CUPTIAPI other_tool(void *u, CUpti_CallbackDomain d, CUpti_CallbackId c, const void *x)
+{
+    (void)u, (void)d, (void)c, (void)x;
+}
+
+static void *fill_buf;
+static int two_fills(void *ctx, cudaStream_t s)
+{
+    (void)ctx;
+    ATTN_TRY(attn_fill_device(fill_buf, ATTN_BF16, 1 << 20, 1, 0, ATTN_INIT_NORMAL, 128, s));
+    return attn_fill_device(fill_buf, ATTN_BF16, 1 << 20, 2, 0, ATTN_INIT_NORMAL, 128, s);
+}
+
+/* In this process: another subscriber holds CUPTI → init fails with the holder's reason, and a
+ * measurement goes on with events. */
+static void fallback_other_subscriber(void)
+{
+    CUpti_SubscriberHandle sub;
+    CUpti_SubscriberParams sp = {CUpti_SubscriberParams_STRUCT_SIZE, "other-tool", NULL, 0};
+    int held = cuptiSubscribe_v2(&sub, (CUpti_CallbackFunc)other_tool, NULL, &sp) == CUPTI_SUCCESS;
+    test_cond("a first subscriber takes CUPTI", held);
+    test_cond("attnbench's init then fails", attn_cupti_init() != ATTN_OK && !attn_cupti_on());
+    printf("CUPTI off reason: %s\n", attn_cupti_reason());
+    test_cond("the reason says why", strstr(attn_cupti_reason(), "cuptiSubscribe_v2") != NULL);
+    if (held) cuptiUnsubscribe(sub);
+    attn_gpu_info g;
+    test_cond("GPU opens", attn_gpu_open(&g) == ATTN_OK);
+    printf("clock source %s, max SM %d MHz, driver %s, ECC %d, %s\n", g.clocks.source,
+           g.clocks.max_sm_mhz, g.clocks.driver, g.clocks.ecc, g.clocks.reason);
+    cudaStream_t s;
+    void *flush;
+    cudaStreamCreate(&s);
+    cudaMalloc(&fill_buf, 2 << 20);
+    cudaMalloc(&flush, 2 * (size_t)g.l2_bytes);
+    attn_measure_opts o;
+    attn_measure_defaults(&o);
+    o.max_time = 0.05, o.max_sm_mhz = g.clocks.max_sm_mhz;
+    attn_samples sm = {0};
+    attn_profile pr = {0};
+    int rc = attn_measure_gpu(&o, two_fills, NULL, s, flush, 2 * (size_t)g.l2_bytes, &sm, &pr);
+    test_cond("events measurement goes on", rc == ATTN_OK && sm.n >= 10);
+    test_cond("method events", pr.method && strcmp(pr.method, "events") == 0);
+    int same = 1, clock = 1;
+    for (int i = 0; i < sm.n; i++) {
+        same &= sm.ns[i] == pr.info[i].event_ns && pr.info[i].span_ns < 0 && pr.info[i].n_kernels < 0;
+        clock &= pr.info[i].sm_clock_mhz > 0;
+    }
+    test_cond("ns = event time, no kernel data", same && pr.n_kernels == 0);
+    test_cond("SM clock read per sample", clock);
+    printf("sample 0: %lld ns, SM %d MHz, %d C, %d mW\n", (long long)sm.ns[0], pr.info[0].sm_clock_mhz,
+           pr.info[0].temp_c, pr.info[0].power_mw);
+    attn_samples_free(&sm);
+    attn_profile_free(&pr);
+    cudaFree(fill_buf), cudaFree(flush);
+    cudaStreamDestroy(s);
+}
+
+/* Samples whose record count differs from the variant's known launch count. */
+static void launch_counts(const char *db)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    int checked = 0, bad = 0;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return;
+    sqlite3_prepare_v2(h, "SELECT p.id, p.variant, batch, heads, kv_heads, seq, head_dim, dtype, causal,"
+                          " (SELECT count(*) FROM samples s WHERE s.point_id = p.id),"
+                          " (SELECT count(*) FROM samples s WHERE s.point_id = p.id AND s.n_kernels = ?1)"
+                          " FROM points p WHERE status = 'ok'", -1, &st, NULL);
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(h, "SELECT count(*) FROM samples s WHERE s.point_id = ?1 AND s.n_kernels = ?2", -1, &q, NULL);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const attn_variant *v = attn_variant_find((const char *)sqlite3_column_text(st, 1));
+        attn_point p = {0};
+        p.batch = sqlite3_column_int(st, 2), p.heads = sqlite3_column_int(st, 3);
+        p.kv_heads = sqlite3_column_int(st, 4), p.seq = sqlite3_column_int(st, 5);
+        p.head_dim = sqlite3_column_int(st, 6), p.causal = sqlite3_column_int(st, 8);
+        attn_dtype_parse((const char *)sqlite3_column_text(st, 7), &p.dtype);
+        int want = v && v->launches ? v->launches(&p) : -1;
+        if (want < 0) continue;
+        sqlite3_bind_int64(q, 1, sqlite3_column_int64(st, 0));
+        sqlite3_bind_int(q, 2, want);
+        int n = sqlite3_column_int(st, 9), ok = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+        sqlite3_reset(q);
+        checked++;
+        if (ok != n) {
+            bad++;
+            printf("%s S=%d: %d of %d samples have %d records\n", v->name, p.seq, ok, n, want);
+        }
+    }
+    sqlite3_finalize(st), sqlite3_finalize(q);
+    sqlite3_close(h);
+    char what[128];
+    snprintf(what, sizeof what, "records per sample = launches() (%d points with a known count)", checked);
+    test_cond(what, checked > 0 && bad == 0);
+}
+
+static void pipeline_on(const char *dir)
+{
+    char db[256], cmd[1024];
+    snprintf(db, sizeof db, "%s/on.db", dir);
+    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants naive,cublas,fused --seq 1000,4096 --heads 4"
+             " --batch 2 --dtype bf16,fp16 --max-time 0.05 --min-samples 5 --quiet", db);
+    test_cond("run with CUPTI exits 0", sh(cmd) == 0);
+    test_cond("CUPTI on in the run", query(db, "SELECT cupti FROM runs") == 1);
+    test_cond("ok points timed by CUPTI span",
+              query(db, "SELECT count(*) FROM points WHERE status = 'ok' AND timing_method IS NOT 'cupti_span'") == 0);
+    test_cond("every kernel record belongs to one stored sample",
+              query(db, "SELECT count(*) FROM kernels k LEFT JOIN samples s ON s.point_id = k.point_id"
+                        " AND s.idx = k.sample_idx WHERE s.idx IS NULL") == 0 &&
+                  query(db, "SELECT count(*) FROM kernels") > 0);
+    test_cond("sample record counts match the kernels table",
+              query(db, "SELECT count(*) FROM samples s WHERE s.n_kernels <> (SELECT count(*) FROM kernels k"
+                        " WHERE k.point_id = s.point_id AND k.sample_idx = s.idx)") == 0);
+    test_cond("each sample has its own external id",
+              query(db, "SELECT count(*) - count(DISTINCT ext_id) FROM samples") == 0);
+    /* cuBLAS memsets its own small buffers inside run() (~1 µs each: the variant's work); the
+     * flush memset of 2 × L2 (>= 100 MB, tens of µs) must not be there. */
+    test_cond("the L2 flush is not among the records",
+              query(db, "SELECT count(*) FROM kernels WHERE kind = 'memset' AND end_ns - start_ns > 10000") == 0);
+    test_cond("no memsets for variants that make none",
+              query(db, "SELECT count(*) FROM kernels k JOIN points p ON p.id = k.point_id"
+                        " WHERE k.kind = 'memset' AND p.variant IN ('naive', 'fused')") == 0);
+    launch_counts(db);
+    test_cond("kernel sum <= span <= event time (+1 µs)",
+              query(db, "SELECT count(*) FROM samples WHERE kernel_sum_ns > span_ns OR span_ns > event_ns + 1000") == 0);
+    test_cond("ns = span", query(db, "SELECT count(*) FROM samples WHERE ns <> span_ns") == 0);
+    test_cond("stages for cublas", query(db, "SELECT count(*) FROM stages s JOIN points p ON p.id = s.point_id"
+                                             " WHERE p.variant = 'cublas'") >= 2);
+    double bf16 = query(db, "SELECT value FROM ceilings WHERE name = 'gemm' AND dtype = 'bf16'");
+    double fp16 = query(db, "SELECT value FROM ceilings WHERE name = 'gemm' AND dtype = 'fp16'");
+    double copy = query(db, "SELECT value FROM ceilings WHERE name = 'copy'");
+    printf("ceilings: GEMM bf16 %.1f, fp16 %.1f TFLOP/s; copy %.0f GB/s\n", bf16, fp16, copy);
+    test_cond("GEMM bf16 ceiling 30-110 % of datasheet", bf16 > 0.3 * DATASHEET_BF16_TFLOPS && bf16 < 1.1 * DATASHEET_BF16_TFLOPS);
+    test_cond("GEMM fp16 ceiling 30-110 % of datasheet", fp16 > 0.3 * DATASHEET_BF16_TFLOPS && fp16 < 1.1 * DATASHEET_BF16_TFLOPS);
+    test_cond("copy ceiling plausible (0.5-10 TB/s)", copy > 500 && copy < 10000);
+    test_cond("% of ceilings filled", query(db, "SELECT count(*) FROM summary WHERE status = 'ok' AND"
+                                                " (pct_of_compute_ceiling IS NULL OR pct_of_bandwidth_ceiling IS NULL)") == 0);
+    test_cond("provenance", query(db, "SELECT gpu_uuid LIKE 'GPU-%' AND sm_count > 0 AND l2_bytes > 0 AND"
+                                      " max_sm_clock_mhz > 0 AND cupti_version IS NOT NULL FROM runs") == 1);
+    snprintf(cmd, sizeof cmd, BIN " show --db %s | head -30", db);
+    sh(cmd);
+}
+
+static void pipeline_off(const char *dir)
+{
+    char db[256], cmd[1024];
+    snprintf(db, sizeof db, "%s/off.db", dir);
+    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants naive,fused --seq 1000 --heads 4 --batch 2"
+             " --max-time 0.05 --min-samples 5 --quiet --no-cupti --no-ceilings", db);
+    test_cond("--no-cupti run exits 0", sh(cmd) == 0);
+    test_cond("--no-cupti: off with the reason",
+              query(db, "SELECT cupti = 0 AND cupti_reason LIKE '%--no-cupti%' AND timing_method = 'events' FROM runs") == 1);
+    test_cond("--no-cupti: events", query(db, "SELECT count(*) FROM points WHERE status = 'ok' AND timing_method <> 'events'") == 0);
+    test_cond("--no-cupti: no records", query(db, "SELECT count(*) FROM kernels") == 0);
+    test_cond("--no-cupti: ns = event time", query(db, "SELECT count(*) FROM samples WHERE ns <> event_ns") == 0);
+    test_cond("--no-ceilings: none", query(db, "SELECT count(*) FROM ceilings") == 0);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/attnbench-gpu-cupti-XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    fallback_other_subscriber();
+    pipeline_on(dir);
+    pipeline_off(dir);
+    return test_report();
+}
