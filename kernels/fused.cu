@@ -18,16 +18,16 @@
  *
  * Configurations (BN, warps, min blocks/SM, Q fragments in registers) are compiled from a fixed
  * table below (128x128 with 8 warps, 64x64 with 4, 128x64 with 8); attn_fused_default_tile picks
- * one from the point's shape. Portable path (sm_80+); on sm_90 the same mma.sync code runs: there
- * is no wgmma/TMA path yet. Resources (ptxas, sm_90a): 128x128 242 registers, 160 KB shared, 1
- * block/SM; 64x64 at D=128 240 registers, 80 KB, 2 blocks/SM; 64x64 at D=64 159 registers, 40 KB;
+ * one from the point's shape. Portable path (sm_80+); on sm_90 variants/fused.c takes the
+ * wgmma/TMA path of kernels/fused_sm90.cu instead unless path=mma is given. Resources (ptxas,
+ * sm_90a): 128x128 242 registers, 160 KB shared, 1 block/SM; 64x64 at D=128 240 registers, 80 KB, 2 blocks/SM; 64x64 at D=64 159 registers, 40 KB;
  * no spills, no local memory; SASS: HMMA.16816.F32(.BF16), LDSM(.MT88).4, LDGSTS.128, no HGMMA.
  *
  * How it fared (H100 80GB HBM3, dev/fused driver, median of 21, default tiles, dense-equivalent
  * FLOPs halved when causal): D=128 non-causal 322–342 TFLOP/s at S = 2048..16384 in bf16 and fp16
  * (target ≥ 300 met); D=128 causal 276–278 (S=2048) to 343–346 (S=16384); D=64 non-causal
  * 248–286; causal S=512 189–206. Below the issue's Hopper targets (550 / 400 TFLOP/s), which
- * need wgmma.
+ * the wgmma path (kernels/fused_sm90.cu) meets.
  * Table and history: kernels/NOTES-fused.md. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -135,6 +135,7 @@ struct fused_params {
     void *o;
     float *lse;     /* NULL: not written */
     int H, Hkv, S;
+    int Sk;         /* keys per head (= S except through attn_fused_launch_kv; non-causal then) */
     int causal;
     float scale;    /* 1/sqrt(D) */
     float scale_log2; /* scale · log2(e) */
@@ -155,12 +156,12 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
     T *sK = sQ + BM * D;
     T *sV = sK + 2 * BN * D;
 
-    const int S = p.S;
+    const int S = p.S, Sk = p.Sk;
     const int m_block = p.causal ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
     const int h = blockIdx.y, b = blockIdx.z;
     const int hk = h / (p.H / p.Hkv);
     const size_t q_off = ((size_t)b * p.H + h) * (size_t)S * D;
-    const size_t kv_off = ((size_t)b * p.Hkv + hk) * (size_t)S * D;
+    const size_t kv_off = ((size_t)b * p.Hkv + hk) * (size_t)Sk * D;
     const T *gQ = static_cast<const T *>(p.q) + q_off;
     const T *gK = static_cast<const T *>(p.k) + kv_off;
     const T *gV = static_cast<const T *>(p.v) + kv_off;
@@ -168,12 +169,12 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int m0 = m_block * BM;
 
-    int n_tiles = (S + BN - 1) / BN;
+    int n_tiles = (Sk + BN - 1) / BN;
     if (p.causal) n_tiles = min(n_tiles, (min(m0 + BM, S) - 1) / BN + 1);
 
     load_tile<T, D, BM, NT>(sQ, gQ, m0, S, tid);
-    load_tile<T, D, BN, NT>(sK, gK, 0, S, tid);
-    load_tile<T, D, BN, NT>(sV, gV, 0, S, tid);
+    load_tile<T, D, BN, NT>(sK, gK, 0, Sk, tid);
+    load_tile<T, D, BN, NT>(sV, gV, 0, Sk, tid);
     cp_async_commit();
 
     uint32_t qf[QREG ? KD : 1][4];
@@ -190,8 +191,8 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
     for (int j = 0; j < n_tiles; j++) {
         const int buf = j & 1;
         if (j + 1 < n_tiles) {
-            load_tile<T, D, BN, NT>(sK + (buf ^ 1) * BN * D, gK, (j + 1) * BN, S, tid);
-            load_tile<T, D, BN, NT>(sV + (buf ^ 1) * BN * D, gV, (j + 1) * BN, S, tid);
+            load_tile<T, D, BN, NT>(sK + (buf ^ 1) * BN * D, gK, (j + 1) * BN, Sk, tid);
+            load_tile<T, D, BN, NT>(sV + (buf ^ 1) * BN * D, gV, (j + 1) * BN, Sk, tid);
         }
         cp_async_commit();
         cp_async_wait<1>();
@@ -233,7 +234,7 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
 
         /* Mask: keys past S, and (causal) keys after the query. Only on tiles that need it. */
         const int key0 = j * BN;
-        const bool need_mask = (key0 + BN > S) || (p.causal && key0 + BN - 1 > m0 + wrow0);
+        const bool need_mask = (key0 + BN > Sk) || (p.causal && key0 + BN - 1 > m0 + wrow0);
         if (need_mask) {
 #pragma unroll
             for (int nb = 0; nb < NB; nb++) {
@@ -241,7 +242,7 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
                 for (int e = 0; e < 4; e++) {
                     int key = key0 + nb * 8 + 2 * (lane & 3) + (e & 1);
                     int qr = (e < 2) ? qrow_a : qrow_b;
-                    if (key >= S || (p.causal && key > qr)) s[nb][e] = -INFINITY;
+                    if (key >= Sk || (p.causal && key > qr)) s[nb][e] = -INFINITY;
                 }
             }
         }
@@ -439,11 +440,15 @@ int attn_fused_setup(int dtype, int D, int idx)
     return ATTN_OK;
 }
 
-/* One forward pass; call attn_fused_setup for the same (dtype, D, idx) once before. */
-int attn_fused_launch(int dtype, int D, int idx, int B, int H, int Hkv, int S, int causal,
-                      const void *q, const void *k, const void *v, void *o, float *lse,
-                      cudaStream_t stream)
+/* One forward pass with S queries and Sk keys per head (K, V are [B][Hkv][Sk][D]; used by the
+ * `lowrank` variant with Sk = its k); non-causal only when Sk != S. Call attn_fused_setup for the
+ * same (dtype, D, idx) once before. */
+int attn_fused_launch_kv(int dtype, int D, int idx, int B, int H, int Hkv, int S, int Sk,
+                         int causal, const void *q, const void *k, const void *v, void *o,
+                         float *lse, cudaStream_t stream)
 {
+    if (Sk < 1 || (causal && Sk != S))
+        return attn_fail("fused: %d keys for %d queries (causal needs as many keys as queries)", Sk, S);
     config c;
     kernel_fn fn = lookup(dtype, D, idx, &c);
     if (!fn) return attn_skip("fused: no kernel for dtype %d D=%d config %d", dtype, D, idx);
@@ -456,6 +461,7 @@ int attn_fused_launch(int dtype, int D, int idx, int B, int H, int Hkv, int S, i
     p.H = H;
     p.Hkv = Hkv;
     p.S = S;
+    p.Sk = Sk;
     p.causal = causal;
     p.scale = (float)(1.0 / sqrt((double)D));
     p.scale_log2 = (float)(1.4426950408889634 / sqrt((double)D));
@@ -464,6 +470,15 @@ int attn_fused_launch(int dtype, int D, int idx, int B, int H, int Hkv, int S, i
     fn<<<grid, c.warps * 32, smem_bytes(c, D), stream>>>(p);
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
+}
+
+/* One forward pass (S queries and S keys); call attn_fused_setup for the same (dtype, D, idx) once
+ * before. */
+int attn_fused_launch(int dtype, int D, int idx, int B, int H, int Hkv, int S, int causal,
+                      const void *q, const void *k, const void *v, void *o, float *lse,
+                      cudaStream_t stream)
+{
+    return attn_fused_launch_kv(dtype, D, idx, B, H, Hkv, S, S, causal, q, k, v, o, lse, stream);
 }
 
 } // extern "C"

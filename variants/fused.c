@@ -1,30 +1,41 @@
-/* fused.c — variant `fused`: flash-attention-2 style forward on tensor cores (kernels/fused.cu).
+/* fused.c — variant `fused`: flash-attention forward on tensor cores (kernels/fused.cu: mma.sync
+ * path; kernels/fused_sm90.cu: Hopper wgmma path).
  *
  * Algorithm: one pass over K/V per query tile with an online softmax (running max and sum per row
- * in fp32, exp2 with log2(e) folded into the scale); Q·Kᵀ and P·V on mma.sync m16n8k16 with fp32
- * accumulation; each warp owns 16 query rows; K/V tiles double buffered with cp.async; P rounded to
- * the dtype in registers before P·V; O normalised and written once. Materialises nothing: no S×S
- * buffer, no workspace (unless lse=1). Causal: tiles above the diagonal are skipped, only diagonal
- * tiles are masked. GQA/MQA by indexing (query head h reads KV head h / (H/H_kv)).
+ * in fp32, exp2 with log2(e) folded into the scale); Q·Kᵀ and P·V on tensor cores with fp32
+ * accumulation (wgmma m64nNk16 on sm_90, mma.sync m16n8k16 elsewhere); P rounded to the dtype in
+ * registers before P·V; O normalised and written once. Materialises nothing: no S×S buffer, no
+ * workspace (unless lse=1). Causal: tiles above the diagonal are skipped, only diagonal tiles are
+ * masked. GQA/MQA by indexing (query head h reads KV head h / (H/H_kv)).
  *
  * Limits: fp16 and bf16 (fp32 is skipped with a reason); head_dim 64 or 128; any S >= 1; needs
- * sm_80+ (prepare skips older devices). One launch. Path: mma.sync everywhere (also on sm_90; no
- * wgmma path yet).
+ * sm_80+ (prepare skips older devices). One launch.
  *
- * Parameters: lse=1 also writes the per-row log-sum-exp (natural log, fp32 [B][H][S]) into the
- * workspace (workspace_bytes is then 4·B·H·S, else 0). tile=BMxBN forces a configuration (128x128,
- * 64x64, 128x64); by default it is chosen from the shape: D=128 → 128x128 with 8 warps (64x64 with
- * 4 warps for causal S ≤ 1024); D=64 → 64x64; 64x64 wherever 128-row tiles would give fewer than
- * 264 blocks (two per SM of a 132-SM H100/H200).
+ * Paths, chosen at prepare time: on an sm_90 device (H100/H200) the Hopper path of
+ * kernels/fused_sm90.cu — wgmma from shared memory, Q/K/V by TMA on mbarriers, a producer warpgroup
+ * and 2–3 ping-ponging consumer warpgroups (64 query rows each), key tile 128; elsewhere the
+ * portable mma.sync path of kernels/fused.cu.
+ *
+ * Parameters: path=mma|wgmma forces a path (wgmma is skipped off sm_90). lse=1 also writes the
+ * per-row log-sum-exp (natural log, fp32 [B][H][S]) into the workspace (workspace_bytes is then
+ * 4·B·H·S, else 0). tile=BMxBN forces a configuration: mma path 128x128, 64x64, 128x64; wgmma path
+ * 128x128 (2 consumer warpgroups) or 192x128 (3, D=64 only); tile=192x128 alone implies
+ * path=wgmma, any other tile alone implies path=mma. By default from the shape: wgmma D=128 →
+ * 128x128, D=64 → 192x128 (128x128 for causal S ≤ 1024); mma D=128 → 128x128 with 8 warps (64x64
+ * with 4 warps for causal S ≤ 1024), D=64 → 64x64, and 64x64 wherever 128-row tiles would give
+ * fewer than 264 blocks (two per SM of a 132-SM H100/H200).
  *
  * CPU implementation (cpu_rows): the same algorithm in float — blockwise over key tiles of the
- * GPU's key-tile width, running max and sum, exp2 with the folded scale, P rounded to the dtype
- * before P·V, normalisation at the end.
+ * GPU's key-tile width (128 on the wgmma path; the mma path's BN otherwise; the path is resolved
+ * as prepare resolves it, from params or from the current device), running max and sum, exp2 with
+ * the folded scale, P rounded to the dtype before P·V, normalisation at the end.
  *
- * How it fared (H100 80GB HBM3, dev/fused driver, median of 21 runs, default tiles): D=128 bf16
- * non-causal 333 / 339 / 342 TFLOP/s at S = 4096 / 8192 / 16384, causal 299 / 318 / 346; D=64 bf16
- * non-causal 283–286 at S ≥ 4096. Every exactness check passed (bf16 rel L2 ≤ 2.3e-3 vs fp64).
- * See kernels/NOTES-fused.md. */
+ * How it fared, mma path (H100 80GB HBM3, dev/fused driver, median of 21 runs, default tiles):
+ * D=128 bf16 non-causal 333 / 339 / 342 TFLOP/s at S = 4096 / 8192 / 16384, causal 299 / 318 /
+ * 346; D=64 bf16 non-causal 283–286 at S ≥ 4096. wgmma path (H200, dev/hopper driver, median of
+ * 21): D=128 bf16 non-causal 641 / 660 / 667, causal 567 / 615 / 668; D=64 bf16 (192x128)
+ * non-causal 522 / 559 / 523, causal 432 / 495 / 526. Every exactness check passed (bf16 rel L2
+ * ≤ 2.3e-3 vs fp64). See kernels/NOTES-fused.md. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +51,24 @@ int attn_fused_setup(int dtype, int D, int idx);
 int attn_fused_launch(int dtype, int D, int idx, int B, int H, int Hkv, int S, int causal,
                       const void *q, const void *k, const void *v, void *o, float *lse,
                       cudaStream_t stream);
+/* kernels/fused_sm90.cu */
+int attn_fused_sm90_available(void);
+int attn_fused_sm90_default_nwg(int D, int S, int causal);
+int attn_fused_sm90_setup(int dtype, int D, int nwg);
+int attn_fused_sm90_launch(int dtype, int D, int nwg, int B, int H, int Hkv, int S, int causal,
+                           const void *q, const void *k, const void *v, void *o, float *lse,
+                           cudaStream_t stream);
+
+enum { FUSED_MMA = 0, FUSED_WGMMA = 1 };
+#define FUSED_WGMMA_BN 128 /* key tile of every wgmma configuration */
 
 typedef struct fused_state {
     attn_point point;
-    int config;  /* index into kernels/fused.cu's configuration table */
+    int path;    /* FUSED_MMA or FUSED_WGMMA */
+    int config;  /* mma: index into kernels/fused.cu's configuration table; wgmma: consumer
+                    warpgroups (2 or 3) */
     int bm, bn;  /* query and key tile */
-    int warps;   /* warps per block (bm / 16) */
+    int warps;   /* mma: warps per block (bm / 16); wgmma: consumer warpgroups */
     float *lse;  /* the workspace when lse=1, else NULL */
 } fused_state;
 
@@ -64,10 +87,39 @@ static int fused_lse(const attn_point *p)
     return attn_param(p, "lse", v, sizeof v) && strcmp(v, "1") == 0;
 }
 
+/* path=, if given: FUSED_MMA / FUSED_WGMMA; -2 if absent; -1 if malformed. */
+static int fused_path_param(const attn_point *p)
+{
+    char v[16];
+    if (!attn_param(p, "path", v, sizeof v)) return -2;
+    if (strcmp(v, "mma") == 0) return FUSED_MMA;
+    if (strcmp(v, "wgmma") == 0) return FUSED_WGMMA;
+    return -1;
+}
+
+/* The path prepare takes: path= if given; else tile=192x128 → wgmma, another tile= → mma; else
+ * wgmma where the current device is sm_90, mma elsewhere (also where no device answers). */
+static int fused_path(const attn_point *p)
+{
+    int pp = fused_path_param(p), bm, bn;
+    if (pp >= 0) return pp;
+    if (fused_tile_param(p, &bm, &bn) == 1) return bm == 192 ? FUSED_WGMMA : FUSED_MMA;
+    return attn_fused_sm90_available() ? FUSED_WGMMA : FUSED_MMA;
+}
+
+/* wgmma path: consumer warpgroups (query tile 64·nwg rows) from tile= or the shape. */
+static int fused_wgmma_nwg(const attn_point *p)
+{
+    int bm, bn;
+    if (fused_tile_param(p, &bm, &bn) == 1) return bm / 64;
+    return attn_fused_sm90_default_nwg(p->head_dim, p->seq, p->causal);
+}
+
 /* The key-tile width the GPU uses for this point. */
 static int fused_bn(const attn_point *p)
 {
     int bm, bn;
+    if (fused_path(p) == FUSED_WGMMA) return FUSED_WGMMA_BN;
     if (fused_tile_param(p, &bm, &bn) != 1)
         attn_fused_default_tile(p->head_dim, p->batch, p->heads, p->seq, p->causal, &bm, &bn);
     return bn;
@@ -77,10 +129,17 @@ static const char *fused_supports(const attn_point *p)
 {
     if (p->dtype == ATTN_FP32) return "fp32 inputs not supported (fp16/bf16 tensor-core kernel)";
     if (p->head_dim != 64 && p->head_dim != 128) return "head_dim must be 64 or 128";
+    int pp = fused_path_param(p);
+    if (pp == -1) return "path must be mma or wgmma";
     int bm, bn, t = fused_tile_param(p, &bm, &bn);
     if (t < 0) return "tile must be BMxBN, e.g. tile=128x128";
-    if (t == 1 && attn_fused_config_find(bm, bn) < 0)
-        return "tile must be one of 128x128, 64x64, 128x64";
+    if (t == 1) {
+        int wg = pp == FUSED_WGMMA || (pp == -2 && bm == 192);
+        if (wg && !((bm == 128 && bn == 128) || (bm == 192 && bn == 128 && p->head_dim == 64)))
+            return "wgmma tile must be 128x128, or 192x128 at head_dim 64";
+        if (!wg && attn_fused_config_find(bm, bn) < 0)
+            return "mma tile must be one of 128x128, 64x64, 128x64";
+    }
     char v[8];
     if (attn_param(p, "lse", v, sizeof v) && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
         return "lse must be 0 or 1";
@@ -99,6 +158,23 @@ static int fused_prepare(const attn_point *p, void *workspace, cudaStream_t stre
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
     if (major < 8) return attn_skip("fused: needs sm_80 or newer (mma.sync bf16, cp.async)");
+    if (fused_path(p) == FUSED_WGMMA) {
+        if (!attn_fused_sm90_available())
+            return attn_skip("fused: path=wgmma needs an sm_90 device (H100/H200)");
+        const int nwg = fused_wgmma_nwg(p);
+        ATTN_TRY(attn_fused_sm90_setup((int)p->dtype, p->head_dim, nwg));
+        fused_state *st = malloc(sizeof *st);
+        if (!st) return attn_fail("fused: out of host memory");
+        st->point = *p;
+        st->path = FUSED_WGMMA;
+        st->config = nwg;
+        st->bm = 64 * nwg;
+        st->bn = FUSED_WGMMA_BN;
+        st->warps = nwg;
+        st->lse = fused_lse(p) ? workspace : NULL;
+        *state = st;
+        return ATTN_OK;
+    }
     int bm, bn, idx;
     if (fused_tile_param(p, &bm, &bn) == 1)
         idx = attn_fused_config_find(bm, bn);
@@ -112,6 +188,7 @@ static int fused_prepare(const attn_point *p, void *workspace, cudaStream_t stre
     fused_state *st = malloc(sizeof *st);
     if (!st) return attn_fail("fused: out of host memory");
     st->point = *p;
+    st->path = FUSED_MMA;
     st->config = idx;
     st->bn = bn;
     st->warps = warps;
@@ -125,6 +202,10 @@ static int fused_run(void *state, const attn_device_io *io, cudaStream_t stream)
 {
     const fused_state *st = state;
     const attn_point *p = &st->point;
+    if (st->path == FUSED_WGMMA)
+        return attn_fused_sm90_launch((int)p->dtype, p->head_dim, st->config, p->batch, p->heads,
+                                      p->kv_heads, p->seq, p->causal, io->q, io->k, io->v, io->o,
+                                      st->lse, stream);
     return attn_fused_launch((int)p->dtype, p->head_dim, st->config, p->batch, p->heads,
                              p->kv_heads, p->seq, p->causal, io->q, io->k, io->v, io->o, st->lse,
                              stream);
@@ -135,8 +216,12 @@ static void fused_release(void *state) { free(state); }
 static void fused_describe(const void *state, char *buf, size_t n)
 {
     const fused_state *st = state;
-    snprintf(buf, n, "path=mma tile=%dx%d warps=%d lse=%d", st->bm, st->bn, st->warps,
-             st->lse != NULL);
+    if (st->path == FUSED_WGMMA)
+        snprintf(buf, n, "path=wgmma tile=%dx%d warpgroups=1+%d lse=%d", st->bm, st->bn, st->warps,
+                 st->lse != NULL);
+    else
+        snprintf(buf, n, "path=mma tile=%dx%d warps=%d lse=%d", st->bm, st->bn, st->warps,
+                 st->lse != NULL);
 }
 
 static int fused_cpu_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
@@ -218,8 +303,8 @@ static int fused_launches(const attn_point *p)
 
 const attn_variant attn_variant_fused = {
     .name = "fused",
-    .param_keys = "tile,lse",
-    .description = "flash-attention-2 forward: online softmax, mma.sync tensor cores, no SxS buffer",
+    .param_keys = "tile,lse,path",
+    .description = "flash-attention forward: online softmax, wgmma+TMA (sm_90) or mma.sync, no SxS buffer",
     .exact = 1,
     .supports = fused_supports,
     .workspace_bytes = fused_workspace_bytes,
