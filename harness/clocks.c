@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
+
 /* The NVML subset used, declared here (nvml.h is not packaged). Return 0 = NVML_SUCCESS. */
 typedef struct nvml_device *nvml_device;
 enum { NVML_CLOCK_SM = 1, NVML_CLOCK_MEM = 2, NVML_TEMPERATURE_GPU = 0 };
@@ -101,7 +103,8 @@ void attn_clocks_open(int device, attn_clock_info *info)
         if (N.driver && N.driver(info->driver, sizeof info->driver) != 0) info->driver[0] = 0;
     } else {
         N.dev = NULL;
-        N.source = attn_clock_probe(0) > 0 ? "probe" : "none";
+        int mhz;
+        N.source = attn_clock_probe(0, &mhz) == ATTN_OK ? "probe" : "none";
         int ecc = 0;
         if (cudaDeviceGetAttribute(&ecc, cudaDevAttrEccEnabled, device) == cudaSuccess) info->ecc = ecc;
     }
@@ -123,7 +126,8 @@ void attn_clocks_read(cudaStream_t stream, int *sm_mhz, int *temp_c, int *power_
         if (N.clock(N.dev, NVML_CLOCK_SM, &v) == 0) *sm_mhz = (int)v;
         if (N.temp && N.temp(N.dev, NVML_TEMPERATURE_GPU, &v) == 0) *temp_c = (int)v;
         if (N.power && N.power(N.dev, &v) == 0) *power_mw = (int)v;
-    } else if (strcmp(N.source, "probe") == 0) {
-        *sm_mhz = attn_clock_probe(stream);
+    } else if (strcmp(N.source, "probe") == 0 && attn_clock_probe(stream, sm_mhz) != ATTN_OK) {
+        *sm_mhz = -1; /* unknown for this sample: it is not flagged */
+        cudaGetLastError();
     }
 }

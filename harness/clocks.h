@@ -8,6 +8,7 @@
 #define ATTN_CLOCKS_H
 
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,8 +37,11 @@ const char *attn_clocks_source(void);
 /* A sample is throttled when its SM clock is known and below 75 % of the max SM clock. */
 int attn_clocks_throttled(int sm_mhz, int max_sm_mhz);
 
-/* The probe kernel (clockprobe.cu): SM clock in MHz measured over ~20 µs, or -1. */
-int attn_clock_probe(cudaStream_t stream);
+/* The probe kernel (clockprobe.cu): SM clock in MHz measured over ~20 µs. */
+int attn_clock_probe(cudaStream_t stream, int *mhz);
+
+/* A one-thread kernel that busy-waits `ns` nanoseconds on `stream` (clockprobe.cu). */
+int attn_spin(uint64_t ns, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -237,6 +237,38 @@ static int take_records(const attn_samples *s, attn_profile *out, uint64_t first
     return all && s->n > 0;
 }
 
+/* Warm-up: module load, cuBLAS heuristics and clocks ramping stay out of the samples. */
+static int warm_up(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx, cudaStream_t stream)
+{
+    double t0 = attn_now();
+    for (int i = 0; i < 2 || attn_now() - t0 < o->warmup_time; i++) {
+        ATTN_TRY(run(ctx, stream));
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    return ATTN_OK;
+}
+
+/* Evicts the inputs from L2: a memset of at least twice its size (a new byte each sample). */
+static int flush_l2(void *flush, int byte, size_t bytes, cudaStream_t stream)
+{
+    CUDA_CHECK(cudaMemsetAsync(flush, byte, bytes, stream));
+    return ATTN_OK;
+}
+
+/* One run between two events; *ns is the time between them. */
+static int timed_run(attn_gpu_run_fn run, void *ctx, cudaStream_t stream, cudaEvent_t start,
+                     cudaEvent_t stop, int64_t *ns)
+{
+    float ms;
+    CUDA_CHECK(cudaEventRecord(start, stream));
+    ATTN_TRY(run(ctx, stream));
+    CUDA_CHECK(cudaEventRecord(stop, stream));
+    CUDA_CHECK(cudaEventSynchronize(stop));
+    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    *ns = (int64_t)llround(ms * 1e6);
+    return ATTN_OK;
+}
+
 int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
                      cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out,
                      attn_profile *prof)
@@ -245,15 +277,8 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
     CUDA_CHECK(cudaEventCreate(&start));
     CUDA_CHECK(cudaEventCreate(&stop));
     static uint64_t next_ext = 1; /* external ids: unique in the process */
-    int rc = ATTN_OK;
-    /* Warm-up: module load, cuBLAS heuristics and clocks ramping stay out of the samples. */
     attn_nvtx_push("warm-up");
-    double t0 = attn_now();
-    for (int i = 0; rc == ATTN_OK && (i < 2 || attn_now() - t0 < o->warmup_time); i++) {
-        rc = run(ctx, stream);
-        if (rc == ATTN_OK && cudaStreamSynchronize(stream) != cudaSuccess)
-            rc = attn_fail_cuda(cudaGetLastError(), "warm-up", __FILE__, __LINE__);
-    }
+    int rc = warm_up(o, run, ctx, stream);
     attn_nvtx_pop();
     /* Records of the checks and warm-ups are dropped; from here the log holds this point's. */
     int cupti = attn_cupti_on();
@@ -262,36 +287,24 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
     uint64_t first_ext = next_ext;
     size_t seen = 0; /* log records already looked at */
     prof->method = cupti ? "cupti_span" : "events";
-    t0 = attn_now();
+    double t0 = attn_now();
     while (rc == ATTN_OK && !attn_measure_done(o, out, attn_now() - t0)) {
         /* The flush is enqueued before the start event and outside the CUPTI tag: the GPU runs
          * it, then the sample, back to back, and the sample's time excludes it. */
         if (o->cold) {
             attn_nvtx_push("flush");
-            cudaError_t fe = cudaMemsetAsync(flush, out->n & 0xff, flush_bytes, stream);
+            rc = flush_l2(flush, out->n & 0xff, flush_bytes, stream);
             attn_nvtx_pop();
-            if (fe != cudaSuccess) {
-                rc = attn_fail_cuda(fe, "L2 flush", __FILE__, __LINE__);
-                break;
-            }
+            if (rc != ATTN_OK) break;
         }
         uint64_t ext = next_ext++;
-        float ms = 0;
+        int64_t event_ns = 0;
         attn_nvtx_push("timed");
         int tagged = cupti && attn_cupti_push(ext) == ATTN_OK;
-        cudaError_t e = cudaEventRecord(start, stream);
-        if (e == cudaSuccess) rc = run(ctx, stream);
-        if (e == cudaSuccess && rc == ATTN_OK) e = cudaEventRecord(stop, stream);
+        rc = timed_run(run, ctx, stream, start, stop, &event_ns);
         if (tagged) attn_cupti_pop();
-        if (e == cudaSuccess && rc == ATTN_OK) e = cudaEventSynchronize(stop);
         attn_nvtx_pop();
         if (rc != ATTN_OK) break;
-        if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, start, stop);
-        if (e != cudaSuccess) {
-            rc = attn_fail_cuda(e, "timing a sample", __FILE__, __LINE__);
-            break;
-        }
-        int64_t event_ns = (int64_t)llround(ms * 1e6);
         if ((rc = profile_push(prof, out->n)) != ATTN_OK || (rc = push(out, event_ns)) != ATTN_OK)
             break;
         store_sample_info *inf = &prof->info[out->n - 1];

@@ -19,6 +19,7 @@
 
 #include "ceilings.h"
 #include "check.h"
+#include "clocks.h"
 #include "cli.h"
 #include "commands.h"
 #include "error.h"
@@ -66,6 +67,8 @@ static const char usage_text[] =
     "  --no-cupti          time with CUDA events only: no CUPTI per-kernel records\n"
     "  --no-ceilings       skip measuring the GPU's GEMM and copy ceilings at run start\n"
     "  --metrics dram      DRAM bytes per point from hardware counters (a separate pass)\n"
+    "  --debug-spin V:US   add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
+    "                      known slowdown, to check that `attnbench compare` catches it\n"
     "  --sweep FILE        read options from FILE (one option per line, # comments) first\n"
     "  --quiet             no progress line\n"
     "\n"
@@ -97,6 +100,8 @@ typedef struct run_opts {
     int quiet;
     int no_cupti, no_ceilings;
     const char *metrics;                    /* --metrics: "dram" or NULL */
+    const attn_variant *spin_variant;       /* --debug-spin: the variant slowed on purpose */
+    int spin_us;
 } run_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -231,6 +236,19 @@ static int parse_args(int argc, char **argv, run_opts *o, char *sweep_buf, size_
             o->metrics = v;
             continue;
         }
+        if (cli_opt(n, args, &i, "--debug-spin", &v)) {
+            const char *colon = v ? strchr(v, ':') : NULL;
+            char name[64];
+            int us[1];
+            if (!colon || (size_t)(colon - v) >= sizeof name ||
+                cli_int_list(colon + 1, 1, us, 1) != 1 || us[0] > 10000000)
+                return cli_error("run", "bad --debug-spin '%s' (VARIANT:MICROSECONDS)", v ? v : "");
+            snprintf(name, sizeof name, "%.*s", (int)(colon - v), v);
+            if (!(o->spin_variant = attn_variant_find(name)))
+                return cli_error("run", "unknown variant '%s' in --debug-spin", name);
+            o->spin_us = us[0];
+            continue;
+        }
         if (cli_opt(n, args, &i, "--variants", &v)) {
             variants = v;
             if (!v) return cli_error("run", "--variants needs a list");
@@ -348,6 +366,13 @@ static int parse_args(int argc, char **argv, run_opts *o, char *sweep_buf, size_
         }
     } else {
         for (const attn_variant *const *v = attn_variants; *v; v++) o->variants[o->n_variants++] = *v;
+    }
+    if (o->spin_variant) {
+        int listed = 0;
+        for (int j = 0; j < o->n_variants; j++) listed |= o->variants[j] == o->spin_variant;
+        if (!listed || o->cpu)
+            return cli_error("run", "--debug-spin needs the GPU backend and '%s' among --variants",
+                             o->spin_variant->name);
     }
     for (int k = 0; k < o->n_params; k++) {
         int used = 0;
@@ -555,12 +580,31 @@ typedef struct gpu_run_ctx {
     const attn_variant *v;
     void *state;
     attn_device_io io;
+    uint64_t spin_ns; /* --debug-spin: busy-wait added after each timed run */
 } gpu_run_ctx;
 
+/* One timed forward pass (warm-ups and samples; the check runs the variant alone). */
 static int gpu_run(void *ctx, cudaStream_t stream)
 {
     gpu_run_ctx *g = ctx;
-    return g->v->run(g->state, &g->io, stream);
+    ATTN_TRY(g->v->run(g->state, &g->io, stream));
+    return g->spin_ns ? attn_spin(g->spin_ns, stream) : ATTN_OK;
+}
+
+/* The checked run: workspace, prepare, output poisoned (all-ones bytes are NaN in every dtype,
+ * so an unwritten element fails the check), one run, the output copied to c->hout. ATTN_SKIP
+ * when prepare says the point cannot run here. */
+static int gpu_check_run(shape_ctx *c, const attn_point *p, cudaStream_t stream, size_t ws_bytes,
+                         void **ws, gpu_run_ctx *g)
+{
+    size_t out_bytes = attn_q_elems(p) * attn_dtype_size(p->dtype);
+    if (ws_bytes) CUDA_CHECK(cudaMalloc(ws, ws_bytes));
+    ATTN_TRY(g->v->prepare(p, *ws, stream, &g->state));
+    CUDA_CHECK(cudaMemsetAsync(c->dout, 0xff, out_bytes, stream));
+    ATTN_TRY(g->v->run(g->state, &g->io, stream));
+    CUDA_CHECK(cudaMemcpyAsync(c->hout, c->dout, out_bytes, cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    return ATTN_OK;
 }
 
 typedef struct cpu_run_ctx {
@@ -666,35 +710,25 @@ static void run_point_gpu(shape_ctx *c, const attn_variant *v, const attn_point 
     size_t ws_bytes = v->workspace_bytes ? v->workspace_bytes(p) : 0;
     sp->device_bytes += (double)ws_bytes;
     void *ws = NULL;
-    gpu_run_ctx g = {v, NULL, {c->dq, c->dk, c->dv, c->dout}};
-    int rc = ATTN_OK;
-    if (ws_bytes) {
-        cudaError_t e = cudaMalloc(&ws, ws_bytes);
-        if (e != cudaSuccess) rc = attn_fail_cuda(e, "cudaMalloc(workspace)", __FILE__, __LINE__);
-    }
-    if (rc == ATTN_OK) rc = v->prepare(p, ws, stream, &g.state);
+    gpu_run_ctx g = {v, NULL, {c->dq, c->dk, c->dv, c->dout}, 0};
+    if (c->o->spin_variant == v) g.spin_ns = (uint64_t)c->o->spin_us * 1000;
+    int rc = gpu_check_run(c, p, stream, ws_bytes, &ws, &g);
     if (rc == ATTN_SKIP) {
         snprintf(res->reason, sizeof res->reason, "%s", attn_last_error.msg);
         sp->status = "skipped", sp->reason = res->reason;
         goto out;
     }
-    if (rc == ATTN_OK && v->describe) {
-        v->describe(g.state, res->config, sizeof res->config);
-        sp->config = res->config;
-    }
-    /* Poison the output (all-ones bytes are NaN in every dtype): unwritten elements fail. */
-    size_t nq = attn_q_elems(p), es = attn_dtype_size(p->dtype);
-    if (rc == ATTN_OK && cudaMemsetAsync(c->dout, 0xff, nq * es, stream) != cudaSuccess)
-        rc = attn_fail_cuda(cudaGetLastError(), "poison output", __FILE__, __LINE__);
-    if (rc == ATTN_OK) rc = v->run(g.state, &g.io, stream);
-    if (rc == ATTN_OK && cudaMemcpyAsync(c->hout, c->dout, nq * es, cudaMemcpyDeviceToHost, stream) != cudaSuccess)
-        rc = attn_fail_cuda(cudaGetLastError(), "copy output", __FILE__, __LINE__);
-    if (rc == ATTN_OK && cudaStreamSynchronize(stream) != cudaSuccess)
-        rc = attn_fail_cuda(cudaGetLastError(), "run for the check", __FILE__, __LINE__);
     if (rc != ATTN_OK) {
         res->abort = classify_gpu_failure(sp, res->reason, sizeof res->reason);
         goto out;
     }
+    if (v->describe) v->describe(g.state, res->config, sizeof res->config);
+    if (g.spin_ns) { /* the point carries the knob, so no one mistakes it for the variant's speed */
+        size_t len = strlen(res->config);
+        snprintf(res->config + len, sizeof res->config - len, "%sdebug_spin_us=%d", len ? " " : "",
+                 c->o->spin_us);
+    }
+    if (res->config[0]) sp->config = res->config;
     size_t n = c->n_rows * p->head_dim;
     float *out = malloc(n * sizeof *out);
     if (!out) {
@@ -859,6 +893,14 @@ static void measure_ceilings(sqlite3 *db, int64_t run_id, cudaStream_t stream)
     }
 }
 
+/* The run's own stream and the buffer whose memset flushes L2 between cold samples. */
+static int gpu_setup(cudaStream_t *stream, void **flush, size_t flush_bytes)
+{
+    CUDA_CHECK(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaMalloc(flush, flush_bytes));
+    return ATTN_OK;
+}
+
 static void join_args(int argc, char **argv, char *buf, size_t n)
 {
     size_t len = snprintf(buf, n, "attnbench");
@@ -913,9 +955,8 @@ int cmd_run(int argc, char **argv)
         }
         flush_bytes = 2 * (size_t)gpu.l2_bytes;
         o.measure.max_sm_mhz = gpu.clocks.max_sm_mhz;
-        if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess ||
-            cudaMalloc(&flush, flush_bytes) != cudaSuccess) {
-            fprintf(stderr, "attnbench run: cannot set up the GPU: %s\n", cudaGetErrorString(cudaGetLastError()));
+        if (gpu_setup(&stream, &flush, flush_bytes) != ATTN_OK) {
+            fprintf(stderr, "attnbench run: cannot set up the GPU: %s\n", attn_last_error.msg);
             free(shapes);
             return 1;
         }

@@ -20,7 +20,8 @@ static void bad_input(void)
     static const char *const bad[] = {
         "--variants nope", "--seq 0", "--seq -5", "--seq 512:64:x2", "--heads 6 --kv-heads 4",
         "--dtype fp8", "--causal 2", "--bogus", "--init weird", "--max-time 0", "--param nosuchkey=1",
-        "--cache warm", "--tokens 0", "--model-dim 100 --head-dim 64", "--sweep /nonexistent",
+        "--cache warm", "--tokens 0", "--debug-spin cublas:100", "--debug-spin nope:5",
+        "--debug-spin cublas", "--model-dim 100 --head-dim 64", "--sweep /nonexistent",
     };
     char db[512];
     fx_path(db, sizeof db, "bad.db");
