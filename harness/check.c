@@ -9,7 +9,7 @@ double attn_tolerance(attn_dtype t)
     switch (t) {
     case ATTN_FP16: return 64.0 / 2048; /* 64 · 2^-11 */
     case ATTN_BF16: return 64.0 / 256;  /* 64 · 2^-8 */
-    default: return 1e-4;
+    default: return 1e-3; /* fp32: errors come from summation order, not storage */
     }
 }
 
