@@ -37,11 +37,19 @@ const char *attn_clocks_source(void);
 /* A sample is throttled when its SM clock is known and below 75 % of the max SM clock. */
 int attn_clocks_throttled(int sm_mhz, int max_sm_mhz);
 
-/* The probe kernel (clockprobe.cu): SM clock in MHz measured over ~20 µs. */
+/* The probe kernel (timer.cu): SM clock in MHz measured over ~20 µs. */
 int attn_clock_probe(cudaStream_t stream, int *mhz);
 
-/* A one-thread kernel that busy-waits `ns` nanoseconds on `stream` (clockprobe.cu). */
+/* A one-thread kernel that busy-waits `ns` nanoseconds on `stream` (timer.cu). */
 int attn_spin(uint64_t ns, cudaStream_t stream);
+
+/* The stream hold (timer.cu): attn_stream_hold enqueues a kernel that keeps `stream` waiting
+ * until attn_stream_release (or 1 s); attn_stream_hold_timed_out, once the stream has passed the
+ * hold, says whether it was the timeout that ended it (the host enqueued too slowly or
+ * synchronised while holding: the sample is not valid). One hold at a time. */
+int attn_stream_hold(cudaStream_t stream);
+void attn_stream_release(void);
+int attn_stream_hold_timed_out(void);
 
 #ifdef __cplusplus
 }

@@ -255,15 +255,24 @@ static int flush_l2(void *flush, int byte, size_t bytes, cudaStream_t stream)
     return ATTN_OK;
 }
 
-/* One run between two events; *ns is the time between them. */
-static int timed_run(attn_gpu_run_fn run, void *ctx, cudaStream_t stream, cudaEvent_t start,
-                     cudaEvent_t stop, int64_t *ns)
+/* One run between two events, enqueued behind the stream hold. */
+static int enqueue_run(attn_gpu_run_fn run, void *ctx, cudaStream_t stream, cudaEvent_t start,
+                       cudaEvent_t stop)
 {
-    float ms;
     CUDA_CHECK(cudaEventRecord(start, stream));
     ATTN_TRY(run(ctx, stream));
     CUDA_CHECK(cudaEventRecord(stop, stream));
+    return ATTN_OK;
+}
+
+/* Once the hold is released: the time between the two events. */
+static int event_time(cudaEvent_t start, cudaEvent_t stop, int64_t *ns)
+{
+    float ms;
     CUDA_CHECK(cudaEventSynchronize(stop));
+    if (attn_stream_hold_timed_out())
+        return attn_fail("the stream hold timed out: run() took over 1 s to enqueue, or "
+                         "synchronised (a variant's run() must only enqueue work)");
     CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
     *ns = (int64_t)llround(ms * 1e6);
     return ATTN_OK;
@@ -299,10 +308,15 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
         }
         uint64_t ext = next_ext++;
         int64_t event_ns = 0;
+        /* The hold keeps the GPU from reaching the start event until the whole sample is
+         * enqueued; it and the flush stay outside the CUPTI tag. */
         attn_nvtx_push("timed");
-        int tagged = cupti && attn_cupti_push(ext) == ATTN_OK;
-        rc = timed_run(run, ctx, stream, start, stop, &event_ns);
+        rc = attn_stream_hold(stream);
+        int tagged = rc == ATTN_OK && cupti && attn_cupti_push(ext) == ATTN_OK;
+        if (rc == ATTN_OK) rc = enqueue_run(run, ctx, stream, start, stop);
         if (tagged) attn_cupti_pop();
+        attn_stream_release();
+        if (rc == ATTN_OK) rc = event_time(start, stop, &event_ns);
         attn_nvtx_pop();
         if (rc != ATTN_OK) break;
         if ((rc = profile_push(prof, out->n)) != ATTN_OK || (rc = push(out, event_ns)) != ATTN_OK)

@@ -1,6 +1,10 @@
-/* clockprobe.cu — the harness's kernels that read the GPU's %globaltimer:
+/* timer.cu — the harness's own kernels, each built on the GPU's %globaltimer:
  *   - the SM clock without NVML: one thread counts clock64() ticks while %globaltimer advances
  *     ~20 µs; ticks per ns × 1000 = MHz. Enqueued after a sample, outside its timing;
+ *   - the stream hold (nvbench's "blocking kernel"): a one-thread kernel spinning on a
+ *     host-mapped flag, enqueued before a sample's start event and released once the whole sample
+ *     is enqueued, so that the events time the GPU's work and not the host's enqueueing of it
+ *     (encoding tensor maps, launch calls); a timeout ends a hold that is never released;
  *   - a busy-wait of a given length (run --debug-spin): work added on purpose to one variant's
  *     timed region, so that the regression gate can be shown to catch a known slowdown. */
 #include <cuda_runtime.h>
@@ -56,3 +60,40 @@ extern "C" int attn_spin(uint64_t ns, cudaStream_t stream)
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }
+
+/* Spins until *release is set or timeout_ns pass; *timed_out tells which. */
+__global__ void hold_kernel(const volatile int *release, volatile int *timed_out,
+                            unsigned long long timeout_ns)
+{
+    const unsigned long long t0 = globaltimer_ns();
+    while (!*release)
+        if (globaltimer_ns() - t0 > timeout_ns) {
+            *timed_out = 1;
+            return;
+        }
+}
+
+/* flags[0]: release, flags[1]: timed out; host-mapped, allocated once. */
+static volatile int *hold_flags;
+static int *hold_flags_dev;
+
+extern "C" int attn_stream_hold(cudaStream_t stream)
+{
+    if (!hold_flags) {
+        void *host;
+        CUDA_CHECK(cudaHostAlloc(&host, 2 * sizeof(int), cudaHostAllocMapped));
+        CUDA_CHECK(cudaHostGetDevicePointer((void **)&hold_flags_dev, host, 0));
+        hold_flags = (volatile int *)host;
+    }
+    hold_flags[0] = hold_flags[1] = 0;
+    hold_kernel<<<1, 1, 0, stream>>>(hold_flags_dev, hold_flags_dev + 1, 1000000000ull);
+    CUDA_CHECK_LAUNCH();
+    return ATTN_OK;
+}
+
+extern "C" void attn_stream_release(void)
+{
+    if (hold_flags) __atomic_store_n((int *)&hold_flags[0], 1, __ATOMIC_SEQ_CST);
+}
+
+extern "C" int attn_stream_hold_timed_out(void) { return hold_flags && hold_flags[1]; }
