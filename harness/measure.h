@@ -1,6 +1,7 @@
 /* measure.h — timing one variant at one point: warm-up, optional L2 flush before each sample,
  * CUDA events around each sample behind a stream hold (a monotonic clock on the CPU backend),
- * CUPTI records per sample, and the adaptive stop rule. Every sample is kept; the summary is computed from the ones not flagged throttled.
+ * CUPTI records per sample, and the adaptive stop rule. Every sample is kept; the summary is
+ * computed from the ones not flagged throttled.
  *
  * With CUPTI on (trace.h), each sample's run() is tagged with its own external correlation id and
  * its kernel records are flushed after the sample (outside the timed region): the sample then
