@@ -1,7 +1,8 @@
 /* test_gpu.c — GPU tests (make test-gpu; needs a GPU): the GPU input generator equals the host's
  * bit for bit; every GPU variant passes the fp64 check across shapes (S = 1, 127, 1000, 4096;
- * D = 64, 128; causal; H_kv < H; fp16, bf16, fp32) through the real pipeline; an out-of-memory
- * point is skipped with its reason and the run goes on. */
+ * D = 64, 128; causal; H_kv < H; fp16, bf16, fp32) through the real pipeline, fused on both of
+ * its paths and within 2× of cublas's max error; an out-of-memory point is skipped with its
+ * reason and the run goes on. */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static void variants_pass(const char *init)
     snprintf(db, sizeof db, "%s/variants-%s.db", fx_dir, init);
     int rc = fx_sh("'%s' run --db %s --seq 1,127,1000,4096 --head-dim 64,128 --heads 4 --kv-heads 1,4"
                    " --batch 2 --dtype fp16,bf16,fp32 --causal 0,1 --init %s --max-time 0.01"
-                   " --min-samples 3 --quiet", fx_bin, db, init);
+                   " --min-samples 3 --param path=mma,wgmma --quiet", fx_bin, db, init);
     char what[200];
     snprintf(what, sizeof what, "all variants, 96 shapes, %s inputs: exit 0 (got %d)", init, rc);
     test_cond(what, rc == 0);
@@ -47,6 +48,22 @@ static void variants_pass(const char *init)
               fx_query_int(db, "SELECT count(DISTINCT variant) FROM points WHERE status = 'ok'") ==
                   fx_query_int(db, "SELECT count(DISTINCT variant) FROM points"));
     test_cond("skips say why", fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'skipped' AND (reason IS NULL OR reason = '')") == 0);
+    /* fused (both paths) against cublas on the same inputs: max abs error within 2× of
+     * cublas's, plus a floor of 2^-10 for shapes where both are nearly exact (S = 1); relative
+     * L2 ≤ 1e-2 in bf16. */
+    test_cond("fused max abs error within 2x of cublas's",
+              fx_query_int(db, "SELECT count(*) FROM points f JOIN points c ON c.variant = 'cublas'"
+                               " AND c.batch = f.batch AND c.heads = f.heads AND c.kv_heads = f.kv_heads"
+                               " AND c.seq = f.seq AND c.head_dim = f.head_dim AND c.dtype = f.dtype"
+                               " AND c.causal = f.causal AND c.status = 'ok'"
+                               " WHERE f.variant = 'fused' AND f.status = 'ok'"
+                               " AND f.err_max_abs > 2 * c.err_max_abs + 1.0 / 1024") == 0);
+    test_cond("fused relative L2 <= 1e-2 in bf16",
+              fx_query_int(db, "SELECT count(*) FROM points WHERE variant = 'fused' AND status = 'ok'"
+                               " AND dtype = 'bf16' AND err_rel_l2 > 1e-2") == 0);
+    test_cond("fused checked on both paths where the device has them",
+              fx_query_int(db, "SELECT count(*) FROM points WHERE variant = 'fused' AND status = 'ok'"
+                               " AND params = 'path=mma'") > 0);
     /* The worst errors, for the log. */
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
