@@ -1,8 +1,8 @@
-/* ceilings.c — measured GEMM and copy ceilings (see ceilings.h). */
+/* ceilings.c — measured GEMM and copy ceilings (see ceilings.h). One timing loop serves both: an
+ * operation enqueued between two events, WARMUP times untimed, then the median of REPS. */
 #include "ceilings.h"
 
 #include <cublas_v2.h>
-#include <math.h>
 #include <string.h>
 
 #include "error.h"
@@ -11,86 +11,93 @@
 
 enum { REPS = 10, WARMUP = 3 };
 
-/* Median time (ms) of `reps` GEMMs of dtype t on n×n×n after a warm-up. */
-static int time_gemm(cublasHandle_t h, cudaStream_t s, attn_dtype t, int n, double *ms_out)
+/* What is timed: one GEMM or one copy on the stream. */
+typedef struct ceiling_op {
+    cublasHandle_t handle; /* GEMM */
+    attn_dtype dtype;
+    int n;
+    void *a, *b, *c;       /* GEMM operands, or copy source a and destination b */
+    size_t copy_bytes;     /* 0: a GEMM */
+} ceiling_op;
+
+static int enqueue_op(const ceiling_op *op, cudaStream_t s)
 {
-    size_t elems = (size_t)n * n, bytes = elems * attn_dtype_size(t);
-    void *a = NULL, *b = NULL, *c = NULL;
-    cudaEvent_t e0 = NULL, e1 = NULL;
-    int rc = ATTN_ERR;
-    double ms[REPS];
-    cudaDataType dt = t == ATTN_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    if (op->copy_bytes) {
+        CUDA_CHECK(cudaMemcpyAsync(op->b, op->a, op->copy_bytes, cudaMemcpyDeviceToDevice, s));
+        return ATTN_OK;
+    }
     const float one = 1.0f, zero = 0.0f;
-    if (cudaMalloc(&a, bytes) || cudaMalloc(&b, bytes) || cudaMalloc(&c, bytes)) {
-        rc = attn_fail_cuda(cudaGetLastError(), "cudaMalloc(ceiling GEMM)", __FILE__, __LINE__);
-        goto out;
-    }
-    if (attn_fill_device(a, t, elems, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 128, s) ||
-        attn_fill_device(b, t, elems, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, 128, s))
-        goto out;
-    if (cudaEventCreate(&e0) || cudaEventCreate(&e1)) {
-        rc = attn_fail_cuda(cudaGetLastError(), "cudaEventCreate", __FILE__, __LINE__);
-        goto out;
-    }
+    cudaDataType dt = op->dtype == ATTN_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    CUBLAS_CHECK(cublasGemmEx(op->handle, CUBLAS_OP_N, CUBLAS_OP_N, op->n, op->n, op->n, &one,
+                              op->a, dt, op->n, op->b, dt, op->n, &zero, op->c, dt, op->n,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return ATTN_OK;
+}
+
+static int time_events(const ceiling_op *op, cudaStream_t s, cudaEvent_t e0, cudaEvent_t e1,
+                       double *ms_out)
+{
+    double ms[REPS];
     for (int i = 0; i < WARMUP + REPS; i++) {
-        int st = cudaEventRecord(e0, s);
-        int bl = cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, dt, n, b, dt, n, &zero,
-                              c, dt, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        if (bl) {
-            rc = attn_fail_cublas(bl, "cublasGemmEx(ceiling)", __FILE__, __LINE__);
-            goto out;
-        }
-        float f = 0;
-        if (st || cudaEventRecord(e1, s) || cudaEventSynchronize(e1) || cudaEventElapsedTime(&f, e0, e1)) {
-            rc = attn_fail_cuda(cudaGetLastError(), "timing a ceiling GEMM", __FILE__, __LINE__);
-            goto out;
-        }
+        float f;
+        CUDA_CHECK(cudaEventRecord(e0, s));
+        ATTN_TRY(enqueue_op(op, s));
+        CUDA_CHECK(cudaEventRecord(e1, s));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        CUDA_CHECK(cudaEventElapsedTime(&f, e0, e1));
         if (i >= WARMUP) ms[i - WARMUP] = f;
     }
     *ms_out = stats_median(ms, REPS);
-    rc = ATTN_OK;
-out:
-    if (e0) cudaEventDestroy(e0);
-    if (e1) cudaEventDestroy(e1);
-    cudaFree(a), cudaFree(b), cudaFree(c);
+    return ATTN_OK;
+}
+
+/* Median milliseconds of the operation. */
+static int time_op(const ceiling_op *op, cudaStream_t s, double *ms)
+{
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    if (cudaEventCreate(&e1) != cudaSuccess) {
+        cudaEventDestroy(e0);
+        return attn_fail_cuda(cudaGetLastError(), "cudaEventCreate", __FILE__, __LINE__);
+    }
+    int rc = time_events(op, s, e0, e1, ms);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
     return rc;
 }
 
-static int time_copy(cudaStream_t s, double *bytes_out, double *ms_out)
+/* n×n×n GEMMs of dtype t on seeded normal operands. */
+static int time_gemm(ceiling_op *op, cudaStream_t s, double *ms)
 {
-    size_t bytes = (size_t)512 << 20;
-    void *a = NULL, *b = NULL;
-    while (bytes >= ((size_t)16 << 20) && (cudaMalloc(&a, bytes) || cudaMalloc(&b, bytes))) {
-        cudaFree(a), cudaFree(b);
-        a = b = NULL;
-        cudaGetLastError();
-        bytes /= 2;
+    size_t elems = (size_t)op->n * op->n, bytes = elems * attn_dtype_size(op->dtype);
+    CUDA_CHECK(cudaMalloc(&op->a, bytes));
+    CUDA_CHECK(cudaMalloc(&op->b, bytes));
+    CUDA_CHECK(cudaMalloc(&op->c, bytes));
+    ATTN_TRY(attn_fill_device(op->a, op->dtype, elems, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 128, s));
+    ATTN_TRY(attn_fill_device(op->b, op->dtype, elems, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, 128, s));
+    return time_op(op, s, ms);
+}
+
+/* Device-to-device copies of 512 MiB, halved (down to 16 MiB) until both buffers fit. */
+static int time_copy(ceiling_op *op, cudaStream_t s, double *ms)
+{
+    for (op->copy_bytes = (size_t)512 << 20; op->copy_bytes >= ((size_t)16 << 20); op->copy_bytes /= 2) {
+        if (cudaMalloc(&op->a, op->copy_bytes) == cudaSuccess &&
+            cudaMalloc(&op->b, op->copy_bytes) == cudaSuccess)
+            break;
+        cudaFree(op->a), cudaFree(op->b);
+        op->a = op->b = NULL;
+        cudaGetLastError(); /* the failed allocation is not an error of the run */
     }
-    if (!a || !b) return attn_fail("no device memory for the copy ceiling");
-    cudaEvent_t e0 = NULL, e1 = NULL;
-    int rc = ATTN_ERR;
-    double ms[REPS];
-    if (cudaMemsetAsync(a, 1, bytes, s) || cudaEventCreate(&e0) || cudaEventCreate(&e1)) {
-        rc = attn_fail_cuda(cudaGetLastError(), "copy ceiling setup", __FILE__, __LINE__);
-        goto out;
-    }
-    for (int i = 0; i < WARMUP + REPS; i++) {
-        float f = 0;
-        if (cudaEventRecord(e0, s) || cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, s) ||
-            cudaEventRecord(e1, s) || cudaEventSynchronize(e1) || cudaEventElapsedTime(&f, e0, e1)) {
-            rc = attn_fail_cuda(cudaGetLastError(), "timing the copy ceiling", __FILE__, __LINE__);
-            goto out;
-        }
-        if (i >= WARMUP) ms[i - WARMUP] = f;
-    }
-    *ms_out = stats_median(ms, REPS);
-    *bytes_out = (double)bytes;
-    rc = ATTN_OK;
-out:
-    if (e0) cudaEventDestroy(e0);
-    if (e1) cudaEventDestroy(e1);
-    cudaFree(a), cudaFree(b);
-    return rc;
+    if (!op->a || !op->b) return attn_fail("no device memory for the copy ceiling");
+    CUDA_CHECK(cudaMemsetAsync(op->a, 1, op->copy_bytes, s));
+    return time_op(op, s, ms);
+}
+
+static void op_free(ceiling_op *op)
+{
+    cudaFree(op->a), cudaFree(op->b), cudaFree(op->c);
+    op->a = op->b = op->c = NULL;
 }
 
 int attn_ceilings_measure(cudaStream_t stream, attn_ceilings *c)
@@ -98,18 +105,25 @@ int attn_ceilings_measure(cudaStream_t stream, attn_ceilings *c)
     memset(c, 0, sizeof *c);
     c->gemm_n = 8192;
     c->reps = REPS;
-    cublasHandle_t h;
-    CUBLAS_CHECK(cublasCreate(&h));
-    double ms = 0, n = c->gemm_n, flops = 2 * n * n * n;
-    int rc = cublasSetStream(h, stream);
-    if (rc) rc = attn_fail_cublas(rc, "cublasSetStream", __FILE__, __LINE__);
-    if (rc == ATTN_OK && (rc = time_gemm(h, stream, ATTN_BF16, c->gemm_n, &ms)) == ATTN_OK)
-        c->gemm_bf16_tflops = flops / (ms * 1e-3) / 1e12;
-    if (rc == ATTN_OK && (rc = time_gemm(h, stream, ATTN_FP16, c->gemm_n, &ms)) == ATTN_OK)
-        c->gemm_fp16_tflops = flops / (ms * 1e-3) / 1e12;
-    cublasDestroy(h);
+    const double n = c->gemm_n, flops = 2 * n * n * n;
+    double ms = 0;
+    ceiling_op op = {.n = c->gemm_n};
+    CUBLAS_CHECK(cublasCreate(&op.handle));
+    int rc = cublasSetStream(op.handle, stream);
+    if (rc != 0) rc = attn_fail_cublas(rc, "cublasSetStream", __FILE__, __LINE__);
+    const attn_dtype types[2] = {ATTN_BF16, ATTN_FP16};
+    double *rates[2] = {&c->gemm_bf16_tflops, &c->gemm_fp16_tflops};
+    for (int i = 0; i < 2 && rc == ATTN_OK; i++) {
+        op.dtype = types[i];
+        rc = time_gemm(&op, stream, &ms);
+        op_free(&op);
+        if (rc == ATTN_OK) *rates[i] = flops / (ms * 1e-3) / 1e12;
+    }
+    cublasDestroy(op.handle);
+    if (rc == ATTN_OK) rc = time_copy(&op, stream, &ms);
+    op_free(&op);
     ATTN_TRY(rc);
-    ATTN_TRY(time_copy(stream, &c->copy_bytes, &ms));
+    c->copy_bytes = (double)op.copy_bytes;
     c->copy_gbps = 2 * c->copy_bytes / (ms * 1e-3) / 1e9;
     return ATTN_OK;
 }
