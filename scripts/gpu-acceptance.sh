@@ -9,7 +9,8 @@
 #             racecheck (fused) on small odd shapes
 #   gate      the regression gate on this GPU: two runs of one build (A/A) compared, a run with a
 #             known slowdown (--debug-spin) compared, and CUPTI on vs --no-cupti
-#   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused
+#   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused, then fused's
+#             mma.sync path alone at the same shapes
 #   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256
 set -u
 out=${1:?usage: scripts/gpu-acceptance.sh OUT STAGE...}
@@ -68,14 +69,19 @@ for stage in "$@"; do
     standard)
         step standard $bin run --sweep sweeps/standard.sweep --variants naive,cublas,fused \
             --db "$out/attnbench.db" --tag standard --quiet || status=1
+        # fused's portable path at the same shapes (on sm_90 the default is the wgmma path).
+        step standard-mma $bin run --sweep sweeps/standard.sweep --variants fused \
+            --param path=mma --db "$out/attnbench.db" --tag standard-mma --no-ceilings \
+            --quiet || status=1
         ;;
     lowrank)
         step lowrank $bin run --db "$out/attnbench.db" --tag lowrank --variants lowrank,fused,cublas \
             --seq 1024:65536:x2 --batch 1 --heads 16 --head-dim 128 --dtype bf16 \
-            --param k=64,128,256 --quiet || status=1
+            --param k=64,128,256 --param proj=gaussian,mean --quiet || status=1
         step lowrank-outliers $bin run --db "$out/attnbench.db" --tag lowrank-outliers \
             --variants lowrank,fused --init outliers --seq 4096,16384 --batch 1 --heads 16 \
-            --head-dim 128 --dtype bf16 --param k=64,256 --no-ceilings --quiet || status=1
+            --head-dim 128 --dtype bf16 --param k=64,256 --param proj=gaussian,mean --no-ceilings \
+            --quiet || status=1
         ;;
     *)
         echo "unknown stage '$stage'" >&2

@@ -163,6 +163,80 @@ static void formula_tests(void)
            worst[1], worst[2]);
 }
 
+/* The documented segment-mean matrix (proj=mean), dense: row i holds round_dtype(1/len_i) over
+ * segment i = [floor(i·S/k), floor((i+1)·S/k)), zeros elsewhere. */
+static float *mean_proj(attn_dtype t, int k, int S)
+{
+    float *e = calloc((size_t)k * S, sizeof *e);
+    for (int i = 0; i < k; i++) {
+        const long a = (long)i * S / k, b = (long)(i + 1) * S / k;
+        for (long s = a; s < b; s++) e[(size_t)i * S + s] = attn_round(t, 1.0f / (float)(b - a));
+    }
+    return e;
+}
+
+static void mean_tests(void)
+{
+    static const struct {
+        int b, h, kv, s, d, k;
+        const char *extra;
+    } cases[] = {
+        {1, 1, 1, 1, 64, 1, ""},            /* one segment of one key */
+        {1, 2, 1, 127, 64, 32, ""},         /* uneven segments (3 and 4 keys), GQA */
+        {2, 4, 2, 200, 128, 64, ""},
+        {1, 2, 2, 127, 128, 127, ""},       /* k = S: every segment one key = exact attention's keys */
+        {1, 3, 1, 200, 64, 7, ",tile=128x128"},
+        {1, 2, 1, 127, 64, 48, ",attn=cublas"},
+        {1, 2, 1, 130, 64, 48, ",path=wgmma"},
+        {1, 2, 2, 33, 7, 8, ""},            /* head_dim 7: the cuBLAS path */
+    };
+    double worst = 0;
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int t = 0; t < 3; t++)
+            for (int init = 0; init < 2; init++) {
+                char params[128];
+                snprintf(params, sizeof params, "k=%d,proj=mean%s", cases[ci].k, cases[ci].extra);
+                attn_point p = point(cases[ci].b, cases[ci].h, cases[ci].kv, cases[ci].s,
+                                     cases[ci].d, (attn_dtype)t, params);
+                const char *why = V->supports(&p);
+                char what[512], shape[120];
+                attn_point_format(&p, shape, sizeof shape);
+                const int want_skip = t == ATTN_FP32 && (strstr(params, "tile=") || strstr(params, "path="));
+                snprintf(what, sizeof what, "lowrank %s %s: supported", params, shape);
+                test_cond(what, want_skip ? why != NULL : why == NULL);
+                if (why) continue;
+                float *E = mean_proj(p.dtype, cases[ci].k, p.seq);
+                attn_check_result cr;
+                double rel = against_fp64(&p, E, E, cases[ci].k, (attn_init)init, &cr);
+                snprintf(what, sizeof what, "lowrank %s %s %s: cpu_rows vs fp64 segment means rel L2 %.2e <= %.0e",
+                         params, shape, init ? "outliers" : "normal", rel, bound(p.dtype));
+                test_cond(what, rel >= 0 && rel <= bound(p.dtype) && cr.n_bad == 0);
+                if (p.dtype == ATTN_BF16 && rel > worst) worst = rel;
+                free(E);
+            }
+    printf("cpu_rows vs fp64 segment means, worst bf16 rel L2: %.2e\n", worst);
+    /* proj=gaussian names the default: the same rows, bit for bit. */
+    attn_point a = point(1, 2, 1, 64, 64, ATTN_BF16, "k=16"), b = point(1, 2, 1, 64, 64, ATTN_BF16, "k=16,proj=gaussian");
+    float *q = make(a.dtype, attn_q_elems(&a), 0, ATTN_INIT_NORMAL, 64);
+    float *kk = make(a.dtype, attn_kv_elems(&a), 1, ATTN_INIT_NORMAL, 64);
+    float *vv = make(a.dtype, attn_kv_elems(&a), 2, ATTN_INIT_NORMAL, 64);
+    attn_host_inputs in = {q, kk, vv};
+    attn_row *rows;
+    size_t n = attn_sample_rows(&a, 1e12, &rows);
+    float *x = malloc(n * 64 * sizeof *x), *y = malloc(n * 64 * sizeof *y);
+    int ok = V->cpu_rows(&a, &in, rows, n, x) == 0 && V->cpu_rows(&b, &in, rows, n, y) == 0;
+    test_cond("proj=gaussian is the default projection", ok && memcmp(x, y, n * 64 * sizeof *x) == 0);
+    free(q), free(kk), free(vv), free(rows), free(x), free(y);
+    /* Work: no projection matrices are read; pooling adds, not multiplies. */
+    attn_point m = point(1, 16, 16, 16384, 128, ATTN_BF16, "k=64,proj=mean");
+    const double S = 16384, D = 128, k = 64;
+    test_cond("proj=mean flops: one add per K,V element + attention",
+              fabs(V->flops(&m) - (2.0 * 16 * S * D + 4.0 * 16 * S * k * D)) < 1);
+    test_cond("proj=mean bytes: Q,K,V,O + K',V' written and read",
+              fabs(V->bytes(&m) - 2.0 * (4.0 * 16 * S * D + 4.0 * 16 * k * D)) < 1);
+    test_cond("proj=mean launches: pooling + attention", V->launches(&m) == 2);
+}
+
 static void supports_tests(void)
 {
     struct {
@@ -194,6 +268,15 @@ static void supports_tests(void)
         {ATTN_BF16, 128, 0, "streams=3", "streams must be"},
         {ATTN_BF16, 128, 0, "seed=7", NULL},
         {ATTN_BF16, 128, 0, "proj=/nonexistent/p.npy", "proj: cannot read"},
+        {ATTN_BF16, 128, 0, "proj=gaussian", NULL},
+        {ATTN_BF16, 128, 0, "proj=mean", "k <= seq"},        /* default k = 128 > S = 100 */
+        {ATTN_BF16, 128, 0, "proj=mean,k=100", NULL},
+        {ATTN_BF16, 128, 0, "proj=mean,k=64,streams=2", "streams=2 applies"},
+        {ATTN_BF16, 128, 0, "path=mma", NULL},
+        {ATTN_BF16, 128, 0, "path=wgmma", NULL},             /* shape-only; prepare skips off sm_90 */
+        {ATTN_BF16, 128, 0, "path=tma", "path must be"},
+        {ATTN_BF16, 128, 0, "path=wgmma,tile=64x64", "tile applies to path=mma"},
+        {ATTN_BF16, 128, 0, "attn=cublas,path=mma", "path applies"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         attn_point p = point(1, 2, 1, 100, c[i].d, c[i].t, c[i].params);
@@ -208,6 +291,8 @@ static void supports_tests(void)
     /* The harness skips a causal point through supports(); the sweep key list names the params. */
     test_cond("param_keys lists k and method",
               V->param_keys && strstr(V->param_keys, "k") && strstr(V->param_keys, "method"));
+    test_cond("param_keys has no gemm (the split-K option is gone: attnbench run rejects gemm=)",
+              V->param_keys && !strstr(V->param_keys, "gemm"));
     test_cond("an approximation", V->exact == 0);
 }
 
@@ -337,6 +422,7 @@ static void misc_tests(void)
 int main(void)
 {
     formula_tests();
+    mean_tests();
     supports_tests();
     npy_tests();
     misc_tests();

@@ -45,16 +45,27 @@
  * Limits: non-causal only (a sequence projection mixes future keys into every K′ row); no Nyström.
  * Work: projections 2·2·B·H_kv·k·S·D FLOPs + attention 4·B·H·S·k·D.
  *
- * How it fared (H200, B=1 H=16 D=128 bf16, median ms; fused = the exact flash kernel):
- *   S        k=64    k=128   k=256   fused     speedup k=64 / k=256 (ideal S/2k)
- *   1024     0.020   0.023   0.026   0.035     1.7 (8)   / 1.3 (2)
- *   4096     0.044   0.052   0.066   0.417     9.4 (32)  / 6.3 (8)
- *   16384    0.124   0.154   0.222   6.49      52 (128)  / 29 (32)
- *   65536    0.438   0.588   0.867   103.7     237 (512) / 120 (128)
- * Linear in S from 16384 (log-log slope 0.91 at k=64, 0.98 at k=256). ≥ 50 % of S/2k at k=256
- * (92–93 %), not at k=64 (41 % at 16384, 46 % at 65536): there the pass is at about twice the
- * DRAM floor of Q, K, V, O. Tile 64x64 beat 128x64 and 128x128 at every (S, k) measured. Checks
- * against cpu_rows: bf16 rel L2 ≤ 8.6e-4, fp16 ≤ 2.4e-4, fp32 ≤ 3.6e-6 (96 shapes). */
+ * proj=mean: deterministic segment means, E = F, row i averaging segment i = [⌊i·S/k⌋, ⌊(i+1)·S/k⌋)
+ * with weight round_dtype(1/len_i) (Linformer's pooling form; the attention stays a convex
+ * combination of values); k ≤ S; computed by a pooling kernel (kernels/lowrank.cu), no GEMM.
+ * path=mma|wgmma: the fused attention's kernel; default wgmma (kernels/fused_sm90.cu, key tile
+ * 128) on sm_90 for k ≥ 128, mma.sync (tile 64x64) otherwise — cpu_rows walks the key tiles of the
+ * path that runs.
+ *
+ * How it fared (H200, B=1 H=16 D=128 bf16, median ms, cold L2; fused = the run's wgmma flash kernel
+ * 0.0188 / 0.2265 / 3.434 / 57.79 ms):
+ *   S        k=64 gauss*  k=64 mean*  k=256 gauss  k=256 mean   speedup k=256 gauss (ideal S/2k)
+ *   1024     0.0219       0.0159      0.0259       0.0310       0.7  (2)
+ *   4096     0.0577       0.0381      0.0540       0.0547       4.2  (8)
+ *   16384    0.1468       0.1198      0.1824       0.1489       18.8 (32)
+ *   65536    0.4816       0.4226      0.7250       0.5210       79.7 (128)
+ * (* measured with the wgmma attention, and for gauss with a projection kernel since removed; the
+ * defaults now take mma at k = 64 and cuBLAS: 0.1355 ms at S=16384 with cuBLAS + wgmma; pieces in
+ * kernels/NOTES-lowrank.md.)
+ * k=256 meets ≥ 50 % of S/2k at S ≥ 16384 and ≥ 25 % at 4096; k=64 cannot: 50 % of S/2k is
+ * 0.054 ms at S=16384 and 0.226 ms at 65536, at or below the DRAM floor of reading Q, K, V and
+ * writing O (268 MB / 1074 MB: 0.056 / 0.224 ms at 4.8 TB/s). Checks against cpu_rows (bf16 rel
+ * L2): ≤ 2.6e-3 (gaussian), ≤ 1.3e-4 (mean). */
 #include <cublas_v2.h>
 #include <errno.h>
 #include <math.h>
@@ -70,6 +81,8 @@
 /* kernels/lowrank.cu */
 int attn_lowrank_fill_proj(attn_dtype t, void *dst, size_t n, uint64_t seed, int tensor,
                            float scale, cudaStream_t stream);
+int attn_lowrank_pool(attn_dtype t, int D, int S, int k, int slices, const void *kk, const void *vv,
+                      void *kp, void *vp, cudaStream_t stream);
 /* kernels/cublas.cu */
 int attn_cublas_softmax(attn_dtype t, void *scores, long long rows, int S, int causal, float scale,
                         cudaStream_t stream);
@@ -80,6 +93,13 @@ int attn_fused_setup(int dtype, int D, int idx);
 int attn_fused_launch_kv(int dtype, int D, int idx, int B, int H, int Hkv, int S, int Sk,
                          int causal, const void *q, const void *k, const void *v, void *o,
                          float *lse, cudaStream_t stream);
+/* kernels/fused_sm90.cu */
+int attn_fused_sm90_available(void);
+int attn_fused_sm90_default_nwg(int D, int S, int causal);
+int attn_fused_sm90_setup(int dtype, int D, int nwg);
+int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, int S, int Sk,
+                              int causal, const void *q, const void *k, const void *v, void *o,
+                              float *lse, cudaStream_t stream);
 /* variants/fused.c: its CPU implementation is reused for the fused attention path. */
 extern const attn_variant attn_variant_fused;
 
@@ -90,6 +110,11 @@ extern const attn_variant attn_variant_fused;
 #define LR_DEFAULT_SEED 1
 #define LR_DEFAULT_BM 64
 #define LR_DEFAULT_BN 64
+#define LR_WGMMA_MIN_K 128 /* default attention path: wgmma on sm_90 from this k, mma below
+                              (H200, dev/lowrank: at k = 64 the mma 64x64 kernel is 10-16 % faster) */
+
+enum { LR_PROJ_GAUSSIAN = 0, LR_PROJ_MEAN = 1, LR_PROJ_FILE = 2 };
+enum { LR_PATH_MMA = 0, LR_PATH_WGMMA = 1 };
 #define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 #define ALIGN 256
 
@@ -97,10 +122,13 @@ extern const attn_variant attn_variant_fused;
 typedef struct lr_cfg {
     int k;
     int fused;       /* 1: attention by the fused kernel; 0: by cuBLAS + softmax */
-    int bm, bn;      /* fused tile */
+    int path;        /* fused attention: LR_PATH_WGMMA (kernels/fused_sm90.cu) or LR_PATH_MMA */
+    int bm, bn;      /* fused tile (mma path; the wgmma path's is 64·nwg x 128) */
+    int nwg;         /* wgmma path: consumer warpgroups */
+    int kind;        /* LR_PROJ_GAUSSIAN, LR_PROJ_MEAN or LR_PROJ_FILE */
     uint64_t seed;
     int streams;     /* 2: the K and V projections run concurrently (fork/join on a side stream) */
-    int have_proj;   /* proj=PATH given */
+    int have_proj;   /* proj=PATH given (kind == LR_PROJ_FILE) */
     int proj_pairs;  /* the file holds [2][k][S] (1) or [k][S] (0) */
     int proj_fp16;   /* '<f2' (1) or '<f4' (0) */
     long proj_data;  /* byte offset of the data in the file */
@@ -194,8 +222,15 @@ static const char *lr_config(const attn_point *p, lr_cfg *c)
         if (end == v || *end || errno || v[0] == '-') return "seed must be a non-negative integer";
         c->seed = s;
     }
-    if (attn_param(p, "proj", c->proj, sizeof c->proj)) {
+    c->kind = LR_PROJ_GAUSSIAN;
+    if (attn_param(p, "proj", c->proj, sizeof c->proj) && strcmp(c->proj, "gaussian") == 0) {
+        c->kind = LR_PROJ_GAUSSIAN;
+    } else if (strcmp(c->proj, "mean") == 0) {
+        c->kind = LR_PROJ_MEAN;
+        if (c->k > p->seq) return "proj=mean needs k <= seq (k nonempty segments of S)";
+    } else if (c->proj[0]) {
         long shape[3];
+        c->kind = LR_PROJ_FILE;
         int ndim;
         c->have_proj = 1;
         if (npy_header(c->proj, c, shape, &ndim) != 0 || ndim < 2)
@@ -216,12 +251,32 @@ static const char *lr_config(const attn_point *p, lr_cfg *c)
         else if (strcmp(v, "fused") != 0) return "attn must be fused or cublas";
         else if (!fused_ok) return "attn=fused needs fp16/bf16 and head_dim 64 or 128";
     }
+    /* The fused attention's path, resolved as variants/fused.c resolves it: path= if given; else
+     * tile= (an mma.sync tile) → mma; else wgmma where the current device is sm_90, mma elsewhere
+     * (also where no device answers, e.g. the CPU tests). */
+    int path = -1, have_tile = attn_param(p, "tile", v, sizeof v);
     c->bm = LR_DEFAULT_BM, c->bn = LR_DEFAULT_BN;
-    if (attn_param(p, "tile", v, sizeof v)) {
+    if (have_tile) {
         if (sscanf(v, "%dx%d", &c->bm, &c->bn) != 2 || attn_fused_config_find(c->bm, c->bn) < 0)
             return "tile must be one of 128x128, 64x64, 128x64";
         if (!c->fused) return "tile applies to attn=fused only";
     }
+    if (attn_param(p, "path", v, sizeof v)) {
+        if (strcmp(v, "mma") == 0) path = LR_PATH_MMA;
+        else if (strcmp(v, "wgmma") == 0) path = LR_PATH_WGMMA;
+        else return "path must be mma or wgmma";
+        if (!c->fused) return "path applies to attn=fused only";
+        if (path == LR_PATH_WGMMA && have_tile) return "tile applies to path=mma only (wgmma: 64·nwg x 128)";
+    }
+    if (path < 0)
+        path = have_tile || !c->fused || c->k < LR_WGMMA_MIN_K || !attn_fused_sm90_available()
+                   ? LR_PATH_MMA : LR_PATH_WGMMA;
+    c->path = path;
+    c->nwg = attn_fused_sm90_default_nwg(p->head_dim, p->seq, 0);
+    if (c->fused && path == LR_PATH_WGMMA) c->bm = 64 * c->nwg, c->bn = 128;
+    /* Projections: cuBLAS GEMMs; proj=mean uses none (segment-mean kernel). */
+    if (c->streams == 2 && c->kind == LR_PROJ_MEAN)
+        return "streams=2 applies to gaussian and file projections (proj=mean pools)";
     return NULL;
 }
 
@@ -311,7 +366,8 @@ static size_t lowrank_workspace_bytes(const attn_point *p)
 {
     lr_cfg c;
     if (lr_config(p, &c)) return 0;
-    return 2 * proj_bytes(p, c.k) + 2 * kv_proj_bytes(p, c.k) + (c.fused ? 0 : scores_bytes(p, c.k)) +
+    return (c.kind == LR_PROJ_MEAN ? 0 : 2 * proj_bytes(p, c.k)) + 2 * kv_proj_bytes(p, c.k) +
+           (c.fused ? 0 : scores_bytes(p, c.k)) +
            (size_t)c.streams * CUBLAS_WORKSPACE_BYTES;
 }
 
@@ -346,6 +402,7 @@ static int upload_proj(lowrank_state *st, cudaStream_t stream)
     const attn_point *p = &st->point;
     const lr_cfg *c = &st->cfg;
     const size_t n = (size_t)c->k * p->seq;
+    if (c->kind == LR_PROJ_MEAN) return ATTN_OK; /* none: the segment-mean kernel */
     if (!c->have_proj) {
         const float scale = (float)(1.0 / sqrt((double)c->k));
         ATTN_TRY(attn_lowrank_fill_proj(p->dtype, st->e, n, c->seed, LR_TENSOR_E, scale, stream));
@@ -386,8 +443,10 @@ static int lowrank_prepare(const attn_point *p, void *workspace, cudaStream_t st
     }
     const lr_cfg *c = &st->cfg;
     char *w = workspace;
-    st->e = w, w += proj_bytes(p, c->k);
-    st->f = w, w += proj_bytes(p, c->k);
+    if (c->kind != LR_PROJ_MEAN) {
+        st->e = w, w += proj_bytes(p, c->k);
+        st->f = w, w += proj_bytes(p, c->k);
+    }
     st->kp = w, w += kv_proj_bytes(p, c->k);
     st->vp = w, w += kv_proj_bytes(p, c->k);
     if (!c->fused) st->scores = w, w += scores_bytes(p, c->k);
@@ -398,10 +457,18 @@ static int lowrank_prepare(const attn_point *p, void *workspace, cudaStream_t st
         int dev, major;
         CUDA_CHECK(cudaGetDevice(&dev));
         CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-        st->config = attn_fused_config_find(c->bm, c->bn);
-        if (major < 8) rc = attn_skip("lowrank: attn=fused needs sm_80 or newer (try attn=cublas)");
-        else if (st->config < 0) rc = attn_fail("lowrank: no fused configuration %dx%d", c->bm, c->bn);
-        else rc = attn_fused_setup((int)p->dtype, p->head_dim, st->config);
+        if (major < 8) {
+            rc = attn_skip("lowrank: attn=fused needs sm_80 or newer (try attn=cublas)");
+        } else if (c->path == LR_PATH_WGMMA) {
+            st->config = c->nwg;
+            rc = attn_fused_sm90_available()
+                     ? attn_fused_sm90_setup((int)p->dtype, p->head_dim, c->nwg)
+                     : attn_skip("lowrank: path=wgmma needs an sm_90 device (H100/H200)");
+        } else {
+            st->config = attn_fused_config_find(c->bm, c->bn);
+            if (st->config < 0) rc = attn_fail("lowrank: no fused configuration %dx%d", c->bm, c->bn);
+            else rc = attn_fused_setup((int)p->dtype, p->head_dim, st->config);
+        }
     }
     if (rc == ATTN_OK) {
         if (cublasCreate(&st->handle) != CUBLAS_STATUS_SUCCESS) {
@@ -435,18 +502,42 @@ static int lowrank_prepare(const attn_point *p, void *workspace, cudaStream_t st
     return ATTN_OK;
 }
 
+static int lr_cublas_proj(lowrank_state *st, const attn_device_io *io, cudaStream_t stream);
+static int lr_cublas_attention(lowrank_state *st, const attn_device_io *io, cudaStream_t stream);
+
 static int lowrank_run(void *state, const attn_device_io *io, cudaStream_t stream)
 {
     lowrank_state *st = state;
     const attn_point *p = &st->point;
     const lr_cfg *c = &st->cfg;
     if (stream != st->stream) ATTN_TRY(bind_stream(st, stream));
-    const int S = p->seq, D = p->head_dim, k = c->k, gS = p->heads / p->kv_heads * p->seq;
+    const int S = p->seq, D = p->head_dim, k = c->k, batches = p->batch * p->kv_heads;
+
+    if (c->kind == LR_PROJ_MEAN) {
+        ATTN_TRY(attn_lowrank_pool(p->dtype, D, S, k, batches, io->k, io->v, st->kp, st->vp, stream));
+    } else {
+        ATTN_TRY(lr_cublas_proj(st, io, stream));
+    }
+    if (c->fused && c->path == LR_PATH_WGMMA)
+        return attn_fused_sm90_launch_kv((int)p->dtype, D, st->config, p->batch, p->heads,
+                                         p->kv_heads, S, k, 0, io->q, st->kp, st->vp, io->o, NULL,
+                                         stream);
+    if (c->fused)
+        return attn_fused_launch_kv((int)p->dtype, D, st->config, p->batch, p->heads, p->kv_heads,
+                                    S, k, 0, io->q, st->kp, st->vp, io->o, NULL, stream);
+    return lr_cublas_attention(st, io, stream);
+}
+
+/* The projections by cuBLAS: two strided-batched GEMMs (streams=2: the second on the side stream). */
+static int lr_cublas_proj(lowrank_state *st, const attn_device_io *io, cudaStream_t stream)
+{
+    const attn_point *p = &st->point;
+    const lr_cfg *c = &st->cfg;
+    const int S = p->seq, D = p->head_dim, k = c->k;
     const int batches = p->batch * p->kv_heads;
     const cudaDataType t = cuda_type(p->dtype);
     const float one = 1.0f, zero = 0.0f;
     const long long kv_stride = (long long)S * D, kp_stride = (long long)k * D;
-
     if (c->streams == 2) { /* V′ on the side stream, concurrently with K′ */
         CUDA_CHECK(cudaEventRecord(st->fork, stream));
         CUDA_CHECK(cudaStreamWaitEvent(st->side, st->fork, 0));
@@ -464,9 +555,19 @@ static int lowrank_run(void *state, const attn_device_io *io, cudaStream_t strea
         CUDA_CHECK(cudaEventRecord(st->join, st->side));
         CUDA_CHECK(cudaStreamWaitEvent(stream, st->join, 0));
     }
-    if (c->fused)
-        return attn_fused_launch_kv((int)p->dtype, D, st->config, p->batch, p->heads, p->kv_heads,
-                                    S, k, 0, io->q, st->kp, st->vp, io->o, NULL, stream);
+    return ATTN_OK;
+}
+
+/* Attention over the k keys by cuBLAS (the fallback path of variants/cublas.c). */
+static int lr_cublas_attention(lowrank_state *st, const attn_device_io *io, cudaStream_t stream)
+{
+    const attn_point *p = &st->point;
+    const lr_cfg *c = &st->cfg;
+    const int S = p->seq, D = p->head_dim, k = c->k, gS = p->heads / p->kv_heads * p->seq;
+    const int batches = p->batch * p->kv_heads;
+    const cudaDataType t = cuda_type(p->dtype);
+    const float one = 1.0f, zero = 0.0f;
+    const long long kp_stride = (long long)k * D;
 
     /* Fallback: as variants/cublas.c with k keys — scores (gS×k) = Q·K′ᵀ, softmax, O = P·V′. */
     const long long q_stride = (long long)gS * D, sc_stride = (long long)gS * k;
@@ -487,10 +588,14 @@ static void lowrank_describe(const void *state, char *buf, size_t n)
 {
     const lowrank_state *st = state;
     const lr_cfg *c = &st->cfg;
-    char tile[32] = "";
-    if (c->fused) snprintf(tile, sizeof tile, " tile=%dx%d", c->bm, c->bn);
-    snprintf(buf, n, "method=linformer k=%d attn=%s%s proj=%s", c->k, c->fused ? "fused" : "cublas",
-             tile, c->have_proj ? "file" : "random");
+    char attn[64] = "attn=cublas", gemm[48] = "gemm=none (segment means)";
+    if (c->fused)
+        snprintf(attn, sizeof attn, "attn=fused path=%s tile=%dx%d",
+                 c->path == LR_PATH_WGMMA ? "wgmma" : "mma", c->bm, c->bn);
+    if (c->kind != LR_PROJ_MEAN)
+        snprintf(gemm, sizeof gemm, "gemm=cublas streams=%d", c->streams);
+    snprintf(buf, n, "method=linformer k=%d proj=%s %s %s", c->k,
+             c->kind == LR_PROJ_MEAN ? "mean" : c->kind == LR_PROJ_FILE ? "file" : "gaussian", gemm, attn);
 }
 
 /* ---------------------------------------------------------------- CPU implementation */
@@ -513,6 +618,21 @@ static void project(const attn_point *p, const float *P, const float *X, int k, 
     }
 }
 
+/* proj=mean: X′[i] = round_dtype(w_i · Σ_{s in segment i} X[s]), segment i = [⌊i·S/k⌋, ⌊(i+1)·S/k⌋),
+ * w_i = round_dtype(1/len_i) (a float division, then the dtype); sums in double. */
+static void project_mean(const attn_point *p, const float *X, int k, float *out, double *acc)
+{
+    const int S = p->seq, D = p->head_dim;
+    for (int i = 0; i < k; i++) {
+        const long a = (long)i * S / k, e = (long)(i + 1) * S / k;
+        const double w = attn_round(p->dtype, 1.0f / (float)(e - a));
+        for (int d = 0; d < D; d++) acc[d] = 0;
+        for (long s = a; s < e; s++)
+            for (int d = 0; d < D; d++) acc[d] += X[(size_t)s * D + d];
+        for (int d = 0; d < D; d++) out[(size_t)i * D + d] = attn_round(p->dtype, (float)(acc[d] * w));
+    }
+}
+
 static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                             size_t n_rows, float *out)
 {
@@ -520,8 +640,8 @@ static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, con
     const char *why = lr_config(p, &c);
     if (why) return attn_fail("lowrank: %s", why);
     const int S = p->seq, D = p->head_dim, k = c.k, group = p->heads / p->kv_heads;
-    float *E, *F;
-    ATTN_TRY(lr_host_proj(p, &c, &E, &F));
+    float *E = NULL, *F = NULL;
+    if (c.kind != LR_PROJ_MEAN) ATTN_TRY(lr_host_proj(p, &c, &E, &F));
     float *kp = malloc((size_t)k * D * sizeof *kp), *vp = malloc((size_t)k * D * sizeof *vp);
     double *acc = malloc((size_t)D * sizeof *acc);
     if (!kp || !vp || !acc) {
@@ -530,9 +650,10 @@ static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, con
     }
     /* The attention over k keys, as a one-query, one-head problem with seq = k. */
     attn_point one = {1, 1, 1, k, D, p->dtype, 0, ""};
-    /* path=mma: the GPU side is always the mma.sync kernel (attn_fused_launch_kv), whatever path
-     * the fused variant itself takes on this device. */
-    if (c.fused) snprintf(one.params, sizeof one.params, "path=mma,tile=%dx%d", c.bm, c.bn);
+    /* The fused variant's CPU implementation with the path (hence key-tile width) that runs:
+     * wgmma → key tiles of 128; mma → the tile's BN. */
+    if (c.fused && c.path == LR_PATH_WGMMA) snprintf(one.params, sizeof one.params, "path=wgmma");
+    else if (c.fused) snprintf(one.params, sizeof one.params, "path=mma,tile=%dx%d", c.bm, c.bn);
     const attn_row row0 = {0, 0, 0};
     int rc = ATTN_OK;
     long cached = -1; /* b·H_kv + hk of the slice in kp, vp (rows are sorted by b, h, s) */
@@ -540,8 +661,13 @@ static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, con
         const attn_row *w = &rows[r];
         const long slice = (long)w->b * p->kv_heads + w->h / group;
         if (slice != cached) {
-            project(p, E, in->k + (size_t)slice * S * D, k, kp, acc);
-            project(p, F, in->v + (size_t)slice * S * D, k, vp, acc);
+            if (c.kind == LR_PROJ_MEAN) {
+                project_mean(p, in->k + (size_t)slice * S * D, k, kp, acc);
+                project_mean(p, in->v + (size_t)slice * S * D, k, vp, acc);
+            } else {
+                project(p, E, in->k + (size_t)slice * S * D, k, kp, acc);
+                project(p, F, in->v + (size_t)slice * S * D, k, vp, acc);
+            }
             cached = slice;
         }
         const attn_host_inputs in1 = {in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D, kp, vp};
@@ -562,6 +688,8 @@ static double lowrank_flops(const attn_point *p)
     lr_cfg c;
     if (lr_config(p, &c)) return 0;
     const double k = c.k, S = p->seq, D = p->head_dim;
+    if (c.kind == LR_PROJ_MEAN) /* one add per key element and projection, then the attention */
+        return 2.0 * p->batch * p->kv_heads * S * D + 4.0 * p->batch * p->heads * S * k * D;
     return 2.0 * 2.0 * p->batch * p->kv_heads * k * S * D + 4.0 * p->batch * p->heads * S * k * D;
 }
 
@@ -573,22 +701,27 @@ static double lowrank_bytes(const attn_point *p)
     if (lr_config(p, &c)) return 0;
     const double e = (double)attn_dtype_size(p->dtype), k = c.k;
     const double kv_proj = (double)p->batch * p->kv_heads * k * p->head_dim;
-    double b = e * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 2.0 * k * p->seq + 4.0 * kv_proj);
+    double b = e * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 4.0 * kv_proj);
+    if (c.kind != LR_PROJ_MEAN) b += e * 2.0 * k * p->seq;
     if (!c.fused) b += e * 4.0 * p->batch * p->heads * (double)p->seq * k;
     return b;
 }
 
 static int lowrank_launches(const attn_point *p)
 {
-    (void)p;
-    return -1; /* cuBLAS may add split-K reductions to the projection GEMMs */
+    lr_cfg c;
+    if (lr_config(p, &c)) return -1;
+    /* cuBLAS may add split-K reductions to its GEMMs; otherwise pooling (1), then the fused
+     * attention (1). */
+    if (!c.fused || c.kind != LR_PROJ_MEAN) return -1;
+    return 2;
 }
 
 const attn_variant attn_variant_lowrank = {
     .name = "lowrank",
     .description = "Linformer low-rank attention: K,V projected to k rows (cuBLAS), fused attention over k keys",
     .exact = 0,
-    .param_keys = "k,method,attn,tile,seed,proj,streams",
+    .param_keys = "k,method,attn,path,tile,seed,proj,streams",
     .supports = lowrank_supports,
     .workspace_bytes = lowrank_workspace_bytes,
     .prepare = lowrank_prepare,
