@@ -25,6 +25,7 @@
 #include "error.h"
 #include "gpu.h"
 #include "measure.h"
+#include "metrics.h"
 #include "npy.h"
 #include "reference.h"
 #include "store.h"
@@ -696,7 +697,33 @@ typedef struct point_result {
     char reason[1024];
     char config[256];
     int abort;
+    attn_metric_values metrics;     /* --metrics: the counters of the point's own pass */
+    char metrics_err[768];          /* the pass failed: why ("" when it did not) */
 } point_result;
+
+/* --metrics: 1 while the range profiler is set up and has not failed in this run. */
+static int metrics_on;
+
+/* The metrics pass replays the variant alone (no --debug-spin kernel). */
+static int metrics_run(void *ctx, cudaStream_t stream)
+{
+    gpu_run_ctx *g = ctx;
+    return g->v->run(g->state, &g->io, stream);
+}
+
+/* The hardware-counter pass of an ok point, after its timed samples. A failure turns the metrics
+ * off for the rest of the run (the point stays ok); a sticky CUDA error aborts the run. */
+static void metrics_pass(gpu_run_ctx *g, cudaStream_t stream, point_result *res)
+{
+    attn_nvtx_push("metrics");
+    int rc = attn_metrics_collect(metrics_run, g, stream, &res->metrics);
+    attn_nvtx_pop();
+    if (rc == ATTN_OK) return;
+    res->metrics.n = 0;
+    snprintf(res->metrics_err, sizeof res->metrics_err, "%s", attn_last_error.msg);
+    res->abort = cudaDeviceSynchronize() != cudaSuccess;
+    cudaGetLastError();
+}
 
 static void run_point_gpu(shape_ctx *c, const attn_variant *v, const attn_point *p,
                           cudaStream_t stream, void *flush, size_t flush_bytes, point_result *res)
@@ -762,6 +789,7 @@ static void run_point_gpu(shape_ctx *c, const attn_variant *v, const attn_point 
         }
         attn_summarize(&res->samples, &sp->timing);
         attn_summarize_profile(&res->samples, &res->profile, sp);
+        if (metrics_on) metrics_pass(&g, stream, res);
     }
 out:
     if (v->release && g.state) v->release(g.state);
@@ -845,29 +873,6 @@ static int save_inputs(const shape_ctx *c)
 }
 
 /* ---------------------------------------------------------------- the command */
-
-/* Why --metrics collects nothing in this build ("" when not asked for): the range-profiler pass
- * is not implemented yet; where counters are restricted that is said first. */
-static const char *metrics_skip_reason(const run_opts *o)
-{
-    static char why[256];
-    if (!o->metrics) return NULL;
-    if (o->cpu) return "no hardware counters on the CPU backend";
-    FILE *f = fopen("/proc/driver/nvidia/params", "r");
-    char line[256];
-    int admin_only = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "RmProfilingAdminOnly: 1", 23) == 0) admin_only = 1;
-    if (f) fclose(f);
-    if (admin_only && geteuid() != 0)
-        snprintf(why, sizeof why, "performance counters are restricted to admin users "
-                 "(RmProfilingAdminOnly: 1) and this process is not root");
-    else
-        snprintf(why, sizeof why, "the CUPTI range-profiler pass for dram__bytes_read/write.sum "
-                 "is not implemented in this build; no counters collected");
-    fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, why);
-    return why;
-}
 
 /* The GPU's ceilings, stored with the run; a failure is reported and the run goes on. */
 static void measure_ceilings(sqlite3 *db, int64_t run_id, cudaStream_t stream)
@@ -962,6 +967,22 @@ int cmd_run(int argc, char **argv)
         }
     }
 
+    /* --metrics: the range profiler is set up now (it needs the context); a clean skip with the
+     * reason where counters are not permitted or not supported. */
+    static char metrics_why[768];
+    const char *metrics_reason = NULL;
+    if (o.metrics) {
+        if (o.cpu) metrics_reason = "no hardware counters on the CPU backend";
+        else if (attn_metrics_open(o.metrics, metrics_why, sizeof metrics_why) == ATTN_OK) metrics_on = 1;
+        else metrics_reason = metrics_why;
+        if (metrics_on)
+            fprintf(stderr, "attnbench run: --metrics %s: CUPTI range profiler on %s, %d pass(es) "
+                    "per point, after its timed samples\n", o.metrics, attn_metrics_chip(),
+                    attn_metrics_passes());
+        else
+            fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o.metrics, metrics_reason);
+    }
+
     sqlite3 *db;
     if (store_open(o.db, &db) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
@@ -981,7 +1002,7 @@ int cmd_run(int argc, char **argv)
         .sm_count = -1, .l2_bytes = -1, .mem_bytes = -1, .max_sm_clock_mhz = -1,
         .max_mem_clock_mhz = -1, .ecc = -1, .cupti = -1,
         .timing_method = o.cpu ? "cpu_clock" : attn_cupti_on() ? "cupti_span" : "events",
-        .metrics = o.metrics, .metrics_reason = metrics_skip_reason(&o),
+        .metrics = o.metrics, .metrics_reason = metrics_reason,
     };
     if (!o.cpu) {
         info.gpu_uuid = gpu.uuid, info.compute_capability = gpu.cc, info.sm_count = gpu.sm_count;
@@ -1008,7 +1029,7 @@ int cmd_run(int argc, char **argv)
             (long long)run_id, total, n_shapes, o.cpu ? "the CPU backend" : gpu.name, o.db);
 
     progress pr = {o.quiet, 0, total, attn_now()};
-    int n_failed = 0, n_ok = 0, n_skipped = 0;
+    int n_failed = 0, n_ok = 0, n_skipped = 0, n_metrics = 0;
     const char *run_status = "ok";
     char run_reason[1024] = "";
     for (int si = 0; si < n_shapes && !interrupted && !run_reason[0]; si++) {
@@ -1057,6 +1078,21 @@ int cmd_run(int argc, char **argv)
                                          res.profile.n_kernels, &point_id) != ATTN_OK) {
                     snprintf(run_reason, sizeof run_reason, "storing a point: %s", attn_last_error.msg);
                     run_status = "aborted";
+                } else if (res.metrics.n && attn_metrics_store(db, point_id, &res.metrics) != ATTN_OK) {
+                    snprintf(run_reason, sizeof run_reason, "storing metrics: %s", attn_last_error.msg);
+                    run_status = "aborted";
+                }
+                if (res.metrics.n) n_metrics++;
+                if (res.metrics_err[0]) { /* off for the rest of the run, with the reason */
+                    char text[200], why[1200];
+                    metrics_on = 0;
+                    snprintf(why, sizeof why, "range-profiler pass failed at %s %s (%d point(s) "
+                             "collected before): %s", v->name, attn_point_format(&p, text, sizeof text),
+                             n_metrics, res.metrics_err);
+                    if (!o.quiet) fputs("\r\033[K", stderr);
+                    fprintf(stderr, "attnbench run: --metrics off: %s\n", why);
+                    if (attn_metrics_set_run_reason(db, run_id, why) != ATTN_OK)
+                        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
                 }
                 attn_samples_free(&res.samples);
                 attn_profile_free(&res.profile);
@@ -1070,7 +1106,8 @@ int cmd_run(int argc, char **argv)
                             attn_point_format(&p, text, sizeof text), sp->reason);
                 }
                 if (res.abort) {
-                    snprintf(run_reason, sizeof run_reason, "sticky CUDA error at %s: %s", v->name, sp->reason);
+                    snprintf(run_reason, sizeof run_reason, "sticky CUDA error at %s: %s", v->name,
+                             sp->reason ? sp->reason : res.metrics_err);
                     run_status = "aborted";
                 }
                 pr.done++;
@@ -1086,6 +1123,7 @@ int cmd_run(int argc, char **argv)
         run_status = "failed";
         snprintf(run_reason, sizeof run_reason, "%d point(s) failed or errored", n_failed);
     }
+    if (o.metrics && !o.cpu) attn_metrics_close();
     if (cupti_started) {
         attn_cupti_shutdown();
         /* Turned off during the run (a CUPTI call failed): later points were timed with events. */
