@@ -22,6 +22,7 @@
 #include "commands.h"
 #include "error.h"
 #include "table.h"
+#include "trace.h"
 
 /* Every figure query binds ?1 the run, ?2 the baseline variant, ?3 the chosen S. `keyed` is the
  * run's points with their panel (head dim, causal flag) and series label: the variant, plus the
@@ -43,6 +44,8 @@
     "     || CASE WHEN v_batch THEN ' B=' || p.batch ELSE '' END"                                  \
     "     || CASE WHEN v_params AND p.params <> '' THEN ' ' || p.params ELSE '' END,"              \
     "     ',', ' ') AS series,"                                                                    \
+    "   p.variant || ' ' || p.heads || '/' || p.kv_heads || ' ' || p.batch || ' ' || p.params"       \
+    "     AS ckey,"                                                                                 \
     "   p.status = 'ok' AND p.median_ns > 0 AS good,"                                              \
     "   (SELECT b.median_ns FROM pts b WHERE b.variant = ?2 AND b.status = 'ok'"                   \
     "     AND b.median_ns > 0 AND b.batch = p.batch AND b.heads = p.heads"                         \
@@ -50,12 +53,17 @@
     "     AND b.dtype = p.dtype AND b.causal = p.causal LIMIT 1) AS base_ns"                       \
     "   FROM pts p JOIN vary v USING (head_dim, causal))"
 
-/* The SERIES argument of a figure whose data is %s: "STYLE:LABEL" for each series with a value in
- * it, STYLE the series' rank in the run (first measured first), so colours agree across figures. */
+/* The SERIES argument of a figure whose data is %s: "COLOUR:KIND:LABEL" for each series with a
+ * value in it (see plots/common.gp). COLOUR is the rank in the run (first measured first) of the
+ * series' variant with its heads, batch and params, KIND the rank of its dtype: a variant's bf16 and
+ * fp16 lines share a colour and differ in dash and marker fill, and colours agree across figures. */
 static const char series_sql[] =
-    "SELECT n || ':' || series FROM (SELECT series, row_number() OVER (ORDER BY min(id)) AS n"
-    " FROM (" KEYED " SELECT series, id FROM keyed) GROUP BY series)"
-    " WHERE series IN (SELECT series FROM (%s) WHERE y IS NOT NULL) ORDER BY n";
+    "SELECT c || ':' || d || ':' || series FROM (" KEYED ","
+    " cr AS (SELECT ckey, row_number() OVER (ORDER BY min(id)) AS c FROM keyed GROUP BY ckey),"
+    " dr AS (SELECT dtype, row_number() OVER (ORDER BY min(id)) AS d FROM keyed GROUP BY dtype)"
+    " SELECT series, min(id) AS first, min(c) AS c, min(d) AS d FROM keyed"
+    "   JOIN cr USING (ckey) JOIN dr USING (dtype) GROUP BY series)"
+    " WHERE series IN (SELECT series FROM (%s) WHERE y IS NOT NULL) ORDER BY first";
 
 /* A measure against S for lines.gp: every series of a panel at every S of that panel, `value`
  * (over the point k, NULL where the series has no good point there), `ref` a reference line. */
@@ -84,17 +92,45 @@ static const char series_sql[] =
     " head_dim, causal FROM keyed WHERE good AND base_ns > 0 AND exact_rel_l2 > 0"                \
     " ORDER BY head_dim, causal, series, seq"
 
-/* Kernel stages of each variant's good points at S = ?3, stacked: [y - ms, y] per kernel. */
+/* Kernel stages of each series' good point at S = ?3, as shares of the point's GPU span (first
+ * kernel start to last kernel end, the `stages` view's `share`), stacked to 100 %: the largest at
+ * the bottom, then the time the GPU ran none of the point's kernels within the span (when over 1 %).
+ * Kernel names are shortened again from the full name (attn_short_name, registered by plot_render),
+ * so databases recorded before a better short name gain it; segments under 0.1 % are left out.
+ * `colour` numbers a panel's kernels by name without template arguments, in order of appearance
+ * (so a kernel's bf16 and fp16 instantiations share a colour; 0: the idle part), `title` is that
+ * colour's key entry; `top` marks a bar's last segment, where its span is written. */
 #define STAGES_CTE                                                                                 \
-    KEYED ", st AS (SELECT k.id, k.panel, k.series, k.head_dim, k.causal,"                        \
-    "   replace(replace(s.kernel, ',', ';'), '\"', '''') AS kernel, s.median_ns / 1e6 AS ms"      \
-    "   FROM keyed k JOIN stages s ON s.point_id = k.id WHERE k.good AND k.seq = ?3),"            \
-    " xs AS (SELECT series, row_number() OVER (ORDER BY min(id)) AS x FROM st GROUP BY series)"
+    KEYED ", st0 AS (SELECT k.id, k.panel, k.series, k.head_dim, k.causal,"                       \
+    "   coalesce((SELECT attn_short_name(n.name) FROM kernel_names n WHERE n.short_name = s.kernel" \
+    "     ORDER BY n.id LIMIT 1), s.kernel) AS kernel, s.share * 100 AS pct,"                      \
+    "   coalesce(k.span_median_ns, k.median_ns) / 1e6 AS span_ms"                                   \
+    "   FROM keyed k JOIN stages s ON s.point_id = k.id WHERE k.good AND k.seq = ?3"               \
+    "   AND s.share > 0),"                                                                         \
+    " st1 AS (SELECT id, panel, series, head_dim, causal, kernel, sum(pct) AS pct,"                \
+    "   max(span_ms) AS span_ms, 0 AS idle FROM st0 GROUP BY id, kernel"                          \
+    "   UNION ALL SELECT id, panel, series, head_dim, causal, 'GPU idle within the span',"         \
+    "   100 - sum(pct), max(span_ms), 1 FROM st0 GROUP BY id HAVING sum(pct) < 99),"               \
+    " st AS (SELECT *, CASE WHEN instr(kernel, '<') > 1 THEN substr(kernel, 1, instr(kernel, '<') - 1)" \
+    "   ELSE kernel END AS base FROM st1 WHERE pct >= 0.1),"                                       \
+    " xs AS (SELECT series, row_number() OVER (ORDER BY min(id)) AS x FROM st GROUP BY series),"   \
+    " ks AS (SELECT panel, base, CASE WHEN max(idle) THEN 0 ELSE row_number() OVER"               \
+    "   (PARTITION BY panel ORDER BY max(idle), min(x), max(pct) DESC, base) END AS colour,"       \
+    "   CASE WHEN count(DISTINCT kernel) > 1 THEN base || '<…> (' || count(DISTINCT kernel)"     \
+    "   || ' instantiations)' ELSE min(kernel) END AS title,"                                      \
+    "   min(head_dim) AS hd, min(causal) AS ca FROM st JOIN xs USING (series) GROUP BY panel, base)"
 #define STAGES_SQL                                                                                 \
-    STAGES_CTE " SELECT panel, kernel, x, y - ms AS ylow, y, head_dim, causal FROM"               \
-    " (SELECT st.*, xs.x, sum(ms) OVER (PARTITION BY id ORDER BY ms DESC, kernel"                 \
-    "   ROWS UNBOUNDED PRECEDING) AS y FROM st JOIN xs USING (series))"                           \
-    " ORDER BY head_dim, causal, kernel, x"
+    STAGES_CTE " SELECT panel, replace(replace(kernel, ',', ';'), '\"', '''') AS kernel, x,"       \
+    " y - pct AS ylow, y, colour, top, span_ms, head_dim, causal FROM"                            \
+    " (SELECT st.*, xs.x, ks.colour, sum(pct) OVER (PARTITION BY id ORDER BY idle, pct DESC,"     \
+    "   kernel ROWS UNBOUNDED PRECEDING) AS y, row_number() OVER (PARTITION BY id"                \
+    "   ORDER BY idle DESC, pct, kernel DESC) = 1 AS top"                                          \
+    "   FROM st JOIN xs USING (series) JOIN ks USING (panel, base))"                             \
+    " ORDER BY head_dim, causal, x, ylow"
+/* The KERNELS argument of stages.gp: "PANEL|COLOUR|KERNEL" for each kernel of each panel. */
+#define STAGES_KERNELS                                                                             \
+    STAGES_CTE " SELECT panel || '|' || colour || '|' || replace(title, '\"', '''') FROM ks"       \
+    " ORDER BY hd, ca, colour = 0, colour"
 
 /* Each series of the run at S = ?3 over the runs with the same tag on the same GPU, up to this one:
  * median with its p10..p90 band; a run without a good point there is a gap. */
@@ -128,7 +164,7 @@ static const figure figures[] = {
     {"latency_vs_seq", "lines", "Latency vs sequence length", "median latency (ms)", "logy",
      LINES_SQL("1", "k.median_ns / 1e6", "NULL"), NULL, NULL, NULL, NULL, NULL},
     {"tflops_vs_seq", "lines", "Throughput vs sequence length",
-     "TFLOP/s (dense-equivalent FLOP / median time)", "",
+     "TFLOP/s (dense-equivalent FLOP / median time)", "autolog",
      LINES_SQL("1", TFLOPS, "NULL"), LINES_SQL("1", TFLOPS, CEILING), NULL, NULL, NULL,
      NULL},
     {"speedup_vs_baseline", "lines", "Speedup over the baseline",
@@ -141,14 +177,13 @@ static const figure figures[] = {
      LINES_SQL("1", "k.device_bytes / 1048576.0", "NULL"), NULL, NULL, NULL,
      "SELECT 1 FROM points WHERE run_id = ?1 AND device_bytes > 0",
      "no device memory recorded (the CPU backend records none)"},
-    {"accuracy_vs_speedup", "accuracy", "Accuracy vs speedup", "relative L2 error vs exact attention",
+    {"accuracy_vs_speedup", "accuracy", "Accuracy vs speedup over the baseline", "relative L2 error vs exact attention",
      "", ACCURACY_SQL, NULL, NULL, NULL,
      "SELECT 1 FROM points WHERE run_id = ?1 AND exact = 0",
      "the run has no approximate variant"},
-    {"stages_at_seq", "stages", "Kernel stages at S = %d",
-     "median kernel time per forward pass (ms)", "", STAGES_SQL, NULL,
-     STAGES_CTE " SELECT series FROM xs ORDER BY x",
-     STAGES_CTE " SELECT kernel FROM st GROUP BY kernel ORDER BY sum(ms) DESC",
+    {"stages_at_seq", "stages", "Where the GPU time goes at S = %d",
+     "share of the forward pass's GPU span (%)", "", STAGES_SQL, NULL,
+     STAGES_CTE " SELECT series FROM xs ORDER BY x", STAGES_KERNELS,
      "SELECT 1 FROM stages s JOIN points p ON p.id = s.point_id WHERE p.run_id = ?1",
      "the run has no per-kernel records (CUPTI off or the CPU backend)"},
     {"history_at_seq", "history", "History at S = %d (runs with this tag on this device)",
@@ -350,6 +385,10 @@ static int render(sqlite3 *db, const plot_request *r, const figure *f, const cha
 
     char title[256], options[64];
     snprintf(out->title, sizeof out->title, f->title, r->seq);
+    if (strstr(f->title, "baseline") && r->baseline_name[0]) { /* name it */
+        size_t l = strlen(out->title);
+        snprintf(out->title + l, sizeof out->title - l, " (%s)", r->baseline_name);
+    }
     snprintf(title, sizeof title, "%s — %s", out->title, caption);
     snprintf(options, sizeof options, "%s%s", f->options, has_ceiling ? " ref" : "");
     char *argv[] = {"gnuplot", "-c", script, csv, base, title, (char *)f->ylabel, options,
@@ -364,9 +403,26 @@ static int render(sqlite3 *db, const plot_request *r, const figure *f, const cha
     return ATTN_OK;
 }
 
+/* SQL attn_short_name(name): attn_kernel_short_name of a full kernel name. */
+static void sql_short_name(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *name = (const char *)sqlite3_value_text(argv[0]);
+    if (!name) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    char buf[160];
+    attn_kernel_short_name(name, buf, sizeof buf);
+    sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
+}
+
 int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *figs, int *n_figs)
 {
     char caption[256];
+    if (sqlite3_create_function(db, "attn_short_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                sql_short_name, NULL, NULL) != SQLITE_OK)
+        return attn_fail("cannot register attn_short_name: %s", sqlite3_errmsg(db));
     ATTN_TRY(make_dir(r->out_dir));
     ATTN_TRY(run_caption(db, r->run, caption, sizeof caption));
     *n_figs = 0;
@@ -388,7 +444,7 @@ static const char plot_usage[] =
     "  speedup_vs_baseline  baseline median / variant median at the same shape\n"
     "  memory_vs_seq        device memory (inputs + output + workspace) vs S\n"
     "  accuracy_vs_speedup  error vs exact attention against speedup (runs with approximate variants)\n"
-    "  stages_at_seq        kernel time per variant at S, stacked (runs with CUPTI records)\n"
+    "  stages_at_seq        kernel shares of each variant's GPU span at S, span in ms (CUPTI runs)\n"
     "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n"
     "  --db PATH      database (default results/attnbench.db)\n"
     "  --run N        run id (default: the newest; --tag T: the newest tagged T)\n"

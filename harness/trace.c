@@ -218,10 +218,15 @@ void attn_kernel_short_name(const char *name, char *buf, size_t n)
     for (;;) {
         const char *next = source_name(s, &id, &len);
         if (!next) break;
-        used += snprintf(buf + used, used < n ? n - used : 0, "%s%.*s", used ? "::" : "", len, id);
-        if (used >= n) break;
+        /* An anonymous namespace (_GLOBAL__N_...) says nothing a reader needs: dropped. */
+        if (!(nested && *next != 'I' && *next != 'E' && len >= 11 &&
+              strncmp(id, "_GLOBAL__N_", 11) == 0)) {
+            int w = snprintf(buf + used, used < n ? n - used : 0, "%s%.*s", used ? "::" : "", len, id);
+            used += w > 0 ? (size_t)w : 0;
+            if (used >= n) break;
+        }
         s = next;
-        if (*s == 'I') { /* template arguments: not expanded */
+        if (*s == 'I') { /* template arguments: spelled out below when simple */
             templ = 1;
             break;
         }
@@ -233,10 +238,64 @@ void attn_kernel_short_name(const char *name, char *buf, size_t n)
         return;
     }
     if (templ) {
-        uint32_t h = 2166136261u; /* FNV-1a of the whole mangled name */
-        for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+        /* Arguments that are integer literals (Li64E, Lb1E), builtin types or plain class names
+         * (13__nv_bfloat16 → bf16, 6__half → fp16) are written out: "<bf16,64,3>". Anything else
+         * (nested names, substitutions, template parameters) gives "<#hhhh>", a hash of the whole
+         * mangled name, so two instantiations still stay apart. */
+        static const char *const builtin[26] = {
+            ['a' - 'a'] = "signed char", ['b' - 'a'] = "bool", ['c' - 'a'] = "char",
+            ['d' - 'a'] = "double", ['f' - 'a'] = "float", ['h' - 'a'] = "unsigned char",
+            ['i' - 'a'] = "int", ['j' - 'a'] = "unsigned", ['l' - 'a'] = "long",
+            ['m' - 'a'] = "unsigned long", ['s' - 'a'] = "short", ['t' - 'a'] = "unsigned short",
+            ['x' - 'a'] = "long long", ['y' - 'a'] = "unsigned long long"};
+        char args[96];
+        size_t al = 0;
+        int ok = 1, count = 0;
+        const char *a = s + 1;
+        while (ok && *a && *a != 'E') {
+            char one[48] = "";
+            if (*a == 'L' && a[1] && strchr("bcahsilxjtmy", a[1])) { /* literal: L type value E */
+                char type = a[1];
+                a += 2;
+                int neg = *a == 'n';
+                a += neg;
+                const char *digits = a;
+                while (*a >= '0' && *a <= '9') a++;
+                if (a == digits || *a != 'E' || a - digits > 20) { ok = 0; break; }
+                if (type == 'b')
+                    snprintf(one, sizeof one, "%s", *digits == '0' && a - digits == 1 ? "false" : "true");
+                else
+                    snprintf(one, sizeof one, "%s%.*s", neg ? "-" : "", (int)(a - digits), digits);
+                a++; /* E */
+            } else if (*a >= 'a' && *a <= 'z' && builtin[*a - 'a']) {
+                snprintf(one, sizeof one, "%s", builtin[*a - 'a']);
+                a++;
+            } else if (*a >= '1' && *a <= '9') {
+                const char *tid;
+                int tlen;
+                const char *after = source_name(a, &tid, &tlen);
+                if (!after || *after == 'I' || tlen > 40) { ok = 0; break; }
+                if (tlen == 13 && strncmp(tid, "__nv_bfloat16", 13) == 0) snprintf(one, sizeof one, "bf16");
+                else if (tlen == 6 && strncmp(tid, "__half", 6) == 0) snprintf(one, sizeof one, "fp16");
+                else snprintf(one, sizeof one, "%.*s", tlen, tid);
+                a = after;
+            } else {
+                ok = 0;
+                break;
+            }
+            int w = snprintf(args + al, sizeof args - al, "%s%s", count++ ? "," : "", one);
+            if (w < 0 || (size_t)w >= sizeof args - al) { ok = 0; break; }
+            al += (size_t)w;
+        }
+        ok = ok && *a == 'E' && count > 0;
         size_t l = strlen(buf);
-        if (l < n) snprintf(buf + l, n - l, "<#%04x>", (h ^ (h >> 16)) & 0xffff);
+        if (ok) {
+            if (l < n) snprintf(buf + l, n - l, "<%s>", args);
+        } else {
+            uint32_t h = 2166136261u; /* FNV-1a of the whole mangled name */
+            for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 16777619u;
+            if (l < n) snprintf(buf + l, n - l, "<#%04x>", (h ^ (h >> 16)) & 0xffff);
+        }
     }
 }
 

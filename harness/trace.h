@@ -69,8 +69,9 @@ void attn_cupti_log_sample(const attn_cupti_log *log, uint64_t ext, size_t from,
                            attn_sample_kernels *out);
 
 /* A readable short name from a kernel name: an unmangled name is kept (up to 64 characters); an
- * Itanium-mangled one becomes its qualified name ("flash::fwd_kernel"), plus "<#hhhh>" (a hash of
- * the whole mangled name) when it is a template, so two instantiations stay apart. */
+ * Itanium-mangled one becomes its qualified name without anonymous namespaces, with simple
+ * template arguments written out ("fused_sm90_kernel<bf16,64,3>"), or "<#hhhh>" (a hash of the
+ * whole mangled name) where they are not simple, so two instantiations stay apart. */
 void attn_kernel_short_name(const char *name, char *buf, size_t n);
 
 /* ---------------------------------------------------------------- the process's CUPTI session */

@@ -46,6 +46,59 @@ static int valid_rows(const char *csv_path)
     return rows;
 }
 
+/* stages_at_seq.csv: shares stacked to 100 % per bar (each bar's top segment ends at 100), a span in
+ * ms on every row, kernel names re-shortened from the full name, commas kept out of the CSV. */
+static void stage_checks(const char *csv_path)
+{
+    char *text = fx_read(csv_path, NULL), *p = text, *f[16];
+    int n, line = 0, tops = 0, tops_ok = 1, spans_ok = 1, renamed = 0, old_name = 0;
+    test_cond("stages CSV header", text && strncmp(text, "panel,kernel,x,ylow,y,colour,top,span_ms", 40) == 0);
+    while (text && (n = fx_csv_record(&p, f, 16)) > 0) {
+        if (!line++ || n < 8) continue;
+        if (atoi(f[6]) == 1) {
+            tops++;
+            tops_ok &= fabs(atof(f[4]) - 100) < 1;
+        }
+        spans_ok &= atof(f[7]) > 0;
+        renamed += strcmp(f[1], "pv_gemm<fp16;64>") == 0;
+        old_name += strcmp(f[1], "gemm_pv") == 0;
+    }
+    free(text);
+    test_cond("every bar stacks to 100 %", tops > 0 && tops_ok);
+    test_cond("span (ms) on every segment", spans_ok);
+    test_cond("kernel re-shortened from its full name", renamed > 0 && old_name == 0);
+}
+
+/* The PNG's canvas is sized from its panels (DATA's distinct column 1): two per row (one panel: one
+ * column, no empty second row), plus the title and key strips. */
+static void canvas_check(const char *base)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s.csv", base);
+    char *text = fx_read(path, NULL), *p = text, *f[16], panels[8][64];
+    int n, line = 0, np = 0;
+    while (text && (n = fx_csv_record(&p, f, 16)) > 0) {
+        if (!line++ || n < 1) continue;
+        int seen = 0;
+        for (int i = 0; i < np; i++) seen |= strcmp(panels[i], f[0]) == 0;
+        if (!seen && np < 8) snprintf(panels[np++], sizeof panels[0], "%s", f[0]);
+    }
+    free(text);
+    snprintf(path, sizeof path, "%s.png", base);
+    long len = 0;
+    unsigned char *png = (unsigned char *)fx_read(path, &len);
+    if (!png || len < 24 || np == 0) {
+        test_cond("PNG readable", 0);
+        free(png);
+        return;
+    }
+    long h = (long)png[20] << 24 | png[21] << 16 | png[22] << 8 | png[23];
+    free(png);
+    int rows = np > 1 ? (np + 1) / 2 : 1;
+    printf("  %s: %d panels, height %ld\n", base, np, h);
+    test_cond("canvas height from the panel rows", h >= 400L * rows && h <= 480L * rows + 260);
+}
+
 static void test_all_figures(void)
 {
     char db[512], out[512], path[1024];
@@ -66,6 +119,9 @@ static void test_all_figures(void)
             test_cond("approximate point stored", fx_add(db, 2, &approx) == 0);
         }
     test_cond("stages view", fx_exec(db, fake_stages) == 0);
+    /* The stored short name of one kernel is an old one: the figure shortens the full name again. */
+    test_cond("kernel name", fx_exec(db, "INSERT INTO kernel_names (name, short_name) VALUES"
+                                         " ('_ZN12_GLOBAL__N_17pv_gemmI6__halfLi64EEEvv', 'gemm_pv')") == 0);
 
     fx_path(path, sizeof path, "full.out");
     int rc = fx_sh("'%s' plot --db '%s' --out '%s' > '%s' 2>&1", fx_bin, db, out, path);
@@ -111,6 +167,11 @@ static void test_all_figures(void)
     free(csv);
     snprintf(path, sizeof path, "%s/stages_at_seq.csv", out);
     test_cond("stage segments", valid_rows(path) >= 6);
+    stage_checks(path);
+    for (int i = 0; i < N_FIG; i++) {
+        snprintf(path, sizeof path, "%s/%s", out, figure_names[i]);
+        canvas_check(path);
+    }
     snprintf(path, sizeof path, "%s/accuracy_vs_speedup.csv", out);
     test_cond("accuracy points", valid_rows(path) >= 6);
 
