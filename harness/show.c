@@ -13,15 +13,16 @@ int cmd_list(int argc, char **argv)
 {
     if (argc > 1) {
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-            puts("usage: attnbench list\nPrints each variant: name, exact or approximate, the parameters it reads, description.");
+            puts("usage: attnbench list\nPrints each variant: name, exact / approximate / baseline, description, and the --param keys it reads.");
             return 0;
         }
         return cli_error("list", "unknown option '%s'", argv[1]);
     }
-    for (const attn_variant *const *v = attn_variants; *v; v++)
-        printf("%-9s %-11s %-22s %s\n", (*v)->name,
-               (*v)->baseline ? "baseline" : (*v)->exact ? "exact" : "approximate",
-               (*v)->param_keys ? (*v)->param_keys : "-", (*v)->description);
+    for (const attn_variant *const *v = attn_variants; *v; v++) {
+        printf("%-9s %-11s %s\n", (*v)->name,
+               (*v)->baseline ? "baseline" : (*v)->exact ? "exact" : "approximate", (*v)->description);
+        if ((*v)->param_keys) printf("%21s--param keys: %s\n", "", (*v)->param_keys);
+    }
     return 0;
 }
 
