@@ -4,7 +4,9 @@
  * (fx_bin, fx_sh) and reading what it wrote (fx_read, fx_query_int, fx_num). For the compare and
  * history tests: runs stored through the store API (fx_add_run), calling a command function
  * in-process with stdout in a file (fx_call, fx_text), and removing the database (fx_unlink_db).
- * Tests that call fx_init get one mkdtemp scratch directory per test binary. */
+ * For the store and CUPTI tests: a number from a query on an open database (fx_db_num). For the
+ * variant tests: seeded host inputs widened to float (fx_inputs). Tests that call fx_init get one
+ * mkdtemp scratch directory per test binary. */
 #ifndef ATTN_FIXTURE_H
 #define ATTN_FIXTURE_H
 
@@ -186,20 +188,38 @@ static inline int fx_exec(const char *db_path, const char *sql)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* First column of the first row of a query, as a number (NaN when none). */
-static inline double fx_num(const char *db_path, const char *sql)
+/* First column of the first row of a query on an open database, as a number (NaN when none). */
+static inline double fx_db_num(sqlite3 *db, const char *sql)
 {
-    sqlite3 *db;
     sqlite3_stmt *st;
     double v = NAN;
-    if (store_open(db_path, &db) != ATTN_OK) return v;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
             v = sqlite3_column_double(st, 0);
         sqlite3_finalize(st);
     }
+    return v;
+}
+
+/* The same on the database at db_path, opened through the store (migrated). */
+static inline double fx_num(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    if (store_open(db_path, &db) != ATTN_OK) return NAN;
+    double v = fx_db_num(db, sql);
     store_close(db);
     return v;
+}
+
+/* A host tensor of n seeded inputs (seed 42) in dtype t, widened to float (free it). */
+static inline float *fx_inputs(attn_dtype t, size_t n, int tensor, attn_init init, int head_dim)
+{
+    void *raw = malloc(n * 4);
+    float *f = malloc(n * sizeof *f);
+    attn_fill_host(raw, t, n, 42, tensor, init, head_dim);
+    for (size_t i = 0; i < n; i++) f[i] = attn_load(t, raw, i);
+    free(raw);
+    return f;
 }
 
 /* First column of the first row of a query as an integer, read outside the store API on a

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "measure.h"
 #include "store.h"
+#include "fixture.h"
 #include "test.h"
 #include "trace.h"
 
@@ -151,17 +152,6 @@ static void short_names(void)
     test_cond("unparsable kept", strcmp(a, "_Zgarbage") == 0);
 }
 
-static double q_real(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    double v = NAN;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 static void views(void)
 {
     char path[] = "/tmp/attnbench-test-cupti-XXXXXX";
@@ -176,8 +166,8 @@ static void views(void)
                    .timing_method = "cupti_span"};
     int64_t run, pid;
     test_cond("run", store_run_begin(db, &r, &run) == ATTN_OK);
-    test_cond("provenance stored", q_real(db, "SELECT sm_count + ecc + max_sm_clock_mhz FROM runs") == 132 + 1 + 1980);
-    test_cond("unknown stays NULL", isnan(q_real(db, "SELECT mem_bytes FROM runs")));
+    test_cond("provenance stored", fx_db_num(db, "SELECT sm_count + ecc + max_sm_clock_mhz FROM runs") == 132 + 1 + 1980);
+    test_cond("unknown stays NULL", isnan(fx_db_num(db, "SELECT mem_bytes FROM runs")));
     test_cond("ceiling", store_ceiling_add(db, run, "gemm", "bf16", 800, "TFLOP/s", 10, "x") == ATTN_OK);
     test_cond("copy ceiling", store_ceiling_add(db, run, "copy", "", 4000, "GB/s", 10, "x") == ATTN_OK);
     /* A 3-kernel variant, 5 samples: GEMM 100 ns, softmax 50, GEMM 200, gaps 10 each; sample 4
@@ -215,47 +205,47 @@ static void views(void)
     test_cond("profile medians", p.kernel_count == 3 && p.span_median_ns == 374.5 &&
                                      p.kernel_sum_median_ns == 354.5 && fabs(p.gap_share - 20 / 374.5) < 1e-3);
     test_cond("point stored", store_point_add_full(db, run, &p, ns, thr, 5, info, kern, 15, &pid) == ATTN_OK);
-    test_cond("kernels stored", q_real(db, "SELECT count(*) FROM kernels") == 15);
-    test_cond("names deduplicated", q_real(db, "SELECT count(*) FROM kernel_names") == 2);
-    test_cond("sample details", q_real(db, "SELECT sum(n_kernels) FROM samples") == 15 &&
-                                    q_real(db, "SELECT sm_clock_mhz FROM samples WHERE idx = 4") == 1000);
-    test_cond("stages: two names", q_real(db, "SELECT count(*) FROM stages") == 2);
-    test_cond("stages: GEMM launches 2 per sample", q_real(db, "SELECT launches FROM stages WHERE kernel = 'gemm_a'") == 2);
+    test_cond("kernels stored", fx_db_num(db, "SELECT count(*) FROM kernels") == 15);
+    test_cond("names deduplicated", fx_db_num(db, "SELECT count(*) FROM kernel_names") == 2);
+    test_cond("sample details", fx_db_num(db, "SELECT sum(n_kernels) FROM samples") == 15 &&
+                                    fx_db_num(db, "SELECT sm_clock_mhz FROM samples WHERE idx = 4") == 1000);
+    test_cond("stages: two names", fx_db_num(db, "SELECT count(*) FROM stages") == 2);
+    test_cond("stages: GEMM launches 2 per sample", fx_db_num(db, "SELECT launches FROM stages WHERE kernel = 'gemm_a'") == 2);
     /* gemm_a per sample: 300 + 2i for i = 0..3 → median 303; softmax 50 + i → 51.5. */
-    test_cond("stages: median over unthrottled samples", q_real(db, "SELECT median_ns FROM stages WHERE kernel = 'gemm_a'") == 303);
-    test_cond("stages: softmax", q_real(db, "SELECT median_ns FROM stages WHERE kernel = 'softmax'") == 51.5);
+    test_cond("stages: median over unthrottled samples", fx_db_num(db, "SELECT median_ns FROM stages WHERE kernel = 'gemm_a'") == 303);
+    test_cond("stages: softmax", fx_db_num(db, "SELECT median_ns FROM stages WHERE kernel = 'softmax'") == 51.5);
     test_cond("stages: share of the span",
-              fabs(q_real(db, "SELECT share FROM stages WHERE kernel = 'softmax'") - 51.5 / 374.5) < 1e-12);
-    test_cond("stages: typed", q_real(db, "SELECT typeof(launches) = 'integer' AND typeof(median_ns) = 'real'"
+              fabs(fx_db_num(db, "SELECT share FROM stages WHERE kernel = 'softmax'") - 51.5 / 374.5) < 1e-12);
+    test_cond("stages: typed", fx_db_num(db, "SELECT typeof(launches) = 'integer' AND typeof(median_ns) = 'real'"
                                           " AND typeof(kernel) = 'text' FROM stages LIMIT 1") == 1);
-    test_cond("summary: kernel count", q_real(db, "SELECT kernel_count FROM summary") == 3);
-    test_cond("summary: gap share", fabs(q_real(db, "SELECT gap_share FROM summary") - 20 / 374.5) < 1e-3);
-    test_cond("summary: method", q_real(db, "SELECT timing_method = 'cupti_span' FROM summary") == 1);
-    test_cond("summary: throttled counted", q_real(db, "SELECT throttled FROM summary") == 1);
+    test_cond("summary: kernel count", fx_db_num(db, "SELECT kernel_count FROM summary") == 3);
+    test_cond("summary: gap share", fabs(fx_db_num(db, "SELECT gap_share FROM summary") - 20 / 374.5) < 1e-3);
+    test_cond("summary: method", fx_db_num(db, "SELECT timing_method = 'cupti_span' FROM summary") == 1);
+    test_cond("summary: throttled counted", fx_db_num(db, "SELECT throttled FROM summary") == 1);
     /* exec 2e6 FLOP in 374.5 ns = 5.38 TFLOP/s of 800. */
     test_cond("summary: % of compute ceiling",
-              fabs(q_real(db, "SELECT pct_of_compute_ceiling FROM summary") - 2e6 / 374.5 / 1e3 * 100 / 800) < 1e-9);
+              fabs(fx_db_num(db, "SELECT pct_of_compute_ceiling FROM summary") - 2e6 / 374.5 / 1e3 * 100 / 800) < 1e-9);
     test_cond("plot's ceiling derivation gives the ceiling back",
-              fabs(q_real(db, "SELECT c.exec_flops / c.median_ns / 1e3 * 100 / s.pct_of_compute_ceiling"
+              fabs(fx_db_num(db, "SELECT c.exec_flops / c.median_ns / 1e3 * 100 / s.pct_of_compute_ceiling"
                               " FROM summary s JOIN points c ON c.id = s.point_id") - 800) < 1e-9);
     test_cond("summary: % of bandwidth ceiling",
-              fabs(q_real(db, "SELECT pct_of_bandwidth_ceiling FROM summary") - 1e6 / 374.5 * 100 / 4000) < 1e-9);
+              fabs(fx_db_num(db, "SELECT pct_of_bandwidth_ceiling FROM summary") - 1e6 / 374.5 * 100 / 4000) < 1e-9);
     test_cond("summary keeps its first columns",
-              q_real(db, "SELECT count(*) FROM pragma_table_info('summary') WHERE name IN ('point_id','run_id',"
+              fx_db_num(db, "SELECT count(*) FROM pragma_table_info('summary') WHERE name IN ('point_id','run_id',"
                          "'variant','median_ms','tflops','speedup_vs_baseline','config','reason')") == 8);
     /* A point without CUPTI (events) and one not measured. */
     store_point e = p;
     e.timing_method = "events";
     e.point.seq = 256;
     test_cond("events point", store_point_add_full(db, run, &e, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
-    test_cond("no stages for it", q_real(db, "SELECT count(*) FROM stages WHERE point_id = 2") == 0);
+    test_cond("no stages for it", fx_db_num(db, "SELECT count(*) FROM stages WHERE point_id = 2") == 0);
     store_point plain = p;
     plain.timing_method = NULL;
     plain.point.seq = 512;
     test_cond("plain point", store_point_add(db, run, &plain, ns, NULL, 5, &pid) == ATTN_OK);
-    test_cond("unmeasured profile is NULL", isnan(q_real(db, "SELECT kernel_count FROM points WHERE id = 3")));
+    test_cond("unmeasured profile is NULL", isnan(fx_db_num(db, "SELECT kernel_count FROM points WHERE id = 3")));
     test_cond("CUPTI off mid-run recorded", store_run_cupti_off(db, run, "cuptiActivityFlushAll failed") == ATTN_OK &&
-                                                q_real(db, "SELECT cupti FROM runs") == 0);
+                                                fx_db_num(db, "SELECT cupti FROM runs") == 0);
     store_close(db);
     unlink(path);
 }

@@ -13,21 +13,13 @@
 #include "check.h"
 #include "npy.h"
 #include "rng.h"
+#include "fixture.h"
 #include "test.h"
 #include "variant.h"
 
 extern const attn_variant attn_variant_lowrank;
 static const attn_variant *V = &attn_variant_lowrank;
 
-static float *make(attn_dtype t, size_t n, int tensor, attn_init init, int d)
-{
-    void *raw = malloc(n * 4);
-    float *f = malloc(n * sizeof *f);
-    attn_fill_host(raw, t, n, 42, tensor, init, d);
-    for (size_t i = 0; i < n; i++) f[i] = attn_load(t, raw, i);
-    free(raw);
-    return f;
-}
 
 /* The documented default projections: round_dtype(attn_rng_value(seed, 3|4, i)·(1/√k)). */
 static float *seeded_proj(attn_dtype t, int k, int S, int tensor, uint64_t seed)
@@ -88,9 +80,9 @@ static void linformer_fp64(const attn_point *p, const attn_host_inputs *in, cons
 static double against_fp64(const attn_point *p, const float *E, const float *F, int k,
                            attn_init init, attn_check_result *cr)
 {
-    float *q = make(p->dtype, attn_q_elems(p), ATTN_TENSOR_Q, init, p->head_dim);
-    float *kk = make(p->dtype, attn_kv_elems(p), ATTN_TENSOR_K, init, p->head_dim);
-    float *vv = make(p->dtype, attn_kv_elems(p), ATTN_TENSOR_V, init, p->head_dim);
+    float *q = fx_inputs(p->dtype, attn_q_elems(p), ATTN_TENSOR_Q, init, p->head_dim);
+    float *kk = fx_inputs(p->dtype, attn_kv_elems(p), ATTN_TENSOR_K, init, p->head_dim);
+    float *vv = fx_inputs(p->dtype, attn_kv_elems(p), ATTN_TENSOR_V, init, p->head_dim);
     attn_host_inputs in = {q, kk, vv};
     attn_row *rows;
     size_t n = attn_sample_rows(p, 1e12, &rows), m = n * p->head_dim;
@@ -217,9 +209,9 @@ static void mean_tests(void)
     printf("cpu_rows vs fp64 segment means, worst bf16 rel L2: %.2e\n", worst);
     /* proj=gaussian names the default: the same rows, bit for bit. */
     attn_point a = point(1, 2, 1, 64, 64, ATTN_BF16, "k=16"), b = point(1, 2, 1, 64, 64, ATTN_BF16, "k=16,proj=gaussian");
-    float *q = make(a.dtype, attn_q_elems(&a), 0, ATTN_INIT_NORMAL, 64);
-    float *kk = make(a.dtype, attn_kv_elems(&a), 1, ATTN_INIT_NORMAL, 64);
-    float *vv = make(a.dtype, attn_kv_elems(&a), 2, ATTN_INIT_NORMAL, 64);
+    float *q = fx_inputs(a.dtype, attn_q_elems(&a), 0, ATTN_INIT_NORMAL, 64);
+    float *kk = fx_inputs(a.dtype, attn_kv_elems(&a), 1, ATTN_INIT_NORMAL, 64);
+    float *vv = fx_inputs(a.dtype, attn_kv_elems(&a), 2, ATTN_INIT_NORMAL, 64);
     attn_host_inputs in = {q, kk, vv};
     attn_row *rows;
     size_t n = attn_sample_rows(&a, 1e12, &rows);
@@ -320,9 +312,9 @@ static void npy_tests(void)
         snprintf(pf.params, sizeof pf.params, "proj=%s", path);
         attn_point ps = point(1, 2, 1, S, 64, dt, "k=24");
         test_cond("proj file supported", V->supports(&pf) == NULL);
-        float *q = make(dt, attn_q_elems(&ps), 0, ATTN_INIT_NORMAL, 64);
-        float *kk = make(dt, attn_kv_elems(&ps), 1, ATTN_INIT_NORMAL, 64);
-        float *vv = make(dt, attn_kv_elems(&ps), 2, ATTN_INIT_NORMAL, 64);
+        float *q = fx_inputs(dt, attn_q_elems(&ps), 0, ATTN_INIT_NORMAL, 64);
+        float *kk = fx_inputs(dt, attn_kv_elems(&ps), 1, ATTN_INIT_NORMAL, 64);
+        float *vv = fx_inputs(dt, attn_kv_elems(&ps), 2, ATTN_INIT_NORMAL, 64);
         attn_host_inputs in = {q, kk, vv};
         attn_row *rows;
         size_t n = attn_sample_rows(&ps, 1e12, &rows);
@@ -388,9 +380,9 @@ static void misc_tests(void)
 {
     /* A subset of rows across slices equals the same rows computed with all others. */
     attn_point p = point(2, 4, 2, 61, 64, ATTN_BF16, "k=20");
-    float *q = make(p.dtype, attn_q_elems(&p), 0, ATTN_INIT_OUTLIERS, 64);
-    float *kk = make(p.dtype, attn_kv_elems(&p), 1, ATTN_INIT_OUTLIERS, 64);
-    float *vv = make(p.dtype, attn_kv_elems(&p), 2, ATTN_INIT_OUTLIERS, 64);
+    float *q = fx_inputs(p.dtype, attn_q_elems(&p), 0, ATTN_INIT_OUTLIERS, 64);
+    float *kk = fx_inputs(p.dtype, attn_kv_elems(&p), 1, ATTN_INIT_OUTLIERS, 64);
+    float *vv = fx_inputs(p.dtype, attn_kv_elems(&p), 2, ATTN_INIT_OUTLIERS, 64);
     attn_host_inputs in = {q, kk, vv};
     attn_row *rows;
     size_t n = attn_sample_rows(&p, 1e12, &rows);

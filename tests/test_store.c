@@ -9,28 +9,8 @@
 
 #include "store.h"
 #include "error.h"
+#include "fixture.h"
 #include "test.h"
-
-static int64_t query_int(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
-static double query_real(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st;
-    double v = NAN;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
-        v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
 
 static store_point make_point(const char *variant, int baseline, double median)
 {
@@ -60,8 +40,8 @@ int main(void)
     sqlite3 *db;
     test_cond("fresh database opens", store_open(path, &db) == ATTN_OK);
     test_cond("fresh database at current version",
-              query_int(db, "PRAGMA user_version") == store_schema_version());
-    test_cond("WAL journal", query_int(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1);
+              fx_db_num(db, "PRAGMA user_version") == store_schema_version());
+    test_cond("WAL journal", fx_db_num(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1);
     store_run r = {.command = "attnbench run", .backend = "cpu", .git_dirty = -1, .seed = 3};
     int64_t run;
     test_cond("run begins", store_run_begin(db, &r, &run) == ATTN_OK && run == 1);
@@ -70,23 +50,23 @@ int main(void)
     test_cond("point with samples", store_point_add(db, run, &base, ns, NULL, 3, &pid) == ATTN_OK);
     int64_t ns2[3] = {1000000, 1000000, 1000000};
     test_cond("second point", store_point_add(db, run, &fast, ns2, NULL, 3, &pid) == ATTN_OK);
-    test_cond("samples stored", query_int(db, "SELECT count(*) FROM samples") == 6);
+    test_cond("samples stored", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("speedup vs baseline",
-              fabs(query_real(db, "SELECT speedup_vs_baseline FROM summary WHERE variant = 'fused'") - 2) < 1e-12);
+              fabs(fx_db_num(db, "SELECT speedup_vs_baseline FROM summary WHERE variant = 'fused'") - 2) < 1e-12);
     test_cond("tflops = flops / median",
-              fabs(query_real(db, "SELECT tflops FROM summary WHERE variant = 'fused'") - 1e9 / 1e6 / 1e3) < 1e-12);
-    test_cond("NaN stored as NULL", query_int(db, "SELECT bytes IS NULL FROM points LIMIT 1") == 1);
+              fabs(fx_db_num(db, "SELECT tflops FROM summary WHERE variant = 'fused'") - 1e9 / 1e6 / 1e3) < 1e-12);
+    test_cond("NaN stored as NULL", fx_db_num(db, "SELECT bytes IS NULL FROM points LIMIT 1") == 1);
     store_point failed = make_point("naive", 0, NAN);
     failed.status = "failed";
     failed.reason = "3 of 8192 elements outside tolerance";
     failed.timing = (store_timing){0, 0, NAN, NAN, NAN, NAN, NAN};
     test_cond("failed point", store_point_add(db, run, &failed, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("failed point has no speed",
-              query_int(db, "SELECT tflops IS NULL AND median_ms IS NULL FROM summary WHERE variant = 'naive'") == 1);
+              fx_db_num(db, "SELECT tflops IS NULL AND median_ms IS NULL FROM summary WHERE variant = 'naive'") == 1);
     store_point bad = make_point("x", 0, 1);
     bad.status = "bogus"; /* the CHECK constraint rejects it, and the transaction rolls back */
     test_cond("bad status rejected", store_point_add(db, run, &bad, ns, NULL, 3, &pid) != ATTN_OK);
-    test_cond("rollback left no samples", query_int(db, "SELECT count(*) FROM samples") == 6);
+    test_cond("rollback left no samples", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("run ends", store_run_end(db, run, "ok", NULL) == ATTN_OK);
     int64_t latest;
     test_cond("latest run", store_latest_run(db, &latest) == ATTN_OK && latest == run);
@@ -97,7 +77,7 @@ int main(void)
     store_close(db);
 
     test_cond("existing database reopens", store_open(path, &db) == ATTN_OK);
-    test_cond("data kept", query_int(db, "SELECT count(*) FROM points") == 3);
+    test_cond("data kept", fx_db_num(db, "SELECT count(*) FROM points") == 3);
     /* An older database (version 0 with no tables) is migrated; a newer one is refused. */
     sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
     store_close(db);

@@ -6,18 +6,10 @@
 
 #include "check.h"
 #include "reference.h"
+#include "fixture.h"
 #include "test.h"
 #include "variant.h"
 
-static float *make(attn_dtype t, size_t n, int tensor, attn_init init, int d)
-{
-    void *raw = malloc(n * 4);
-    float *f = malloc(n * sizeof *f);
-    attn_fill_host(raw, t, n, 42, tensor, init, d);
-    for (size_t i = 0; i < n; i++) f[i] = attn_load(t, raw, i);
-    free(raw);
-    return f;
-}
 
 int main(void)
 {
@@ -34,9 +26,9 @@ int main(void)
                         attn_point p = {shapes[si].b, shapes[si].h, shapes[si].kv, shapes[si].s,
                                         shapes[si].d, (attn_dtype)t, causal, ""};
                         if (v->supports(&p)) continue;
-                        float *q = make(p.dtype, attn_q_elems(&p), ATTN_TENSOR_Q, init, p.head_dim);
-                        float *k = make(p.dtype, attn_kv_elems(&p), ATTN_TENSOR_K, init, p.head_dim);
-                        float *vv = make(p.dtype, attn_kv_elems(&p), ATTN_TENSOR_V, init, p.head_dim);
+                        float *q = fx_inputs(p.dtype, attn_q_elems(&p), ATTN_TENSOR_Q, init, p.head_dim);
+                        float *k = fx_inputs(p.dtype, attn_kv_elems(&p), ATTN_TENSOR_K, init, p.head_dim);
+                        float *vv = fx_inputs(p.dtype, attn_kv_elems(&p), ATTN_TENSOR_V, init, p.head_dim);
                         attn_host_inputs in = {q, k, vv};
                         attn_row *rows;
                         size_t n = attn_sample_rows(&p, 1e12, &rows), m = n * p.head_dim;
