@@ -1,15 +1,21 @@
 /* fused_sm90.cu — the Hopper (sm_90a) path of variant `fused`: flash-attention forward on wgmma,
- * operands brought in by the tensor memory accelerator, warp-specialised (kernels/fused.cu holds
- * the portable mma.sync path; variants/fused.c picks one at prepare time).
+ * operands brought in by the tensor memory accelerator, warp-specialised, persistent (kernels/fused.cu
+ * holds the portable mma.sync path; variants/fused.c picks one at prepare time).
  *
- * Algorithm: one block per (query tile of BM = 64·NWG rows, head, batch) = 1 producer warpgroup +
- * NWG consumer warpgroups (NWG = 2, or 3 at D=64), each consumer warpgroup owning 64 query rows;
- * key tile BN = 128; K/V ring of 2 stages.
- *  - Producer (one thread): TMA (cp.async.bulk.tensor.4d on CUtensorMaps passed as
- *    __grid_constant__ parameters, 128-byte swizzle, boxes of 64 columns) loads the Q tile once and
- *    K_j, V_j into the ring; each load completes on a "full" mbarrier (expect_tx), and a stage is
- *    reused once every consumer warp has arrived on its "empty" mbarrier. Rows past S (per head:
- *    the tensor map is 4-D [B][heads][S][D]) are zero-filled by the TMA.
+ * Algorithm: a persistent grid of one block per SM; each block takes query tiles (BM = 64·NWG rows
+ * of one head) from a work queue until it is empty. Block = 1 producer warpgroup + NWG consumer
+ * warpgroups (NWG = 2, or 3 at D=64), each consumer warpgroup owning 64 query rows; key tile
+ * BN = 128; K/V ring of 2 stages; two Q buffers, so the next tile's Q loads while this one computes.
+ *  - Queue: a device counter taken by atomicAdd; the last block to find it empty resets it, so
+ *    launches need no memset (they must not overlap in time). Order: non-causal head-major (a
+ *    head's tiles run together and share its K/V in L2); causal longest first within sections of
+ *    (batch, head) pairs whose K/V fit ~16 MB of L2 — the light tiles end the run, no long tail.
+ *  - Producer (one thread): takes a tile, publishes its index in shared memory (a "tile" mbarrier),
+ *    loads its Q by TMA (cp.async.bulk.tensor.4d on CUtensorMaps passed as __grid_constant__
+ *    parameters, 128-byte swizzle, boxes of 64 columns), then K_j, V_j into the ring; each load
+ *    completes on a "full" mbarrier (expect_tx); a stage is reused once every consumer warp has
+ *    arrived on its "empty" mbarrier, a Q buffer once every consumer thread has. Rows past S (per
+ *    head: the tensor map is 4-D [B][heads][S][D]) are zero-filled by the TMA.
  *  - Consumers: S = Q·K_jᵀ by wgmma m64n128k16 (both operands from shared memory, K-major), online
  *    softmax in fp32 registers (exp2 with log2(e)·scale folded into one FFMA, ex2.approx), P rounded
  *    to the dtype in registers and used as the register A operand of O += P·V_j (wgmma m64nDk16,
@@ -17,29 +23,34 @@
  *    together, the softmax of S_j runs while P_{j-1}·V_{j-1} is on the tensor cores. Ping-pong:
  *    named barriers pass the turn to issue wgmma round-robin among the consumer warpgroups, so one
  *    warpgroup's softmax overlaps the others' matrix products.
- *  - Epilogue: 1/l, round, stage in the warpgroup's own rows of the Q tile (same swizzle), 16-byte
+ *  - Epilogue: 1/l, round, stage in the warpgroup's own rows of its Q buffer (same swizzle), 16-byte
  *    coalesced stores of rows < S only; optional LSE (natural log, fp32 [B][H][S]).
  * Causal: key tiles past the query tile are never loaded; masking only on tiles that cross the
- * diagonal or the end of the keys; heaviest query tiles launched first. GQA/MQA: KV head =
- * h / (H/H_kv), nothing copied. Any S >= 1.
+ * diagonal or the end of the keys. GQA/MQA: KV head = h / (H/H_kv), nothing copied. Any S >= 1.
  *
  * Limits: fp16/bf16, D = 64 or 128, sm_90 only (the body is compiled for sm_90a alone; the sm_80
  * pass sees an empty kernel that is never launched: attn_fused_sm90_setup skips other devices).
+ * One launch at a time per device (the queue counter is a device global).
  * Resources (nvcc 13.0 -O3, sm_90a): launch bound 168 registers/thread (NWG=2, 384 threads) or 128
  * (NWG=3, 512 threads), setmaxnreg moves producer 24/32 → consumers 240/160; 0 spills; shared
- * memory 161 KB (D=128), 81 KB / 89 KB (D=64, NWG 2 / 3). SASS: HGMMA.64x128x16.F32(.BF16),
+ * memory 193 KB (D=128), 97 KB / 113 KB (D=64, NWG 2 / 3). SASS: HGMMA.64x128x16.F32(.BF16),
  * HGMMA.64x64x16.F32(.BF16), UTMALDG.4D, SYNCS (mbarrier), USETMAXREG, no LDL/STL.
  *
- * How it fared (NVIDIA H200, dev/hopper driver, median of 21, bf16, dense-equivalent FLOPs halved
- * when causal): D=128 non-causal 641 / 660 / 667 TFLOP/s at S = 4096 / 8192 / 16384 (mma.sync path
- * on the same run: 331 / 336 / 338), causal 567 / 615 / 668; D=64 (NWG=3) non-causal 522 / 559 /
- * 523, causal 432 / 495 / 526. Table and history: kernels/NOTES-fused.md. */
+ * How it fared (NVIDIA H200, dev/hopper driver, bf16, median of 15, the same run, three
+ * interleaved rounds; dense-equivalent FLOPs halved when causal): persistent vs the former
+ * one-block-per-tile grid, round 1: D=128 non-causal 672 vs 644 TFLOP/s at S=4096, 683 vs 663 at
+ * 8192, 682 vs 676 at 16384; S=1024 589 vs 539; D=64 S=512 (B=32) 363 vs 315; causal D=64 S=8192
+ * 513 vs 495; lowrank's attention (B=1 H=16 D=128, S=65536 queries over 256 keys) 0.310 vs 0.385 ms.
+ * Later rounds run 5–10 % slower for both (the GPU warms). Table and history: kernels/NOTES-fused.md. */
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
+
+#include <algorithm>
 
 #include "error.h"
 
@@ -47,17 +58,44 @@
 #define FUSED_SM90_DEVICE 1
 #endif
 
+/* The work queue: one counter for the next tile and one for the blocks that found it empty; the
+ * last block to leave resets both, so every launch starts from zero without a memset. Launches of
+ * this file's kernels must therefore not overlap in time (one stream, as the harness runs them). */
+__device__ unsigned int attn_sm90_next_tile, attn_sm90_blocks_done;
+
 namespace {
 
 struct sm90_params {
     void *o;
     float *lse;
     int H, Hkv, S, Sk, causal; /* Sk: keys per head (= S unless through the _kv launcher) */
+    int n_m, n_hb, sec, total; /* query tiles per head, B·H, heads per causal section, n_m·n_hb */
     float scale, scale_log2;
     uint32_t v_lbo, v_sbo; /* N-major V descriptor strides (bytes) */
 };
 
 #ifdef FUSED_SM90_DEVICE
+/* Query tile t of the queue: non-causal, head-major (a head's tiles run together and share its K/V
+ * in L2); causal, longest first within sections of p.sec (batch, head) pairs, the sections in turn
+ * (a section's K/V fits in L2; the short tiles of one section fill the tail of the previous). */
+struct tile_pos {
+    int m_block, h, b;
+};
+__device__ __forceinline__ tile_pos tile_at(const sm90_params &p, int t)
+{
+    int m, hb;
+    if (p.causal) {
+        const int s = t / (p.sec * p.n_m), u = t - s * p.sec * p.n_m;
+        const int n = min(p.sec, p.n_hb - s * p.sec);
+        m = p.n_m - 1 - u / n;
+        hb = s * p.sec + u % n;
+    } else {
+        hb = t / p.n_m;
+        m = t - hb * p.n_m;
+    }
+    return {m, hb % p.H, hb / p.H};
+}
+
 /* wgmma.mma_async m64nNk16 wrappers (fp32 accumulators), one per (N, dtype, A from shared memory
  * or registers); written out by a generator script (dev/hopper/gen_wgmma.py, outside the tree). */
 __device__ __forceinline__ void wgmma_ss_m64n64_f16(float (&d)[32], uint64_t da, uint64_t db, int scale_d)
@@ -224,12 +262,14 @@ template <> __device__ __forceinline__ void wg_ops<__nv_bfloat16>::rs<128>(float
 
 template <int D, int NWG> struct sm90_cfg {
     static constexpr int BM = 64 * NWG, BN = 128, STAGES = 2;
-    static constexpr int Q_BYTES = BM * D * 2;
+    static constexpr int Q_BYTES = BM * D * 2;  /* one of two Q buffers (also O's staging) */
     static constexpr int KV_BYTES = BN * D * 2;
-    static constexpr int OFF_K = Q_BYTES;
+    static constexpr int OFF_K = 2 * Q_BYTES;
     static constexpr int OFF_V = OFF_K + STAGES * KV_BYTES;
     static constexpr int OFF_BAR = OFF_V + STAGES * KV_BYTES;
-    static constexpr int SMEM = OFF_BAR + 8 * (1 + 4 * STAGES) + 1024; /* + alignment slack */
+    static constexpr int N_BAR = 6 + 4 * STAGES; /* tile/q full, q empty ×2; k/v full/empty */
+    static constexpr int OFF_SLOT = OFF_BAR + 8 * N_BAR;         /* tile index of each Q buffer */
+    static constexpr int SMEM = OFF_SLOT + 8 + 1024;             /* + alignment slack */
 };
 
 template <typename T, int D, int NWG>
@@ -246,26 +286,33 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     extern __shared__ unsigned char smem_raw[];
     const uint32_t base = (s_u32(smem_raw) + 1023u) & ~1023u;
     unsigned char *gbase = smem_raw + (base - s_u32(smem_raw));
-    const uint32_t sQ = base, sK = base + C::OFF_K, sV = base + C::OFF_V;
-    const uint32_t bar_q = base + C::OFF_BAR;
-    auto full_k = [&](int s) { return bar_q + 8 * (1 + s); };
-    auto full_v = [&](int s) { return bar_q + 8 * (1 + ST + s); };
-    auto empty_k = [&](int s) { return bar_q + 8 * (1 + 2 * ST + s); };
-    auto empty_v = [&](int s) { return bar_q + 8 * (1 + 3 * ST + s); };
+    volatile int *slot = reinterpret_cast<volatile int *>(gbase + C::OFF_SLOT); /* tile per Q buffer */
+    const uint32_t sK = base + C::OFF_K, sV = base + C::OFF_V;
+    const uint32_t bars = base + C::OFF_BAR;
+    auto q_full = [&](int i) { return bars + 8 * i; };
+    auto q_empty = [&](int i) { return bars + 8 * (2 + i); };
+    auto tile_full = [&](int i) { return bars + 8 * (4 + i); };
+    auto full_k = [&](int s) { return bars + 8 * (6 + s); };
+    auto full_v = [&](int s) { return bars + 8 * (6 + ST + s); };
+    auto empty_k = [&](int s) { return bars + 8 * (6 + 2 * ST + s); };
+    auto empty_v = [&](int s) { return bars + 8 * (6 + 3 * ST + s); };
 
     const int S = p.S, Sk = p.Sk;
-    const int m_block = p.causal ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
-    const int h = blockIdx.y, b = blockIdx.z;
-    const int hk = h / (p.H / p.Hkv);
-    const int m0 = m_block * BM;
-    int n_tiles = (Sk + BN - 1) / BN;
-    if (p.causal) n_tiles = min(n_tiles, (min(m0 + BM, S) - 1) / BN + 1);
-
-    const int wg = threadIdx.x >> 7;
+    /* key tiles of query tile m (causal: up to the diagonal) */
+    auto key_tiles = [&](int m) {
+        const int n = (Sk + BN - 1) / BN;
+        return p.causal ? min(n, (min((m + 1) * BM, S) - 1) / BN + 1) : n;
+    };
+    /* warpgroup index, warp-uniform for the compiler (branches around wgmma stay convergent) */
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
     const int tid = threadIdx.x & 127;
 
     if (threadIdx.x == 0) {
-        mbar_init(bar_q, 1);
+        for (int i = 0; i < 2; i++) {
+            mbar_init(q_full(i), 1);
+            mbar_init(tile_full(i), 1);
+            mbar_init(q_empty(i), 128 * NWG); /* every consumer thread: each releases its own reads */
+        }
         for (int s = 0; s < ST; s++) {
             mbar_init(full_k(s), 1);
             mbar_init(full_v(s), 1);
@@ -278,26 +325,47 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     __syncthreads();
 
     if (wg == 0) {
-        /* ---------------- producer ---------------- */
+        /* ---------------- producer: takes tiles from the queue until it is empty ---------------- */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(PRODUCER_REGS));
         if (tid == 0) {
-            mbar_expect_tx(bar_q, C::Q_BYTES);
-#pragma unroll
-            for (int db = 0; db < D / 64; db++)
-                tma_load4(sQ + db * BM * 128, &tmQ, bar_q, db * 64, m0, h, b);
-            for (int j = 0; j < n_tiles; j++) {
-                const int s = j % ST;
-                const uint32_t ph = (uint32_t)((j / ST) & 1);
-                mbar_wait(empty_k(s), ph ^ 1);
-                mbar_expect_tx(full_k(s), C::KV_BYTES);
+            int kv = 0; /* key tiles loaded so far: ring stage kv % ST, phase (kv / ST) & 1 */
+            for (int it = 0;; it++) {
+                const int qb = it & 1;
+                if (it >= 2) mbar_wait(q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
+                const int t = (int)atomicAdd(&attn_sm90_next_tile, 1u);
+                if (t >= p.total) {
+                    slot[qb] = -1; /* releases the consumers: no more tiles */
+                    mbar_arrive(tile_full(qb));
+                    if (atomicAdd(&attn_sm90_blocks_done, 1u) == gridDim.x - 1) {
+                        attn_sm90_next_tile = 0;
+                        attn_sm90_blocks_done = 0;
+                    }
+                    break;
+                }
+                const tile_pos tp = tile_at(p, t);
+                const int hk = tp.h / (p.H / p.Hkv);
+                const uint32_t sQ = base + qb * C::Q_BYTES;
+                slot[qb] = t;
+                mbar_arrive(tile_full(qb));
+                mbar_expect_tx(q_full(qb), C::Q_BYTES);
 #pragma unroll
                 for (int db = 0; db < D / 64; db++)
-                    tma_load4(sK + s * C::KV_BYTES + db * BN * 128, &tmK, full_k(s), db * 64, j * BN, hk, b);
-                mbar_wait(empty_v(s), ph ^ 1);
-                mbar_expect_tx(full_v(s), C::KV_BYTES);
+                    tma_load4(sQ + db * BM * 128, &tmQ, q_full(qb), db * 64, tp.m_block * BM, tp.h, tp.b);
+                const int n_tiles = key_tiles(tp.m_block);
+                for (int j = 0; j < n_tiles; j++, kv++) {
+                    const int s = kv % ST;
+                    const uint32_t ph = (uint32_t)((kv / ST) & 1);
+                    mbar_wait(empty_k(s), ph ^ 1);
+                    mbar_expect_tx(full_k(s), C::KV_BYTES);
 #pragma unroll
-                for (int db = 0; db < D / 64; db++)
-                    tma_load4(sV + s * C::KV_BYTES + db * BN * 128, &tmV, full_v(s), db * 64, j * BN, hk, b);
+                    for (int db = 0; db < D / 64; db++)
+                        tma_load4(sK + s * C::KV_BYTES + db * BN * 128, &tmK, full_k(s), db * 64, j * BN, hk, tp.b);
+                    mbar_wait(empty_v(s), ph ^ 1);
+                    mbar_expect_tx(full_v(s), C::KV_BYTES);
+#pragma unroll
+                    for (int db = 0; db < D / 64; db++)
+                        tma_load4(sV + s * C::KV_BYTES + db * BN * 128, &tmV, full_v(s), db * 64, j * BN, hk, tp.b);
+                }
             }
         }
     } else {
@@ -306,187 +374,205 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         const int cw = wg - 1;
         const int warp = tid >> 5, lane = tid & 31;
         const int g = lane >> 2, t = lane & 3;
-        const int wg_row0 = m0 + cw * 64;
-        const int row_a = wg_row0 + warp * 16 + g, row_b = row_a + 8;
         const float sl2 = p.scale_log2;
+        const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
 
         float o[D / 2];
         float s[BN / 2];
         uint32_t pf[BN / 16][4];
+        int kv = 0; /* key tiles consumed so far (the producer's ring position) */
+        for (int it = 0;; it++) {
+            const int qb = it & 1;
+            mbar_wait(tile_full(qb), (uint32_t)((it >> 1) & 1));
+            const int tile = slot[qb];
+            if (tile < 0) break;
+            mbar_wait(q_full(qb), (uint32_t)((it >> 1) & 1));
+            const tile_pos tp = tile_at(p, tile);
+            const int m0 = tp.m_block * BM;
+            const int n_tiles = key_tiles(tp.m_block);
+            const int wg_row0 = m0 + cw * 64;
+            const int row_a = wg_row0 + warp * 16 + g, row_b = row_a + 8;
+            const uint32_t sQ = base + qb * C::Q_BYTES;
+            auto stage = [&](int j) { return (kv + j) % ST; };
+            auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
 #pragma unroll
-        for (int i = 0; i < D / 2; i++) o[i] = 0.f;
-        float m_i[2] = {-INFINITY, -INFINITY}, l_i[2] = {0.f, 0.f};
+            for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+            float m_i[2] = {-INFINITY, -INFINITY}, l_i[2] = {0.f, 0.f};
 
-        const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
-        if (cw == NWG - 1) named_arrive(1, 256); /* warpgroup 0 issues first */
+            if (cw == NWG - 1) named_arrive(1, 256); /* warpgroup 0 issues first */
 
-        mbar_wait(bar_q, 0);
+            auto issue_s = [&](int st) {
+                wg_fence();
+                fence_regs(s);
+#pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    const uint64_t da = gdesc(sQ + (kk / 4) * BM * 128 + cw * 64 * 128 + (kk % 4) * 32, 16, 1024);
+                    const uint64_t dk = gdesc(sK + st * C::KV_BYTES + (kk / 4) * BN * 128 + (kk % 4) * 32, 16, 1024);
+                    ops::template ss<BN>(s, da, dk, kk > 0);
+                }
+                wg_commit();
+                fence_regs(s);
+            };
+            auto issue_pv = [&](int st) {
+                wg_fence();
+                fence_regs(o);
+#pragma unroll
+                for (int kk = 0; kk < BN / 16; kk++) {
+                    const uint64_t dv = gdesc(sV + st * C::KV_BYTES + kk * 16 * 128, p.v_lbo, p.v_sbo);
+                    ops::template rs<D>(o, pf[kk], dv);
+                }
+                wg_commit();
+                fence_regs(o);
+            };
+            /* mask keys >= Sk and (causal) keys after the query, only on tiles that need it */
+            auto mask = [&](int j) {
+                const int key0 = j * BN;
+                if (key0 + BN > Sk || (p.causal && key0 + BN - 1 > wg_row0)) {
+#pragma unroll
+                    for (int i = 0; i < BN / 8; i++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            const int key = key0 + i * 8 + 2 * t + (e & 1);
+                            const int r = e < 2 ? row_a : row_b;
+                            if (key >= Sk || (p.causal && key > r)) s[4 * i + e] = -INFINITY;
+                        }
+                }
+            };
+            /* online softmax of s in place; returns the rescale factors of O */
+            auto softmax = [&](float (&alpha)[2]) {
+                float mx[2] = {m_i[0], m_i[1]};
+#pragma unroll
+                for (int i = 0; i < BN / 8; i++) {
+                    mx[0] = fmaxf(mx[0], fmaxf(s[4 * i], s[4 * i + 1]));
+                    mx[1] = fmaxf(mx[1], fmaxf(s[4 * i + 2], s[4 * i + 3]));
+                }
+                float ms[2];
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                    ms[r] = (mx[r] == -INFINITY) ? 0.f : mx[r] * sl2;
+                    alpha[r] = ex2(m_i[r] * sl2 - ms[r]);
+                    m_i[r] = mx[r];
+                    l_i[r] *= alpha[r];
+                }
+#pragma unroll
+                for (int i = 0; i < BN / 8; i++) {
+                    s[4 * i] = ex2(fmaf(s[4 * i], sl2, -ms[0]));
+                    s[4 * i + 1] = ex2(fmaf(s[4 * i + 1], sl2, -ms[0]));
+                    s[4 * i + 2] = ex2(fmaf(s[4 * i + 2], sl2, -ms[1]));
+                    s[4 * i + 3] = ex2(fmaf(s[4 * i + 3], sl2, -ms[1]));
+                    l_i[0] += s[4 * i] + s[4 * i + 1];
+                    l_i[1] += s[4 * i + 2] + s[4 * i + 3];
+                }
+            };
+            auto pack_p = [&]() {
+#pragma unroll
+                for (int kk = 0; kk < BN / 16; kk++) {
+                    pf[kk][0] = ops::pack(s[8 * kk + 0], s[8 * kk + 1]);
+                    pf[kk][1] = ops::pack(s[8 * kk + 2], s[8 * kk + 3]);
+                    pf[kk][2] = ops::pack(s[8 * kk + 4], s[8 * kk + 5]);
+                    pf[kk][3] = ops::pack(s[8 * kk + 6], s[8 * kk + 7]);
+                }
+            };
+            auto release = [&](uint32_t bar) {
+                if (lane == 0) mbar_arrive(bar);
+            };
 
-        auto issue_s = [&](int st) {
-            wg_fence();
-            fence_regs(s);
-#pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                const uint64_t da = gdesc(sQ + (kk / 4) * BM * 128 + cw * 64 * 128 + (kk % 4) * 32, 16, 1024);
-                const uint64_t dk = gdesc(sK + st * C::KV_BYTES + (kk / 4) * BN * 128 + (kk % 4) * 32, 16, 1024);
-                ops::template ss<BN>(s, da, dk, kk > 0);
+            /* key tile 0 */
+            {
+                const int st = stage(0);
+                mbar_wait(full_k(st), phase(0));
+                named_sync(sched_bar, 256);
+                issue_s(st);
+                if (!(cw == NWG - 1 && n_tiles == 1)) named_arrive(next_bar, 256);
+                wg_wait<0>();
+                fence_regs(s);
+                release(empty_k(st));
+                mask(0);
+                float alpha[2];
+                softmax(alpha);
+                pack_p();
             }
-            wg_commit();
-            fence_regs(s);
-        };
-        auto issue_pv = [&](int st) {
-            wg_fence();
-            fence_regs(o);
+            for (int j = 1; j < n_tiles; j++) {
+                const int st = stage(j), sp = stage(j - 1);
+                mbar_wait(full_k(st), phase(j));
+                mbar_wait(full_v(sp), phase(j - 1));
+                named_sync(sched_bar, 256);
+                issue_s(st);
+                issue_pv(sp);
+                if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+                wg_wait<1>();
+                fence_regs(s);
+                release(empty_k(st));
+                mask(j);
+                float alpha[2];
+                softmax(alpha);
+                wg_wait<0>();
+                fence_regs(o);
+                release(empty_v(sp));
 #pragma unroll
-            for (int kk = 0; kk < BN / 16; kk++) {
-                const uint64_t dv = gdesc(sV + st * C::KV_BYTES + kk * 16 * 128, p.v_lbo, p.v_sbo);
-                ops::template rs<D>(o, pf[kk], dv);
+                for (int i = 0; i < D / 8; i++) {
+                    o[4 * i] *= alpha[0];
+                    o[4 * i + 1] *= alpha[0];
+                    o[4 * i + 2] *= alpha[1];
+                    o[4 * i + 3] *= alpha[1];
+                }
+                pack_p();
             }
-            wg_commit();
-            fence_regs(o);
-        };
-        /* mask keys >= S and (causal) keys after the query, only on tiles that need it */
-        auto mask = [&](int j) {
-            const int key0 = j * BN;
-            if (key0 + BN > Sk || (p.causal && key0 + BN - 1 > wg_row0)) {
-#pragma unroll
-                for (int i = 0; i < BN / 8; i++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int key = key0 + i * 8 + 2 * t + (e & 1);
-                        const int r = e < 2 ? row_a : row_b;
-                        if (key >= Sk || (p.causal && key > r)) s[4 * i + e] = -INFINITY;
-                    }
+            {
+                const int st = stage(n_tiles - 1);
+                mbar_wait(full_v(st), phase(n_tiles - 1));
+                issue_pv(st);
+                wg_wait<0>();
+                fence_regs(o);
+                release(empty_v(st));
             }
-        };
-        /* online softmax of s in place; returns the rescale factors of O */
-        auto softmax = [&](float (&alpha)[2]) {
-            float mx[2] = {m_i[0], m_i[1]};
-#pragma unroll
-            for (int i = 0; i < BN / 8; i++) {
-                mx[0] = fmaxf(mx[0], fmaxf(s[4 * i], s[4 * i + 1]));
-                mx[1] = fmaxf(mx[1], fmaxf(s[4 * i + 2], s[4 * i + 3]));
-            }
-            float ms[2];
+            kv += n_tiles;
+
+            /* epilogue: O staged in this warpgroup's own rows of the Q buffer, then stored */
+            float inv[2];
 #pragma unroll
             for (int r = 0; r < 2; r++) {
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                ms[r] = (mx[r] == -INFINITY) ? 0.f : mx[r] * sl2;
-                alpha[r] = ex2(m_i[r] * sl2 - ms[r]);
-                m_i[r] = mx[r];
-                l_i[r] *= alpha[r];
+                l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 1);
+                l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 2);
+                inv[r] = l_i[r] > 0.f ? 1.f / l_i[r] : 0.f;
             }
+            named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            {
+                const int ra = cw * 64 + warp * 16 + g, rb = ra + 8;
 #pragma unroll
-            for (int i = 0; i < BN / 8; i++) {
-                s[4 * i] = ex2(fmaf(s[4 * i], sl2, -ms[0]));
-                s[4 * i + 1] = ex2(fmaf(s[4 * i + 1], sl2, -ms[0]));
-                s[4 * i + 2] = ex2(fmaf(s[4 * i + 2], sl2, -ms[1]));
-                s[4 * i + 3] = ex2(fmaf(s[4 * i + 3], sl2, -ms[1]));
-                l_i[0] += s[4 * i] + s[4 * i + 1];
-                l_i[1] += s[4 * i + 2] + s[4 * i + 3];
+                for (int i = 0; i < D / 8; i++) {
+                    const int cb = i / 8, c = i % 8;
+                    const uint32_t oa = cb * BM * 128 + ra * 128 + ((c ^ (ra & 7)) << 4) + t * 4;
+                    const uint32_t ob = cb * BM * 128 + rb * 128 + ((c ^ (rb & 7)) << 4) + t * 4;
+                    *reinterpret_cast<uint32_t *>(stg + oa) = ops::pack(o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
+                    *reinterpret_cast<uint32_t *>(stg + ob) = ops::pack(o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
+                }
             }
-        };
-        auto pack_p = [&]() {
+            __syncwarp();
+            T *gO = static_cast<T *>(p.o) + ((size_t)tp.b * p.H + tp.h) * (size_t)S * D;
+            constexpr int CH = D / 8;
 #pragma unroll
-            for (int kk = 0; kk < BN / 16; kk++) {
-                pf[kk][0] = ops::pack(s[8 * kk + 0], s[8 * kk + 1]);
-                pf[kk][1] = ops::pack(s[8 * kk + 2], s[8 * kk + 3]);
-                pf[kk][2] = ops::pack(s[8 * kk + 4], s[8 * kk + 5]);
-                pf[kk][3] = ops::pack(s[8 * kk + 6], s[8 * kk + 7]);
+            for (int k = 0; k < 16 * CH / 32; k++) {
+                const int i = lane + 32 * k;
+                const int r = i / CH, c16 = i % CH;
+                const int lr = cw * 64 + warp * 16 + r;
+                const int gr = m0 + lr;
+                const int cb = c16 / 8, c = c16 % 8;
+                if (gr < S)
+                    *reinterpret_cast<uint4 *>(gO + (size_t)gr * D + c16 * 8) =
+                        *reinterpret_cast<const uint4 *>(stg + cb * BM * 128 + lr * 128 + ((c ^ (lr & 7)) << 4));
             }
-        };
-        auto release = [&](uint32_t bar) {
-            if (lane == 0) mbar_arrive(bar);
-        };
-
-        /* tile 0 */
-        {
-            mbar_wait(full_k(0), 0);
-            named_sync(sched_bar, 256);
-            issue_s(0);
-            if (!(cw == NWG - 1 && n_tiles == 1)) named_arrive(next_bar, 256);
-            wg_wait<0>();
-            fence_regs(s);
-            release(empty_k(0));
-            mask(0);
-            float alpha[2];
-            softmax(alpha);
-            pack_p();
-        }
-        for (int j = 1; j < n_tiles; j++) {
-            const int st = j % ST, sp = (j - 1) % ST;
-            mbar_wait(full_k(st), (uint32_t)((j / ST) & 1));
-            mbar_wait(full_v(sp), (uint32_t)(((j - 1) / ST) & 1));
-            named_sync(sched_bar, 256);
-            issue_s(st);
-            issue_pv(sp);
-            if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
-            wg_wait<1>();
-            fence_regs(s);
-            release(empty_k(st));
-            mask(j);
-            float alpha[2];
-            softmax(alpha);
-            wg_wait<0>();
-            fence_regs(o);
-            release(empty_v(sp));
-#pragma unroll
-            for (int i = 0; i < D / 8; i++) {
-                o[4 * i] *= alpha[0];
-                o[4 * i + 1] *= alpha[0];
-                o[4 * i + 2] *= alpha[1];
-                o[4 * i + 3] *= alpha[1];
+            /* the staging reads are done: order them before the next TMA write of this buffer */
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            mbar_arrive(q_empty(qb));
+            if (p.lse && t == 0) {
+                float *lse = p.lse + ((size_t)tp.b * p.H + tp.h) * (size_t)S;
+                if (row_a < S) lse[row_a] = m_i[0] * p.scale + logf(l_i[0]);
+                if (row_b < S) lse[row_b] = m_i[1] * p.scale + logf(l_i[1]);
             }
-            pack_p();
-        }
-        {
-            const int j = n_tiles - 1, st = j % ST;
-            mbar_wait(full_v(st), (uint32_t)((j / ST) & 1));
-            issue_pv(st);
-            wg_wait<0>();
-            fence_regs(o);
-            release(empty_v(st));
-        }
-
-        /* epilogue */
-        float inv[2];
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 1);
-            l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 2);
-            inv[r] = l_i[r] > 0.f ? 1.f / l_i[r] : 0.f;
-        }
-        named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
-        {
-            const int ra = cw * 64 + warp * 16 + g, rb = ra + 8;
-#pragma unroll
-            for (int i = 0; i < D / 8; i++) {
-                const int cb = i / 8, c = i % 8;
-                const uint32_t oa = cb * BM * 128 + ra * 128 + ((c ^ (ra & 7)) << 4) + t * 4;
-                const uint32_t ob = cb * BM * 128 + rb * 128 + ((c ^ (rb & 7)) << 4) + t * 4;
-                *reinterpret_cast<uint32_t *>(gbase + oa) = ops::pack(o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
-                *reinterpret_cast<uint32_t *>(gbase + ob) = ops::pack(o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
-            }
-        }
-        __syncwarp();
-        T *gO = static_cast<T *>(p.o) + ((size_t)b * p.H + h) * (size_t)S * D;
-        constexpr int CH = D / 8;
-#pragma unroll
-        for (int k = 0; k < 16 * CH / 32; k++) {
-            const int i = lane + 32 * k;
-            const int r = i / CH, c16 = i % CH;
-            const int lr = cw * 64 + warp * 16 + r;
-            const int gr = m0 + lr;
-            const int cb = c16 / 8, c = c16 % 8;
-            if (gr < S)
-                *reinterpret_cast<uint4 *>(gO + (size_t)gr * D + c16 * 8) =
-                    *reinterpret_cast<const uint4 *>(gbase + cb * BM * 128 + lr * 128 + ((c ^ (lr & 7)) << 4));
-        }
-        if (p.lse && t == 0) {
-            float *lse = p.lse + ((size_t)b * p.H + h) * (size_t)S;
-            if (row_a < S) lse[row_a] = m_i[0] * p.scale + logf(l_i[0]);
-            if (row_b < S) lse[row_b] = m_i[1] * p.scale + logf(l_i[1]);
         }
     }
 #endif /* FUSED_SM90_DEVICE */
@@ -594,6 +680,12 @@ int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, 
     ATTN_TRY(make_map(&mq, dtype, q, B, H, S, D, bm));
     ATTN_TRY(make_map(&mk, dtype, k, B, Hkv, Sk, D, bn));
     ATTN_TRY(make_map(&mv, dtype, v, B, Hkv, Sk, D, bn));
+    static int n_sm;
+    if (!n_sm) {
+        int dev;
+        CUDA_CHECK(cudaGetDevice(&dev));
+        CUDA_CHECK(cudaDeviceGetAttribute(&n_sm, cudaDevAttrMultiProcessorCount, dev));
+    }
     sm90_params p;
     p.o = o;
     p.lse = lse;
@@ -602,12 +694,19 @@ int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, 
     p.S = S;
     p.Sk = Sk;
     p.causal = causal;
+    p.n_m = (S + bm - 1) / bm;
+    p.n_hb = B * H;
+    if ((long long)p.n_m * p.n_hb > INT_MAX) return attn_fail("fused: too many query tiles");
+    p.total = p.n_m * p.n_hb;
+    /* causal section: as many (batch, head) pairs as keep their K and V within ~16 MB of L2 */
+    const long long kv_bytes = 4LL * Sk * D;
+    p.sec = (int)std::max(1LL, std::min((long long)p.n_hb, (16LL << 20) / kv_bytes * (H / Hkv)));
     p.scale = (float)(1.0 / sqrt((double)D));
     p.scale_log2 = (float)(1.4426950408889634 / sqrt((double)D));
     p.v_lbo = bn * 128; /* N-major V: next 64 columns of D are one key tile further */
     p.v_sbo = 1024;     /* next 8 keys */
-    dim3 grid((unsigned)((S + bm - 1) / bm), (unsigned)H, (unsigned)B);
-    fn<<<grid, 128 * (nwg + 1), smem, stream>>>(mq, mk, mv, p);
+    const int blocks = std::min(p.total, n_sm); /* persistent: one block per SM, tiles from the queue */
+    fn<<<blocks, 128 * (nwg + 1), smem, stream>>>(mq, mk, mv, p);
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }
