@@ -3,13 +3,15 @@
  * CUPTI records per sample, and the adaptive stop rule. Every sample is kept; the summary is
  * computed from the ones not flagged throttled.
  *
- * With CUPTI on (trace.h), each sample's run() is tagged with its own external correlation id and
- * its kernel records are flushed after the sample (outside the timed region): the sample then
- * holds its event time, the sum of its kernels' durations and their span (first start to last
- * end), and ns = the span ("cupti_span"); with CUPTI off, ns = the event time ("events"). The L2
- * flush memset is enqueued outside the tag, so it never counts. After each sample the SM clock
- * (and temperature, power) is read (clocks.h); a sample below 75 % of the max SM clock is flagged
- * throttled. NVTX ranges: "warm-up", "flush", "timed". */
+ * With CUPTI on (trace.h), each sample's run() is tagged with its own external correlation id;
+ * the records are flushed once, after the point's last sample, never between samples (a flush
+ * idles the GPU, so the clocks, and with them the times, would differ from a --no-cupti run's).
+ * The stop rule therefore runs on the event times; at the end each sample holds its event time,
+ * the sum of its kernels' durations and their span (first start to last end), and ns = the span
+ * ("cupti_span") when every sample has records; otherwise, and with CUPTI off, ns = the event
+ * time ("events"). The L2 flush memset is enqueued outside the tag, so it never counts. After
+ * each sample the SM clock (and temperature, power) is read (clocks.h); a sample below 75 % of
+ * the max SM clock is flagged throttled. NVTX ranges: "warm-up", "flush", "timed". */
 #ifndef ATTN_MEASURE_H
 #define ATTN_MEASURE_H
 
@@ -17,6 +19,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "trace.h"
 
 typedef struct attn_measure_opts {
     int min_samples;     /* at least this many samples (default 10) */
@@ -60,6 +63,13 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
                      attn_profile *prof);
 int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, void *ctx,
                      attn_samples *out);
+
+/* After a point's last sample, from the complete log (NULL: no records; sample i has external id
+ * first_ext + i): moves the point's records into prof->kernels and sets each sample's record
+ * count, kernel sum and span; then ns = the span ("cupti_span") when every sample has records,
+ * else ns = the event time ("events"). The log is sorted in place; its names move to prof. */
+void attn_profile_finish(attn_samples *s, attn_profile *prof, attn_cupti_log *log,
+                         uint64_t first_ext);
 
 /* The stop rule: at least min_samples, then a tight enough CI or the time budget spent; never
  * more than max_samples. */

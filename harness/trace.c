@@ -1,7 +1,10 @@
 /* trace.c — CUPTI activity records attributed to samples, NVTX ranges (see trace.h).
  *
  * Workload: a handful of records per sample (one per kernel launch, memset, memcpy, plus the API
- * records external correlation needs), flushed once per sample; the log holds one point's worth. */
+ * records external correlation needs), flushed once per point; the log holds one point's worth,
+ * at most max_samples (10000) × a few records. Between flushes CUPTI asks for a new buffer
+ * whenever one fills and hands full ones over from its worker thread when its heuristics say;
+ * at worst they wait for the point's flush: a few 4 MB buffers. */
 #include "trace.h"
 
 #include <cupti.h>
@@ -173,22 +176,6 @@ void attn_cupti_log_free(attn_cupti_log *log)
     memset(log, 0, sizeof *log);
 }
 
-void attn_cupti_log_sample(const attn_cupti_log *log, uint64_t ext, size_t from,
-                           attn_sample_kernels *out)
-{
-    uint64_t first = UINT64_MAX, last = 0;
-    memset(out, 0, sizeof *out);
-    for (size_t i = from; ext && i < log->n; i++) {
-        const attn_kernel_rec *r = &log->recs[i];
-        if (r->ext != ext || (r->start == 0 && r->end == 0) || r->end < r->start) continue;
-        out->count++;
-        out->sum_ns += (int64_t)(r->end - r->start);
-        if (r->start < first) first = r->start;
-        if (r->end > last) last = r->end;
-    }
-    if (out->count) out->span_ns = (int64_t)(last - first);
-}
-
 /* Itanium <source-name>: decimal length then that many characters. */
 static const char *source_name(const char *s, const char **id, int *len)
 {
@@ -310,10 +297,13 @@ static struct {
     attn_cupti_log log;
     pthread_mutex_t lock;
     int error;                /* a record could not be stored */
+    size_t dropped;           /* records CUPTI dropped for want of buffer space */
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const size_t BUF_SIZE = 4u << 20;
 
+/* A new buffer each time CUPTI asks (it asks again whenever one fills, with or without a flush);
+ * buf_completed frees it once parsed. */
 static void CUPTIAPI buf_requested(uint8_t **buf, size_t *size, size_t *max)
 {
     *buf = aligned_alloc(8, BUF_SIZE);
@@ -324,11 +314,15 @@ static void CUPTIAPI buf_requested(uint8_t **buf, size_t *size, size_t *max)
 static void CUPTIAPI buf_completed(CUcontext ctx, uint32_t stream, uint8_t *buf, size_t size,
                                    size_t valid)
 {
-    (void)ctx, (void)stream, (void)size;
+    (void)size;
     CUpti_Activity *r = NULL;
+    size_t dropped = 0;
     pthread_mutex_lock(&S.lock);
     while (cuptiActivityGetNextRecord(buf, valid, &r) == CUPTI_SUCCESS)
         if (attn_cupti_log_record(&S.log, r) != ATTN_OK) S.error = 1;
+    /* A dropped record would leave some sample short of records, unnoticed. */
+    if (cuptiActivityGetNumDroppedRecords(ctx, stream, &dropped) == CUPTI_SUCCESS)
+        S.dropped += dropped;
     pthread_mutex_unlock(&S.lock);
     free(buf);
 }
@@ -445,16 +439,21 @@ int attn_cupti_flush(void)
     CUPTI_OFF_ON_FAIL(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
     pthread_mutex_lock(&S.lock);
     int err = S.error;
+    size_t dropped = S.dropped;
     attn_cupti_log_resolve(&S.log);
     pthread_mutex_unlock(&S.lock);
     if (err) {
         turn_off("out of host memory for CUPTI records");
         return ATTN_ERR;
     }
+    if (dropped) {
+        char why[96];
+        snprintf(why, sizeof why, "CUPTI dropped %zu records for want of buffer space", dropped);
+        turn_off(why);
+        return ATTN_ERR;
+    }
     return ATTN_OK;
 }
-
-attn_cupti_log *attn_cupti_records(void) { return &S.log; }
 
 attn_cupti_log *attn_cupti_lock(void)
 {

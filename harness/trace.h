@@ -4,8 +4,9 @@
  * and DRIVER API kinds it needs). Each timed sample pushes its own CUSTOM0 external id around the
  * variant's run(), so every kernel (memset, memcpy) record the variant causes carries that sample's
  * id; anything enqueued outside the push (the L2 flush memset, warm-ups, checks) maps to no sample
- * and is dropped. Records are flushed after each sample's stop event has completed, never inside a
- * timed region.
+ * and is dropped. Records are flushed once per point, after its last sample has completed: never
+ * inside a timed region, nor between samples (a flush idles the GPU, which changes its clocks).
+ * Meanwhile CUPTI takes a new buffer whenever one fills (any number of them).
  *
  * Fallback: any CUPTI failure (init or later) turns CUPTI off for the rest of the process with the
  * reason kept in attn_cupti_reason(); measurement continues with CUDA events.
@@ -59,15 +60,6 @@ void attn_cupti_log_resolve_all(attn_cupti_log *log);
 void attn_cupti_log_clear(attn_cupti_log *log);
 void attn_cupti_log_free(attn_cupti_log *log);
 
-/* What the records of sample `ext` among recs[from..n) say: count, sum of durations, span from the
- * first start to the last end (ns). No records: all 0. */
-typedef struct attn_sample_kernels {
-    int count;
-    int64_t sum_ns, span_ns;
-} attn_sample_kernels;
-void attn_cupti_log_sample(const attn_cupti_log *log, uint64_t ext, size_t from,
-                           attn_sample_kernels *out);
-
 /* A readable short name from a kernel name: an unmangled name is kept (up to 64 characters); an
  * Itanium-mangled one becomes its qualified name without anonymous namespaces, with simple
  * template arguments written out ("fused_sm90_kernel<bf16,64,3>"), or "<#hhhh>" (a hash of the
@@ -92,11 +84,11 @@ const char *attn_cupti_version(void);
 int attn_cupti_push(uint64_t ext);
 int attn_cupti_pop(void);
 /* Forces delivery of every completed record into the process log (the GPU work must be complete:
- * FlushAll does not synchronise) and resolves external ids. */
+ * FlushAll does not synchronise) and resolves external ids. ATTN_ERR (and CUPTI off) when a
+ * record could not be stored or CUPTI dropped records for want of buffer space. */
 int attn_cupti_flush(void);
-/* The process log (valid until the next clear); lock it while reading or reordering it, since
- * CUPTI may deliver a full buffer from its own thread. */
-attn_cupti_log *attn_cupti_records(void);
+/* The process log (valid until the next clear), locked: CUPTI may deliver a full buffer from its
+ * own thread at any time. Unlock when done reading or reordering it. */
 attn_cupti_log *attn_cupti_lock(void);
 void attn_cupti_unlock(void);
 /* Flush, then drop everything collected so far (before a point's timed samples). */

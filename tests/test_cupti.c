@@ -1,5 +1,6 @@
-/* test_cupti.c — CUPTI record parsing and attribution from synthetic records, kernel short names,
- * the schema-2 views (stages, summary's new columns) and throttle filtering; no GPU needed. */
+/* test_cupti.c — CUPTI record parsing and attribution from synthetic records (a point's records
+ * arriving in one flush after its last sample), kernel short names, the schema-2 views (stages,
+ * summary's new columns) and throttle filtering; no GPU needed. */
 #include <cupti_activity.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -80,17 +81,6 @@ static void parsing_and_attribution(void)
     test_cond("incremental resolve leaves old records", log.recs[2].ext == 0);
     attn_cupti_log_resolve_all(&log);
     test_cond("late mapping resolves", log.recs[2].ext == 5);
-    attn_sample_kernels k;
-    attn_cupti_log_sample(&log, 5, 0, &k);
-    test_cond("sample 5: 3 records", k.count == 3);
-    test_cond("sample 5: sum", k.sum_ns == 500 + 100 + 1000);
-    test_cond("sample 5: span", k.span_ns == 2700 - 1000);
-    attn_cupti_log_sample(&log, 6, 0, &k);
-    test_cond("sample 6", k.count == 1 && k.sum_ns == 400 && k.span_ns == 400);
-    attn_cupti_log_sample(&log, 6, log.n, &k);
-    test_cond("from past the end: nothing", k.count == 0);
-    attn_cupti_log_sample(&log, 0, 0, &k);
-    test_cond("id 0 is no sample", k.count == 0);
     attn_cupti_log_clear(&log);
     test_cond("clear", log.n == 0 && log.map_n == 0);
     /* Many ids: the map grows. */
@@ -100,6 +90,107 @@ static void parsing_and_attribution(void)
     int ok = 1;
     for (size_t i = 0; i < log.n; i++) ok &= log.recs[i].ext == 1000 + log.recs[i].correlation;
     test_cond("5000 ids map exactly", ok && log.n == 5000);
+    attn_cupti_log_free(&log);
+}
+
+/* n samples with event times 10000 + i, as attn_measure_gpu leaves them before the flush. */
+static void event_samples(attn_samples *s, attn_profile *p, int n)
+{
+    *s = (attn_samples){calloc((size_t)n, sizeof *s->ns), calloc((size_t)n, 1), n, n};
+    *p = (attn_profile){.info = malloc((size_t)n * sizeof *p->info), .cap = n, .method = "events"};
+    for (int i = 0; i < n; i++) {
+        s->ns[i] = 10000 + i;
+        p->info[i] = (store_sample_info){10000 + i, -1, -1, -1, 1980, 50, 400000, 101 + i};
+    }
+}
+
+/* The point's records all arrive in one flush after its last sample (attn_measure_gpu no longer
+ * flushes between samples): attn_profile_finish attributes them to samples, rebuilds each
+ * sample's count, sum and span, and switches ns from the event times to the spans only when every
+ * sample has records. */
+static void finish_point(void)
+{
+    attn_cupti_log log = {0};
+    attn_samples s;
+    attn_profile p;
+    /* Samples 101..103 (first_ext 101), their records interleaved as buffers deliver them: sample
+     * 102's before 101's, a kernel before its mapping, the L2 flush memset (no id), a warm-up
+     * kernel of an earlier point's id and one of an id past the last sample. */
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 102, 20);
+    kernel_record(&log, 20, 5000, 5300, "_Z1bv");
+    kernel_record(&log, 11, 1400, 1900, "_Z1bv");
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 101, 10);
+    kernel_record(&log, 10, 1000, 1300, "_Z1av");
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 101, 11);
+    CUpti_ActivityMemset4 m;
+    memset(&m, 0, sizeof m);
+    m.kind = CUPTI_ACTIVITY_KIND_MEMSET, m.correlationId = 1, m.start = 100, m.end = 900;
+    attn_cupti_log_record(&log, &m);
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 100, 5);
+    kernel_record(&log, 5, 200, 250, "_Z1av");
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 104, 40);
+    kernel_record(&log, 40, 9000, 9100, "_Z1av");
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 102, 21);
+    kernel_record(&log, 21, 4900, 4950, "_Z1av");
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 103, 30);
+    kernel_record(&log, 30, 7000, 7600, "_Z1av");
+    attn_cupti_log_resolve(&log);
+    event_samples(&s, &p, 3);
+    attn_profile_finish(&s, &p, &log, 101);
+    test_cond("finish: cupti_span", strcmp(p.method, "cupti_span") == 0);
+    test_cond("finish: records per sample", p.info[0].n_kernels == 2 && p.info[1].n_kernels == 2 &&
+                                                p.info[2].n_kernels == 1 && p.n_kernels == 5);
+    test_cond("finish: spans", p.info[0].span_ns == 900 && p.info[1].span_ns == 400 && p.info[2].span_ns == 600);
+    test_cond("finish: sums", p.info[0].kernel_sum_ns == 800 && p.info[1].kernel_sum_ns == 350 &&
+                                  p.info[2].kernel_sum_ns == 600);
+    test_cond("finish: ns = span", s.ns[0] == 900 && s.ns[1] == 400 && s.ns[2] == 600);
+    test_cond("finish: event times and clocks kept", p.info[1].event_ns == 10001 && p.info[2].sm_clock_mhz == 1980);
+    int order = 1;
+    for (size_t i = 0; i < p.n_kernels; i++)
+        order &= i == 0 || p.kernels[i - 1].sample < p.kernels[i].sample ||
+                 (p.kernels[i - 1].sample == p.kernels[i].sample && p.kernels[i - 1].start_ns < p.kernels[i].start_ns &&
+                  p.kernels[i].launch == p.kernels[i - 1].launch + 1);
+    test_cond("finish: kernels by sample, then start, launches counted",
+              order && p.kernels[0].launch == 0 && p.kernels[2].sample == 1 && p.kernels[2].launch == 0 &&
+                  p.kernels[2].start_ns == 4900 && strcmp(p.kernels[3].short_name, "b") == 0);
+    attn_samples_free(&s);
+    attn_profile_free(&p);
+    attn_cupti_log_clear(&log);
+
+    /* A sample without records: the point keeps its event times. */
+    ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 101, 10);
+    kernel_record(&log, 10, 1000, 1300, "_Z1av");
+    event_samples(&s, &p, 2);
+    attn_profile_finish(&s, &p, &log, 101);
+    test_cond("incomplete: events", strcmp(p.method, "events") == 0 && s.ns[0] == 10000 && s.ns[1] == 10001);
+    test_cond("incomplete: what there is is kept", p.info[0].n_kernels == 1 && p.info[0].span_ns == 300 &&
+                                                       p.info[1].n_kernels == 0 && p.info[1].span_ns == -1);
+    attn_samples_free(&s);
+    attn_profile_free(&p);
+    attn_cupti_log_clear(&log);
+
+    /* No log (CUPTI off, or the flush failed): events, nothing measured. */
+    event_samples(&s, &p, 2);
+    attn_profile_finish(&s, &p, NULL, 101);
+    test_cond("no log: events", strcmp(p.method, "events") == 0 && s.ns[1] == 10001 &&
+                                    p.info[1].n_kernels == -1 && p.n_kernels == 0);
+    attn_samples_free(&s);
+    attn_profile_free(&p);
+
+    /* A point at max_samples: 10000 samples of 3 launches each, all in the one final flush. */
+    enum { N = 10000 };
+    for (uint32_t i = 0; i < 3 * N; i++) {
+        ext_record(&log, CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, 101 + i / 3, i + 1);
+        kernel_record(&log, i + 1, 10000 + 100 * (uint64_t)i, 10000 + 100 * (uint64_t)i + 90, "_Z1av");
+    }
+    attn_cupti_log_resolve(&log);
+    event_samples(&s, &p, N);
+    attn_profile_finish(&s, &p, &log, 101);
+    int all = strcmp(p.method, "cupti_span") == 0 && p.n_kernels == 3 * N;
+    for (int i = 0; i < N; i++) all &= p.info[i].n_kernels == 3 && s.ns[i] == 290 && p.info[i].kernel_sum_ns == 270;
+    test_cond("10000 samples in one flush: every record attributed", all);
+    attn_samples_free(&s);
+    attn_profile_free(&p);
     attn_cupti_log_free(&log);
 }
 
@@ -262,6 +353,7 @@ static void throttling(void)
 int main(void)
 {
     parsing_and_attribution();
+    finish_point();
     short_names();
     views();
     throttling();

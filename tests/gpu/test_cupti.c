@@ -1,10 +1,10 @@
 /* test_cupti.c (GPU) — CUPTI attribution is exact through the real pipeline (every kernel record
- * belongs to one sample; records per sample = the variant's known launch count; the L2 flush never
- * counts), the fallback when CUPTI cannot be had (another subscriber holds it) or is refused
- * (--no-cupti), and the ceilings are plausible (GEMM 30–110 % of the H100/H200 datasheet's dense
- * bf16 989 TFLOP/s; copy bandwidth > 0), and --metrics dram (both DRAM counters stored per ok point
- * with plausible values beside tracing, or a clean skip with its reason). Needs a GPU and
- * build/attnbench. Argument "metrics": only the --metrics part. */
+ * belongs to one sample; records per sample = the variant's known launch count, also over 10000
+ * samples flushed once; the L2 flush never counts), the fallback when CUPTI cannot be had (another
+ * subscriber holds it) or is refused (--no-cupti), and the ceilings are plausible (GEMM 30–110 % of
+ * the H100/H200 datasheet's dense bf16 989 TFLOP/s; copy bandwidth > 0), and --metrics dram (both
+ * DRAM counters stored per ok point with plausible values beside tracing, or a clean skip with its
+ * reason). Needs a GPU and build/attnbench. Argument "metrics": only the --metrics part. */
 #include <cupti_callbacks.h>
 #include <cuda_runtime.h>
 #include <sqlite3.h>
@@ -43,6 +43,15 @@ static int sh(const char *cmd)
 {
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs `attnbench run --db DIR/NAME.db ARGS`, the database's path left in db; its exit status. */
+static int run_into(const char *dir, const char *name, const char *args, char *db, size_t n)
+{
+    char cmd[1024];
+    snprintf(db, n, "%s/%s.db", dir, name);
+    snprintf(cmd, sizeof cmd, BIN " run --db %s %s", db, args);
+    return sh(cmd);
 }
 
 static void CUPTIAPI other_tool(void *u, CUpti_CallbackDomain d, CUpti_CallbackId c, const void *x)
@@ -144,10 +153,9 @@ static void launch_counts(const char *db)
 static void pipeline_on(const char *dir)
 {
     char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/on.db", dir);
-    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants naive,cublas,fused --seq 1000,4096 --heads 4"
-             " --batch 2 --dtype bf16,fp16 --max-time 0.05 --min-samples 5 --quiet", db);
-    test_cond("run with CUPTI exits 0", sh(cmd) == 0);
+    test_cond("run with CUPTI exits 0",
+              run_into(dir, "on", "--variants naive,cublas,fused --seq 1000,4096 --heads 4 --batch 2"
+                       " --dtype bf16,fp16 --max-time 0.05 --min-samples 5 --quiet", db, sizeof db) == 0);
     test_cond("CUPTI on in the run", query(db, "SELECT cupti FROM runs") == 1);
     test_cond("ok points timed by CUPTI span",
               query(db, "SELECT count(*) FROM points WHERE status = 'ok' AND timing_method IS NOT 'cupti_span'") == 0);
@@ -188,13 +196,29 @@ static void pipeline_on(const char *dir)
     sh(cmd);
 }
 
+/* One point at 10000 samples, records flushed once after the last: the records, and the API
+ * records behind them (several of trace.c's 4 MB buffers), must all arrive, none dropped, and
+ * every sample still has exactly its launches. */
+static void long_point(const char *dir)
+{
+    char db[256];
+    test_cond("10000-sample run exits 0",
+              run_into(dir, "long", "--variants naive --seq 256 --heads 4 --batch 1 --cache hot"
+                       " --min-samples 10000 --no-ceilings --quiet", db, sizeof db) == 0);
+    test_cond("10000 samples, timed by CUPTI span",
+              query(db, "SELECT count(*) FROM samples") == 10000 &&
+                  query(db, "SELECT count(*) FROM points WHERE timing_method = 'cupti_span'") == 1);
+    test_cond("CUPTI still on: no record dropped or lost", query(db, "SELECT cupti FROM runs") == 1);
+    test_cond("10000 samples: ns = span", query(db, "SELECT count(*) FROM samples WHERE ns <> span_ns") == 0);
+    launch_counts(db);
+}
+
 static void pipeline_off(const char *dir)
 {
-    char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/off.db", dir);
-    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants naive,fused --seq 1000 --heads 4 --batch 2"
-             " --max-time 0.05 --min-samples 5 --quiet --no-cupti --no-ceilings", db);
-    test_cond("--no-cupti run exits 0", sh(cmd) == 0);
+    char db[256];
+    test_cond("--no-cupti run exits 0",
+              run_into(dir, "off", "--variants naive,fused --seq 1000 --heads 4 --batch 2 --max-time 0.05"
+                       " --min-samples 5 --quiet --no-cupti --no-ceilings", db, sizeof db) == 0);
     test_cond("--no-cupti: off with the reason",
               query(db, "SELECT cupti = 0 AND cupti_reason LIKE '%--no-cupti%' AND timing_method = 'events' FROM runs") == 1);
     test_cond("--no-cupti: events", query(db, "SELECT count(*) FROM points WHERE status = 'ok' AND timing_method <> 'events'") == 0);
@@ -209,11 +233,10 @@ static void pipeline_off(const char *dir)
  * otherwise a skip reason and no rows. */
 static void metrics_dram(const char *dir)
 {
-    char db[256], cmd[1024];
-    snprintf(db, sizeof db, "%s/metrics.db", dir);
-    snprintf(cmd, sizeof cmd, BIN " run --db %s --variants cublas,fused --seq 4096 --heads 16"
-             " --head-dim 128 --batch 4 --metrics dram --no-ceilings --max-time 0.3 --quiet", db);
-    test_cond("--metrics dram run exits 0", sh(cmd) == 0);
+    char db[256];
+    test_cond("--metrics dram run exits 0",
+              run_into(dir, "metrics", "--variants cublas,fused --seq 4096 --heads 16 --head-dim 128"
+                       " --batch 4 --metrics dram --no-ceilings --max-time 0.3 --quiet", db, sizeof db) == 0);
     test_cond("--metrics dram: run ok, points ok",
               query(db, "SELECT count(*) FROM runs WHERE status = 'ok' AND metrics = 'dram'") == 1 &&
                   query(db, "SELECT count(*) FROM points WHERE status = 'ok'") == 2);
@@ -269,6 +292,7 @@ int main(int argc, char **argv)
     }
     fallback_other_subscriber();
     pipeline_on(dir);
+    long_point(dir);
     pipeline_off(dir);
     metrics_dram(dir);
     return test_report();
