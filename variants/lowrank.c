@@ -1,5 +1,6 @@
-/* lowrank.c — variant `lowrank`: low-rank attention by Linformer projections (kernels/lowrank.cu,
- * cuBLAS, and the flash kernel of kernels/fused.cu).
+/* lowrank.c — variant `lowrank`: low-rank attention by Linformer projections or by Nyströmformer
+ * landmarks (method=nystrom, below) (kernels/lowrank.cu, cuBLAS, and the flash kernel of
+ * kernels/fused.cu).
  *
  * Algorithm (method=linformer, the default): project keys and values along the sequence to k rows,
  *   K′ = E·K,  V′ = F·V        E, F ∈ ℝ^{k×S}, per (batch, KV head): K′, V′ ∈ ℝ^{k×D}
@@ -27,7 +28,7 @@
  * (ld S), so K′ᵀ (D×k, ld D) = K_hᵀ·Eᵀ is gemm(N, N, m=D, n=k, k=S).
  *
  * Parameters: k (default 128; 1..65536; k > S is allowed — K′ then has rank ≤ S, the formula still
- * holds), method (linformer; nystrom is NOT implemented: supports() says so), attn (fused|cublas;
+ * holds), method (linformer, the default, or nystrom: below), attn (fused|cublas;
  * default fused where it can run), tile (fused path: BMxBN of kernels/fused.cu's table, default
  * 64x64: two blocks per SM, one key tile at k = 64), streams (1, default, or 2: step 2), seed
  * (projections' seed, default 1), proj=PATH: a
@@ -42,7 +43,7 @@
  * on a one-row problem with seq = k, or attn_cpu_attention_rows with the scores and probabilities
  * rounded (the cuBLAS path).
  *
- * Limits: non-causal only (a sequence projection mixes future keys into every K′ row); no Nyström.
+ * Limits: non-causal only (a sequence projection mixes future keys into every K′ row).
  * Work: projections 2·2·B·H_kv·k·S·D FLOPs + attention 4·B·H·S·k·D.
  *
  * proj=mean: deterministic segment means, E = F, row i averaging segment i = [⌊i·S/k⌋, ⌊(i+1)·S/k⌋)
@@ -65,7 +66,44 @@
  * k=256 meets ≥ 50 % of S/2k at S ≥ 16384 and ≥ 25 % at 4096; k=64 cannot: 50 % of S/2k is
  * 0.054 ms at S=16384 and 0.226 ms at 65536, at or below the DRAM floor of reading Q, K, V and
  * writing O (268 MB / 1074 MB: 0.056 / 0.224 ms at 4.8 TB/s). Checks against cpu_rows (bf16 rel
- * L2): ≤ 2.6e-3 (gaussian), ≤ 1.3e-4 (mean). */
+ * L2): ≤ 2.6e-3 (gaussian), ≤ 1.3e-4 (mean).
+ *
+ * method=nystrom (Nyströmformer, m landmarks; parameter m, default 64, 1..256, m ≤ S). Per
+ * (batch b, query head h; KV head hk = h/(H/H_kv)), s = 1/√D:
+ *   Q̃, K̃ (m×D)  segment means of Q_h's and K_hk's rows, landmark i averaging rows [⌊i·S/m⌋,
+ *                ⌊(i+1)·S/m⌋) (sum·(1/len) with the float 1/len), rounded to the dtype;
+ *   W  = softmax(Q̃·Kᵀ·s)·V        (m×D, the dtype)   = F3·V
+ *   A  = softmax(Q̃·K̃ᵀ·s)          (m×m, fp32)
+ *   Z ≈ pinv(A): Z₀ = Aᵀ/(max_i Σ_j|A_ij| · max_j Σ_i|A_ij|) — over this head's A (Nyströmformer
+ *        takes both maxima over the whole batch; per head keeps heads independent) — then 6 times
+ *        Z ← ¼·Z·(13I − AZ·(15I − AZ·(7I − AZ))), in fp32;
+ *   Y  = Z·W                       (m×D, fp32 sums, rounded to the dtype)
+ *   O  = softmax(Q·K̃ᵀ·s)·Y         = F1·pinv(A)·F3·V.
+ * GPU (run, every step enqueued on the stream, no sync; nothing of size S×m or S×S unless the cuBLAS
+ * attention path is taken, which stores its [B·H·S][m] scores as above):
+ *   1. one segment-mean launch (kernels/lowrank.cu, the pooling kernel of proj=mean with a float
+ *      weight): Q̃ [B][H][m][D] and K̃ [B][H][m][D] — K̃ written once per query head (each reads its
+ *      KV head's rows), so that every later step sees H heads of keys;
+ *   2. W: the attention path above with m queries over the S keys (attn_fused_launch_kv /
+ *      attn_fused_sm90_launch_kv with S_q = m, Sk = S, H_kv heads of K, V; or the cuBLAS path);
+ *   3. A by one kernel (block per (head, landmark row): fp32 dot products, softmax); Z₀ by one
+ *      kernel (block per head: the max row and column sums, then the scaled transpose); each
+ *      iteration 4 cublasSgemmStridedBatched over the B·H heads (fp32, no TF32) and 3 small
+ *      kernels X ← cI − X; then Y = Z·W by one kernel (block per (head, row));
+ *   4. O: the same attention path with the S queries over the m keys K̃, values Y (H_kv = H).
+ * Workspace: Q̃, K̃, W, Y (4·B·H·m·D in the dtype) and 6 fp32 B·H·m² (A, Z, Z′, AZ, two
+ * temporaries), plus the cuBLAS path's scores. About 48 launches per run (6 iterations × 7).
+ * CPU implementation: the same steps with the same rounding points: Q̃, K̃ by segment means
+ * (double sums); W row by row through the CPU twin of the attention path on a one-query problem
+ * with seq = S (as the Linformer rows, above), rounded; A, the iteration and Z·W in double, Y
+ * rounded; then each row through the same twin with seq = m over K̃, Y. Y is computed once per
+ * (batch, head) among the rows asked for.
+ * Limits: non-causal only (a landmark averages a whole segment, future rows included); m ≤ 256
+ * (the CPU twin's iteration costs 48·m³ per head); k, proj, seed and streams are Linformer's (an
+ * error with nystrom), m is Nyström's (an error with linformer); the fused path's limits as above
+ * (fp32 and other head dims take the cuBLAS path). Work: per head 2·S·D (landmarks) + 4·m·S·D (W)
+ * + 2·m²·D (A) + 6·4·2·m³ (iteration) + 2·m²·D (Z·W) + 4·S·m·D (O).
+ * How it fared: not yet measured on a GPU. */
 #include <cublas_v2.h>
 #include <errno.h>
 #include <math.h>
@@ -81,8 +119,15 @@
 /* kernels/lowrank.cu */
 int attn_lowrank_fill_proj(attn_dtype t, void *dst, size_t n, uint64_t seed, int tensor,
                            float scale, cudaStream_t stream);
-int attn_lowrank_pool(attn_dtype t, int D, int S, int k, int slices, const void *kk, const void *vv,
-                      void *kp, void *vp, cudaStream_t stream);
+int attn_lowrank_pool(attn_dtype t, int D, int S, int k, int slices, int group, int round_w,
+                      const void *x0, const void *x1, void *y0, void *y1, cudaStream_t stream);
+int attn_lowrank_ny_scores(attn_dtype t, int D, int m, long heads, const void *qt, const void *kt,
+                           float *A, float scale, cudaStream_t stream);
+int attn_lowrank_ny_pinv_init(int m, long heads, const float *A, float *Z, cudaStream_t stream);
+int attn_lowrank_ny_sub_identity(int m, long heads, float c, const float *X, float *Y,
+                                 cudaStream_t stream);
+int attn_lowrank_ny_zw(attn_dtype t, int D, int m, long heads, const float *Z, const void *W,
+                       void *Y, cudaStream_t stream);
 /* kernels/cublas.cu */
 int attn_cublas_softmax(attn_dtype t, void *scores, long long rows, int S, int causal, float scale,
                         cudaStream_t stream);
@@ -110,6 +155,10 @@ extern const attn_variant attn_variant_fused;
 #define LR_DEFAULT_SEED 1
 #define LR_DEFAULT_BM 64
 #define LR_DEFAULT_BN 64
+#define LR_DEFAULT_M 64  /* method=nystrom: landmarks */
+#define LR_MAX_M 256      /* the CPU twin's pseudo-inverse costs 48·m³ per head */
+#define LR_PINV_ITERS 6   /* Nyströmformer's iteration count */
+#define LR_NY_MATS 6      /* fp32 m×m matrices per head: A, Z, Z′, AZ and two temporaries */
 #define LR_WGMMA_MIN_K 128 /* default attention path: wgmma on sm_90 from this k, mma below
                               (H200, dev/lowrank: at k = 64 the mma 64x64 kernel is 10-16 % faster) */
 
@@ -120,7 +169,9 @@ enum { LR_PATH_MMA = 0, LR_PATH_WGMMA = 1 };
 
 /* A point's parsed parameters. */
 typedef struct lr_cfg {
-    int k;
+    int nystrom;     /* method=nystrom (else linformer) */
+    int k;           /* linformer: projected rows (0 for nystrom) */
+    int m;           /* nystrom: landmarks (0 for linformer) */
     int fused;       /* 1: attention by the fused kernel; 0: by cuBLAS + softmax */
     int path;        /* fused attention: LR_PATH_WGMMA (kernels/fused_sm90.cu) or LR_PATH_MMA */
     int bm, bn;      /* fused tile (mma path; the wgmma path's is 64·nwg x 128) */
@@ -190,25 +241,26 @@ static int npy_header(const char *path, lr_cfg *c, long shape[3], int *ndim)
     return ok ? 0 : -1;
 }
 
-/* Parses p's parameters into *c (and the proj file's header). NULL, or the reason the point
- * cannot run. Shape-only: touches no device. */
-static const char *lr_config(const attn_point *p, lr_cfg *c)
+/* An integer parameter value in [lo, hi] into *out: 0, or -1 when v is not one. */
+static int parse_int(const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* method=linformer's own parameters (k, streams, seed, proj) into *c. */
+static const char *linformer_config(const attn_point *p, lr_cfg *c)
 {
     char v[ATTN_PARAMS_MAX];
-    memset(c, 0, sizeof *c);
-    if (attn_param(p, "method", v, sizeof v) && strcmp(v, "linformer") != 0)
-        return strcmp(v, "nystrom") == 0 ? "method=nystrom not implemented"
-                                         : "method must be linformer (nystrom is not implemented)";
     if (p->causal) return "causal masking not supported by Linformer (the projection mixes all positions)";
+    if (attn_param(p, "m", v, sizeof v)) return "m applies to method=nystrom only (linformer takes k)";
     int have_k = attn_param(p, "k", v, sizeof v);
     c->k = LR_DEFAULT_K;
-    if (have_k) {
-        char *end;
-        errno = 0;
-        long k = strtol(v, &end, 10);
-        if (end == v || *end || errno || k < 1 || k > LR_MAX_K) return "k must be an integer from 1 to 65536";
-        c->k = (int)k;
-    }
+    if (have_k && parse_int(v, 1, LR_MAX_K, &c->k) != 0) return "k must be an integer from 1 to 65536";
     c->streams = 1;
     if (attn_param(p, "streams", v, sizeof v)) {
         if (strcmp(v, "1") != 0 && strcmp(v, "2") != 0) return "streams must be 1 or 2";
@@ -244,6 +296,33 @@ static const char *lr_config(const attn_point *p, lr_cfg *c)
         if (have_k && k != c->k) return "proj: the k parameter differs from the .npy file's k";
         c->k = (int)k;
     }
+    /* Projections: cuBLAS GEMMs; proj=mean uses none (segment-mean kernel). */
+    if (c->streams == 2 && c->kind == LR_PROJ_MEAN)
+        return "streams=2 applies to gaussian and file projections (proj=mean pools)";
+    return NULL;
+}
+
+/* method=nystrom's own parameter (m) into *c; Linformer's are errors here. */
+static const char *nystrom_config(const attn_point *p, lr_cfg *c)
+{
+    char v[ATTN_PARAMS_MAX];
+    if (p->causal) return "causal masking not supported by Nystromformer (a landmark averages a whole segment)";
+    if (attn_param(p, "k", v, sizeof v)) return "k applies to method=linformer only: method=nystrom takes m (landmarks)";
+    if (attn_param(p, "proj", v, sizeof v) || attn_param(p, "seed", v, sizeof v) ||
+        attn_param(p, "streams", v, sizeof v))
+        return "proj, seed and streams apply to method=linformer only";
+    c->m = LR_DEFAULT_M;
+    if (attn_param(p, "m", v, sizeof v) && parse_int(v, 1, LR_MAX_M, &c->m) != 0)
+        return "m must be an integer from 1 to 256";
+    if (c->m > p->seq) return "method=nystrom needs m <= seq (m nonempty segments of S)";
+    c->streams = 1;
+    return NULL;
+}
+
+/* The attention's parameters (attn, tile, path) for attention over `keys` keys into *c. */
+static const char *attention_config(const attn_point *p, lr_cfg *c, int keys)
+{
+    char v[ATTN_PARAMS_MAX];
     const int fused_ok = p->dtype != ATTN_FP32 && (p->head_dim == 64 || p->head_dim == 128);
     c->fused = fused_ok;
     if (attn_param(p, "attn", v, sizeof v)) {
@@ -269,15 +348,26 @@ static const char *lr_config(const attn_point *p, lr_cfg *c)
         if (path == LR_PATH_WGMMA && have_tile) return "tile applies to path=mma only (wgmma: 64·nwg x 128)";
     }
     if (path < 0)
-        path = have_tile || !c->fused || c->k < LR_WGMMA_MIN_K || !attn_fused_sm90_available()
+        path = have_tile || !c->fused || keys < LR_WGMMA_MIN_K || !attn_fused_sm90_available()
                    ? LR_PATH_MMA : LR_PATH_WGMMA;
     c->path = path;
     c->nwg = attn_fused_sm90_default_nwg(p->head_dim, p->seq, 0);
     if (c->fused && path == LR_PATH_WGMMA) c->bm = 64 * c->nwg, c->bn = 128;
-    /* Projections: cuBLAS GEMMs; proj=mean uses none (segment-mean kernel). */
-    if (c->streams == 2 && c->kind == LR_PROJ_MEAN)
-        return "streams=2 applies to gaussian and file projections (proj=mean pools)";
     return NULL;
+}
+
+/* Parses p's parameters into *c (and the proj file's header). NULL, or the reason the point
+ * cannot run. Shape-only: touches no device. */
+static const char *lr_config(const attn_point *p, lr_cfg *c)
+{
+    char v[ATTN_PARAMS_MAX];
+    memset(c, 0, sizeof *c);
+    if (attn_param(p, "method", v, sizeof v)) {
+        if (strcmp(v, "nystrom") == 0) c->nystrom = 1;
+        else if (strcmp(v, "linformer") != 0) return "method must be linformer or nystrom";
+    }
+    const char *why = c->nystrom ? nystrom_config(p, c) : linformer_config(p, c);
+    return why ? why : attention_config(p, c, c->nystrom ? c->m : c->k);
 }
 
 /* E and F as floats exactly representable in the dtype ([k][S] each; *F may equal *E when the file
@@ -327,18 +417,6 @@ static void lr_free_proj(float *E, float *F)
 /* ---------------------------------------------------------------- device layout */
 
 static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
-static size_t proj_bytes(const attn_point *p, int k)
-{
-    return align_up((size_t)k * p->seq * attn_dtype_size(p->dtype));
-}
-static size_t kv_proj_bytes(const attn_point *p, int k)
-{
-    return align_up((size_t)p->batch * p->kv_heads * k * p->head_dim * attn_dtype_size(p->dtype));
-}
-static size_t scores_bytes(const attn_point *p, int k)
-{
-    return align_up((size_t)p->batch * p->heads * p->seq * k * attn_dtype_size(p->dtype));
-}
 
 typedef struct lowrank_state {
     attn_point point;
@@ -354,7 +432,43 @@ typedef struct lowrank_state {
     cudaStream_t side;
     cudaEvent_t fork, join;
     void *cublas_ws2;
+    /* method=nystrom, per (batch, query head), in the dtype: landmarks Q̃, K̃ (K̃ repeated for every
+     * query head of a KV group), W = F3·V and Y = Z·W, each [B][H][m][D]; in fp32: the m×m
+     * matrices of the pseudo-inverse iteration ([B][H][m][m] each). */
+    void *qt, *kx, *w, *y;
+    float *mat[LR_NY_MATS];
 } lowrank_state;
+
+/* The next piece of `bytes` of the workspace at base (NULL when base is NULL: sizing only). */
+static void *take(char *base, size_t *off, size_t bytes)
+{
+    void *at = base ? base + *off : NULL;
+    *off += align_up(bytes);
+    return at;
+}
+
+/* The workspace's pieces, in order, pointed into base (may be NULL: sizing only); its size. */
+static size_t lr_layout(const attn_point *p, const lr_cfg *c, char *base, lowrank_state *st)
+{
+    const size_t e = attn_dtype_size(p->dtype), S = (size_t)p->seq, D = (size_t)p->head_dim;
+    const size_t bh = (size_t)p->batch * p->heads, keys = (size_t)(c->nystrom ? c->m : c->k);
+    size_t off = 0;
+    if (c->nystrom) {
+        const size_t md = bh * keys * D * e, mm = bh * keys * keys * sizeof(float);
+        st->qt = take(base, &off, md), st->kx = take(base, &off, md);
+        st->w = take(base, &off, md), st->y = take(base, &off, md);
+        for (int i = 0; i < LR_NY_MATS; i++) st->mat[i] = take(base, &off, mm);
+    } else {
+        const size_t kv_proj = (size_t)p->batch * p->kv_heads * keys * D * e;
+        if (c->kind != LR_PROJ_MEAN) st->e = take(base, &off, keys * S * e), st->f = take(base, &off, keys * S * e);
+        st->kp = take(base, &off, kv_proj), st->vp = take(base, &off, kv_proj);
+    }
+    /* The cuBLAS attention's [B·H·S][keys] scores (nystrom: also W's [B·H·m][S], the same size). */
+    if (!c->fused) st->scores = take(base, &off, bh * S * keys * e);
+    st->cublas_ws = take(base, &off, CUBLAS_WORKSPACE_BYTES);
+    if (c->streams == 2) st->cublas_ws2 = take(base, &off, CUBLAS_WORKSPACE_BYTES);
+    return off;
+}
 
 static const char *lowrank_supports(const attn_point *p)
 {
@@ -365,10 +479,9 @@ static const char *lowrank_supports(const attn_point *p)
 static size_t lowrank_workspace_bytes(const attn_point *p)
 {
     lr_cfg c;
+    lowrank_state sizing;
     if (lr_config(p, &c)) return 0;
-    return (c.kind == LR_PROJ_MEAN ? 0 : 2 * proj_bytes(p, c.k)) + 2 * kv_proj_bytes(p, c.k) +
-           (c.fused ? 0 : scores_bytes(p, c.k)) +
-           (size_t)c.streams * CUBLAS_WORKSPACE_BYTES;
+    return lr_layout(p, &c, NULL, &sizing);
 }
 
 static cudaDataType cuda_type(attn_dtype t)
@@ -402,7 +515,7 @@ static int upload_proj(lowrank_state *st, cudaStream_t stream)
     const attn_point *p = &st->point;
     const lr_cfg *c = &st->cfg;
     const size_t n = (size_t)c->k * p->seq;
-    if (c->kind == LR_PROJ_MEAN) return ATTN_OK; /* none: the segment-mean kernel */
+    if (c->nystrom || c->kind == LR_PROJ_MEAN) return ATTN_OK; /* none: segment means */
     if (!c->have_proj) {
         const float scale = (float)(1.0 / sqrt((double)c->k));
         ATTN_TRY(attn_lowrank_fill_proj(p->dtype, st->e, n, c->seed, LR_TENSOR_E, scale, stream));
@@ -442,16 +555,7 @@ static int lowrank_prepare(const attn_point *p, void *workspace, cudaStream_t st
         return attn_skip("lowrank: %s", why);
     }
     const lr_cfg *c = &st->cfg;
-    char *w = workspace;
-    if (c->kind != LR_PROJ_MEAN) {
-        st->e = w, w += proj_bytes(p, c->k);
-        st->f = w, w += proj_bytes(p, c->k);
-    }
-    st->kp = w, w += kv_proj_bytes(p, c->k);
-    st->vp = w, w += kv_proj_bytes(p, c->k);
-    if (!c->fused) st->scores = w, w += scores_bytes(p, c->k);
-    st->cublas_ws = w, w += CUBLAS_WORKSPACE_BYTES;
-    st->cublas_ws2 = w;
+    lr_layout(p, c, workspace, st);
     int rc = ATTN_OK;
     if (c->fused) {
         int dev, major;
@@ -503,7 +607,69 @@ static int lowrank_prepare(const attn_point *p, void *workspace, cudaStream_t st
 }
 
 static int lr_cublas_proj(lowrank_state *st, const attn_device_io *io, cudaStream_t stream);
-static int lr_cublas_attention(lowrank_state *st, const attn_device_io *io, cudaStream_t stream);
+static int lr_cublas_attention(lowrank_state *st, int Hkv, int Sq, int Sk, const void *q,
+                               const void *k, const void *v, void *o, cudaStream_t stream);
+
+/* Attention of Sq queries per query head (H heads) over Sk keys per KV head (Hkv heads), without
+ * mask, by the path the point chose: O [B][H][Sq][D] from Q [B][H][Sq][D], K, V [B][Hkv][Sk][D]. */
+static int lr_attend(lowrank_state *st, int Hkv, int Sq, int Sk, const void *q, const void *k,
+                     const void *v, void *o, cudaStream_t stream)
+{
+    const attn_point *p = &st->point;
+    const lr_cfg *c = &st->cfg;
+    if (c->fused && c->path == LR_PATH_WGMMA)
+        return attn_fused_sm90_launch_kv((int)p->dtype, p->head_dim, st->config, p->batch, p->heads,
+                                         Hkv, Sq, Sk, 0, q, k, v, o, NULL, stream);
+    if (c->fused)
+        return attn_fused_launch_kv((int)p->dtype, p->head_dim, st->config, p->batch, p->heads, Hkv,
+                                    Sq, Sk, 0, q, k, v, o, NULL, stream);
+    return lr_cublas_attention(st, Hkv, Sq, Sk, q, k, v, o, stream);
+}
+
+/* C = alpha·X·Y for every head's row-major m×m fp32 matrices (column-major: Cᵀ = Yᵀ·Xᵀ), full
+ * fp32 (the handle's math mode allows no TF32). */
+static int lr_matmul(lowrank_state *st, float alpha, const float *X, const float *Y, float *C)
+{
+    const int m = st->cfg.m, heads = st->point.batch * st->point.heads;
+    const long long mm = (long long)m * m;
+    const float zero = 0.0f;
+    CUBLAS_CHECK(cublasSgemmStridedBatched(st->handle, CUBLAS_OP_N, CUBLAS_OP_N, m, m, m, &alpha, Y,
+                                           m, mm, X, m, mm, &zero, C, m, mm, heads));
+    return ATTN_OK;
+}
+
+/* method=nystrom (see the opening comment): landmarks, W, A, Z ≈ pinv(A), Y = Z·W, then O. */
+static int nystrom_run(lowrank_state *st, const attn_device_io *io, cudaStream_t stream)
+{
+    const attn_point *p = &st->point;
+    const int S = p->seq, D = p->head_dim, m = st->cfg.m, group = p->heads / p->kv_heads;
+    const long heads = (long)p->batch * p->heads;
+    /* 1. Q̃ from Q, K̃ from K for every query head (its KV head's segment means) */
+    ATTN_TRY(attn_lowrank_pool(p->dtype, D, S, m, (int)heads, group, 0, io->q, io->k, st->qt, st->kx,
+                               stream));
+    /* 2. W = softmax(Q̃·Kᵀ·s)·V: m queries over the S keys */
+    ATTN_TRY(lr_attend(st, p->kv_heads, m, S, st->qt, io->k, io->v, st->w, stream));
+    /* 3. A = softmax(Q̃·K̃ᵀ·s); Z ← ¼·Z·(13I − AZ·(15I − AZ·(7I − AZ))) from Z₀; Y = Z·W */
+    float *A = st->mat[0], *Z = st->mat[1], *Zn = st->mat[2], *AZ = st->mat[3], *T = st->mat[4],
+          *U = st->mat[5];
+    ATTN_TRY(attn_lowrank_ny_scores(p->dtype, D, m, heads, st->qt, st->kx, A, (float)attn_scale(p),
+                                    stream));
+    ATTN_TRY(attn_lowrank_ny_pinv_init(m, heads, A, Z, stream));
+    for (int it = 0; it < LR_PINV_ITERS; it++) {
+        ATTN_TRY(lr_matmul(st, 1.0f, A, Z, AZ));
+        ATTN_TRY(attn_lowrank_ny_sub_identity(m, heads, 7.0f, AZ, T, stream));
+        ATTN_TRY(lr_matmul(st, 1.0f, AZ, T, U));
+        ATTN_TRY(attn_lowrank_ny_sub_identity(m, heads, 15.0f, U, U, stream));
+        ATTN_TRY(lr_matmul(st, 1.0f, AZ, U, T));
+        ATTN_TRY(attn_lowrank_ny_sub_identity(m, heads, 13.0f, T, T, stream));
+        ATTN_TRY(lr_matmul(st, 0.25f, Z, T, Zn));
+        float *t = Z;
+        Z = Zn, Zn = t;
+    }
+    ATTN_TRY(attn_lowrank_ny_zw(p->dtype, D, m, heads, Z, st->w, st->y, stream));
+    /* 4. O = softmax(Q·K̃ᵀ·s)·Y: S queries over m keys, K̃ and Y per query head */
+    return lr_attend(st, p->heads, S, m, io->q, st->kx, st->y, io->o, stream);
+}
 
 static int lowrank_run(void *state, const attn_device_io *io, cudaStream_t stream)
 {
@@ -511,21 +677,16 @@ static int lowrank_run(void *state, const attn_device_io *io, cudaStream_t strea
     const attn_point *p = &st->point;
     const lr_cfg *c = &st->cfg;
     if (stream != st->stream) ATTN_TRY(bind_stream(st, stream));
+    if (c->nystrom) return nystrom_run(st, io, stream);
     const int S = p->seq, D = p->head_dim, k = c->k, batches = p->batch * p->kv_heads;
 
     if (c->kind == LR_PROJ_MEAN) {
-        ATTN_TRY(attn_lowrank_pool(p->dtype, D, S, k, batches, io->k, io->v, st->kp, st->vp, stream));
+        ATTN_TRY(attn_lowrank_pool(p->dtype, D, S, k, batches, 1, 1, io->k, io->v, st->kp, st->vp,
+                                   stream));
     } else {
         ATTN_TRY(lr_cublas_proj(st, io, stream));
     }
-    if (c->fused && c->path == LR_PATH_WGMMA)
-        return attn_fused_sm90_launch_kv((int)p->dtype, D, st->config, p->batch, p->heads,
-                                         p->kv_heads, S, k, 0, io->q, st->kp, st->vp, io->o, NULL,
-                                         stream);
-    if (c->fused)
-        return attn_fused_launch_kv((int)p->dtype, D, st->config, p->batch, p->heads, p->kv_heads,
-                                    S, k, 0, io->q, st->kp, st->vp, io->o, NULL, stream);
-    return lr_cublas_attention(st, io, stream);
+    return lr_attend(st, p->kv_heads, S, k, io->q, st->kp, st->vp, io->o, stream);
 }
 
 /* The projections by cuBLAS: two strided-batched GEMMs (streams=2: the second on the side stream). */
@@ -558,28 +719,27 @@ static int lr_cublas_proj(lowrank_state *st, const attn_device_io *io, cudaStrea
     return ATTN_OK;
 }
 
-/* Attention over the k keys by cuBLAS (the fallback path of variants/cublas.c). */
-static int lr_cublas_attention(lowrank_state *st, const attn_device_io *io, cudaStream_t stream)
+/* Attention by cuBLAS (the fallback path of variants/cublas.c) of Sq queries over Sk keys: per
+ * (batch, KV head) the group's queries are one (group·Sq)×D matrix; scores (group·Sq × Sk) = Q·Kᵀ
+ * rounded to the dtype, softmax in place (P rounded), O = P·V. */
+static int lr_cublas_attention(lowrank_state *st, int Hkv, int Sq, int Sk, const void *q,
+                               const void *k, const void *v, void *o, cudaStream_t stream)
 {
     const attn_point *p = &st->point;
-    const lr_cfg *c = &st->cfg;
-    const int S = p->seq, D = p->head_dim, k = c->k, gS = p->heads / p->kv_heads * p->seq;
-    const int batches = p->batch * p->kv_heads;
+    const int D = p->head_dim, gS = p->heads / Hkv * Sq, batches = p->batch * Hkv;
     const cudaDataType t = cuda_type(p->dtype);
     const float one = 1.0f, zero = 0.0f;
-    const long long kp_stride = (long long)k * D;
-
-    /* Fallback: as variants/cublas.c with k keys — scores (gS×k) = Q·K′ᵀ, softmax, O = P·V′. */
-    const long long q_stride = (long long)gS * D, sc_stride = (long long)gS * k;
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_T, CUBLAS_OP_N, k, gS, D, &one,
-                                            st->kp, t, D, kp_stride, io->q, t, D, q_stride, &zero,
-                                            st->scores, t, k, sc_stride, batches,
+    const long long kv_stride = (long long)Sk * D, q_stride = (long long)gS * D,
+                    sc_stride = (long long)gS * Sk;
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_T, CUBLAS_OP_N, Sk, gS, D, &one,
+                                            k, t, D, kv_stride, q, t, D, q_stride, &zero,
+                                            st->scores, t, Sk, sc_stride, batches,
                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    ATTN_TRY(attn_cublas_softmax(p->dtype, st->scores, (long long)p->batch * p->heads * S, k, 0,
+    ATTN_TRY(attn_cublas_softmax(p->dtype, st->scores, (long long)p->batch * p->heads * Sq, Sk, 0,
                                  (float)attn_scale(p), stream));
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_N, CUBLAS_OP_N, D, gS, k, &one,
-                                            st->vp, t, D, kp_stride, st->scores, t, k, sc_stride,
-                                            &zero, io->o, t, D, q_stride, batches,
+    CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_N, CUBLAS_OP_N, D, gS, Sk, &one,
+                                            v, t, D, kv_stride, st->scores, t, Sk, sc_stride,
+                                            &zero, o, t, D, q_stride, batches,
                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return ATTN_OK;
 }
@@ -592,6 +752,11 @@ static void lowrank_describe(const void *state, char *buf, size_t n)
     if (c->fused)
         snprintf(attn, sizeof attn, "attn=fused path=%s tile=%dx%d",
                  c->path == LR_PATH_WGMMA ? "wgmma" : "mma", c->bm, c->bn);
+    if (c->nystrom) {
+        snprintf(buf, n, "method=nystrom m=%d landmarks=segment-means pinv=%d-iterations-fp32 "
+                 "pinv_scale=per-head %s", c->m, LR_PINV_ITERS, attn);
+        return;
+    }
     if (c->kind != LR_PROJ_MEAN)
         snprintf(gemm, sizeof gemm, "gemm=cublas streams=%d", c->streams);
     snprintf(buf, n, "method=linformer k=%d proj=%s %s %s", c->k,
@@ -618,19 +783,167 @@ static void project(const attn_point *p, const float *P, const float *X, int k, 
     }
 }
 
-/* proj=mean: X′[i] = round_dtype(w_i · Σ_{s in segment i} X[s]), segment i = [⌊i·S/k⌋, ⌊(i+1)·S/k⌋),
- * w_i = round_dtype(1/len_i) (a float division, then the dtype); sums in double. */
-static void project_mean(const attn_point *p, const float *X, int k, float *out, double *acc)
+/* Segment means: X′[i] = round_dtype(w_i · Σ_{s in segment i} X[s]), segment i = [⌊i·S/k⌋,
+ * ⌊(i+1)·S/k⌋), w_i = the float 1/len_i, rounded to the dtype when round_w (proj=mean's matrix
+ * entries; method=nystrom's landmarks keep the float); sums in double. */
+static void project_mean(const attn_point *p, const float *X, int k, int round_w, float *out,
+                         double *acc)
 {
     const int S = p->seq, D = p->head_dim;
     for (int i = 0; i < k; i++) {
         const long a = (long)i * S / k, e = (long)(i + 1) * S / k;
-        const double w = attn_round(p->dtype, 1.0f / (float)(e - a));
+        const float inv = 1.0f / (float)(e - a);
+        const double w = round_w ? attn_round(p->dtype, inv) : inv;
         for (int d = 0; d < D; d++) acc[d] = 0;
         for (long s = a; s < e; s++)
             for (int d = 0; d < D; d++) acc[d] += X[(size_t)s * D + d];
         for (int d = 0; d < D; d++) out[(size_t)i * D + d] = attn_round(p->dtype, (float)(acc[d] * w));
     }
+}
+
+/* The one-query, one-head problem with seq = keys on which the CPU twin of the attention path runs;
+ * for the fused path its params name the path, hence the key-tile width the GPU walks: wgmma →
+ * key tiles of 128; mma → the tile's BN. */
+static attn_point lr_one(const attn_point *p, const lr_cfg *c, int keys)
+{
+    attn_point one = {1, 1, 1, keys, p->head_dim, p->dtype, 0, ""};
+    if (c->fused && c->path == LR_PATH_WGMMA) snprintf(one.params, sizeof one.params, "path=wgmma");
+    else if (c->fused) snprintf(one.params, sizeof one.params, "path=mma,tile=%dx%d", c->bm, c->bn);
+    return one;
+}
+
+/* One query row q over one's seq keys K, values V ([seq][D]) into out[D], as the GPU path does:
+ * the fused variant's own cpu_rows (blockwise online softmax, P rounded), or the cuBLAS path's
+ * (scores and probabilities rounded). */
+static int lr_cpu_attend(const lr_cfg *c, const attn_point *one, const float *q, const float *K,
+                         const float *V, float *out)
+{
+    const attn_host_inputs in1 = {q, K, V};
+    const attn_row row0 = {0, 0, 0};
+    if (c->fused) return attn_variant_fused.cpu_rows(one, &in1, &row0, 1, out);
+    return attn_cpu_attention_rows(one, &in1, &row0, 1, ATTN_ROUND_SCORES | ATTN_ROUND_PROBS, out);
+}
+
+/* Row-major m×m: C = alpha·X·Y (C distinct from X and Y). */
+static void mat_mul(int m, double alpha, const double *X, const double *Y, double *C)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) {
+            double s = 0;
+            for (int l = 0; l < m; l++) s += X[(size_t)i * m + l] * Y[(size_t)l * m + j];
+            C[(size_t)i * m + j] = alpha * s;
+        }
+}
+
+/* Y = c·I − X (Y may be X). */
+static void sub_identity(int m, double c, const double *X, double *Y)
+{
+    for (size_t e = 0; e < (size_t)m * m; e++) Y[e] = (e / m == e % m ? c : 0) - X[e];
+}
+
+/* Z ≈ pinv(A) for one row-major m×m matrix by Nyströmformer's iteration, in double: Z₀ = Aᵀ/(max
+ * row sum · max column sum of |A|), then LR_PINV_ITERS times Z ← ¼·Z·(13I − AZ·(15I − AZ·(7I −
+ * AZ))). work: 4·m² doubles. Not static: tests/test_lowrank.c checks A·Z·A ≈ A with it. */
+void attn_lowrank_nystrom_pinv(int m, const double *A, double *Z, double *work)
+{
+    double rmax = 0, cmax = 0, *AZ = work, *T = AZ + (size_t)m * m, *U = T + (size_t)m * m,
+           *Zn = U + (size_t)m * m;
+    for (int i = 0; i < m; i++) {
+        double r = 0, col = 0;
+        for (int j = 0; j < m; j++) r += fabs(A[(size_t)i * m + j]), col += fabs(A[(size_t)j * m + i]);
+        rmax = fmax(rmax, r), cmax = fmax(cmax, col);
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < m; j++) Z[(size_t)i * m + j] = A[(size_t)j * m + i] / (rmax * cmax);
+    for (int it = 0; it < LR_PINV_ITERS; it++) {
+        mat_mul(m, 1, A, Z, AZ);
+        sub_identity(m, 7, AZ, T);
+        mat_mul(m, 1, AZ, T, U);
+        sub_identity(m, 15, U, U);
+        mat_mul(m, 1, AZ, U, T);
+        sub_identity(m, 13, T, T);
+        mat_mul(m, 0.25, Z, T, Zn);
+        memcpy(Z, Zn, (size_t)m * m * sizeof *Z);
+    }
+}
+
+/* method=nystrom's per-head pieces on the host: landmarks Q̃, K̃ and Y = round_dtype(Z·W) ([m][D]
+ * floats each), W ([m][D]), and doubles for A, Z and the iteration's work (6·m²) and a D-row. */
+typedef struct ny_host {
+    float *qt, *kt, *w, *y;
+    double *a, *z, *work, *acc;
+} ny_host;
+
+/* Q̃, K̃ and Y of (batch b, query head h) into nh, with the GPU's rounding points. */
+static int nystrom_head(const attn_point *p, const lr_cfg *c, const attn_host_inputs *in, int b,
+                        int h, ny_host *nh)
+{
+    const int S = p->seq, D = p->head_dim, m = c->m, hk = h / (p->heads / p->kv_heads);
+    const float *Q = in->q + ((size_t)b * p->heads + h) * S * D;
+    const float *K = in->k + ((size_t)b * p->kv_heads + hk) * S * D;
+    const float *V = in->v + ((size_t)b * p->kv_heads + hk) * S * D;
+    project_mean(p, Q, m, 0, nh->qt, nh->acc);
+    project_mean(p, K, m, 0, nh->kt, nh->acc);
+    /* W: each landmark query over the S keys, rounded to the dtype as the attention stores it */
+    const attn_point over_s = lr_one(p, c, S);
+    for (int i = 0; i < m; i++) {
+        float *wi = nh->w + (size_t)i * D;
+        ATTN_TRY(lr_cpu_attend(c, &over_s, nh->qt + (size_t)i * D, K, V, wi));
+        for (int d = 0; d < D; d++) wi[d] = attn_round(p->dtype, wi[d]);
+    }
+    /* A = softmax(s·Q̃·K̃ᵀ) by rows, Z ≈ pinv(A), Y = round_dtype(Z·W) */
+    const double scale = attn_scale(p);
+    for (int i = 0; i < m; i++) {
+        double *row = nh->a + (size_t)i * m, mx = -INFINITY, sum = 0;
+        for (int j = 0; j < m; j++) {
+            double dot = 0;
+            for (int d = 0; d < D; d++) dot += (double)nh->qt[(size_t)i * D + d] * nh->kt[(size_t)j * D + d];
+            row[j] = dot * scale;
+            mx = fmax(mx, row[j]);
+        }
+        for (int j = 0; j < m; j++) sum += row[j] = exp(row[j] - mx);
+        for (int j = 0; j < m; j++) row[j] /= sum;
+    }
+    attn_lowrank_nystrom_pinv(m, nh->a, nh->z, nh->work);
+    for (int i = 0; i < m; i++)
+        for (int d = 0; d < D; d++) {
+            double y = 0;
+            for (int j = 0; j < m; j++) y += nh->z[(size_t)i * m + j] * nh->w[(size_t)j * D + d];
+            nh->y[(size_t)i * D + d] = attn_round(p->dtype, (float)y);
+        }
+    return ATTN_OK;
+}
+
+/* method=nystrom: per (batch, query head) of the rows, its Y once; then each row attends over the
+ * m keys K̃ with values Y. */
+static int nystrom_cpu_rows(const attn_point *p, const lr_cfg *c, const attn_host_inputs *in,
+                            const attn_row *rows, size_t n_rows, float *out)
+{
+    const int S = p->seq, D = p->head_dim, m = c->m;
+    const size_t md = (size_t)m * D, mm = (size_t)m * m;
+    float *f = malloc(4 * md * sizeof *f);
+    double *dbl = malloc((6 * mm + (size_t)D) * sizeof *dbl);
+    if (!f || !dbl) {
+        free(f), free(dbl);
+        return attn_fail("lowrank: out of host memory");
+    }
+    ny_host nh = {f, f + md, f + 2 * md, f + 3 * md, dbl, dbl + mm, dbl + 2 * mm, dbl + 6 * mm};
+    const attn_point over_m = lr_one(p, c, m);
+    int rc = ATTN_OK;
+    long cached = -1; /* b·H + h of the head in nh (rows are sorted by b, h, s) */
+    for (size_t r = 0; r < n_rows && rc == ATTN_OK; r++) {
+        const attn_row *w = &rows[r];
+        const long head = (long)w->b * p->heads + w->h;
+        if (head != cached) {
+            rc = nystrom_head(p, c, in, w->b, w->h, &nh);
+            cached = head;
+        }
+        if (rc == ATTN_OK)
+            rc = lr_cpu_attend(c, &over_m, in->q + ((size_t)head * S + w->s) * D, nh.kt, nh.y,
+                               out + r * D);
+    }
+    free(f), free(dbl);
+    return rc;
 }
 
 static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
@@ -639,6 +952,7 @@ static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, con
     lr_cfg c;
     const char *why = lr_config(p, &c);
     if (why) return attn_fail("lowrank: %s", why);
+    if (c.nystrom) return nystrom_cpu_rows(p, &c, in, rows, n_rows, out);
     const int S = p->seq, D = p->head_dim, k = c.k, group = p->heads / p->kv_heads;
     float *E = NULL, *F = NULL;
     if (c.kind != LR_PROJ_MEAN) ATTN_TRY(lr_host_proj(p, &c, &E, &F));
@@ -649,12 +963,7 @@ static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, con
         return attn_fail("lowrank: out of host memory");
     }
     /* The attention over k keys, as a one-query, one-head problem with seq = k. */
-    attn_point one = {1, 1, 1, k, D, p->dtype, 0, ""};
-    /* The fused variant's CPU implementation with the path (hence key-tile width) that runs:
-     * wgmma → key tiles of 128; mma → the tile's BN. */
-    if (c.fused && c.path == LR_PATH_WGMMA) snprintf(one.params, sizeof one.params, "path=wgmma");
-    else if (c.fused) snprintf(one.params, sizeof one.params, "path=mma,tile=%dx%d", c.bm, c.bn);
-    const attn_row row0 = {0, 0, 0};
+    const attn_point one = lr_one(p, &c, k);
     int rc = ATTN_OK;
     long cached = -1; /* b·H_kv + hk of the slice in kp, vp (rows are sorted by b, h, s) */
     for (size_t r = 0; r < n_rows && rc == ATTN_OK; r++) {
@@ -662,20 +971,16 @@ static int lowrank_cpu_rows(const attn_point *p, const attn_host_inputs *in, con
         const long slice = (long)w->b * p->kv_heads + w->h / group;
         if (slice != cached) {
             if (c.kind == LR_PROJ_MEAN) {
-                project_mean(p, in->k + (size_t)slice * S * D, k, kp, acc);
-                project_mean(p, in->v + (size_t)slice * S * D, k, vp, acc);
+                project_mean(p, in->k + (size_t)slice * S * D, k, 1, kp, acc);
+                project_mean(p, in->v + (size_t)slice * S * D, k, 1, vp, acc);
             } else {
                 project(p, E, in->k + (size_t)slice * S * D, k, kp, acc);
                 project(p, F, in->v + (size_t)slice * S * D, k, vp, acc);
             }
             cached = slice;
         }
-        const attn_host_inputs in1 = {in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D, kp, vp};
-        if (c.fused)
-            rc = attn_variant_fused.cpu_rows(&one, &in1, &row0, 1, out + r * D);
-        else
-            rc = attn_cpu_attention_rows(&one, &in1, &row0, 1, ATTN_ROUND_SCORES | ATTN_ROUND_PROBS,
-                                         out + r * D);
+        rc = lr_cpu_attend(&c, &one, in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D,
+                           kp, vp, out + r * D);
     }
     free(kp), free(vp), free(acc), lr_free_proj(E, F);
     return rc;
@@ -688,17 +993,35 @@ static double lowrank_flops(const attn_point *p)
     lr_cfg c;
     if (lr_config(p, &c)) return 0;
     const double k = c.k, S = p->seq, D = p->head_dim;
+    if (c.nystrom) { /* per (batch, query head): landmarks (one add per Q and K element), W, A, the
+                        iteration's 4 GEMMs of 2·m³, Z·W, then O */
+        const double m = c.m;
+        return (double)p->batch * p->heads *
+               (2.0 * S * D + 4.0 * m * S * D + 2.0 * m * m * D + LR_PINV_ITERS * 4 * 2.0 * m * m * m +
+                2.0 * m * m * D + 4.0 * S * m * D);
+    }
     if (c.kind == LR_PROJ_MEAN) /* one add per key element and projection, then the attention */
         return 2.0 * p->batch * p->kv_heads * S * D + 4.0 * p->batch * p->heads * S * k * D;
     return 2.0 * 2.0 * p->batch * p->kv_heads * k * S * D + 4.0 * p->batch * p->heads * S * k * D;
 }
 
-/* Q, K, V read, E and F read once (shared by the slices, L2-resident), K′ and V′ written and read,
- * O written; the fallback path also writes, reads, writes and reads its [B·H·S][k] scores. */
+/* Linformer: Q, K, V read, E and F read once (shared by the slices, L2-resident), K′ and V′
+ * written and read, O written; the fallback path also writes, reads, writes and reads its
+ * [B·H·S][k] scores. Nyström: Q and K read twice (landmarks, then the attentions), V once, O
+ * written; Q̃, K̃, W, Y ([B][H][m][D]) and every m×m fp32 matrix (A, Z₀ and 7 per iteration)
+ * written and read once; the fallback path's scores as Linformer's, for each of its two
+ * attentions. */
 static double lowrank_bytes(const attn_point *p)
 {
     lr_cfg c;
     if (lr_config(p, &c)) return 0;
+    if (c.nystrom) {
+        const double e = (double)attn_dtype_size(p->dtype), m = c.m, bh = (double)p->batch * p->heads;
+        double b = e * (3.0 * attn_q_elems(p) + 3.0 * attn_kv_elems(p) + 8.0 * bh * m * p->head_dim) +
+                   4.0 * 2.0 * (2 + 7 * LR_PINV_ITERS) * bh * m * m;
+        if (!c.fused) b += 2 * e * 4.0 * bh * (double)p->seq * m;
+        return b;
+    }
     const double e = (double)attn_dtype_size(p->dtype), k = c.k;
     const double kv_proj = (double)p->batch * p->kv_heads * k * p->head_dim;
     double b = e * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 4.0 * kv_proj);
@@ -711,17 +1034,17 @@ static int lowrank_launches(const attn_point *p)
 {
     lr_cfg c;
     if (lr_config(p, &c)) return -1;
-    /* cuBLAS may add split-K reductions to its GEMMs; otherwise pooling (1), then the fused
-     * attention (1). */
-    if (!c.fused || c.kind != LR_PROJ_MEAN) return -1;
+    /* cuBLAS may add split-K reductions to its GEMMs (nystrom: always some); otherwise pooling
+     * (1), then the fused attention (1). */
+    if (c.nystrom || !c.fused || c.kind != LR_PROJ_MEAN) return -1;
     return 2;
 }
 
 const attn_variant attn_variant_lowrank = {
     .name = "lowrank",
-    .description = "Linformer low-rank attention: K,V projected to k rows (cuBLAS), fused attention over k keys",
+    .description = "low-rank attention: Linformer (K,V projected to k rows) or Nystromformer (m landmarks), fused attention over them",
     .exact = 0,
-    .param_keys = "k,method,attn,path,tile,seed,proj,streams",
+    .param_keys = "k,m,method,attn,path,tile,seed,proj,streams",
     .supports = lowrank_supports,
     .workspace_bytes = lowrank_workspace_bytes,
     .prepare = lowrank_prepare,
