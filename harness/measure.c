@@ -19,6 +19,8 @@ void attn_measure_defaults(attn_measure_opts *o)
     o->max_time = 2.0;
     o->cold = 1;
     o->warmup_time = 0.02;
+    o->max_sm_mhz = 0;
+    o->cupti_alternate = 0;
 }
 
 double attn_now(void)
@@ -326,12 +328,14 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
          * CUPTI work: a flush between samples idles the GPU, so a CUPTI run would see other
          * clocks than a --no-cupti one (on an H200, 1980 against 1620-1785 MHz for the fused
          * kernel, 3-11 % in its medians). CUPTI takes new buffers as they fill (trace.c). */
+        const int traced = !o->cupti_alternate || out->n % 2 == 0;
+        if (cupti && o->cupti_alternate) cupti = attn_cupti_collect(traced) == ATTN_OK;
         attn_nvtx_push("timed");
         rc = attn_stream_hold(stream);
-        int tagged = rc == ATTN_OK && cupti && attn_cupti_push(ext) == ATTN_OK;
+        int tagged = rc == ATTN_OK && cupti && traced && attn_cupti_push(ext) == ATTN_OK;
         if (rc == ATTN_OK) rc = enqueue_run(run, ctx, stream, start, stop);
         if (tagged) attn_cupti_pop();
-        cupti = cupti && tagged; /* an untagged sample has no records: events for the point */
+        cupti = cupti && (tagged || !traced); /* a traced sample without records: events */
         attn_stream_release();
         if (rc == ATTN_OK) rc = event_time(start, stop, &event_ns);
         attn_nvtx_pop();
@@ -348,6 +352,7 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
     }
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
+    if (cupti && o->cupti_alternate) cupti = attn_cupti_collect(1) == ATTN_OK;
     /* The whole point's records, in one flush; CUPTI timing only when every sample has its
      * records (a failed push or pop turned CUPTI off, and then the flush fails). */
     attn_cupti_log *log = NULL;

@@ -9,7 +9,11 @@
  * The stop rule therefore runs on the event times; at the end each sample holds its event time,
  * the sum of its kernels' durations and their span (first start to last end), and ns = the span
  * ("cupti_span") when every sample has records; otherwise, and with CUPTI off, ns = the event
- * time ("events"). The L2 flush memset is enqueued outside the tag, so it never counts. After
+ * time ("events"). The L2 flush memset is enqueued outside the tag, so it never counts.
+ * cupti_alternate measures what tracing itself costs, free of the clock drift between two runs:
+ * collection is turned off before every odd sample and on again before every even one, so traced
+ * and untraced samples alternate in one loop (n_kernels = 0 marks the untraced); the summary then
+ * times with events ("events": a median over both kinds), the traced samples keep their spans. After
  * each sample the SM clock (and temperature, power) is read (clocks.h); a sample below 75 % of
  * the max SM clock is flagged throttled. NVTX ranges: "warm-up", "flush", "timed". */
 #ifndef ATTN_MEASURE_H
@@ -30,6 +34,8 @@ typedef struct attn_measure_opts {
     int cold;            /* 1: flush L2 before every sample (--cache cold), 0: hot */
     double warmup_time;  /* warm up for at least this long, seconds (0.02), and ≥ 2 runs */
     int max_sm_mhz;      /* the max SM clock for the throttle flag; 0: no clock readings */
+    int cupti_alternate; /* 1: with CUPTI on, trace even samples only; odd ones run with
+                            collection off (--cupti-alternate, below) */
 } attn_measure_opts;
 
 void attn_measure_defaults(attn_measure_opts *o);

@@ -66,6 +66,8 @@ static const char usage_text[] =
     "  --max-time T        at most T seconds of timing per point (default 2s)\n"
     "  --save-tensors DIR  write Q, K, V and each variant's O as .npy (one shape only)\n"
     "  --no-cupti          time with CUDA events only: no CUPTI per-kernel records\n"
+    "  --cupti-alternate   trace every other sample only (the others untraced, as with\n"
+    "                      --no-cupti) and time with events: what tracing costs, in one run\n"
     "  --no-ceilings       skip measuring the GPU's GEMM and copy ceilings at run start\n"
     "  --metrics dram      DRAM bytes per point from hardware counters (a separate pass)\n"
     "  --debug-spin V:US   add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
@@ -225,6 +227,10 @@ static int parse_args(int argc, char **argv, run_opts *o, char *sweep_buf, size_
         }
         if (strcmp(a, "--no-cupti") == 0) {
             o->no_cupti = 1;
+            continue;
+        }
+        if (strcmp(a, "--cupti-alternate") == 0) {
+            o->measure.cupti_alternate = 1;
             continue;
         }
         if (strcmp(a, "--no-ceilings") == 0) {

@@ -354,16 +354,19 @@ static void CUPTIAPI on_callback(void *user, CUpti_CallbackDomain dom, CUpti_Cal
     (void)user, (void)dom, (void)id, (void)data; /* subscribed only to hold the CUPTI slot */
 }
 
+/* Every record kind the harness collects: kernels, memsets and memcopies, and the runtime/driver
+ * API records that carry the external correlation ids to them. */
+static const CUpti_ActivityKind kinds[] = {
+    CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_MEMSET,
+    CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
+    CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
 static int init_kinds(void)
 {
-    static const CUpti_ActivityKind kinds[] = {
-        CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_MEMSET,
-        CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
-        CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER};
     CUPTI_OFF_ON_FAIL(cuptiActivityRegisterCallbacks(buf_requested, buf_completed));
     S.inited = 1;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        CUPTI_OFF_ON_FAIL(cuptiActivityEnable(kinds[i]));
+    for (size_t i = 0; i < N_KINDS; i++) CUPTI_OFF_ON_FAIL(cuptiActivityEnable(kinds[i]));
     return ATTN_OK;
 }
 
@@ -433,6 +436,14 @@ int attn_cupti_pop(void)
     return ATTN_OK;
 }
 
+int attn_cupti_collect(int on)
+{
+    if (!S.on) return ATTN_ERR;
+    for (size_t i = 0; i < N_KINDS; i++)
+        CUPTI_OFF_ON_FAIL(on ? cuptiActivityEnable(kinds[i]) : cuptiActivityDisable(kinds[i]));
+    return ATTN_OK;
+}
+
 int attn_cupti_flush(void)
 {
     if (!S.on) return ATTN_ERR;
@@ -475,11 +486,7 @@ void attn_cupti_shutdown(void)
 {
     if (S.inited) {
         cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
-        static const CUpti_ActivityKind kinds[] = {
-            CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_MEMSET,
-            CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
-            CUPTI_ACTIVITY_KIND_RUNTIME, CUPTI_ACTIVITY_KIND_DRIVER};
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) cuptiActivityDisable(kinds[i]);
+        for (size_t i = 0; i < N_KINDS; i++) cuptiActivityDisable(kinds[i]);
         S.inited = 0;
     }
     if (S.sub) {

@@ -83,6 +83,9 @@ const char *attn_cupti_version(void);
  * reason) and ATTN_ERR returned; the caller goes on with events. */
 int attn_cupti_push(uint64_t ext);
 int attn_cupti_pop(void);
+/* Turns the collection of every record kind off (on = 0) or back on (1), CUPTI staying subscribed:
+ * samples run between the two are untraced, as under --no-cupti (measure.c's --cupti-alternate). */
+int attn_cupti_collect(int on);
 /* Forces delivery of every completed record into the process log (the GPU work must be complete:
  * FlushAll does not synchronise) and resolves external ids. ATTN_ERR (and CUPTI off) when a
  * record could not be stored or CUPTI dropped records for want of buffer space. */

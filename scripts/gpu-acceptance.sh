@@ -9,8 +9,8 @@
 #             racecheck (fused) on small odd shapes
 #   gate      the regression gate on this GPU: two runs of one build (A/A) compared, a run with a
 #             known slowdown (--debug-spin) compared, and CUPTI on vs --no-cupti
-#   cupti     CUPTI on vs --no-cupti, interleaved over three rounds; table in OUT/cupti.txt
-#             (target: on/off medians within 1 %)
+#   cupti     CUPTI on vs off within one run (--cupti-alternate: traced and untraced samples
+#             alternate); table in OUT/cupti.txt (target: medians within 1 %)
 #   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused, then fused's
 #             mma.sync path alone at the same shapes
 #   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256
@@ -40,11 +40,8 @@ small="$small --max-time 0.01 --min-samples 2 --no-ceilings --no-cupti --quiet"
 gate="--variants cublas,fused --dtype bf16 --head-dim 128 --causal 0,1 --seq 1024:8192:x2"
 gate="$gate --tokens 16384 --model-dim 2048 --min-samples 40 --max-time 3s --no-ceilings --quiet"
 cupti="--variants cublas,fused --dtype bf16 --head-dim 64,128 --causal 0 --seq 1024:8192:x2"
-cupti="$cupti --tokens 16384 --model-dim 2048 --min-samples 40 --max-time 1s --no-ceilings --quiet"
-
-run_id() { # run_id LOG: the run id that `attnbench run` announced in its log ("attnbench run 7: ...")
-    sed -n 's/^attnbench run \([0-9][0-9]*\): .*/\1/p' "$1" | head -1
-}
+cupti="$cupti --tokens 16384 --model-dim 2048 --min-samples 100 --max-time 2s --no-ceilings --quiet"
+cupti="$cupti --cupti-alternate"
 
 sql() { # sql DB QUERY: tab-separated rows, through a sqlite3 CLI or else Python's sqlite3 module
     if command -v sqlite3 >/dev/null; then
@@ -56,96 +53,48 @@ for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
     fi 2>/dev/null
 }
 
-# cupti_points DB RUN ROUND SIDE: one line per point of RUN: variant dtype D S B H causal ROUND
-# SIDE median_ms event_ms sm_mhz. The median is the summary's (CUPTI span on, events off), from
-# `attnbench export`. The export has neither the event-time median nor the SM clock (samples
-# .sm_clock_mhz, per sample): those come from SQL where a sqlite3 CLI or Python can read the
-# database, and are "-" otherwise.
-cupti_points() {
-    local db=$1 run=$2
-    {
-        sql "$db" "WITH c AS (SELECT s.point_id, s.sm_clock_mhz AS v,
-                     row_number() OVER (PARTITION BY s.point_id ORDER BY s.sm_clock_mhz) AS r,
-                     count(*) OVER (PARTITION BY s.point_id) AS n
-                   FROM samples s JOIN points p ON p.id = s.point_id
-                   WHERE p.run_id = $run AND s.throttled = 0 AND s.sm_clock_mhz > 0)
-                 SELECT 'sql', p.id, p.event_median_ns / 1e6,
-                   (SELECT avg(v) FROM c WHERE c.point_id = p.id AND r IN ((n + 1) / 2, (n + 2) / 2))
-                 FROM points p WHERE p.run_id = $run"
-        $bin export --db "$db" --run "$run" --format csv
-    } | awk -v round="$3" -v side="$4" '
-        function csv(line, f,    n, i, c, q) { # RFC 4180 fields of one line into f[1..n]
-            n = 1; f[1] = ""; q = 0
-            for (i = 1; i <= length(line); i++) {
-                c = substr(line, i, 1)
-                if (q && c == "\"" && substr(line, i + 1, 1) == "\"") { f[n] = f[n] c; i++ }
-                else if (c == "\"") q = !q
-                else if (!q && c == ",") f[++n] = ""
-                else f[n] = f[n] c
-            }
-            return n
-        }
-        /^sql\t/ { split($0, t, "\t"); ev[t[2]] = t[3]; sm[t[2]] = t[4]; next }
-        !head { n = csv($0, h); for (i = 1; i <= n; i++) col[h[i]] = i; head = 1; next }
-        {
-            csv($0, f); id = f[col["point_id"]]
-            med = f[col["median_ms"]]; e = ev[id]; m = sm[id]
-            print f[col["variant"]], f[col["dtype"]], f[col["head_dim"]], f[col["seq"]],
-                  f[col["batch"]], f[col["heads"]], f[col["causal"]], round, side,
-                  med == "" ? "-" : med, e == "" ? "-" : e, m == "" ? "-" : m
-        }'
-}
+# Per point of a --cupti-alternate run: traced and untraced sample counts, their event-time
+# medians, the traced spans' median, and the mean SM clock of each kind.
+cupti_sql="WITH x AS (SELECT s.point_id AS pid, s.n_kernels > 0 AS tr, s.event_ns AS ev,
+                 s.span_ns AS sp, s.sm_clock_mhz AS mhz
+               FROM samples s JOIN points p ON p.id = s.point_id
+               WHERE p.status = 'ok' AND s.throttled = 0),
+  r AS (SELECT pid, tr, ev, row_number() OVER (PARTITION BY pid, tr ORDER BY ev) AS i,
+          count(*) OVER (PARTITION BY pid, tr) AS n FROM x),
+  med AS (SELECT pid, tr, avg(ev) AS ev, max(n) AS n FROM r
+          WHERE i IN ((n + 1) / 2, (n + 2) / 2) GROUP BY pid, tr),
+  rs AS (SELECT pid, sp, row_number() OVER (PARTITION BY pid ORDER BY sp) AS i,
+           count(*) OVER (PARTITION BY pid) AS n FROM x WHERE tr),
+  msp AS (SELECT pid, avg(sp) AS sp FROM rs WHERE i IN ((n + 1) / 2, (n + 2) / 2) GROUP BY pid),
+  clk AS (SELECT pid, avg(CASE WHEN tr THEN mhz END) AS c1, avg(CASE WHEN NOT tr THEN mhz END) AS c0
+          FROM x GROUP BY pid)
+SELECT p.variant, p.dtype, p.head_dim, p.seq, p.batch, a.n, b.n, a.ev / 1e6, b.ev / 1e6, m.sp / 1e6,
+       c.c1, c.c0
+FROM points p JOIN med a ON a.pid = p.id AND a.tr JOIN med b ON b.pid = p.id AND NOT b.tr
+  JOIN msp m ON m.pid = p.id JOIN clk c ON c.pid = p.id
+ORDER BY p.variant, p.head_dim, p.seq"
 
-# cupti_table FILE: the cupti_points lines as one row per point and round: on and off medians, on/off
-# (summary medians, then event-time medians), the SM clock medians; after a point's rounds, a row
-# "all" with the median over its rounds of each side's median. Last, how many ratios lie beyond
-# 1 % and the worst, per round and over rounds.
+# The cupti_sql rows as a table: traced/untraced event medians (what tracing costs the timed run)
+# and traced span / untraced events (the summary's median with CUPTI on, the default, against
+# --no-cupti's); how many of each lie beyond 1 %.
 cupti_table() {
-    sort -k1,1 -k2,2 -k3,3n -k4,4n -k5,5n -k6,6n -k7,7n -k8,8n -k9,9r "$1" | awk '
-        function ratio(a, b) { return a == "-" || b == "-" || b == 0 ? "-" : sprintf("%.4f", a / b) }
-        function median(x, n,    i, j, t) { # of x[1..n], sorted in place
-            for (i = 2; i <= n; i++)
-                for (j = i; j > 1 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
-            return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-        }
-        function row(key, round, on, off, eon, eoff, smon, smoff,    r, d) {
-            r = ratio(on, off)
-            printf "%-34s %5s %10s %10s %8s %8s %7s %7s\n", key, round, on, off, r, ratio(eon, eoff),
-                   smon == "-" ? "-" : sprintf("%.0f", smon), smoff == "-" ? "-" : sprintf("%.0f", smoff)
-            if (r == "-") return
-            d = r > 1 ? r - 1 : 1 - r; g = round == "all"
-            rows[g]++
-            if (d > 0.01) over[g]++
-            if (d > worst[g]) { worst[g] = d; at[g] = key (g ? "" : " round " round) }
-        }
-        function pooled(    m1, m2) { # the "all" row of the point just ended
-            if (n) {
-                m1 = median(pon, n); m2 = median(poff, n)
-                row(last, "all", sprintf("%.6g", m1), sprintf("%.6g", m2), "-", "-", "-", "-")
-            }
-            n = 0
-        }
-        function summary(g, what) {
-            printf "on/off %s: %d of %d beyond 1 %%; worst %.2f %% (%s)\n", what, over[g], rows[g],
-                   100 * worst[g], at[g] == "" ? "none" : at[g]
-        }
-        BEGIN {
-            printf "%-34s %5s %10s %10s %8s %8s %7s %7s\n", "point (on: CUPTI span, off: events)",
-                   "round", "on ms", "off ms", "on/off", "events", "SM on", "SM off"
-        }
+    awk -F '\t' '
+        function dev(r) { return r > 1 ? r - 1 : 1 - r }
+        BEGIN { printf "%-7s %-5s %4s %6s %3s %5s %5s %10s %10s %10s %8s %8s %6s %6s\n", "variant",
+                "dtype", "D", "S", "B", "n_on", "n_off", "events on", "events off", "span on",
+                "ev on/off", "span/off", "MHz on", "off" }
         {
-            key = sprintf("%s %s D=%s S=%s B=%s H=%s%s", $1, $2, $3, $4, $5, $6, $7 == 1 ? " causal" : "")
-            if (key != last) pooled()
-            last = key
-            if ($9 == "on") { on = $10; eon = $11; smon = $12; onkey = key SUBSEP $8; next }
-            if (onkey != key SUBSEP $8) next # an off run without its on run
-            row(key, $8, on, $10, eon, $11, smon, $12)
-            if (on != "-" && $10 != "-") { n++; pon[n] = on; poff[n] = $10 }
+            re = $8 / $9; rs = $10 / $9; n++
+            if (dev(re) > 0.01) be++
+            if (dev(rs) > 0.01) bs++
+            if (dev(re) > we) we = dev(re)
+            if (dev(rs) > ws) ws = dev(rs)
+            printf "%-7s %-5s %4s %6s %3s %5s %5s %10.4f %10.4f %10.4f %8.4f %8.4f %6.0f %6.0f\n",
+                   $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, re, rs, $11, $12
         }
         END {
-            pooled()
-            summary(0, "per round (point-rounds)")
-            summary(1, "over rounds (points)")
+            printf "traced vs untraced event medians: %d of %d points beyond 1 %%, worst %.2f %%\n", be, n, 100 * we
+            printf "traced span vs untraced events:   %d of %d points beyond 1 %%, worst %.2f %%\n", bs, n, 100 * ws
         }'
 }
 
@@ -180,30 +129,11 @@ for stage in "$@"; do
         echo "   compare CUPTI on (2) vs off (3) exit $?" >>"$out/steps.txt"
         ;;
     cupti)
-        # Both sides in every round, the one that goes first alternating, all in one database:
-        # clock drift over the stage falls on on and off alike. Each round's pair is also put
-        # through the gate at a 1 % threshold (slower or faster beyond it).
+        # What tracing costs, free of the clock drift between two runs (same-mode runs of the
+        # fused kernel differ by 4-6 % on an H200): one run traces every other sample only.
         db="$out/cupti.db"
-        : >"$out/cupti-points.txt"
-        for round in 1 2 3; do
-            order="on off" id_on= id_off=
-            [ $((round % 2)) = 0 ] && order="off on"
-            for side in $order; do
-                flag=
-                [ "$side" = off ] && flag=--no-cupti
-                step "cupti-$round-$side" $bin run --db "$db" --tag "cupti-$side" $flag $cupti || status=1
-                id=$(run_id "$out/cupti-$round-$side.log")
-                if [ "$side" = on ]; then id_on=$id; else id_off=$id; fi
-            done
-            if [ -n "$id_on" ] && [ -n "$id_off" ]; then
-                cupti_points "$db" "$id_on" "$round" on >>"$out/cupti-points.txt"
-                cupti_points "$db" "$id_off" "$round" off >>"$out/cupti-points.txt"
-                step "compare-cupti-$round" $bin compare --db "$db" --baseline "$id_off" \
-                    --candidate "$id_on" --threshold 1%
-                echo "   compare CUPTI on ($id_on) vs off ($id_off) exit $?" >>"$out/steps.txt"
-            fi
-        done
-        cupti_table "$out/cupti-points.txt" | tee "$out/cupti.txt"
+        step cupti $bin run --db "$db" --tag cupti-alternate $cupti || status=1
+        sql "$db" "$cupti_sql" | cupti_table | tee "$out/cupti.txt"
         ;;
     standard)
         step standard $bin run --sweep sweeps/standard.sweep --variants naive,cublas,fused \

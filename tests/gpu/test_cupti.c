@@ -111,19 +111,23 @@ static void fallback_other_subscriber(void)
     cudaStreamDestroy(s);
 }
 
-/* Samples whose record count differs from the variant's known launch count. */
-static void launch_counts(const char *db)
+/* Samples (those matching the SQL condition `where` on samples s) whose record count differs from
+ * the variant's known launch count. */
+static void launch_counts_where(const char *db, const char *where)
 {
     sqlite3 *h;
     sqlite3_stmt *st;
     int checked = 0, bad = 0;
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return;
-    sqlite3_prepare_v2(h, "SELECT p.id, p.variant, batch, heads, kv_heads, seq, head_dim, dtype, causal,"
-                          " (SELECT count(*) FROM samples s WHERE s.point_id = p.id),"
-                          " (SELECT count(*) FROM samples s WHERE s.point_id = p.id AND s.n_kernels = ?1)"
-                          " FROM points p WHERE status = 'ok'", -1, &st, NULL);
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT p.id, p.variant, batch, heads, kv_heads, seq, head_dim, dtype, causal,"
+             " (SELECT count(*) FROM samples s WHERE s.point_id = p.id AND %s)"
+             " FROM points p WHERE status = 'ok'", where);
+    sqlite3_prepare_v2(h, sql, -1, &st, NULL);
     sqlite3_stmt *q;
-    sqlite3_prepare_v2(h, "SELECT count(*) FROM samples s WHERE s.point_id = ?1 AND s.n_kernels = ?2", -1, &q, NULL);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM samples s WHERE s.point_id = ?1 AND s.n_kernels = ?2"
+             " AND %s", where);
+    sqlite3_prepare_v2(h, sql, -1, &q, NULL);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const attn_variant *v = attn_variant_find((const char *)sqlite3_column_text(st, 1));
         attn_point p = {0};
@@ -149,6 +153,8 @@ static void launch_counts(const char *db)
     snprintf(what, sizeof what, "records per sample = launches() (%d points with a known count)", checked);
     test_cond(what, checked > 0 && bad == 0);
 }
+
+static void launch_counts(const char *db) { launch_counts_where(db, "1"); }
 
 static void pipeline_on(const char *dir)
 {
@@ -211,6 +217,33 @@ static void long_point(const char *dir)
     test_cond("CUPTI still on: no record dropped or lost", query(db, "SELECT cupti FROM runs") == 1);
     test_cond("10000 samples: ns = span", query(db, "SELECT count(*) FROM samples WHERE ns <> span_ns") == 0);
     launch_counts(db);
+}
+
+/* --cupti-alternate: even samples traced with exactly their launches, odd ones untraced (no
+ * records, n_kernels 0), the summary timed with events, the traced spans kept; and the per-point
+ * ratio of traced to untraced event-time medians, printed (the acceptance script tabulates it). */
+static void alternate(const char *dir)
+{
+    char db[256];
+    test_cond("--cupti-alternate run exits 0",
+              run_into(dir, "alt", "--variants naive,fused --seq 1000 --heads 4 --batch 2 --max-time 0.05"
+                       " --min-samples 20 --quiet --no-ceilings --cupti-alternate", db, sizeof db) == 0);
+    test_cond("alternate: CUPTI stays on", query(db, "SELECT cupti FROM runs") == 1);
+    test_cond("alternate: summary by events",
+              query(db, "SELECT count(*) FROM points WHERE status = 'ok' AND timing_method <> 'events'") == 0 &&
+                  query(db, "SELECT count(*) FROM samples WHERE ns <> event_ns") == 0);
+    test_cond("alternate: odd samples untraced",
+              query(db, "SELECT count(*) FROM samples WHERE idx % 2 = 1 AND (n_kernels <> 0 OR span_ns IS NOT NULL)") == 0 &&
+                  query(db, "SELECT count(*) FROM kernels k JOIN samples s ON s.point_id = k.point_id"
+                            " AND s.idx = k.sample_idx WHERE s.idx % 2 = 1") == 0);
+    test_cond("alternate: even samples traced",
+              query(db, "SELECT count(*) FROM samples WHERE idx % 2 = 0 AND NOT (n_kernels > 0 AND span_ns > 0)") == 0);
+    launch_counts_where(db, "s.idx % 2 = 0");
+    printf("traced / untraced event medians: fused %.4f, naive %.4f\n",
+           query(db, "SELECT avg(CASE WHEN idx % 2 = 0 THEN event_ns END) / avg(CASE WHEN idx % 2 = 1 THEN event_ns END)"
+                     " FROM samples s JOIN points p ON p.id = s.point_id WHERE p.variant = 'fused'"),
+           query(db, "SELECT avg(CASE WHEN idx % 2 = 0 THEN event_ns END) / avg(CASE WHEN idx % 2 = 1 THEN event_ns END)"
+                     " FROM samples s JOIN points p ON p.id = s.point_id WHERE p.variant = 'naive'"));
 }
 
 static void pipeline_off(const char *dir)
@@ -294,6 +327,7 @@ int main(int argc, char **argv)
     pipeline_on(dir);
     long_point(dir);
     pipeline_off(dir);
+    alternate(dir);
     metrics_dram(dir);
     return test_report();
 }
