@@ -13,7 +13,8 @@
 #             alternate); table in OUT/cupti.txt (target: medians within 1 %)
 #   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused, then fused's
 #             mma.sync path alone at the same shapes
-#   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256
+#   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256;
+#             then method=nystrom, m = 64, 128
 set -u
 out=${1:?usage: scripts/gpu-acceptance.sh OUT STAGE...}
 shift
@@ -151,6 +152,9 @@ for stage in "$@"; do
             --variants lowrank,fused --init outliers --seq 4096,16384 --batch 1 --heads 16 \
             --head-dim 128 --dtype bf16 --param k=64,256 --param proj=gaussian,mean --no-ceilings \
             --quiet || status=1
+        step nystrom $bin run --db "$out/attnbench.db" --tag nystrom --variants lowrank \
+            --seq 1024:65536:x4 --batch 1 --heads 16 --head-dim 128 --dtype bf16 \
+            --param method=nystrom --param m=64,128 --no-ceilings --quiet || status=1
         ;;
     *)
         echo "unknown stage '$stage'" >&2
