@@ -392,6 +392,12 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
             const int n_tiles = key_tiles(tp.m_block);
             const int wg_row0 = m0 + cw * 64;
             const int row_a = wg_row0 + warp * 16 + g, row_b = row_a + 8;
+            /* key tiles this warpgroup's rows need: causal, up to its own last row (a 192-row
+             * tile covers 1.5 key tiles, so its first warpgroups need fewer than the tile loads);
+             * rows all past S need one (their output is never stored) */
+            const int n_need = wg_row0 >= S ? 1
+                               : p.causal ? min(n_tiles, (min(wg_row0 + 64, S) - 1) / BN + 1)
+                                          : n_tiles;
             const uint32_t sQ = base + qb * C::Q_BYTES;
             auto stage = [&](int j) { return (kv + j) % ST; };
             auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
@@ -494,7 +500,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
                 softmax(alpha);
                 pack_p();
             }
-            for (int j = 1; j < n_tiles; j++) {
+            for (int j = 1; j < n_need; j++) {
                 const int st = stage(j), sp = stage(j - 1);
                 mbar_wait(full_k(st), phase(j));
                 mbar_wait(full_v(sp), phase(j - 1));
@@ -521,11 +527,23 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
                 pack_p();
             }
             {
-                const int st = stage(n_tiles - 1);
-                mbar_wait(full_v(st), phase(n_tiles - 1));
+                const int st = stage(n_need - 1);
+                mbar_wait(full_v(st), phase(n_need - 1));
                 issue_pv(st);
                 wg_wait<0>();
                 fence_regs(o);
+                release(empty_v(st));
+            }
+            /* Key tiles the block loads but these rows do not need: no wgmma, but the turn is
+             * taken and both stages released, each after its load landed (so the arrival counts
+             * in that load's phase). */
+            for (int j = n_need; j < n_tiles; j++) {
+                const int st = stage(j);
+                mbar_wait(full_k(st), phase(j));
+                named_sync(sched_bar, 256);
+                if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+                release(empty_k(st));
+                mbar_wait(full_v(st), phase(j));
                 release(empty_v(st));
             }
             kv += n_tiles;
