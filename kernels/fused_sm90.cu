@@ -36,12 +36,13 @@
  * memory 193 KB (D=128), 97 KB / 113 KB (D=64, NWG 2 / 3). SASS: HGMMA.64x128x16.F32(.BF16),
  * HGMMA.64x64x16.F32(.BF16), UTMALDG.4D, SYNCS (mbarrier), USETMAXREG, no LDL/STL.
  *
- * How it fared (NVIDIA H200, dev/hopper driver, bf16, median of 15, the same run, three
- * interleaved rounds; dense-equivalent FLOPs halved when causal): persistent vs the former
- * one-block-per-tile grid, round 1: D=128 non-causal 672 vs 644 TFLOP/s at S=4096, 683 vs 663 at
- * 8192, 682 vs 676 at 16384; S=1024 589 vs 539; D=64 S=512 (B=32) 363 vs 315; causal D=64 S=8192
- * 513 vs 495; lowrank's attention (B=1 H=16 D=128, S=65536 queries over 256 keys) 0.310 vs 0.385 ms.
- * Later rounds run 5–10 % slower for both (the GPU warms). Table and history: kernels/NOTES-fused.md. */
+ * How it fared (NVIDIA H200, harness standard sweep, B·S = 16384, H·D = 2048, TFLOP/s with
+ * dense-equivalent FLOPs halved when causal, S = 4096 / 8192 / 16384): D=128 bf16 non-causal
+ * 666 / 634 / 653, causal 612 / 624 / 608; D=64 bf16 (NWG=3) 536 / 532 / 544, causal 483 / 529 /
+ * 518; S=512 D=64 (B=32) 396. Against the former one-block-per-tile grid (dev driver, same run):
+ * +3–10 % at S ≥ 4096, +9–15 % at S ≤ 1024, lowrank's attention over 256 keys 0.310 vs 0.385 ms at
+ * S=65536; the warpgroup tile skip +4–6 % on causal D=64 at S = 2048–4096. Causal at S ≥ 8192 is
+ * 0.93–1.09× non-causal. Table and history: kernels/NOTES-fused.md. */
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

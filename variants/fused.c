@@ -12,8 +12,9 @@
  * sm_80+ (prepare skips older devices). One launch.
  *
  * Paths, chosen at prepare time: on an sm_90 device (H100/H200) the Hopper path of
- * kernels/fused_sm90.cu — wgmma from shared memory, Q/K/V by TMA on mbarriers, a producer warpgroup
- * and 2–3 ping-ponging consumer warpgroups (64 query rows each), key tile 128; elsewhere the
+ * kernels/fused_sm90.cu — persistent (one block per SM, query tiles from a work queue), wgmma from
+ * shared memory, Q/K/V by TMA on mbarriers, a producer warpgroup and 2–3 ping-ponging consumer
+ * warpgroups (64 query rows each), key tile 128; elsewhere the
  * portable mma.sync path of kernels/fused.cu.
  *
  * Parameters: path=mma|wgmma forces a path (wgmma is skipped off sm_90). lse=1 also writes the
@@ -32,9 +33,9 @@
  *
  * How it fared, mma path (H100 80GB HBM3, dev/fused driver, median of 21 runs, default tiles):
  * D=128 bf16 non-causal 333 / 339 / 342 TFLOP/s at S = 4096 / 8192 / 16384, causal 299 / 318 /
- * 346; D=64 bf16 non-causal 283–286 at S ≥ 4096. wgmma path (H200, dev/hopper driver, median of
- * 21): D=128 bf16 non-causal 641 / 660 / 667, causal 567 / 615 / 668; D=64 bf16 (192x128)
- * non-causal 522 / 559 / 523, causal 432 / 495 / 526. Every exactness check passed (bf16 rel L2
+ * 346; D=64 bf16 non-causal 283–286 at S ≥ 4096. wgmma path, persistent (H200, harness standard
+ * sweep): D=128 bf16 non-causal 666 / 634 / 653, causal 612 / 624 / 608; D=64 bf16 (192x128)
+ * non-causal 536 / 532 / 544, causal 483 / 529 / 518. Every exactness check passed (bf16 rel L2
  * ≤ 2.3e-3 vs fp64). See kernels/NOTES-fused.md. */
 #include <math.h>
 #include <stdio.h>

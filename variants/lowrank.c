@@ -54,20 +54,23 @@
  * 128) on sm_90 for k ≥ 128, mma.sync (tile 64x64) otherwise — cpu_rows walks the key tiles of the
  * path that runs.
  *
- * How it fared (H200, B=1 H=16 D=128 bf16, median ms, cold L2; fused = the run's wgmma flash kernel
- * 0.0188 / 0.2265 / 3.434 / 57.79 ms):
- *   S        k=64 gauss*  k=64 mean*  k=256 gauss  k=256 mean   speedup k=256 gauss (ideal S/2k)
- *   1024     0.0219       0.0159      0.0259       0.0310       0.7  (2)
- *   4096     0.0577       0.0381      0.0540       0.0547       4.2  (8)
- *   16384    0.1468       0.1198      0.1824       0.1489       18.8 (32)
- *   65536    0.4816       0.4226      0.7250       0.5210       79.7 (128)
- * (* measured with the wgmma attention, and for gauss with a projection kernel since removed; the
- * defaults now take mma at k = 64 and cuBLAS: 0.1355 ms at S=16384 with cuBLAS + wgmma; pieces in
- * kernels/NOTES-lowrank.md.)
- * k=256 meets ≥ 50 % of S/2k at S ≥ 16384 and ≥ 25 % at 4096; k=64 cannot: 50 % of S/2k is
- * 0.054 ms at S=16384 and 0.226 ms at 65536, at or below the DRAM floor of reading Q, K, V and
- * writing O (268 MB / 1074 MB: 0.056 / 0.224 ms at 4.8 TB/s). Checks against cpu_rows (bf16 rel
- * L2): ≤ 2.6e-3 (gaussian), ≤ 1.3e-4 (mean).
+ * How it fared (H200, standard `lowrank` stage of scripts/gpu-acceptance.sh: B=1 H=16 D=128 bf16,
+ * median ms of the CUPTI span, cold L2; fused = the same run's persistent wgmma flash kernel
+ * 0.0192 / 0.211 / 3.621 / 14.52 / 56.91 ms at S = 1024 / 4096 / 16384 / 32768 / 65536):
+ *   S        k=64 gauss  k=128 gauss  k=256 gauss  k=256 mean   speedup over fused, k=128 / 256
+ *   1024     0.0147      0.0161       0.0187       0.0373       1.2 / 1.0
+ *   4096     0.0362      0.0362       0.0458       0.0552       5.8 / 4.6   (ideal 16 / 8)
+ *   16384    0.1116      0.1089       0.1515       0.1360       33 / 24     (64 / 32)
+ *   32768    0.2072      0.2090       0.2886       0.2409       69 / 50     (128 / 64)
+ *   65536    0.3987      0.4050       0.5666       0.4481       141 / 100   (256 / 128)
+ * k=256: ≥ 50 % of S/2k at S ≥ 16384 (75–79 %), 58 % at 4096; k=128: 52–55 % at S ≥ 16384; the
+ * slope of log time over log S from 16384 to 65536 is 0.95 (k=256, k=128), 0.92 (k=64). k=64
+ * cannot reach 50 % of S/2k: that is 0.057 ms at S=16384 and 0.222 ms at 65536, at or below the
+ * DRAM floor of reading Q, K, V and writing O (268 MB / 1074 MB: 0.065 / 0.26 ms at the run's
+ * 4.1 TB/s copy ceiling); measured 28 % at 65536. At k=64 the wgmma path would be 3–6 % faster
+ * than the default mma (0.1087 vs 0.1116 ms at 16384, 0.3721 vs 0.3966 at 65536; measured after
+ * the sweep, default unchanged). Checks against cpu_rows (bf16 rel L2): ≤ 2.7e-3 (gaussian),
+ * ≤ 1.3e-4 (mean). Pieces in kernels/NOTES-lowrank.md.
  *
  * method=nystrom (Nyströmformer, m landmarks; parameter m, default 64, 1..256, m ≤ S). Per
  * (batch b, query head h; KV head hk = h/(H/H_kv)), s = 1/√D:
@@ -104,7 +107,11 @@
  * error with nystrom), m is Nyström's (an error with linformer); the fused path's limits as above
  * (fp32 and other head dims take the cuBLAS path). Work: per head 2·S·D (landmarks) + 4·m·S·D (W)
  * + 2·m²·D (A) + 6·4·2·m³ (iteration) + 2·m²·D (Z·W) + 4·S·m·D (O).
- * How it fared: not yet measured on a GPU. */
+ * How it fared (same H200 run, m = 64 / 128): 0.260 / 0.462 ms at S=1024, 0.334 / 0.513 at 4096,
+ * 0.615 / 0.724 at 16384, 1.72 / 1.55 at 65536; rel. L2 against cpu_rows ≤ 7e-4, exact_rel_l2
+ * 0.75–0.80 on random inputs. Slow next to Linformer: W, the m landmark queries over all S keys,
+ * runs on B·H·⌈m/64⌉ (mma) or B·H (wgmma) blocks only, each walking all S keys (at S=65536,
+ * m=64 the two attention launches average 0.67 ms); splitting W over the keys is the fix. */
 #include <cublas_v2.h>
 #include <errno.h>
 #include <math.h>
