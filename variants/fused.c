@@ -9,7 +9,8 @@
  * masked. GQA/MQA by indexing (query head h reads KV head h / (H/H_kv)).
  *
  * Limits: fp16 and bf16 (fp32 is skipped with a reason); head_dim 64 or 128; any S >= 1; needs
- * sm_80+ (prepare skips older devices). One launch.
+ * sm_80+ (prepare skips older devices). One launch. The wgmma path's work queue is one device
+ * counter, so two of its launches must not run concurrently on one GPU (streams are serial here).
  *
  * Paths, chosen at prepare time: on an sm_90 device (H100/H200) the Hopper path of
  * kernels/fused_sm90.cu — persistent (one block per SM, query tiles from a work queue), wgmma from
