@@ -8,7 +8,6 @@
 #   V=1             show full commands; GPU_ARCH="..." overrides the nvcc targets
 CUDA     ?= /usr/local/cuda
 NVCC     ?= $(CUDA)/bin/nvcc
-CC       ?= gcc
 GPU_ARCH ?= -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a
 BUILD    ?= build
 
@@ -18,7 +17,8 @@ else
 Q := @
 endif
 
-CPPFLAGS := -isystem $(CUDA)/include -Iharness -Ivariants -I$(BUILD) -MMD -MP
+INCLUDES := -Iharness -Ivariants -Ikernels -I$(BUILD)
+CPPFLAGS := -isystem $(CUDA)/include $(INCLUDES) -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 NVFLAGS  ?= -O3 -lineinfo
@@ -26,8 +26,8 @@ NVFLAGS  += -std=c++17 $(GPU_ARCH) -Xcompiler -Wall -Xcompiler -Werror -Xptxas -
 LDFLAGS  := -L$(CUDA)/lib64 -Wl,--disable-new-dtags,-rpath,$(CUDA)/lib64
 LDLIBS   := -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
 
-LIB_C   := $(filter-out harness/main.c,$(wildcard harness/*.c)) $(wildcard variants/*.c)
-LIB_CU  := $(wildcard harness/*.cu) $(wildcard kernels/*.cu)
+LIB_C   := $(wildcard harness/*/*.c) $(wildcard variants/*.c)
+LIB_CU  := $(wildcard harness/*/*.cu) $(wildcard kernels/*.cu)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 GPU_TESTS := $(patsubst tests/gpu/%.c,$(BUILD)/tests/gpu/%,$(wildcard tests/gpu/test_*.c))
@@ -59,7 +59,7 @@ $(BUILD)/version.h: FORCE
 	@mkdir -p $(BUILD)
 	@scripts/version.sh "$$($(CC) --version | head -1) $(CFLAGS); nvcc $$($(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') $(NVFLAGS)" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/harness/run.o: $(BUILD)/version.h
+$(BUILD)/harness/run/run.o: $(BUILD)/version.h
 
 $(BUILD)/libattn.a: $(LIB_OBJ)
 	@echo "  AR      $@"
@@ -73,7 +73,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC    $<"
-	$(Q)$(NVCC) -Iharness -Ivariants -MMD -MP $(NVFLAGS) -c -o $@ $<
+	$(Q)$(NVCC) $(INCLUDES) -MMD -MP $(NVFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libattn.a
 	@mkdir -p $(dir $@)

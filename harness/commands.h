@@ -4,7 +4,7 @@
 #ifndef ATTN_COMMANDS_H
 #define ATTN_COMMANDS_H
 
-#include "store.h"
+#include "store/store.h"
 
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);

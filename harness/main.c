@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "commands.h"
 
 static const struct command {

@@ -19,8 +19,8 @@
 #include <cuda_fp16.h>
 #include <stdio.h>
 
-#include "error.h"
-#include "problem.h"
+#include "core/error.h"
+#include "core/problem.h"
 
 #define ELEMS_PER_THREAD 32    /* fast path: elements of a row each thread holds in registers */
 #define MAX_ROW_THREADS 512    /* fast path: S ≤ MAX_ROW_THREADS·ELEMS_PER_THREAD = 16384 */

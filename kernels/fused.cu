@@ -35,7 +35,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "core/error.h"
 
 namespace {
 

@@ -21,9 +21,9 @@
 
 #include <type_traits>
 
-#include "error.h"
-#include "problem.h"
-#include "rng.h"
+#include "core/error.h"
+#include "core/problem.h"
+#include "core/rng.h"
 
 namespace {
 

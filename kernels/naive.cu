@@ -13,8 +13,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "error.h"
-#include "problem.h"
+#include "core/error.h"
+#include "core/problem.h"
 
 #define TILE 32
 #define SOFTMAX_THREADS 256

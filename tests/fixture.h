@@ -22,8 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "store.h"
+#include "core/error.h"
+#include "store/store.h"
 
 static char fx_dir[256] = "/tmp/attnbench_test_XXXXXX"; /* this test's scratch directory */
 static char fx_bin[4096];                               /* build/attnbench, by fx_init */

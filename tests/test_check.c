@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "check.h"
+#include "check/check.h"
 #include "test.h"
 
 int main(void)

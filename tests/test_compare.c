@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "error.h"
+#include "core/error.h"
 #include "fixture.h"
-#include "stats.h"
-#include "store.h"
+#include "core/stats.h"
+#include "store/store.h"
 #include "test.h"
 
 static char db_path[64], junit_path[64], out_path[64];

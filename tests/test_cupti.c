@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clocks.h"
-#include "error.h"
-#include "measure.h"
-#include "store.h"
+#include "measure/clocks.h"
+#include "core/error.h"
+#include "measure/measure.h"
+#include "store/store.h"
 #include "fixture.h"
 #include "test.h"
-#include "trace.h"
+#include "measure/trace.h"
 
 static void ext_record(attn_cupti_log *log, CUpti_ExternalCorrelationKind k, uint64_t ext, uint32_t corr)
 {

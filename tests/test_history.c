@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "error.h"
+#include "core/error.h"
 #include "fixture.h"
-#include "stats.h"
-#include "store.h"
+#include "core/stats.h"
+#include "store/store.h"
 #include "test.h"
 
 #define NIGHTS 40

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "npy.h"
-#include "rng.h"
+#include "check/check.h"
+#include "core/npy.h"
+#include "core/rng.h"
 #include "fixture.h"
 #include "test.h"
 #include "variant.h"

@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "measure.h"
-#include "stats.h"
+#include "measure/measure.h"
+#include "core/stats.h"
 #include "test.h"
 
 static int calls;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
-#include "metrics.h"
+#include "measure/metrics.h"
 #include "test.h"
 
 static void names(void)

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "problem.h"
+#include "core/problem.h"
 #include "test.h"
 
 int main(void)

@@ -1,7 +1,7 @@
 /* test_reference.c — the fp64 oracle against hand-computed cases. */
 #include <math.h>
 
-#include "reference.h"
+#include "check/reference.h"
 #include "test.h"
 
 int main(void)

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "stats.h"
+#include "core/stats.h"
 #include "test.h"
 
 #define CV 0.02     /* coefficient of variation of the simulated timings */

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "error.h"
+#include "store/store.h"
+#include "core/error.h"
 #include "fixture.h"
 #include "test.h"
 

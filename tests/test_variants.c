@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "check.h"
-#include "reference.h"
+#include "check/check.h"
+#include "check/reference.h"
 #include "fixture.h"
 #include "test.h"
 #include "variant.h"

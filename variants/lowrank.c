@@ -121,7 +121,7 @@
 #include <string.h>
 
 #include "cpu_attention.h"
-#include "rng.h"
+#include "core/rng.h"
 #include "variant.h"
 
 /* kernels/lowrank.cu */

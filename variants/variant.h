@@ -16,8 +16,8 @@
 #include <cuda_runtime.h>
 #include <stddef.h>
 
-#include "../harness/error.h"
-#include "../harness/problem.h"
+#include "core/error.h"
+#include "core/problem.h"
 
 #ifdef __cplusplus
 extern "C" {

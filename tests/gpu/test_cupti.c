@@ -14,10 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gpu.h"
-#include "measure.h"
+#include "measure/gpu.h"
+#include "measure/measure.h"
 #include "test.h"
-#include "trace.h"
+#include "measure/trace.h"
 #include "variant.h"
 
 #define BIN "build/attnbench"

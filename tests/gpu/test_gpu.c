@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "gpu.h"
+#include "measure/gpu.h"
 #include "test.h"
 
 static void generator_matches_host(void)

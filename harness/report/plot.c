@@ -5,7 +5,7 @@
  *
  * Only ok points with a median appear as speeds; a shape a variant did not measure is a NaN row in
  * the CSV, so its line has a gap rather than a zero. */
-#include "plot.h"
+#include "report/plot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,11 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "commands.h"
-#include "error.h"
-#include "table.h"
-#include "trace.h"
+#include "core/error.h"
+#include "report/table.h"
+#include "measure/trace.h"
 
 /* Every figure query binds ?1 the run, ?2 the baseline variant, ?3 the chosen S. `keyed` is the
  * run's points with their panel (head dim, causal flag) and series label: the variant, plus the

@@ -1,13 +1,13 @@
 /* metrics.c — the plain-C half of --metrics (see metrics.h): metric sets, skip reasons, storing. */
-#include "metrics.h"
+#include "measure/metrics.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "error.h"
-#include "store.h"
+#include "core/error.h"
+#include "store/store.h"
 
 static const char *const dram_names[] = {"dram__bytes_read.sum", "dram__bytes_write.sum", NULL};
 static const char *const dram_names_op[] = {"dram__bytes_op_read.sum", "dram__bytes_op_write.sum",

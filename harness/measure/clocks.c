@@ -1,11 +1,11 @@
 /* clocks.c — NVML through dlopen, or the probe kernel (see clocks.h). */
-#include "clocks.h"
+#include "measure/clocks.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* The NVML subset used, declared here (nvml.h is not packaged). Return 0 = NVML_SUCCESS. */
 typedef struct nvml_device *nvml_device;

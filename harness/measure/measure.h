@@ -22,8 +22,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "store.h"
-#include "trace.h"
+#include "store/store.h"
+#include "measure/trace.h"
 
 typedef struct attn_measure_opts {
     int min_samples;     /* at least this many samples (default 10) */

@@ -1,13 +1,13 @@
 /* ceilings.c — measured GEMM and copy ceilings (see ceilings.h). One timing loop serves both: an
  * operation enqueued between two events, WARMUP times untimed, then the median of REPS. */
-#include "ceilings.h"
+#include "measure/ceilings.h"
 
 #include <cublas_v2.h>
 #include <string.h>
 
-#include "error.h"
-#include "gpu.h"
-#include "stats.h"
+#include "core/error.h"
+#include "measure/gpu.h"
+#include "core/stats.h"
 
 enum { REPS = 10, WARMUP = 3 };
 

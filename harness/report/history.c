@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "commands.h"
-#include "error.h"
-#include "stats.h"
-#include "store.h"
+#include "core/error.h"
+#include "core/stats.h"
+#include "store/store.h"
 
 #define MIN_BEFORE 7   /* runs before a step: enough to know the old level */
 #define MIN_AFTER 3    /* runs after it: a spike of one or two runs is not a step */

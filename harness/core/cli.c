@@ -1,5 +1,5 @@
 /* cli.c — option parsing shared by the subcommands (see cli.h). */
-#include "cli.h"
+#include "core/cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

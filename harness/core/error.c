@@ -1,5 +1,5 @@
 /* error.c — records the last failure of any API in one place (see error.h). */
-#include "error.h"
+#include "core/error.h"
 
 #include <cublas_api.h>
 #include <cuda_runtime.h>

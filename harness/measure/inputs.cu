@@ -3,9 +3,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include "error.h"
-#include "gpu.h"
-#include "rng.h"
+#include "core/error.h"
+#include "measure/gpu.h"
+#include "core/rng.h"
 
 template <typename T> __device__ T from_float(float x);
 template <> __device__ float from_float<float>(float x) { return x; }

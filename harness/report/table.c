@@ -1,13 +1,13 @@
 /* table.c — printers for query results (see table.h). Tuned for small outputs: a run's summary or a
  * figure's data file, a few thousand rows at most, streamed row by row. */
-#include "table.h"
+#include "report/table.h"
 
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "core/error.h"
 
 static int prepare(sqlite3 *db, const char *sql, const table_bind *binds, int n_binds,
                    sqlite3_stmt **st)

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "problem.h"
+#include "core/problem.h"
 
 int attn_npy_write(const char *path, attn_dtype t, const void *data, int ndim, const size_t *shape);
 

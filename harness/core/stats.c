@@ -1,13 +1,13 @@
 /* stats.c — order statistics, the seeded generator, the rank and t tests, Benjamini–Hochberg and
  * change points (see stats.h). Sized for the gate's workload: a few hundred keys per comparison,
  * 5 to 10,000 samples per side, series of at most a few hundred runs. */
-#include "stats.h"
+#include "core/stats.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 static int cmp_double(const void *a, const void *b)
 {

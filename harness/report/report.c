@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "commands.h"
-#include "error.h"
-#include "plot.h"
-#include "table.h"
+#include "core/error.h"
+#include "report/plot.h"
+#include "report/table.h"
 
 /* SQL text of x formatted with printf format f, NULL when x is NULL. */
 #define FMT(f, x) "CASE WHEN " x " IS NOT NULL THEN printf('" f "', " x ") END"

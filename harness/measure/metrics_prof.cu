@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "metrics.h"
+#include "core/error.h"
+#include "measure/metrics.h"
 
 static struct {
     int open;

@@ -1,12 +1,12 @@
 /* gpu.c — device selection and provenance (see gpu.h). */
-#include "gpu.h"
+#include "measure/gpu.h"
 
 #include <cublas_api.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
-#include "trace.h"
+#include "core/error.h"
+#include "measure/trace.h"
 
 int attn_gpu_open(attn_gpu_info *g)
 {

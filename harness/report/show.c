@@ -3,10 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "commands.h"
-#include "error.h"
-#include "store.h"
+#include "core/error.h"
+#include "store/store.h"
 #include "variant.h"
 
 int cmd_list(int argc, char **argv)

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clocks.h"
-#include "problem.h"
+#include "measure/clocks.h"
+#include "core/problem.h"
 
 #ifdef __cplusplus
 extern "C" {

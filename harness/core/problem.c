@@ -1,11 +1,11 @@
 /* problem.c — points, dtypes and the host side of the input generator (see problem.h). */
-#include "problem.h"
+#include "core/problem.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 static const char *const dtype_names[] = {"fp16", "bf16", "fp32"};
 

@@ -1,13 +1,13 @@
 /* store.c — the results database (see store.h). Tuned for many small writes (one transaction per
  * point, WAL) and small analytical reads (the summary view over a few thousand points). */
-#include "store.h"
+#include "store/store.h"
 
 #include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* Each migration takes the schema from version i to i + 1; applied in order, each in one
  * exclusive transaction with its user_version bump. Never edit a released step: add one. */

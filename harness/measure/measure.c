@@ -1,15 +1,15 @@
 /* measure.c — warm-up, flush, samples, stop rule (see measure.h). */
-#include "measure.h"
+#include "measure/measure.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "clocks.h"
-#include "error.h"
-#include "stats.h"
-#include "trace.h"
+#include "measure/clocks.h"
+#include "core/error.h"
+#include "core/stats.h"
+#include "measure/trace.h"
 
 void attn_measure_defaults(attn_measure_opts *o)
 {

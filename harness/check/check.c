@@ -1,5 +1,5 @@
 /* check.c — error metrics and row sampling (see check.h). */
-#include "check.h"
+#include "check/check.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "problem.h"
+#include "core/problem.h"
 
 typedef struct sqlite3 sqlite3;
 

@@ -5,7 +5,7 @@
  * at most max_samples (10000) × a few records. Between flushes CUPTI asks for a new buffer
  * whenever one fills and hands full ones over from its worker thread when its heuristics say;
  * at worst they wait for the point's flush: a few 4 MB buffers. */
-#include "trace.h"
+#include "measure/trace.h"
 
 #include <cupti.h>
 #include <nvtx3/nvToolsExt.h>
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
+#include "core/error.h"
 
 /* The kernel record struct changes with CUPTI releases (cupti.md): 13.0 delivers Kernel10. */
 #if CUPTI_API_VERSION >= 130001 && CUPTI_API_VERSION < 130100

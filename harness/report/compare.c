@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "core/cli.h"
 #include "commands.h"
-#include "error.h"
-#include "stats.h"
-#include "store.h"
+#include "core/error.h"
+#include "core/stats.h"
+#include "store/store.h"
 
 /* The decision rules' fixed numbers (the README's "Regression gate" section explains them). */
 #define MIN_SAMPLES 5           /* fewer non-throttled samples on a side: inconclusive */

@@ -1,6 +1,6 @@
 /* reference.c — exact attention in fp64 (see reference.h). Plain loops, written to be obviously
  * right; the caller limits the number of rows so that large shapes stay cheap. */
-#include "reference.h"
+#include "check/reference.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /* npy.c — .npy writer (see npy.h). */
-#include "npy.h"
+#include "core/npy.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
+#include "core/error.h"
 
 int attn_npy_write(const char *path, attn_dtype t, const void *data, int ndim, const size_t *shape)
 {
