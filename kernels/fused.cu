@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "fused.h"
 
 namespace {
 
@@ -386,8 +387,7 @@ size_t smem_bytes(const config &c, int D) { return (size_t)(c.warps * 16 + 4 * c
 
 extern "C" {
 
-/* Number of compiled configurations and the shape of one: 0, or -1 if idx is out of range. */
-int attn_fused_config_count(void) { return N_CONFIGS; }
+/* The shape of configuration idx: 0, or -1 if idx is out of range. */
 int attn_fused_config_get(int idx, int *bn, int *warps, int *minb, int *qreg)
 {
     config c;

@@ -54,6 +54,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "fused_sm90.h"
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FUSED_SM90_DEVICE 1

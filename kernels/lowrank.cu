@@ -1,7 +1,7 @@
 /* lowrank.cu — the kernels of its own that the `lowrank` variant (variants/lowrank.c) needs: the
  * seeded random projection matrices E and F (Linformer), generated on the device in prepare,
  * outside timing. Everything timed is cuBLAS (the two projection GEMMs; the score/P·V GEMMs of the
- * fallback path), the softmax of kernels/cublas.cu (fallback path) or the flash kernel of
+ * fallback path), the softmax of kernels/softmax.cu (fallback path) or the flash kernel of
  * kernels/fused.cu with a separate key count (attn_fused_launch_kv).
  *
  * Generator: element i of the row-major [k][S] matrix of tensor id `tensor` is
@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/problem.h"
 #include "core/rng.h"
+#include "lowrank.h"
 
 namespace {
 
@@ -309,7 +310,7 @@ int ny_grid(int m, long heads, int D, dim3 *grid)
 } // namespace
 
 /* A (fp32 [heads][m][m]) = softmax(scale · Q̃·K̃ᵀ) per head; Q̃, K̃ [heads][m][D] in dtype t. */
-extern "C" int attn_lowrank_ny_scores(attn_dtype t, int D, int m, long heads, const void *qt,
+extern "C" int attn_nystrom_scores(attn_dtype t, int D, int m, long heads, const void *qt,
                                       const void *kt, float *A, float scale, cudaStream_t stream)
 {
     dim3 grid;
@@ -325,7 +326,7 @@ extern "C" int attn_lowrank_ny_scores(attn_dtype t, int D, int m, long heads, co
 }
 
 /* Z (fp32 [heads][m][m]) = the iteration's start from A, per head (see above). */
-extern "C" int attn_lowrank_ny_pinv_init(int m, long heads, const float *A, float *Z,
+extern "C" int attn_nystrom_pinv_init(int m, long heads, const float *A, float *Z,
                                          cudaStream_t stream)
 {
     dim3 grid;
@@ -336,7 +337,7 @@ extern "C" int attn_lowrank_ny_pinv_init(int m, long heads, const float *A, floa
 }
 
 /* Y = c·I − X for every head's m×m matrix; Y may be X. */
-extern "C" int attn_lowrank_ny_sub_identity(int m, long heads, float c, const float *X, float *Y,
+extern "C" int attn_nystrom_sub_identity(int m, long heads, float c, const float *X, float *Y,
                                             cudaStream_t stream)
 {
     const size_t n = (size_t)heads * m * m;
@@ -346,7 +347,7 @@ extern "C" int attn_lowrank_ny_sub_identity(int m, long heads, float c, const fl
 }
 
 /* Y ([heads][m][D], dtype t) = round_dtype(Z·W) per head; Z fp32 [heads][m][m], W [heads][m][D]. */
-extern "C" int attn_lowrank_ny_zw(attn_dtype t, int D, int m, long heads, const float *Z,
+extern "C" int attn_nystrom_zw(attn_dtype t, int D, int m, long heads, const float *Z,
                                   const void *W, void *Y, cudaStream_t stream)
 {
     dim3 grid;

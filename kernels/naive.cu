@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/problem.h"
+#include "naive.h"
 
 #define TILE 32
 #define SOFTMAX_THREADS 256

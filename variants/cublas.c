@@ -1,5 +1,5 @@
 /* cublas.c — variant `cublas`: the baseline. Materialised attention as two cuBLAS GEMMs around one
- * fused scale/mask/softmax kernel (kernels/cublas.cu), all in place on one score buffer:
+ * fused scale/mask/softmax kernel (kernels/softmax.cu), all in place on one score buffer:
  *   1. scores = Q·Kᵀ   cublasGemmStridedBatchedEx, raw (alpha = 1), written in the dtype;
  *   2. P = softmax(scale·scores) with the causal mask, in place, written in the dtype;
  *   3. O = P·V         cublasGemmStridedBatchedEx, written in the dtype.
@@ -24,11 +24,7 @@
 
 #include "cpu_attention.h"
 #include "variant.h"
-
-/* kernels/cublas.cu */
-int attn_cublas_softmax(attn_dtype t, void *scores, long long rows, int S, int causal, float scale,
-                        cudaStream_t stream);
-void attn_cublas_softmax_describe(attn_dtype t, int S, char *buf, size_t n);
+#include "softmax.h"
 
 #define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20) /* what NVIDIA recommends for Hopper */
 #define ALIGN 256
@@ -121,7 +117,7 @@ static int cublas_run(void *state, const attn_device_io *io, cudaStream_t stream
                                             io->k, t, D, kv_stride, io->q, t, D, q_stride, &zero,
                                             st->scores, t, S, scores_stride, batches,
                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    ATTN_TRY(attn_cublas_softmax(p->dtype, st->scores, (long long)p->batch * p->heads * S, S,
+    ATTN_TRY(attn_softmax_scores(p->dtype, st->scores, (long long)p->batch * p->heads * S, S,
                                  p->causal, (float)attn_scale(p), stream));
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_N, CUBLAS_OP_N, D, gS, S, &one,
                                             io->v, t, D, kv_stride, st->scores, t, S,
@@ -133,7 +129,7 @@ static int cublas_run(void *state, const attn_device_io *io, cudaStream_t stream
 static void cublas_describe(const void *state, char *buf, size_t n)
 {
     const cublas_state *st = state;
-    attn_cublas_softmax_describe(st->point.dtype, st->point.seq, buf, n);
+    attn_softmax_describe(st->point.dtype, st->point.seq, buf, n);
 }
 
 static int cublas_cpu_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,

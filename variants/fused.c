@@ -44,22 +44,8 @@
 #include <string.h>
 
 #include "variant.h"
-
-/* kernels/fused.cu */
-int attn_fused_config_get(int idx, int *bn, int *warps, int *minb, int *qreg);
-int attn_fused_config_find(int bm, int bn);
-int attn_fused_default_tile(int D, int B, int H, int S, int causal, int *bm, int *bn);
-int attn_fused_setup(int dtype, int D, int idx);
-int attn_fused_launch(int dtype, int D, int idx, int B, int H, int Hkv, int S, int causal,
-                      const void *q, const void *k, const void *v, void *o, float *lse,
-                      cudaStream_t stream);
-/* kernels/fused_sm90.cu */
-int attn_fused_sm90_available(void);
-int attn_fused_sm90_default_nwg(int D, int S, int causal);
-int attn_fused_sm90_setup(int dtype, int D, int nwg);
-int attn_fused_sm90_launch(int dtype, int D, int nwg, int B, int H, int Hkv, int S, int causal,
-                           const void *q, const void *k, const void *v, void *o, float *lse,
-                           cudaStream_t stream);
+#include "fused.h"
+#include "fused_sm90.h"
 
 enum { FUSED_MMA = 0, FUSED_WGMMA = 1 };
 #define FUSED_WGMMA_BN 128 /* key tile of every wgmma configuration */

@@ -23,7 +23,7 @@
  *      (attn_fused_launch_kv, seq_k = k; online softmax over key tiles of BN, P rounded to the dtype
  *      before P·V) for fp16/bf16 and head_dim 64 or 128 — or, where it cannot run (fp32, other head
  *      dims) or with attn=cublas, the cuBLAS path of variants/cublas.c on an [B·H·S][k] score
- *      buffer: scores GEMM (rounded to the dtype), kernels/cublas.cu's in-place softmax (P rounded),
+ *      buffer: scores GEMM (rounded to the dtype), kernels/softmax.cu's in-place softmax (P rounded),
  *      P·V′ GEMM.
  * Column-major views (cuBLAS): K_h is a column-major D×S matrix (ld D), E a column-major S×k matrix
  * (ld S), so K′ᵀ (D×k, ld D) = K_hᵀ·Eᵀ is gemm(N, N, m=D, n=k, k=S).
@@ -123,36 +123,11 @@
 #include "cpu_attention.h"
 #include "core/rng.h"
 #include "variant.h"
+#include "fused.h"
+#include "fused_sm90.h"
+#include "lowrank.h"
+#include "softmax.h"
 
-/* kernels/lowrank.cu */
-int attn_lowrank_fill_proj(attn_dtype t, void *dst, size_t n, uint64_t seed, int tensor,
-                           float scale, cudaStream_t stream);
-int attn_lowrank_pool(attn_dtype t, int D, int S, int k, int slices, int group, int round_w,
-                      const void *x0, const void *x1, void *y0, void *y1, cudaStream_t stream);
-int attn_lowrank_ny_scores(attn_dtype t, int D, int m, long heads, const void *qt, const void *kt,
-                           float *A, float scale, cudaStream_t stream);
-int attn_lowrank_ny_pinv_init(int m, long heads, const float *A, float *Z, cudaStream_t stream);
-int attn_lowrank_ny_sub_identity(int m, long heads, float c, const float *X, float *Y,
-                                 cudaStream_t stream);
-int attn_lowrank_ny_zw(attn_dtype t, int D, int m, long heads, const float *Z, const void *W,
-                       void *Y, cudaStream_t stream);
-/* kernels/cublas.cu */
-int attn_cublas_softmax(attn_dtype t, void *scores, long long rows, int S, int causal, float scale,
-                        cudaStream_t stream);
-/* kernels/fused.cu */
-int attn_fused_config_get(int idx, int *bn, int *warps, int *minb, int *qreg);
-int attn_fused_config_find(int bm, int bn);
-int attn_fused_setup(int dtype, int D, int idx);
-int attn_fused_launch_kv(int dtype, int D, int idx, int B, int H, int Hkv, int S, int Sk,
-                         int causal, const void *q, const void *k, const void *v, void *o,
-                         float *lse, cudaStream_t stream);
-/* kernels/fused_sm90.cu */
-int attn_fused_sm90_available(void);
-int attn_fused_sm90_default_nwg(int D, int S, int causal);
-int attn_fused_sm90_setup(int dtype, int D, int nwg);
-int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, int S, int Sk,
-                              int causal, const void *q, const void *k, const void *v, void *o,
-                              float *lse, cudaStream_t stream);
 /* variants/fused.c: its CPU implementation is reused for the fused attention path. */
 extern const attn_variant attn_variant_fused;
 
@@ -668,21 +643,21 @@ static int nystrom_run(lowrank_state *st, const attn_device_io *io, cudaStream_t
     /* 3. A = softmax(Q̃·K̃ᵀ·s); Z ← ¼·Z·(13I − AZ·(15I − AZ·(7I − AZ))) from Z₀; Y = Z·W */
     float *A = st->mat[0], *Z = st->mat[1], *Zn = st->mat[2], *AZ = st->mat[3], *T = st->mat[4],
           *U = st->mat[5];
-    ATTN_TRY(attn_lowrank_ny_scores(p->dtype, D, m, heads, st->qt, st->kx, A, (float)attn_scale(p),
+    ATTN_TRY(attn_nystrom_scores(p->dtype, D, m, heads, st->qt, st->kx, A, (float)attn_scale(p),
                                     stream));
-    ATTN_TRY(attn_lowrank_ny_pinv_init(m, heads, A, Z, stream));
+    ATTN_TRY(attn_nystrom_pinv_init(m, heads, A, Z, stream));
     for (int it = 0; it < LR_PINV_ITERS; it++) {
         ATTN_TRY(lr_matmul(st, 1.0f, A, Z, AZ));
-        ATTN_TRY(attn_lowrank_ny_sub_identity(m, heads, 7.0f, AZ, T, stream));
+        ATTN_TRY(attn_nystrom_sub_identity(m, heads, 7.0f, AZ, T, stream));
         ATTN_TRY(lr_matmul(st, 1.0f, AZ, T, U));
-        ATTN_TRY(attn_lowrank_ny_sub_identity(m, heads, 15.0f, U, U, stream));
+        ATTN_TRY(attn_nystrom_sub_identity(m, heads, 15.0f, U, U, stream));
         ATTN_TRY(lr_matmul(st, 1.0f, AZ, U, T));
-        ATTN_TRY(attn_lowrank_ny_sub_identity(m, heads, 13.0f, T, T, stream));
+        ATTN_TRY(attn_nystrom_sub_identity(m, heads, 13.0f, T, T, stream));
         ATTN_TRY(lr_matmul(st, 0.25f, Z, T, Zn));
         float *t = Z;
         Z = Zn, Zn = t;
     }
-    ATTN_TRY(attn_lowrank_ny_zw(p->dtype, D, m, heads, Z, st->w, st->y, stream));
+    ATTN_TRY(attn_nystrom_zw(p->dtype, D, m, heads, Z, st->w, st->y, stream));
     /* 4. O = softmax(Q·K̃ᵀ·s)·Y: S queries over m keys, K̃ and Y per query head */
     return lr_attend(st, p->heads, S, m, io->q, st->kx, st->y, io->o, stream);
 }
@@ -776,7 +751,7 @@ static int lr_cublas_attention(lowrank_state *st, int Hkv, int Sq, int Sk, const
                                             k, t, D, kv_stride, q, t, D, q_stride, &zero,
                                             st->scores, t, Sk, sc_stride, batches,
                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    ATTN_TRY(attn_cublas_softmax(p->dtype, st->scores, (long long)p->batch * p->heads * Sq, Sk, 0,
+    ATTN_TRY(attn_softmax_scores(p->dtype, st->scores, (long long)p->batch * p->heads * Sq, Sk, 0,
                                  (float)attn_scale(p), stream));
     CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_N, CUBLAS_OP_N, D, gS, Sk, &one,
                                             v, t, D, kv_stride, st->scores, t, Sk, sc_stride,

@@ -10,10 +10,7 @@
 
 #include "cpu_attention.h"
 #include "variant.h"
-
-/* kernels/naive.cu */
-int attn_naive_forward(const attn_point *p, const void *q, const void *k, const void *v, void *o,
-                       float *scores, cudaStream_t stream);
+#include "naive.h"
 
 typedef struct naive_state {
     attn_point point;

@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "core/problem.h"
+#include "softmax.h"
 
 #define ELEMS_PER_THREAD 32    /* fast path: elements of a row each thread holds in registers */
 #define MAX_ROW_THREADS 512    /* fast path: S ≤ MAX_ROW_THREADS·ELEMS_PER_THREAD = 16384 */
@@ -245,7 +246,7 @@ static int softmax_rows(const softmax_plan *pl, const softmax_args *a)
 
 /* In place over rows·S elements of dtype t at `scores`: row r (query position r % S) becomes
  * softmax(x·scale) over keys 0..S-1, or 0..r%S when causal, masked keys exactly 0. */
-extern "C" int attn_cublas_softmax(attn_dtype t, void *scores, long long rows, int S, int causal,
+extern "C" int attn_softmax_scores(attn_dtype t, void *scores, long long rows, int S, int causal,
                                    float scale, cudaStream_t stream)
 {
     const softmax_plan pl = plan_for(S, attn_dtype_size(t));
@@ -257,8 +258,8 @@ extern "C" int attn_cublas_softmax(attn_dtype t, void *scores, long long rows, i
     }
 }
 
-/* The plan attn_cublas_softmax uses for rows of S elements of dtype t, e.g. "softmax=row128x4v8". */
-extern "C" void attn_cublas_softmax_describe(attn_dtype t, int S, char *buf, size_t n)
+/* The plan attn_softmax_scores uses for rows of S elements of dtype t, e.g. "softmax=row128x4v8". */
+extern "C" void attn_softmax_describe(attn_dtype t, int S, char *buf, size_t n)
 {
     const softmax_plan pl = plan_for(S, attn_dtype_size(t));
     if (pl.vecs == 0)
