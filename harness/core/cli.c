@@ -109,3 +109,50 @@ int cli_error(const char *cmd, const char *fmt, ...)
     fputc('\n', stderr);
     return CLI_USAGE;
 }
+
+void cli_usage(const cli_command *c, FILE *f)
+{
+    fprintf(f, "usage: attnbench %s %s\n", c->name, c->synopsis);
+    if (c->about) fprintf(f, "%s", c->about);
+    fputs("\n", f);
+    for (const cli_option *o = c->options; o->name; o++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-20s", head);
+        if (strlen(head) > 19) fprintf(f, "\n  %-20s", "");
+        for (const char *h = o->help; *h; h++) {
+            fputc(*h, f);
+            if (*h == '\n') fprintf(f, "  %-20s", "");
+        }
+        fputc('\n', f);
+    }
+    if (c->epilog) fprintf(f, "\n%s", c->epilog);
+}
+
+int cli_parse(const cli_command *c, int argc, char **argv, void *ctx)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_usage(c, stdout);
+            return CLI_HELP;
+        }
+        if (a[0] != '-' || a[1] == 0) {
+            if (!c->positional)
+                return cli_error(c->name, "unexpected argument '%s' (attnbench %s --help)", a,
+                                 c->name);
+            int rc = c->positional(ctx, a);
+            if (rc) return rc;
+            continue;
+        }
+        const cli_option *o = c->options;
+        for (; o->name; o++)
+            if (o->arg ? cli_opt(argc, argv, &i, o->name, &v) : cli_flag(argv, i, o->name)) break;
+        if (!o->name)
+            return cli_error(c->name, "unknown option '%s' (attnbench %s --help)", a, c->name);
+        if (o->arg && !v) return cli_error(c->name, "%s needs a value (%s)", o->name, o->arg);
+        int rc = o->set(ctx, v);
+        if (rc) return rc;
+    }
+    return 0;
+}

@@ -4,6 +4,7 @@
 #define ATTN_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CLI_LIST_MAX 256
 
@@ -28,5 +29,34 @@ int cli_fraction(const char *s, double *out);
 
 /* Prints "attnbench CMD: message" to stderr; returns CLI_USAGE. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- table-driven commands
+ * Every command declares its options in one table; cli_parse reads argv against it and prints the
+ * help from it, so the help always lists what the parser accepts. */
+
+/* Returned by cli_parse after printing the help for --help or -h: the command exits 0. */
+#define CLI_HELP 3
+
+typedef struct cli_option {
+    const char *name; /* "--seq"; a NULL name ends the table */
+    const char *arg;  /* the value's placeholder ("LIST"); NULL for a flag that takes no value */
+    const char *help; /* the description; '\n' starts an indented continuation line */
+    /* Called with the value (NULL for a flag). Returns 0, or CLI_USAGE after cli_error. */
+    int (*set)(void *ctx, const char *value);
+} cli_option;
+
+typedef struct cli_command {
+    const char *name;          /* "run" */
+    const char *synopsis;      /* after "usage: attnbench NAME ": "[options]" */
+    const char *about;         /* lines printed before the options */
+    const cli_option *options;
+    const char *epilog;        /* lines printed after the options (exit status); may be NULL */
+    /* Called for each argument that is not an option; NULL: such an argument is a usage error. */
+    int (*positional)(void *ctx, const char *arg);
+} cli_command;
+
+/* Parses argv[1..argc-1]: 0, CLI_USAGE (a message was printed), or CLI_HELP (help printed). */
+int cli_parse(const cli_command *c, int argc, char **argv, void *ctx);
+void cli_usage(const cli_command *c, FILE *f);
 
 #endif
