@@ -66,6 +66,43 @@ int attn_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
         if (r_ != ATTN_OK) return r_;                                                      \
     } while (0)
 
+/* The goto forms, for functions that must free what they took (SQLite's "rc = ...; if (rc) goto
+ * end;" idiom): the failure is recorded in `rc` and control jumps to `label`, where the function
+ * releases everything and returns rc. */
+#define ATTN_FAIL_GOTO_(fail, rc, label)                                                   \
+    do {                                                                                   \
+        (rc) = (fail);                                                                     \
+        goto label;                                                                        \
+    } while (0)
+#define CUDA_CHECK_GOTO(call, rc, label)                                                   \
+    do {                                                                                   \
+        int e_ = (int)(call);                                                              \
+        if (e_ != 0) ATTN_FAIL_GOTO_(attn_fail_cuda(e_, #call, __FILE__, __LINE__), rc, label); \
+    } while (0)
+#define CUBLAS_CHECK_GOTO(call, rc, label)                                                 \
+    do {                                                                                   \
+        int e_ = (int)(call);                                                              \
+        if (e_ != 0)                                                                       \
+            ATTN_FAIL_GOTO_(attn_fail_cublas(e_, #call, __FILE__, __LINE__), rc, label);   \
+    } while (0)
+#define CUPTI_CHECK_GOTO(call, rc, label)                                                  \
+    do {                                                                                   \
+        int e_ = (int)(call);                                                              \
+        if (e_ != 0)                                                                       \
+            ATTN_FAIL_GOTO_(attn_fail_cupti(e_, #call, __FILE__, __LINE__), rc, label);    \
+    } while (0)
+#define SQLITE_CHECK_GOTO(db, call, rc, label)                                             \
+    do {                                                                                   \
+        int e_ = (call);                                                                   \
+        if (e_ != 0 && e_ != 100 && e_ != 101)                                             \
+            ATTN_FAIL_GOTO_(attn_fail_sqlite((db), e_, #call, __FILE__, __LINE__), rc, label); \
+    } while (0)
+#define ATTN_TRY_GOTO(call, rc, label)                                                     \
+    do {                                                                                   \
+        int r_ = (call);                                                                   \
+        if (r_ != ATTN_OK) ATTN_FAIL_GOTO_(r_, rc, label);                                 \
+    } while (0)
+
 #ifdef __cplusplus
 }
 #endif
