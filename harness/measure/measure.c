@@ -8,6 +8,7 @@
 
 #include "measure/clocks.h"
 #include "core/error.h"
+#include "core/names.h"
 #include "core/stats.h"
 #include "measure/trace.h"
 

@@ -60,12 +60,6 @@ void attn_cupti_log_resolve_all(attn_cupti_log *log);
 void attn_cupti_log_clear(attn_cupti_log *log);
 void attn_cupti_log_free(attn_cupti_log *log);
 
-/* A readable short name from a kernel name: an unmangled name is kept (up to 64 characters); an
- * Itanium-mangled one becomes its qualified name without anonymous namespaces, with simple
- * template arguments written out ("fused_sm90_kernel<bf16,64,3>"), or "<#hhhh>" (a hash of the
- * whole mangled name) where they are not simple, so two instantiations stay apart. */
-void attn_kernel_short_name(const char *name, char *buf, size_t n);
-
 /* ---------------------------------------------------------------- the process's CUPTI session */
 
 /* Call before the first CUDA call. ATTN_OK: CUPTI is on. ATTN_ERR: off, attn_cupti_reason() says

@@ -21,8 +21,8 @@
 #include "core/cli.h"
 #include "commands.h"
 #include "core/error.h"
+#include "core/names.h"
 #include "report/table.h"
-#include "measure/trace.h"
 
 /* Every figure query binds ?1 the run, ?2 the baseline variant, ?3 the chosen S. `keyed` is the
  * run's points with their panel (head dim, causal flag) and series label: the variant, plus the
