@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "measure/timer.h"
 
 /* The NVML subset used, declared here (nvml.h is not packaged). Return 0 = NVML_SUCCESS. */
 typedef struct nvml_device *nvml_device;
@@ -25,8 +26,6 @@ static struct {
     nvml_device dev;
     const char *source;
 } N = {.source = "none"};
-
-const char *attn_clocks_source(void) { return N.source; }
 
 int attn_clocks_throttled(int sm_mhz, int max_sm_mhz)
 {

@@ -2,13 +2,12 @@
  *
  * Source, in order of preference: NVML, loaded with dlopen("libnvidia-ml.so.1") (no header or
  * link-time dependency; the few prototypes used are declared in clocks.c); otherwise a probe
- * kernel that counts clock64() ticks against %globaltimer nanoseconds (SM clock only). Which one
- * is in use is attn_clocks_source(). */
+ * kernel (timer.h) that counts clock64() ticks against %globaltimer nanoseconds (SM clock only).
+ * Which one is in use is attn_clock_info.source. */
 #ifndef ATTN_CLOCKS_H
 #define ATTN_CLOCKS_H
 
 #include <cuda_runtime.h>
-#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,25 +30,8 @@ void attn_clocks_open(int device, attn_clock_info *info);
  * available. `stream` is used by the probe (enqueued after the sample, outside its timing). */
 void attn_clocks_read(cudaStream_t stream, int *sm_mhz, int *temp_c, int *power_mw);
 
-/* "nvml", "probe" or "none" (before attn_clocks_open: "none"). */
-const char *attn_clocks_source(void);
-
 /* A sample is throttled when its SM clock is known and below 75 % of the max SM clock. */
 int attn_clocks_throttled(int sm_mhz, int max_sm_mhz);
-
-/* The probe kernel (timer.cu): SM clock in MHz measured over ~20 µs. */
-int attn_clock_probe(cudaStream_t stream, int *mhz);
-
-/* A one-thread kernel that busy-waits `ns` nanoseconds on `stream` (timer.cu). */
-int attn_spin(uint64_t ns, cudaStream_t stream);
-
-/* The stream hold (timer.cu): attn_stream_hold enqueues a kernel that keeps `stream` waiting
- * until attn_stream_release (or 1 s); attn_stream_hold_timed_out, once the stream has passed the
- * hold, says whether it was the timeout that ended it (the host enqueued too slowly or
- * synchronised while holding: the sample is not valid). One hold at a time. */
-int attn_stream_hold(cudaStream_t stream);
-void attn_stream_release(void);
-int attn_stream_hold_timed_out(void);
 
 #ifdef __cplusplus
 }

@@ -10,8 +10,8 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "measure/clocks.h"
 #include "core/error.h"
+#include "measure/timer.h"
 
 __device__ __forceinline__ unsigned long long globaltimer_ns()
 {

@@ -19,7 +19,6 @@
 
 #include "measure/ceilings.h"
 #include "check/check.h"
-#include "measure/clocks.h"
 #include "core/cli.h"
 #include "commands.h"
 #include "core/error.h"
@@ -29,6 +28,7 @@
 #include "core/npy.h"
 #include "check/reference.h"
 #include "store/store.h"
+#include "measure/timer.h"
 #include "measure/trace.h"
 #include "variant.h"
 #include "version.h"

@@ -1,0 +1,32 @@
+/* timer.h — the harness's own kernels (timer.cu), each built on the GPU's %globaltimer: the SM
+ * clock probe (clocks.c's fallback without NVML), the stream hold that keeps a sample's enqueueing
+ * out of its timing (measure.c), and a busy-wait added on purpose to a timed region (run
+ * --debug-spin). Each returns ATTN_OK or ATTN_ERR (error.h) where it returns an int. */
+#ifndef ATTN_TIMER_H
+#define ATTN_TIMER_H
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* SM clock in MHz, measured on `stream` over ~20 µs (one thread counting clock64() ticks). */
+int attn_clock_probe(cudaStream_t stream, int *mhz);
+
+/* A one-thread kernel that busy-waits `ns` nanoseconds on `stream`. */
+int attn_spin(uint64_t ns, cudaStream_t stream);
+
+/* The stream hold: attn_stream_hold enqueues a kernel that keeps `stream` waiting until
+ * attn_stream_release (or 1 s); attn_stream_hold_timed_out, once the stream has passed the hold,
+ * says whether it was the timeout that ended it (the host enqueued too slowly or synchronised
+ * while holding: the sample is not valid). One hold at a time. */
+int attn_stream_hold(cudaStream_t stream);
+void attn_stream_release(void);
+int attn_stream_hold_timed_out(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
