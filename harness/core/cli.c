@@ -110,23 +110,45 @@ int cli_error(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+enum { HEAD_MAX = 24 }; /* widest option column of the help */
+
+static int head_text(const cli_option *o, char *buf, size_t n)
+{
+    return snprintf(buf, n, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
 void cli_usage(const cli_command *c, FILE *f)
 {
     fprintf(f, "usage: attnbench %s %s\n", c->name, c->synopsis);
-    if (c->about) fprintf(f, "%s", c->about);
+    if (c->about) fputs(c->about, f);
     fputs("\n", f);
+    char head[128];
+    int width = 0;
     for (const cli_option *o = c->options; o->name; o++) {
-        char head[64];
-        snprintf(head, sizeof head, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        fprintf(f, "  %-20s", head);
-        if (strlen(head) > 19) fprintf(f, "\n  %-20s", "");
+        int w = head_text(o, head, sizeof head);
+        if (w > width && w <= HEAD_MAX) width = w;
+    }
+    for (const cli_option *o = c->options; o->name; o++) {
+        if (head_text(o, head, sizeof head) > width) fprintf(f, "  %s\n  %-*s  ", head, width, "");
+        else fprintf(f, "  %-*s  ", width, head);
         for (const char *h = o->help; *h; h++) {
             fputc(*h, f);
-            if (*h == '\n') fprintf(f, "  %-20s", "");
+            if (*h == '\n') fprintf(f, "  %-*s  ", width, "");
         }
         fputc('\n', f);
     }
     if (c->epilog) fprintf(f, "\n%s", c->epilog);
+}
+
+/* Runs the option's setter; prints the usage error for a value it rejects. */
+static int set_option(const cli_command *c, const cli_option *o, void *ctx, const char *v)
+{
+    int rc = o->set((char *)ctx + o->offset, v);
+    if (rc != CLI_BAD_VALUE) return rc;
+    int first_line = (int)strcspn(o->help, "\n");
+    char head[128];
+    head_text(o, head, sizeof head);
+    return cli_error(c->name, "bad value '%s' for %s: %.*s", v ? v : "", head, first_line, o->help);
 }
 
 int cli_parse(const cli_command *c, int argc, char **argv, void *ctx)
@@ -151,8 +173,50 @@ int cli_parse(const cli_command *c, int argc, char **argv, void *ctx)
         if (!o->name)
             return cli_error(c->name, "unknown option '%s' (attnbench %s --help)", a, c->name);
         if (o->arg && !v) return cli_error(c->name, "%s needs a value (%s)", o->name, o->arg);
-        int rc = o->set(ctx, v);
+        int rc = set_option(c, o, ctx, v);
         if (rc) return rc;
     }
+    return 0;
+}
+
+int cli_set_text(void *field, const char *value)
+{
+    *(const char **)field = value;
+    return 0;
+}
+
+int cli_set_flag(void *field, const char *value)
+{
+    (void)value;
+    *(int *)field = 1;
+    return 0;
+}
+
+int cli_set_count(void *field, const char *value)
+{
+    int x[1];
+    if (cli_int_list(value, 1, x, 1) != 1) return CLI_BAD_VALUE;
+    *(int *)field = x[0];
+    return 0;
+}
+
+int cli_set_id(void *field, const char *value)
+{
+    int x[1];
+    if (cli_int_list(value, 1, x, 1) != 1) return CLI_BAD_VALUE;
+    *(int64_t *)field = x[0];
+    return 0;
+}
+
+int cli_set_fraction(void *field, const char *value)
+{
+    return cli_fraction(value, field) ? CLI_BAD_VALUE : 0;
+}
+
+int cli_set_share(void *field, const char *value)
+{
+    double x;
+    if (cli_fraction(value, &x) || x >= 1) return CLI_BAD_VALUE;
+    *(double *)field = x;
     return 0;
 }

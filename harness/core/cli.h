@@ -1,9 +1,11 @@
-/* cli.h — option parsing shared by the subcommands: long options "--name value" or "--name=value",
- * integer lists with ranges, and the one-line usage error. */
+/* cli.h — option parsing shared by the subcommands: each command's options in one table that the
+ * parser reads and the help is printed from; long options "--name value" or "--name=value";
+ * integer lists with ranges; the one-line usage error (exit 2). No short options but -h. */
 #ifndef ATTN_CLI_H
 #define ATTN_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CLI_LIST_MAX 256
@@ -36,13 +38,19 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 
 /* Returned by cli_parse after printing the help for --help or -h: the command exits 0. */
 #define CLI_HELP 3
+/* Returned by a setter for a value it rejects: cli_parse prints the one-line usage error, naming
+ * the option and quoting its help ("bad value 'x' for --window N: the newest N runs, 10 to ..."). */
+#define CLI_BAD_VALUE (-1)
 
 typedef struct cli_option {
     const char *name; /* "--seq"; a NULL name ends the table */
     const char *arg;  /* the value's placeholder ("LIST"); NULL for a flag that takes no value */
     const char *help; /* the description; '\n' starts an indented continuation line */
-    /* Called with the value (NULL for a flag). Returns 0, or CLI_USAGE after cli_error. */
-    int (*set)(void *ctx, const char *value);
+    /* Called with the option's field, (char *)ctx + offset, and the value (NULL for a flag).
+     * Returns 0; CLI_BAD_VALUE (cli_parse prints the message); or CLI_USAGE after its own
+     * cli_error. */
+    int (*set)(void *field, const char *value);
+    size_t offset;    /* offsetof the option's field in the parser's ctx; 0 (left out): ctx itself */
 } cli_option;
 
 typedef struct cli_command {
@@ -57,6 +65,22 @@ typedef struct cli_command {
 
 /* Parses argv[1..argc-1]: 0, CLI_USAGE (a message was printed), or CLI_HELP (help printed). */
 int cli_parse(const cli_command *c, int argc, char **argv, void *ctx);
+/* The help: usage line, about, one line per option (name and placeholder in a column as wide as
+ * the longest up to 24 characters; a longer one gets the description on the next line), epilog. */
 void cli_usage(const cli_command *c, FILE *f);
+
+/* Setters for the common kinds of field; each rejects a bad value with CLI_BAD_VALUE.
+ *   cli_set_text   const char *: the value itself (argv outlives the parse)
+ *   cli_set_flag   int: 1
+ *   cli_set_count  int: a positive integer (up to 2^30)
+ *   cli_set_id     int64_t: a positive integer (up to 2^30): a run id
+ *   cli_set_fraction  double >= 0 as cli_fraction reads it ("2%" or 0.02)
+ *   cli_set_share  double in [0, 1), read the same way */
+int cli_set_text(void *field, const char *value);
+int cli_set_flag(void *field, const char *value);
+int cli_set_count(void *field, const char *value);
+int cli_set_id(void *field, const char *value);
+int cli_set_fraction(void *field, const char *value);
+int cli_set_share(void *field, const char *value);
 
 #endif
