@@ -4,8 +4,6 @@
 #ifndef ATTN_COMMANDS_H
 #define ATTN_COMMANDS_H
 
-#include "store/store.h"
-
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
@@ -14,9 +12,5 @@ int cmd_report(int argc, char **argv); /* report.c */
 int cmd_export(int argc, char **argv); /* report.c */
 int cmd_compare(int argc, char **argv); /* compare.c */
 int cmd_history(int argc, char **argv); /* history.c */
-
-/* Opens an existing database for a reading command; returns 0, or 2 (after printing
- * "attnbench CMD: ...") when it is absent, unreadable or newer than this code. */
-int cmd_open_db(const char *cmd, const char *path, sqlite3 **db);
 
 #endif

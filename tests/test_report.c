@@ -1,8 +1,9 @@
 /* test_report.c — `attnbench report` and `attnbench export` on a fixture database (a CPU-backend run
  * plus a failed point whose reason needs escaping): the Markdown report has one row per point, the
  * HTML page is well-formed (balanced tags, escaped text, no script) and embeds the figures, the
- * CSV and JSON exports parse with one record per point, and bad input exits 2 writing nothing.
- * ATTN_KEEP=1 keeps the scratch directory. */
+ * CSV and JSON exports parse with one record per point, a run's metrics rows (inserted through
+ * SQL, names needing quoting) appear as a report table and as export columns, and bad input exits 2
+ * writing nothing. ATTN_KEEP=1 keeps the scratch directory. */
 #include <ctype.h>
 
 #include "fixture.h"
@@ -125,6 +126,69 @@ static int md_result_rows(const char *md)
     return rows;
 }
 
+/* Lines of the Markdown table under "## Metrics" (header and rule included). */
+static int md_metrics_lines(const char *md)
+{
+    const char *l = md ? strstr(md, "## Metrics") : NULL;
+    int lines = 0;
+    for (; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (*l == '|') lines++;
+        else if (strncmp(l, "## ", 3) == 0 && strncmp(l, "## Metrics", 10) != 0) break;
+    return lines;
+}
+
+/* Metrics rows of the fused points: two names (one needing quoting, one with a unit), one that is
+ * also a summary column, and a NULL value. Report and export show them, no name hard-coded. */
+static void metrics_rows(const char *db, const char *out, const char *err, int points, int columns)
+{
+    test_cond("metrics rows inserted", fx_exec(db,
+        "INSERT INTO metrics (point_id, name, value, unit) SELECT id, 'exact_rel_l1', seq / 1000.0,"
+        " NULL FROM points WHERE run_id = 1 AND variant = 'fused';"
+        "INSERT INTO metrics (point_id, name, value, unit) SELECT id, 'mass \"kept\" <b>', 0.5,"
+        " '%' FROM points WHERE run_id = 1 AND variant = 'fused';"
+        "INSERT INTO metrics (point_id, name, value, unit) SELECT id, 'tflops', NULL, 'TFLOP/s'"
+        " FROM points WHERE run_id = 1 AND variant = 'fused'") == 0);
+    int fused = (int)fx_num(db, "SELECT count(*) FROM points WHERE run_id = 1 AND variant = 'fused'");
+
+    int rc = fx_sh("'%s' report --db '%s' > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *md = fx_read(out, NULL);
+    test_cond("report md with metrics exits 0", rc == 0 && md);
+    test_cond("metrics table: a row per point with metrics", md_metrics_lines(md) == fused + 2);
+    test_cond("metrics columns: names, units, a clash prefixed",
+              md && strstr(md, "| exact_rel_l1 | mass \"kept\" <b> (%) | metric:tflops (TFLOP/s) |"));
+    test_cond("metrics values formatted", md && strstr(md, "| 0.064 | 0.5 | – |"));
+    test_cond("results table unchanged", md_result_rows(md) - md_metrics_lines(md) == points);
+    free(md);
+    rc = fx_sh("'%s' report --db '%s' --format html > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *html = fx_read(out, NULL);
+    test_cond("html with metrics well-formed", rc == 0 && html && html_well_formed(html) &&
+                                                   strstr(html, "<th>mass &quot;kept&quot; &lt;b&gt; (%)</th>"));
+    free(html);
+
+    rc = fx_sh("'%s' export --db '%s' --format csv > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *csv = fx_read(out, NULL), *p = csv, *f[64];
+    int n, records = 0, widths_ok = 1, valued = 0;
+    while (csv && (n = fx_csv_record(&p, f, 64)) > 0) {
+        widths_ok &= n == columns + 3;
+        if (records++ == 0)
+            widths_ok &= strcmp(f[columns], "exact_rel_l1") == 0 &&
+                         strcmp(f[columns + 1], "mass \"kept\" <b>") == 0 &&
+                         strcmp(f[columns + 2], "metric:tflops") == 0;
+        else if (n == columns + 3)
+            valued += *f[columns] != 0;
+    }
+    test_cond("export csv: a column per metric name", rc == 0 && records == points + 1 && widths_ok);
+    test_cond("export csv: values where the point has them", valued == fused);
+    free(csv);
+    rc = fx_sh("'%s' export --db '%s' --format json > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *json = fx_read(out, NULL);
+    test_cond("export json: a member per metric name",
+              rc == 0 && json && json_count(json, columns + 3) == points);
+    test_cond("export json: numbers and null", json && strstr(json, "\"exact_rel_l1\": 0.064") &&
+                                                   strstr(json, "\"metric:tflops\": null"));
+    free(json);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -185,6 +249,8 @@ int main(int argc, char **argv)
     test_cond("export json", rc == 0 && json && json_count(json, columns) == points);
     test_cond("json null for NULL", json && strstr(json, "\"reason\": null"));
     free(json);
+
+    metrics_rows(db, out, err, points, columns);
 
     /* Bad input: one line on stderr, exit 2, nothing written. */
     char never[512];

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cli.h"
 #include "commands.h"
+#include "core/cli.h"
 #include "core/error.h"
 #include "core/stats.h"
+#include "report/reader.h"
 #include "store/store.h"
 
 #define MIN_BEFORE 7   /* runs before a step: enough to know the old level */
@@ -21,66 +22,49 @@
 #define MAX_STEPS 16   /* per key; a window of 30 holds at most 3 */
 #define MAX_RUNS 1000  /* --window limit */
 
-static const char history_usage[] =
-    "usage: attnbench history [--db PATH] [--tag T] [options]\n"
-    "For every key (variant, shape, dtype, causal, params), the series of its median time in each\n"
-    "of the newest --window runs with tag T on the GPU model of the newest such run, searched for\n"
-    "steps: a split with >= 7 runs before and >= 3 after, Welch's test on the log medians with\n"
-    "p < 0.001, and medians on either side differing by at least the threshold (binary\n"
-    "segmentation finds several). A one-run spike never makes a step; a new step shows three runs\n"
-    "after it began. Prints each step with the run where it started.\n\n"
-    "  --db PATH          database (default results/attnbench.db)\n"
-    "  --tag T            the series' tag (default: the newest run's tag)\n"
-    "  --window N         the newest N runs (default 30)\n"
-    "  --variant NAME     only this variant\n"
-    "  --key TEXT         only keys whose text (as printed) contains TEXT\n"
-    "  --threshold X      smallest step that counts, e.g. 2% (default 2%)\n"
-    "  --alert-within K   alert only on steps that started in the newest K runs (default: the\n"
-    "                     whole window; a nightly job uses 7 so an accepted step stops alerting)\n\n"
-    "Exit status: 0 no slower step to alert on; 1 a step to slower times; 2 bad usage or no runs.\n";
-
 typedef struct hist_opts {
     const char *db, *tag, *variant, *key;
     int window, alert_within;
     double threshold;
 } hist_opts;
 
-static int parse_args(int argc, char **argv, hist_opts *o)
+_Static_assert(MIN_BEFORE + MIN_AFTER == 10 && MAX_RUNS == 1000, "--window's help states 10 to 1000");
+
+static int set_window(void *field, const char *value)
 {
-    *o = (hist_opts){.db = "results/attnbench.db", .window = 30, .threshold = 0.02};
-    for (int i = 1; i < argc; i++) {
-        const char *v = NULL;
-        int x[1];
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(history_usage, stdout);
-            return -1;
-        } else if (cli_opt(argc, argv, &i, "--db", &v)) {
-            if (!(o->db = v)) return cli_error("history", "--db needs a path");
-        } else if (cli_opt(argc, argv, &i, "--tag", &v)) {
-            if (!(o->tag = v)) return cli_error("history", "--tag needs a value");
-        } else if (cli_opt(argc, argv, &i, "--variant", &v)) {
-            if (!(o->variant = v)) return cli_error("history", "--variant needs a name");
-        } else if (cli_opt(argc, argv, &i, "--key", &v)) {
-            if (!(o->key = v)) return cli_error("history", "--key needs a text");
-        } else if (cli_opt(argc, argv, &i, "--window", &v)) {
-            if (cli_int_list(v, MIN_BEFORE + MIN_AFTER, x, 1) != 1 || x[0] > MAX_RUNS)
-                return cli_error("history", "bad --window '%s' (%d to %d runs)", v ? v : "",
-                                 MIN_BEFORE + MIN_AFTER, MAX_RUNS);
-            o->window = x[0];
-        } else if (cli_opt(argc, argv, &i, "--alert-within", &v)) {
-            if (cli_int_list(v, 1, x, 1) != 1)
-                return cli_error("history", "bad --alert-within '%s' (runs, >= 1)", v ? v : "");
-            o->alert_within = x[0];
-        } else if (cli_opt(argc, argv, &i, "--threshold", &v)) {
-            if (cli_fraction(v, &o->threshold) || o->threshold >= 1)
-                return cli_error("history", "bad --threshold '%s' (e.g. 2%%)", v ? v : "");
-        } else {
-            return cli_error("history", "unknown option '%s' (attnbench history --help)", argv[i]);
-        }
-    }
-    if (!o->alert_within || o->alert_within > o->window) o->alert_within = o->window;
+    int *window = field;
+    if (cli_set_count(window, value) || *window < MIN_BEFORE + MIN_AFTER || *window > MAX_RUNS)
+        return CLI_BAD_VALUE;
     return 0;
 }
+
+static const cli_option history_options[] = {
+    READER_OPTION_DB(hist_opts),
+    {"--tag", "T", "the series' tag (default: the newest run's tag)", cli_set_text,
+     offsetof(hist_opts, tag)},
+    {"--window", "N", "the newest N runs, 10 to 1000 (default 30)", set_window,
+     offsetof(hist_opts, window)},
+    {"--variant", "NAME", "only this variant", cli_set_text, offsetof(hist_opts, variant)},
+    {"--key", "TEXT", "only keys whose text (as printed) contains TEXT", cli_set_text,
+     offsetof(hist_opts, key)},
+    {"--threshold", "X", "smallest step that counts, e.g. 2% (default 2%)", cli_set_share,
+     offsetof(hist_opts, threshold)},
+    {"--alert-within", "K", "alert only on steps that started in the newest K runs (default: the\n"
+     "whole window; a nightly job uses 7 so an accepted step stops alerting)", cli_set_count,
+     offsetof(hist_opts, alert_within)},
+    {0}};
+
+static const cli_command history_command = {
+    "history", "[--db PATH] [--tag T] [options]",
+    "For every key (variant, shape, dtype, causal, params), the series of its median time in each\n"
+    "of the newest --window runs with tag T on the GPU model of the newest such run, searched for\n"
+    "steps: a split with >= 7 runs before and >= 3 after, Welch's test on the log medians with\n"
+    "p < 0.001, and medians on either side differing by at least the threshold (binary\n"
+    "segmentation finds several). A one-run spike never makes a step; a new step shows three runs\n"
+    "after it began. Prints each step with the run where it started.\n",
+    history_options,
+    "Exit status: 0 no slower step to alert on; 1 a step to slower times; 2 bad usage or no runs.\n",
+    NULL};
 
 /* The series' reference: the newest run with the tag (any tag when tag is NULL). */
 typedef struct hist_ref {
@@ -88,27 +72,32 @@ typedef struct hist_ref {
     int tagged, has_gpu; /* 0: the column is NULL */
 } hist_ref;
 
+/* Binds text, or NULL when text is NULL; SQLite's status. */
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
+{
+    return text ? sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
 static int find_reference(sqlite3 *db, const char *tag, hist_ref *r, int *found)
 {
-    sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+    sqlite3_stmt *st = NULL;
+    int rc = ATTN_OK;
+    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
         "SELECT tag, gpu_name, coalesce(gpu_name, backend || ' backend') FROM runs"
-        " WHERE ?1 IS NULL OR tag = ?1 ORDER BY id DESC LIMIT 1", -1, &st, NULL));
-    if ((tag ? sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1))) {
-        sqlite3_finalize(st);
-        return attn_fail_sqlite(db, sqlite3_errcode(db), "bind tag", __FILE__, __LINE__);
-    }
-    int rc = sqlite3_step(st);
-    if ((*found = rc == SQLITE_ROW)) {
+        " WHERE ?1 IS NULL OR tag = ?1 ORDER BY id DESC LIMIT 1", -1, &st, NULL), rc, end);
+    SQLITE_CHECK_GOTO(db, bind_text_or_null(st, 1, tag), rc, end);
+    int step = sqlite3_step(st);
+    SQLITE_CHECK_GOTO(db, step, rc, end);
+    if ((*found = step == SQLITE_ROW)) {
         const unsigned char *t = sqlite3_column_text(st, 0), *g = sqlite3_column_text(st, 2);
         r->tagged = t != NULL;
         r->has_gpu = sqlite3_column_type(st, 1) != SQLITE_NULL;
         snprintf(r->tag, sizeof r->tag, "%s", t ? (const char *)t : "");
         snprintf(r->gpu, sizeof r->gpu, "%s", g ? (const char *)g : "");
     }
+end:
     sqlite3_finalize(st);
-    SQLITE_CHECK(db, rc);
-    return ATTN_OK;
+    return rc;
 }
 
 /* The window's runs, oldest first: ids into runs[], count into *n. */
@@ -118,28 +107,26 @@ static int find_reference(sqlite3 *db, const char *tag, hist_ref *r, int *found)
 /* Binds the reference (tag, GPU) and the window to ?1..?3 of a statement using WINDOW_RUNS. */
 static int bind_window(sqlite3 *db, sqlite3_stmt *st, const hist_ref *r, int window)
 {
-    if ((r->tagged ? sqlite3_bind_text(st, 1, r->tag, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1)) ||
-        (r->has_gpu ? sqlite3_bind_text(st, 2, r->gpu, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2)) ||
-        sqlite3_bind_int(st, 3, window))
-        return attn_fail_sqlite(db, sqlite3_errcode(db), "bind window", __FILE__, __LINE__);
+    SQLITE_CHECK(db, bind_text_or_null(st, 1, r->tagged ? r->tag : NULL));
+    SQLITE_CHECK(db, bind_text_or_null(st, 2, r->has_gpu ? r->gpu : NULL));
+    SQLITE_CHECK(db, sqlite3_bind_int(st, 3, window));
     return ATTN_OK;
 }
 
 static int load_runs(sqlite3 *db, const hist_ref *r, int window, int64_t *runs, int *n)
 {
-    sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT id FROM (" WINDOW_RUNS ") ORDER BY id", -1,
-                                        &st, NULL));
-    if (bind_window(db, st, r, window) != ATTN_OK) {
-        sqlite3_finalize(st);
-        return ATTN_ERR;
-    }
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = ATTN_OK, step;
     *n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < window) runs[(*n)++] = sqlite3_column_int64(st, 0);
+    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db, "SELECT id FROM (" WINDOW_RUNS ") ORDER BY id",
+                                             -1, &st, NULL), rc, end);
+    ATTN_TRY_GOTO(bind_window(db, st, r, window), rc, end);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < window)
+        runs[(*n)++] = sqlite3_column_int64(st, 0);
+    SQLITE_CHECK_GOTO(db, step, rc, end);
+end:
     sqlite3_finalize(st);
-    SQLITE_CHECK(db, rc);
-    return ATTN_OK;
+    return rc;
 }
 
 /* One key's series: its text, the runs it was measured in and the log of each run's median. */
@@ -186,32 +173,29 @@ static int report_series(const hist_series *s, const hist_opts *o, int64_t alert
 static int scan(sqlite3 *db, const hist_ref *r, const hist_opts *o, int64_t alert_from,
                 hist_tally *t)
 {
-    sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+    sqlite3_stmt *st = NULL;
+    hist_series *s = NULL;
+    int rc = ATTN_OK, step;
+    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
         "SELECT variant || ' ' || dtype || ' B=' || batch || ' H=' || heads || '/' || kv_heads ||"
         " ' S=' || seq || ' D=' || head_dim || ' causal=' || causal ||"
         " CASE WHEN params = '' THEN '' ELSE ' ' || params END AS key, run_id, median_ns"
         " FROM points WHERE run_id IN (" WINDOW_RUNS ") AND status = 'ok' AND median_ns > 0"
         "   AND (?4 IS NULL OR variant = ?4) AND (?5 IS NULL OR instr(key, ?5) > 0)"
         " ORDER BY variant, dtype, batch, heads, kv_heads, seq, head_dim, causal, params,"
-        "   run_id, id", -1, &st, NULL));
-    if (bind_window(db, st, r, o->window) != ATTN_OK ||
-        (o->variant ? sqlite3_bind_text(st, 4, o->variant, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4)) ||
-        (o->key ? sqlite3_bind_text(st, 5, o->key, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 5))) {
-        sqlite3_finalize(st);
-        return attn_fail_sqlite(db, sqlite3_errcode(db), "bind", __FILE__, __LINE__);
+        "   run_id, id", -1, &st, NULL), rc, end);
+    ATTN_TRY_GOTO(bind_window(db, st, r, o->window), rc, end);
+    SQLITE_CHECK_GOTO(db, bind_text_or_null(st, 4, o->variant), rc, end);
+    SQLITE_CHECK_GOTO(db, bind_text_or_null(st, 5, o->key), rc, end);
+    if (!(s = calloc(1, sizeof *s))) {
+        rc = attn_fail("out of host memory");
+        goto end;
     }
-    hist_series *s = calloc(1, sizeof *s);
-    if (!s) {
-        sqlite3_finalize(st);
-        return attn_fail("out of host memory");
-    }
-    int rc, status = ATTN_OK;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && status == ATTN_OK) {
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(st, 0);
         int64_t run = sqlite3_column_int64(st, 1);
         if (s->n && strcmp(key, s->key) != 0) {
-            status = report_series(s, o, alert_from, t);
+            ATTN_TRY_GOTO(report_series(s, o, alert_from, t), rc, end);
             s->n = 0;
         }
         if (!s->n) snprintf(s->key, sizeof s->key, "%s", key);
@@ -219,21 +203,22 @@ static int scan(sqlite3 *db, const hist_ref *r, const hist_opts *o, int64_t aler
         s->run[s->n] = run;
         s->y[s->n++] = log(sqlite3_column_double(st, 2));
     }
-    if (status == ATTN_OK && rc == SQLITE_DONE && s->n) status = report_series(s, o, alert_from, t);
+    SQLITE_CHECK_GOTO(db, step, rc, end);
+    if (s->n) rc = report_series(s, o, alert_from, t);
+end:
     free(s);
     sqlite3_finalize(st);
-    if (status != ATTN_OK) return status;
-    SQLITE_CHECK(db, rc);
-    return ATTN_OK;
+    return rc;
 }
 
 int cmd_history(int argc, char **argv)
 {
-    hist_opts o;
-    int rc = parse_args(argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+    hist_opts o = {.db = READER_DB_DEFAULT, .window = 30, .threshold = 0.02};
+    int rc = cli_parse(&history_command, argc, argv, &o);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    if (!o.alert_within || o.alert_within > o.window) o.alert_within = o.window;
     sqlite3 *db;
-    if ((rc = cmd_open_db("history", o.db, &db))) return rc;
+    if ((rc = reader_open("history", o.db, &db))) return rc;
     hist_ref ref;
     int found = 0, n_runs = 0;
     static int64_t runs[MAX_RUNS];

@@ -18,11 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/cli.h"
 #include "commands.h"
+#include "core/cli.h"
 #include "core/error.h"
 #include "core/names.h"
+#include "report/reader.h"
 #include "report/table.h"
+#include "store/store.h"
 
 /* Every figure query binds ?1 the run, ?2 the baseline variant, ?3 the chosen S. `keyed` is the
  * run's points with their panel (head dim, causal flag) and series label: the variant, plus the
@@ -193,19 +195,6 @@ static const figure figures[] = {
 #define N_FIGURES ((int)(sizeof figures / sizeof figures[0]))
 _Static_assert(N_FIGURES <= PLOT_MAX_FIGURES, "plot_figure arrays hold PLOT_MAX_FIGURES");
 
-int plot_run_id(sqlite3 *db, int64_t run, const char *tag, int64_t *id)
-{
-    table_bind b[] = {{tag, run}};
-    int found;
-    if (run > 0) ATTN_TRY(table_int(db, "SELECT id FROM runs WHERE id = ?1", b, 1, id, &found));
-    else if (tag) ATTN_TRY(table_int(db, "SELECT max(id) FROM runs WHERE tag = ?1", b, 1, id, &found));
-    else ATTN_TRY(table_int(db, "SELECT max(id) FROM runs", b, 0, id, &found));
-    if (found) return ATTN_OK;
-    if (run > 0) return attn_skip("no run %lld in the database", (long long)run);
-    return tag ? attn_skip("no run tagged '%s' in the database", tag)
-               : attn_skip("no runs in the database");
-}
-
 /* printf into a path (or query) buffer; ATTN_ERR when it does not fit. */
 static int path_fmt(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int path_fmt(char *buf, size_t n, const char *fmt, ...)
@@ -334,13 +323,6 @@ static int run_caption(sqlite3 *db, int64_t run, char *buf, size_t n)
         " WHERE id = ?1", b, 1, buf, n, &found);
 }
 
-static int column_exists(sqlite3 *db, const char *table, const char *column, int *exists)
-{
-    table_bind b[] = {{table, 0}, {column, 0}};
-    int64_t v;
-    return table_int(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", b, 2, &v, exists);
-}
-
 /* One figure: CSV, panel and series lists, gnuplot. *written 1 when the PNG and SVG were made, 0
  * when the figure does not apply (a note says why). */
 static int render(sqlite3 *db, const plot_request *r, const figure *f, const char *caption,
@@ -355,7 +337,7 @@ static int render(sqlite3 *db, const plot_request *r, const figure *f, const cha
         fprintf(notes, "skipped %s: %s\n", f->name, f->why_not);
         return ATTN_OK;
     }
-    if (f->ceiling) ATTN_TRY(column_exists(db, "summary", "pct_of_compute_ceiling", &has_ceiling));
+    if (f->ceiling) ATTN_TRY(table_has_column(db, "summary", "pct_of_compute_ceiling", &has_ceiling));
     const char *data = has_ceiling ? f->ceiling : f->data;
 
     char sql[sizeof series_sql + 8192], panels[2048], series[4096], words2[4096] = "";
@@ -420,9 +402,9 @@ static void sql_short_name(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *figs, int *n_figs)
 {
     char caption[256];
-    if (sqlite3_create_function(db, "attn_short_name", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                                sql_short_name, NULL, NULL) != SQLITE_OK)
-        return attn_fail("cannot register attn_short_name: %s", sqlite3_errmsg(db));
+    SQLITE_CHECK(db, sqlite3_create_function(db, "attn_short_name", 1,
+                                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                             sql_short_name, NULL, NULL));
     ATTN_TRY(make_dir(r->out_dir));
     ATTN_TRY(run_caption(db, r->run, caption, sizeof caption));
     *n_figs = 0;
@@ -434,8 +416,27 @@ int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *fi
     return ATTN_OK;
 }
 
-static const char plot_usage[] =
-    "usage: attnbench plot [--db PATH] [--run N | --tag T] [--baseline V] [--seq S] --out DIR\n"
+typedef struct plot_opts {
+    const char *db, *tag;
+    int64_t run;
+    plot_request r;
+} plot_opts;
+
+static const cli_option plot_options[] = {
+    READER_OPTION_DB(plot_opts),
+    {"--run", "N", "run id (default: the newest; --tag T: the newest tagged T)", cli_set_id,
+     offsetof(plot_opts, run)},
+    {"--tag", "T", "the newest run tagged T", cli_set_text, offsetof(plot_opts, tag)},
+    {"--baseline", "V", "variant speedups are measured against (default: the run's baseline)",
+     cli_set_text, offsetof(plot_opts, r.baseline)},
+    {"--seq", "S", "S of the stage and history figures (default: the largest measured)",
+     cli_set_count, offsetof(plot_opts, r.seq)},
+    {"--out", "DIR", "output directory (created when absent)", cli_set_text,
+     offsetof(plot_opts, r.out_dir)},
+    {0}};
+
+static const cli_command plot_command = {
+    "plot", "[--db PATH] [--run N | --tag T] [--baseline V] [--seq S] --out DIR",
     "Renders a run's figures with gnuplot (plots/*.gp) as DIR/NAME.png and DIR/NAME.svg, next to\n"
     "the CSV each was drawn from. Panels: one per head dim and causal flag; lines: one per variant;\n"
     "only ok points appear as speeds; a shape not measured is a gap.\n"
@@ -445,60 +446,26 @@ static const char plot_usage[] =
     "  memory_vs_seq        device memory (inputs + output + workspace) vs S\n"
     "  accuracy_vs_speedup  error vs exact attention against speedup (runs with approximate variants)\n"
     "  stages_at_seq        kernel shares of each variant's GPU span at S, span in ms (CUPTI runs)\n"
-    "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n"
-    "  --db PATH      database (default results/attnbench.db)\n"
-    "  --run N        run id (default: the newest; --tag T: the newest tagged T)\n"
-    "  --baseline V   variant speedups are measured against (default: the run's baseline)\n"
-    "  --seq S        S of the stage and history figures (default: the largest measured)\n"
-    "  --out DIR      output directory (created when absent)\n"
-    "Needs gnuplot (Debian: apt-get install gnuplot-nox).\n";
+    "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n",
+    plot_options, "Needs gnuplot (Debian: apt-get install gnuplot-nox).\n", NULL};
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *path = "results/attnbench.db", *tag = NULL;
-    plot_request r = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int x[1];
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(plot_usage, stdout);
-            return 0;
-        } else if (cli_opt(argc, argv, &i, "--db", &v)) {
-            if (!v) return cli_error("plot", "--db needs a path");
-            path = v;
-        } else if (cli_opt(argc, argv, &i, "--run", &v)) {
-            if (cli_int_list(v, 1, x, 1) != 1) return cli_error("plot", "bad --run value '%s'", v ? v : "");
-            r.run = x[0];
-        } else if (cli_opt(argc, argv, &i, "--tag", &v)) {
-            if (!v) return cli_error("plot", "--tag needs a value");
-            tag = v;
-        } else if (cli_opt(argc, argv, &i, "--baseline", &v)) {
-            if (!v) return cli_error("plot", "--baseline needs a variant");
-            r.baseline = v;
-        } else if (cli_opt(argc, argv, &i, "--seq", &v)) {
-            if (cli_int_list(v, 1, x, 1) != 1) return cli_error("plot", "bad --seq value '%s'", v ? v : "");
-            r.seq = x[0];
-        } else if (cli_opt(argc, argv, &i, "--out", &v)) {
-            if (!v) return cli_error("plot", "--out needs a directory");
-            r.out_dir = v;
-        } else {
-            return cli_error("plot", "unknown option '%s' (attnbench plot --help)", argv[i]);
-        }
-    }
-    if (!r.out_dir) return cli_error("plot", "--out DIR is required");
-    if (r.run && tag) return cli_error("plot", "give --run or --tag, not both");
+    plot_opts o = {.db = READER_DB_DEFAULT};
+    int rc = cli_parse(&plot_command, argc, argv, &o);
+    if (rc) return rc == CLI_HELP ? 0 : rc;
+    if (!o.r.out_dir) return cli_error("plot", "--out DIR is required");
+    if (o.run && o.tag) return cli_error("plot", "give --run or --tag, not both");
     sqlite3 *db;
-    int rc = cmd_open_db("plot", path, &db);
-    if (rc) return rc;
-    rc = plot_run_id(db, r.run, tag, &r.run);
-    if (rc == ATTN_OK) rc = plot_check(db, &r);
+    if ((rc = reader_open_run("plot", o.db, o.run, o.tag, &db, &o.r.run))) return rc;
+    rc = plot_check(db, &o.r);
     if (rc == ATTN_SKIP) {
         store_close(db);
         return cli_error("plot", "%s", attn_last_error.msg);
     }
     plot_figure figs[PLOT_MAX_FIGURES];
     int n = 0;
-    if (rc == ATTN_OK) rc = plot_render(db, &r, stdout, figs, &n);
+    if (rc == ATTN_OK) rc = plot_render(db, &o.r, stdout, figs, &n);
     if (rc != ATTN_OK) fprintf(stderr, "attnbench plot: %s\n", attn_last_error.msg);
     store_close(db);
     return rc == ATTN_OK ? 0 : 1;

@@ -1,5 +1,6 @@
-/* plot.h — the figures of a run, rendered by gnuplot from the checked-in scripts in plots/ (one .gp file per figure type)
- * (used by `attnbench plot` and by `attnbench report --format html --figures DIR`). */
+/* plot.h — the figures of a run, rendered by gnuplot from the checked-in scripts in plots/ (one .gp
+ * file per figure type); used by `attnbench plot` and by `attnbench report --format html --figures
+ * DIR`. */
 #ifndef ATTN_PLOT_H
 #define ATTN_PLOT_H
 
@@ -28,10 +29,6 @@ typedef struct plot_figure {
     char name[64];
     char title[96];
 } plot_figure;
-
-/* The run with id `run` (> 0), else the newest run tagged `tag` (non-NULL), else the newest run.
- * ATTN_SKIP with attn_last_error.msg when there is no such run (bad input). */
-int plot_run_id(sqlite3 *db, int64_t run, const char *tag, int64_t *id);
 
 /* Checks the request before anything is written: gnuplot on PATH (else a message naming the Debian
  * package), the scripts found (next to the binary: ../plots, else ./plots), the baseline variant and

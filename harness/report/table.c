@@ -13,17 +13,35 @@ static int prepare(sqlite3 *db, const char *sql, const table_bind *binds, int n_
                    sqlite3_stmt **st)
 {
     SQLITE_CHECK(db, sqlite3_prepare_v2(db, sql, -1, st, NULL));
-    int n_params = sqlite3_bind_parameter_count(*st);
-    for (int i = 0; i < n_binds && i < n_params; i++) {
-        int rc = binds[i].text
-                     ? sqlite3_bind_text(*st, i + 1, binds[i].text, -1, SQLITE_TRANSIENT)
-                     : sqlite3_bind_int64(*st, i + 1, binds[i].num);
-        if (rc != SQLITE_OK) {
-            sqlite3_finalize(*st);
-            return attn_fail_sqlite(db, rc, "sqlite3_bind", __FILE__, __LINE__);
-        }
-    }
+    int n_params = sqlite3_bind_parameter_count(*st), rc = ATTN_OK;
+    for (int i = 0; i < n_binds && i < n_params; i++)
+        SQLITE_CHECK_GOTO(db, binds[i].text
+                                  ? sqlite3_bind_text(*st, i + 1, binds[i].text, -1, SQLITE_TRANSIENT)
+                                  : sqlite3_bind_int64(*st, i + 1, binds[i].num),
+                          rc, fail);
     return ATTN_OK;
+fail:
+    sqlite3_finalize(*st);
+    *st = NULL;
+    return rc;
+}
+
+int table_format_named(const char *name, table_format *fmt)
+{
+    static const char *const names[] = {"csv", "json", "md", "html"};
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
+        if (name && strcmp(name, names[i]) == 0) {
+            *fmt = (table_format)i;
+            return 0;
+        }
+    return -1;
+}
+
+int table_has_column(sqlite3 *db, const char *table, const char *column, int *exists)
+{
+    table_bind b[] = {{table, 0}, {column, 0}};
+    int64_t v;
+    return table_int(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", b, 2, &v, exists);
 }
 
 void table_html_escape(FILE *out, const char *s)

@@ -41,6 +41,12 @@ int table_text(sqlite3 *db, const char *sql, const table_bind *binds, int n_bind
 int table_int(sqlite3 *db, const char *sql, const table_bind *binds, int n_binds, int64_t *value,
               int *found);
 
+/* The format named "csv", "json", "md" or "html" into *fmt: 0, or -1 for any other name. */
+int table_format_named(const char *name, table_format *fmt);
+
+/* *exists = 1 when `table` (or view) has `column` (older schemas lack some). */
+int table_has_column(sqlite3 *db, const char *table, const char *column, int *exists);
+
 /* Writes s escaped for HTML text and attribute values (& < > " '). */
 void table_html_escape(FILE *out, const char *s);
 
