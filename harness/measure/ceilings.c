@@ -54,15 +54,14 @@ static int time_events(const ceiling_op *op, cudaStream_t s, cudaEvent_t e0, cud
 /* Median milliseconds of the operation. */
 static int time_op(const ceiling_op *op, cudaStream_t s, double *ms)
 {
-    cudaEvent_t e0, e1;
-    CUDA_CHECK(cudaEventCreate(&e0));
-    if (cudaEventCreate(&e1) != cudaSuccess) {
-        cudaEventDestroy(e0);
-        return attn_fail_cuda(cudaGetLastError(), "cudaEventCreate", __FILE__, __LINE__);
-    }
-    int rc = time_events(op, s, e0, e1, ms);
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    int rc = ATTN_OK;
+    CUDA_CHECK_GOTO(cudaEventCreate(&e0), rc, end);
+    CUDA_CHECK_GOTO(cudaEventCreate(&e1), rc, end);
+    rc = time_events(op, s, e0, e1, ms);
+end:
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
     return rc;
 }
 
@@ -106,24 +105,29 @@ int attn_ceilings_measure(cudaStream_t stream, attn_ceilings *c)
     c->gemm_n = 8192;
     c->reps = REPS;
     const double n = c->gemm_n, flops = 2 * n * n * n;
-    double ms = 0;
-    ceiling_op op = {.n = c->gemm_n};
-    CUBLAS_CHECK(cublasCreate(&op.handle));
-    int rc = cublasSetStream(op.handle, stream);
-    if (rc != 0) rc = attn_fail_cublas(rc, "cublasSetStream", __FILE__, __LINE__);
     const attn_dtype types[2] = {ATTN_BF16, ATTN_FP16};
     double *rates[2] = {&c->gemm_bf16_tflops, &c->gemm_fp16_tflops};
-    for (int i = 0; i < 2 && rc == ATTN_OK; i++) {
+    double ms = 0;
+    ceiling_op op = {.n = c->gemm_n};
+    int rc = ATTN_OK;
+    CUBLAS_CHECK_GOTO(cublasCreate(&op.handle), rc, end);
+    CUBLAS_CHECK_GOTO(cublasSetStream(op.handle, stream), rc, end);
+    for (int i = 0; i < 2; i++) {
         op.dtype = types[i];
         rc = time_gemm(&op, stream, &ms);
         op_free(&op);
-        if (rc == ATTN_OK) *rates[i] = flops / (ms * 1e-3) / 1e12;
+        if (rc != ATTN_OK) goto end;
+        *rates[i] = flops / (ms * 1e-3) / 1e12;
     }
-    cublasDestroy(op.handle);
-    if (rc == ATTN_OK) rc = time_copy(&op, stream, &ms);
+    cublasDestroy(op.handle); /* its workspace is device memory the copy buffers may need */
+    op.handle = NULL;
+    rc = time_copy(&op, stream, &ms);
+    if (rc == ATTN_OK) {
+        c->copy_bytes = (double)op.copy_bytes;
+        c->copy_gbps = 2 * c->copy_bytes / (ms * 1e-3) / 1e9;
+    }
+end:
     op_free(&op);
-    ATTN_TRY(rc);
-    c->copy_bytes = (double)op.copy_bytes;
-    c->copy_gbps = 2 * c->copy_bytes / (ms * 1e-3) / 1e9;
-    return ATTN_OK;
+    if (op.handle) cublasDestroy(op.handle);
+    return rc;
 }

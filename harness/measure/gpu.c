@@ -11,10 +11,8 @@
 int attn_gpu_open(attn_gpu_info *g)
 {
     int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0)
-        return attn_fail("no usable CUDA GPU (%s)",
-                         e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+    CUDA_CHECK(cudaGetDeviceCount(&count)); /* no driver, or a driver too old for the runtime */
+    if (count == 0) return attn_fail("no usable CUDA GPU (no devices)");
     memset(g, 0, sizeof *g);
     CUDA_CHECK(cudaSetDevice(0));
     struct cudaDeviceProp prop;

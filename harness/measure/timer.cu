@@ -33,11 +33,9 @@ __global__ void clock_probe_kernel(unsigned long long *out)
 
 extern "C" int attn_clock_probe(cudaStream_t stream, int *mhz)
 {
-    static unsigned long long *dev, *host;
-    if (!dev) {
-        CUDA_CHECK(cudaMalloc(&dev, 2 * sizeof *dev));
-        CUDA_CHECK(cudaMallocHost(&host, 2 * sizeof *host));
-    }
+    static unsigned long long *dev, *host; /* allocated once (each retried until it succeeds) */
+    if (!dev) CUDA_CHECK(cudaMalloc(&dev, 2 * sizeof *dev));
+    if (!host) CUDA_CHECK(cudaMallocHost(&host, 2 * sizeof *host));
     clock_probe_kernel<<<1, 1, 0, stream>>>(dev);
     CUDA_CHECK_LAUNCH();
     CUDA_CHECK(cudaMemcpyAsync(host, dev, 2 * sizeof *host, cudaMemcpyDeviceToHost, stream));
@@ -73,17 +71,19 @@ __global__ void hold_kernel(const volatile int *release, volatile int *timed_out
         }
 }
 
-/* flags[0]: release, flags[1]: timed out; host-mapped, allocated once. */
+/* flags[0]: release, flags[1]: timed out; host-mapped, allocated once. hold_flags is set only
+ * once both pointers are. */
 static volatile int *hold_flags;
+static void *hold_flags_host;
 static int *hold_flags_dev;
 
 extern "C" int attn_stream_hold(cudaStream_t stream)
 {
     if (!hold_flags) {
-        void *host;
-        CUDA_CHECK(cudaHostAlloc(&host, 2 * sizeof(int), cudaHostAllocMapped));
-        CUDA_CHECK(cudaHostGetDevicePointer((void **)&hold_flags_dev, host, 0));
-        hold_flags = (volatile int *)host;
+        if (!hold_flags_host)
+            CUDA_CHECK(cudaHostAlloc(&hold_flags_host, 2 * sizeof(int), cudaHostAllocMapped));
+        CUDA_CHECK(cudaHostGetDevicePointer((void **)&hold_flags_dev, hold_flags_host, 0));
+        hold_flags = (volatile int *)hold_flags_host;
     }
     hold_flags[0] = hold_flags[1] = 0;
     hold_kernel<<<1, 1, 0, stream>>>(hold_flags_dev, hold_flags_dev + 1, 1000000000ull);

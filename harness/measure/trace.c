@@ -274,13 +274,13 @@ int attn_cupti_init(void)
     CUpti_SubscriberParams sp = {CUpti_SubscriberParams_STRUCT_SIZE, "attnbench", old, sizeof old};
     CUptiResult r = cuptiSubscribe_v2(&S.sub, (CUpti_CallbackFunc)on_callback, NULL, &sp);
     if (r != CUPTI_SUCCESS) {
-        const char *msg = NULL;
-        cuptiGetResultString(r, &msg);
-        char why[512];
-        snprintf(why, sizeof why, "cuptiSubscribe_v2: %s (%d)%s%s", msg ? msg : "error", (int)r,
-                 old[0] ? "; held by " : "", old);
-        attn_fail("%s", why);
-        turn_off(why);
+        attn_fail_cupti(r, "cuptiSubscribe_v2", __FILE__, __LINE__);
+        if (old[0]) { /* the tool that holds CUPTI */
+            size_t len = strlen(attn_last_error.msg);
+            snprintf(attn_last_error.msg + len, sizeof attn_last_error.msg - len, "; held by %s",
+                     old);
+        }
+        turn_off(attn_last_error.msg);
         S.sub = NULL;
         return ATTN_ERR;
     }
