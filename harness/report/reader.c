@@ -15,7 +15,8 @@ int reader_open(const char *cmd, const char *path, sqlite3 **db)
     return 0;
 }
 
-int reader_run_id(sqlite3 *db, int64_t run, const char *tag, int64_t *id)
+/* The run reader_open_run names; ATTN_SKIP with attn_last_error.msg when there is none. */
+static int run_id(sqlite3 *db, int64_t run, const char *tag, int64_t *id)
 {
     table_bind b[] = {{tag, run}};
     int found;
@@ -32,7 +33,7 @@ int reader_open_run(const char *cmd, const char *path, int64_t run, const char *
 {
     int rc = reader_open(cmd, path, db);
     if (rc) return rc;
-    rc = reader_run_id(*db, run, tag, id);
+    rc = run_id(*db, run, tag, id);
     if (rc == ATTN_OK) return 0;
     store_close(*db);
     if (rc == ATTN_SKIP) return cli_error(cmd, "%s in '%s'", attn_last_error.msg, path);

@@ -24,13 +24,9 @@ typedef struct sqlite3 sqlite3;
  * "attnbench CMD: ..." when it is absent, unreadable or newer than this code. */
 int reader_open(const char *cmd, const char *path, sqlite3 **db);
 
-/* The run with id `run` (> 0), else the newest run tagged `tag` (non-NULL), else the newest run.
- * ATTN_SKIP with attn_last_error.msg when there is no such run (bad input); ATTN_ERR when the
- * database fails. */
-int reader_run_id(sqlite3 *db, int64_t run, const char *tag, int64_t *id);
-
-/* reader_open, then reader_run_id into *id: 0; CLI_USAGE (no such run: "no run 7 in 'PATH'") or
- * 1 (the database failed), each after printing the message and closing the database. */
+/* reader_open, then the run into *id: the run with id `run` (> 0), else the newest run tagged `tag`
+ * (non-NULL), else the newest run. 0; CLI_USAGE (no such run: "no run 7 in 'PATH'") or 1 (the
+ * database failed), each after printing the message and closing the database. */
 int reader_open_run(const char *cmd, const char *path, int64_t run, const char *tag,
                     sqlite3 **db, int64_t *id);
 
