@@ -18,17 +18,11 @@
  *
  * Configurations (BN, warps, min blocks/SM, Q fragments in registers) are compiled from a fixed
  * table below (128x128 with 8 warps, 64x64 with 4, 128x64 with 8); attn_fused_default_tile picks
- * one from the point's shape. Portable path (sm_80+); on sm_90 variants/fused.c takes the
- * wgmma/TMA path of kernels/fused_sm90.cu instead unless path=mma is given. Resources (ptxas,
- * sm_90a): 128x128 242 registers, 160 KB shared, 1 block/SM; 64x64 at D=128 240 registers, 80 KB, 2 blocks/SM; 64x64 at D=64 159 registers, 40 KB;
- * no spills, no local memory; SASS: HMMA.16816.F32(.BF16), LDSM(.MT88).4, LDGSTS.128, no HGMMA.
- *
- * How it fared (H100 80GB HBM3, dev/fused driver, median of 21, default tiles, dense-equivalent
- * FLOPs halved when causal): D=128 non-causal 322–342 TFLOP/s at S = 2048..16384 in bf16 and fp16
- * (target ≥ 300 met); D=128 causal 276–278 (S=2048) to 343–346 (S=16384); D=64 non-causal
- * 248–286; causal S=512 189–206. Below the issue's Hopper targets (550 / 400 TFLOP/s), which
- * the wgmma path (kernels/fused_sm90.cu) meets.
- * Table and history: kernels/NOTES-fused.md. */
+ * one from the point's shape. Shared memory per block: (BM + 4·BN)·D·2 bytes (Q, and K and V
+ * double buffered): 160 KB at 128x128, D=128; attn_fused_setup skips a device that allows less.
+ * Portable path (sm_80+); on sm_90 variants/fused.c takes the wgmma/TMA path of
+ * kernels/fused_sm90.cu instead unless path=mma is given.
+ * Registers, SASS, measured speed and the history of each version: kernels/NOTES-fused.md. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -188,7 +182,8 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
 #pragma unroll
             for (int kk = 0; kk < KD; kk++) {
                 int r = wrow0 + (lane & 15), c = kk * 2 + (lane >> 4);
-                ldsm_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3], attn_smem_u32(sQ + swz<D>(r, c)));
+                ldsm_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3],
+                        attn_smem_u32(sQ + swz<D>(r, c)));
             }
         }
 

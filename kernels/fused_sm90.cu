@@ -1,6 +1,6 @@
 /* fused_sm90.cu — the Hopper (sm_90a) path of variant `fused`: flash-attention forward on wgmma,
- * operands brought in by the tensor memory accelerator, warp-specialised, persistent (kernels/fused.cu
- * holds the portable mma.sync path; variants/fused.c picks one at prepare time).
+ * operands brought in by the tensor memory accelerator, warp-specialised, persistent
+ * (kernels/fused.cu holds the portable mma.sync path; variants/fused.c picks one at prepare time).
  *
  * Algorithm: a persistent grid of one block per SM; each block takes query tiles (BM = 64·NWG rows
  * of one head) from a work queue until it is empty. Block = 1 producer warpgroup + NWG consumer
@@ -27,22 +27,15 @@
  *    coalesced stores of rows < S only; optional LSE (natural log, fp32 [B][H][S]).
  * Causal: key tiles past the query tile are never loaded; masking only on tiles that cross the
  * diagonal or the end of the keys. GQA/MQA: KV head = h / (H/H_kv), nothing copied. Any S >= 1.
+ * Nothing of size S×S exists anywhere: the device memory touched is Q, K, V (K and V once per query
+ * tile), O and the optional LSE rows.
  *
  * Limits: fp16/bf16, D = 64 or 128, sm_90 only (the body is compiled for sm_90a alone; the sm_80
  * pass sees an empty kernel that is never launched: attn_fused_sm90_setup skips other devices).
  * One launch at a time per device (the queue counter is a device global).
- * Resources (nvcc 13.0 -O3, sm_90a): launch bound 168 registers/thread (NWG=2, 384 threads) or 128
- * (NWG=3, 512 threads), setmaxnreg moves producer 24/32 → consumers 240/160; 0 spills; shared
- * memory 193 KB (D=128), 97 KB / 113 KB (D=64, NWG 2 / 3). SASS: HGMMA.64x128x16.F32(.BF16),
- * HGMMA.64x64x16.F32(.BF16), UTMALDG.4D, SYNCS (mbarrier), USETMAXREG, no LDL/STL.
- *
- * How it fared (NVIDIA H200, harness standard sweep, B·S = 16384, H·D = 2048, TFLOP/s with
- * dense-equivalent FLOPs halved when causal, S = 4096 / 8192 / 16384): D=128 bf16 non-causal
- * 666 / 634 / 653, causal 612 / 624 / 608; D=64 bf16 (NWG=3) 536 / 532 / 544, causal 483 / 529 /
- * 518; S=512 D=64 (B=32) 396. Against the former one-block-per-tile grid (dev driver, same run):
- * +3–10 % at S ≥ 4096, +9–15 % at S ≤ 1024, lowrank's attention over 256 keys 0.310 vs 0.385 ms at
- * S=65536; the warpgroup tile skip +4–6 % on causal D=64 at S = 2048–4096. Causal at S ≥ 8192 is
- * 0.93–1.09× non-causal. Table and history: kernels/NOTES-fused.md. */
+ * Shared memory per block: 193 KB at D=128, 97 KB / 113 KB at D=64 (NWG 2 / 3); setmaxnreg gives
+ * the consumers 240 (NWG=2) or 160 (NWG=3) registers and the producer 24 or 32.
+ * Registers, SASS, measured speed and the history of each version: kernels/NOTES-fused.md. */
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <limits.h>
@@ -647,6 +640,8 @@ int attn_fused_sm90_available(void)
     return major == 9 && minor == 0 && get_encode() != nullptr;
 }
 
+/* One-time setup outside timing (raises the dynamic shared-memory limit). ATTN_SKIP when there is
+ * no kernel for (dtype, D, nwg) or the device is not sm_90. */
 int attn_fused_sm90_setup(int dtype, int D, int nwg)
 {
     int smem;
@@ -712,6 +707,8 @@ int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, 
     return ATTN_OK;
 }
 
+/* One forward pass (S queries and S keys); call attn_fused_sm90_setup for the same (dtype, D, nwg)
+ * once before. */
 int attn_fused_sm90_launch(int dtype, int D, int nwg, int B, int H, int Hkv, int S, int causal,
                            const void *q, const void *k, const void *v, void *o, float *lse,
                            cudaStream_t stream)

@@ -1,15 +1,18 @@
-/* naive.cu — textbook attention with the score matrix materialised in fp32 and no tensor cores.
+/* naive.cu — textbook attention with the score matrix materialised in fp32 and no tensor cores
+ * (variant `naive`).
  *
- * Three kernels, each a direct transcription of one line of the formula:
+ * Algorithm: three kernels, each a direct transcription of one line of the formula:
  *   1. scores = scale·Q·Kᵀ   32×32 shared-memory tiles, one output per thread, fp32 FMA;
  *   2. softmax in place       one block per row, three passes over the row (max, sum, write), the
  *                             causal mask applied here (masked entries become exactly 0);
  *   3. O = P·V                32×32 shared-memory tiles, fp32 accumulation, stored in the dtype.
  * Materialises the fp32 score/probability matrix [B][H][S][S] (the workspace: B·H·S²·4 bytes).
- * Causal points still compute the full square in kernels 1 and 3: nothing is skipped, so executed
- * FLOPs are 4·B·H·S²·D either way. Any S, D >= 1; GQA reads KV head bh / group (query head index
- * bh = b·H + h over all batches, since H = H_kv·group). The batch·head count runs over gridDim.z in
- * a grid-stride loop because gridDim.z is limited to 65535. */
+ *
+ * Limits: causal points still compute the full square in kernels 1 and 3: nothing is skipped, so
+ * executed FLOPs are 4·B·H·S²·D either way. Any S, D >= 1; fp16, bf16, fp32; GQA reads KV head
+ * bh / group (query head index bh = b·H + h over all batches, since H = H_kv·group). The batch·head
+ * count runs over gridDim.z in a grid-stride loop because gridDim.z is limited to 65535.
+ * Notes: kernels/NOTES-naive.md. */
 #include "common.cuh"
 #include "core/error.h"
 #include "core/problem.h"
@@ -27,7 +30,8 @@ __global__ void __launch_bounds__(TILE *TILE)
                         long long n_bh, float scale)
 {
     __shared__ float q_tile[TILE][TILE];
-    __shared__ float k_tile[TILE][TILE + 1]; /* read by column across a warp: pad off bank conflicts */
+    /* read by column across a warp: padded off bank conflicts */
+    __shared__ float k_tile[TILE][TILE + 1];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int i = blockIdx.y * TILE + ty;       /* query row of this thread's output */
     const int j = blockIdx.x * TILE + tx;       /* key column of this thread's output */
@@ -111,7 +115,8 @@ static int naive_forward(const attn_point *p, const T *q, const T *k, const T *v
 
     const long long rows = n_bh * S;
     const unsigned softmax_blocks = attn_grid_blocks(rows, 1, ATTN_MAX_GRID_X);
-    naive_softmax_kernel<<<softmax_blocks, SOFTMAX_THREADS, 0, stream>>>(scores, rows, S, p->causal);
+    naive_softmax_kernel<<<softmax_blocks, SOFTMAX_THREADS, 0, stream>>>(scores, rows, S,
+                                                                         p->causal);
     CUDA_CHECK_LAUNCH();
 
     const unsigned d_tiles = (unsigned)((D + TILE - 1) / TILE);

@@ -1,20 +1,25 @@
-/* cublas.cu — the softmax of the `cublas` variant (variants/cublas.c): scale, causal mask and
- * softmax IN PLACE over the [rows][S] score matrix that the first GEMM wrote in the input dtype.
+/* softmax.cu — scale, causal mask and softmax IN PLACE over a [rows][S] score matrix in the input
+ * dtype: the middle step of the `cublas` variant (variants/cublas.c), between its two GEMMs, and of
+ * lowrank's cuBLAS attention path. Row r is query position r % S.
  *
- * The kernel is bound by device memory: it must read and write each row once, so its floor is
- * 2·rows·S·sizeof(T) bytes at full bandwidth. The fast path (rows up to 16384 elements) keeps the
- * whole row in registers, 32 elements per thread, so nothing is read twice:
+ * Algorithm: bound by device memory (each row must be read and written once: 2·rows·S·sizeof(T)
+ * bytes), so the fast path (rows up to 16384 elements) keeps the whole row in registers, 32
+ * elements per thread, and reads nothing twice:
  *   - a row is owned by one warp (S ≤ 1024) or by one block of 64..512 threads (S ≤ 16384);
  *   - loads and stores are 16 bytes wide (8 fp16/bf16 or 4 fp32) when S is a multiple of that
  *     width, otherwise scalar (the row start is then not 16-byte aligned);
  *   - causal rows do not read the keys they mask (about a quarter of the traffic), but write them
  *     as exactly 0 since the P·V GEMM reads the full square;
  *   - max and sum are warp shuffles, plus one shared-memory exchange when a block owns the row;
- *   - p = exp2(x·c − max·c) with c = log2(e)/sqrt(D) folded in (one FFMA and one MUFU.EX2 per
+ *   - p = exp2(x·c − max·c) with c = log2(e)·scale folded in (one FFMA and one MUFU.EX2 per
  *     element), fp32 throughout, normalised by one reciprocal per row, rounded to T on the store.
- * Rows longer than 16384 use a slower block-per-row kernel that reads the row three times (max,
- * sum, write). Scores are the raw Q·Kᵀ (the GEMM runs with alpha = 1, so the scale is applied in
- * fp32 here, after the dtype rounding of the scores). */
+ * Scores are the raw Q·Kᵀ (the GEMM runs with alpha = 1, so the scale is applied in fp32 here,
+ * after the dtype rounding of the scores).
+ * Materialises nothing: it works in the caller's score matrix.
+ *
+ * Limits: any S >= 1; fp16, bf16, fp32. Rows longer than 16384 elements take a slower
+ * block-per-row kernel that reads the row three times (max, sum, write).
+ * Notes: kernels/NOTES-softmax.md. */
 #include <stdio.h>
 
 #include "common.cuh"
@@ -220,7 +225,8 @@ extern "C" int attn_softmax_scores(attn_dtype t, void *scores, long long rows, i
     });
 }
 
-/* The plan attn_softmax_scores uses for rows of S elements of dtype t, e.g. "softmax=row128x4v8". */
+/* The plan attn_softmax_scores uses for rows of S elements of dtype t, e.g.
+ * "softmax=row128x4v8". */
 extern "C" void attn_softmax_describe(attn_dtype t, int S, char *buf, size_t n)
 {
     const softmax_plan pl = plan_for(S, attn_dtype_size(t));

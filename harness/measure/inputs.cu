@@ -1,5 +1,6 @@
-/* inputs.cu — seeded input generation on the GPU: one thread per element, the counter-based
- * generator of rng.h, so the values equal attn_fill_host's bit for bit. */
+/* inputs.cu — seeded input generation on the GPU: a grid-stride loop over the elements, each from
+ * the counter-based generator of rng.h, so the values equal attn_fill_host's bit for bit. Writes
+ * only the caller's tensor; any n, fp16 / bf16 / fp32. */
 #include "common.cuh"
 #include "core/error.h"
 #include "core/rng.h"
@@ -21,7 +22,8 @@ extern "C" int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed
     const int outliers = init == ATTN_INIT_OUTLIERS;
     attn_by_dtype(t, [&](auto tag) {
         using T = attn_elem_t<decltype(tag)>;
-        fill_kernel<T><<<blocks, threads, 0, stream>>>((T *)dst, n, seed, tensor, outliers, head_dim);
+        fill_kernel<T><<<blocks, threads, 0, stream>>>((T *)dst, n, seed, tensor, outliers,
+                                                       head_dim);
     });
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
