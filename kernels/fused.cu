@@ -18,32 +18,20 @@
  *
  * Configurations (BN, warps, min blocks/SM, Q fragments in registers) are compiled from a fixed
  * table below (128x128 with 8 warps, 64x64 with 4, 128x64 with 8); attn_fused_default_tile picks
- * one from the point's shape. Portable path (sm_80+); on sm_90 variants/fused.c takes the
- * wgmma/TMA path of kernels/fused_sm90.cu instead unless path=mma is given. Resources (ptxas,
- * sm_90a): 128x128 242 registers, 160 KB shared, 1 block/SM; 64x64 at D=128 240 registers, 80 KB, 2 blocks/SM; 64x64 at D=64 159 registers, 40 KB;
- * no spills, no local memory; SASS: HMMA.16816.F32(.BF16), LDSM(.MT88).4, LDGSTS.128, no HGMMA.
- *
- * How it fared (H100 80GB HBM3, dev/fused driver, median of 21, default tiles, dense-equivalent
- * FLOPs halved when causal): D=128 non-causal 322–342 TFLOP/s at S = 2048..16384 in bf16 and fp16
- * (target ≥ 300 met); D=128 causal 276–278 (S=2048) to 343–346 (S=16384); D=64 non-causal
- * 248–286; causal S=512 189–206. Below the issue's Hopper targets (550 / 400 TFLOP/s), which
- * the wgmma path (kernels/fused_sm90.cu) meets.
- * Table and history: kernels/NOTES-fused.md. */
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+ * one from the point's shape. Shared memory per block: (BM + 4·BN)·D·2 bytes (Q, and K and V
+ * double buffered): 160 KB at 128x128, D=128; attn_fused_setup skips a device that allows less.
+ * Portable path (sm_80+); on sm_90 variants/fused.c takes the wgmma/TMA path of
+ * kernels/fused_sm90.cu instead unless path=mma is given.
+ * Registers, SASS, measured speed and the history of each version: kernels/NOTES-fused.md. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
 
+#include "common.cuh"
 #include "core/error.h"
 #include "fused.h"
 
 namespace {
-
-__device__ __forceinline__ uint32_t smem_u32(const void *p)
-{
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
 
 __device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
 {
@@ -71,13 +59,9 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t &r0, uint32_t &r1, uint32_t &
                  : "r"(addr));
 }
 
+/* The m16n8k16 tensor-core product of dtype T: c += a·b, fp32 accumulators. */
 template <typename T> struct dtype_ops;
 template <> struct dtype_ops<__half> {
-    static __device__ __forceinline__ uint32_t pack(float a, float b)
-    {
-        __half2 h = __floats2half2_rn(a, b);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
     static __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0,
                                                uint32_t b1)
     {
@@ -88,11 +72,6 @@ template <> struct dtype_ops<__half> {
     }
 };
 template <> struct dtype_ops<__nv_bfloat16> {
-    static __device__ __forceinline__ uint32_t pack(float a, float b)
-    {
-        __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
     static __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0,
                                                uint32_t b1)
     {
@@ -120,7 +99,7 @@ __device__ __forceinline__ void load_tile(T *dst, const T *src, int row0, int S,
     constexpr int STEP = NT / CH;
     static_assert((R * CH) % NT == 0 && STEP % 8 == 0, "tile does not divide among threads");
     const int r0 = tid / CH, c = tid % CH;
-    const uint32_t d0 = smem_u32(dst + swz<D>(r0, c));
+    const uint32_t d0 = attn_smem_u32(dst + swz<D>(r0, c));
     const T *s0 = src + (size_t)(row0 + r0) * D + c * 8;
 #pragma unroll
     for (int k = 0; k < R / STEP; k++) {
@@ -203,7 +182,8 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
 #pragma unroll
             for (int kk = 0; kk < KD; kk++) {
                 int r = wrow0 + (lane & 15), c = kk * 2 + (lane >> 4);
-                ldsm_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3], smem_u32(sQ + swz<D>(r, c)));
+                ldsm_x4(qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3],
+                        attn_smem_u32(sQ + swz<D>(r, c)));
             }
         }
 
@@ -220,14 +200,14 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
                 qa[2] = qf[QREG ? kk : 0][2]; qa[3] = qf[QREG ? kk : 0][3];
             } else {
                 int r = wrow0 + (lane & 15), c = kk * 2 + (lane >> 4);
-                ldsm_x4(qa[0], qa[1], qa[2], qa[3], smem_u32(sQ + swz<D>(r, c)));
+                ldsm_x4(qa[0], qa[1], qa[2], qa[3], attn_smem_u32(sQ + swz<D>(r, c)));
             }
 #pragma unroll
             for (int pp = 0; pp < NB / 2; pp++) {
                 int r = pp * 16 + (lane & 7) + ((lane >> 4) << 3);
                 int c = kk * 2 + ((lane >> 3) & 1);
                 uint32_t b0, b1, b2, b3;
-                ldsm_x4(b0, b1, b2, b3, smem_u32(ks + swz<D>(r, c)));
+                ldsm_x4(b0, b1, b2, b3, attn_smem_u32(ks + swz<D>(r, c)));
                 ops::mma(s[2 * pp], qa, b0, b1);
                 ops::mma(s[2 * pp + 1], qa, b2, b3);
             }
@@ -258,8 +238,7 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
         float ms[2], alpha[2];
 #pragma unroll
         for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            mx[r] = attn_quad_reduce<ATTN_REDUCE_MAX>(mx[r]);
             ms[r] = (mx[r] == -INFINITY) ? 0.f : mx[r] * sl2;
             alpha[r] = exp2f(m_i[r] * sl2 - ms[r]);
             m_i[r] = mx[r];
@@ -287,16 +266,16 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             uint32_t pa[4];
-            pa[0] = ops::pack(s[2 * kk][0], s[2 * kk][1]);
-            pa[1] = ops::pack(s[2 * kk][2], s[2 * kk][3]);
-            pa[2] = ops::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[3] = ops::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            pa[0] = attn_pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+            pa[1] = attn_pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+            pa[2] = attn_pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[3] = attn_pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
             for (int q = 0; q < D / 16; q++) {
                 int r = kk * 16 + (lane & 7) + (((lane >> 3) & 1) << 3);
                 int c = q * 2 + (lane >> 4);
                 uint32_t b0, b1, b2, b3;
-                ldsm_x4_t(b0, b1, b2, b3, smem_u32(vs + swz<D>(r, c)));
+                ldsm_x4_t(b0, b1, b2, b3, attn_smem_u32(vs + swz<D>(r, c)));
                 ops::mma(o[2 * q], pa, b0, b1);
                 ops::mma(o[2 * q + 1], pa, b2, b3);
             }
@@ -309,8 +288,7 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
     float inv[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
-        l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 1);
-        l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 2);
+        l_i[r] = attn_quad_reduce<ATTN_REDUCE_SUM>(l_i[r]);
         inv[r] = l_i[r] > 0.f ? 1.f / l_i[r] : 0.f;
     }
     {
@@ -319,9 +297,9 @@ __global__ void __launch_bounds__(NW * 32, MINB) fused_fwd_kernel(const fused_pa
         for (int db = 0; db < DB; db++) {
             int off = 2 * (lane & 3);
             *reinterpret_cast<uint32_t *>(sQ + swz<D>(ra, db) + off) =
-                ops::pack(o[db][0] * inv[0], o[db][1] * inv[0]);
+                attn_pack2<T>(o[db][0] * inv[0], o[db][1] * inv[0]);
             *reinterpret_cast<uint32_t *>(sQ + swz<D>(rb, db) + off) =
-                ops::pack(o[db][2] * inv[1], o[db][3] * inv[1]);
+                attn_pack2<T>(o[db][2] * inv[1], o[db][3] * inv[1]);
         }
     }
     __syncwarp();
@@ -373,11 +351,10 @@ template <typename T, int D> kernel_fn pick(int idx, config *cfg)
 
 kernel_fn lookup(int dtype, int D, int idx, config *cfg)
 {
-    /* dtype: 0 fp16, 1 bf16 (attn_dtype values) */
-    if (dtype == 0 && D == 64) return pick<__half, 64>(idx, cfg);
-    if (dtype == 0 && D == 128) return pick<__half, 128>(idx, cfg);
-    if (dtype == 1 && D == 64) return pick<__nv_bfloat16, 64>(idx, cfg);
-    if (dtype == 1 && D == 128) return pick<__nv_bfloat16, 128>(idx, cfg);
+    if (dtype == ATTN_FP16 && D == 64) return pick<__half, 64>(idx, cfg);
+    if (dtype == ATTN_FP16 && D == 128) return pick<__half, 128>(idx, cfg);
+    if (dtype == ATTN_BF16 && D == 64) return pick<__nv_bfloat16, 64>(idx, cfg);
+    if (dtype == ATTN_BF16 && D == 128) return pick<__nv_bfloat16, 128>(idx, cfg);
     return nullptr;
 }
 
@@ -391,7 +368,7 @@ extern "C" {
 int attn_fused_config_get(int idx, int *bn, int *warps, int *minb, int *qreg)
 {
     config c;
-    if (!lookup(1, 128, idx, &c)) return -1;
+    if (!lookup(ATTN_BF16, 128, idx, &c)) return -1;
     *bn = c.bn;
     *warps = c.warps;
     *minb = c.minb;
@@ -404,7 +381,7 @@ int attn_fused_config_find(int bm, int bn)
 {
     for (int i = 0; i < N_CONFIGS; i++) {
         config c;
-        lookup(1, 128, i, &c);
+        lookup(ATTN_BF16, 128, i, &c);
         if (c.warps * 16 == bm && c.bn == bn) return i;
     }
     return -1;
@@ -464,7 +441,7 @@ int attn_fused_launch_kv(int dtype, int D, int idx, int B, int H, int Hkv, int S
     p.Sk = Sk;
     p.causal = causal;
     p.scale = (float)(1.0 / sqrt((double)D));
-    p.scale_log2 = (float)(1.4426950408889634 / sqrt((double)D));
+    p.scale_log2 = (float)(ATTN_LOG2E / sqrt((double)D));
     int bm = c.warps * 16;
     dim3 grid((unsigned)((S + bm - 1) / bm), (unsigned)H, (unsigned)B);
     fn<<<grid, c.warps * 32, smem_bytes(c, D), stream>>>(p);

@@ -1,4 +1,8 @@
-/* fused.h — launchers of kernels/fused.cu: the portable flash-attention forward (mma.sync, sm_80+). */
+/* fused.h — launchers of kernels/fused.cu (variant `fused`, and lowrank's attention over its
+ * projected keys): the portable flash-attention-2 forward on mma.sync tensor cores, sm_80+.
+ * Materialises nothing of size S×S (Q, K, V in; O and optional fp32 LSE rows out). Limits: fp16 and
+ * bf16, head_dim 64 or 128, any S >= 1, GQA, causal (then as many keys as queries); up to 160 KB of
+ * shared memory per block. Design and measurements: kernels/NOTES-fused.md. */
 #ifndef ATTN_KERNELS_FUSED_H
 #define ATTN_KERNELS_FUSED_H
 

@@ -1,6 +1,6 @@
 /* fused_sm90.cu — the Hopper (sm_90a) path of variant `fused`: flash-attention forward on wgmma,
- * operands brought in by the tensor memory accelerator, warp-specialised, persistent (kernels/fused.cu
- * holds the portable mma.sync path; variants/fused.c picks one at prepare time).
+ * operands brought in by the tensor memory accelerator, warp-specialised, persistent
+ * (kernels/fused.cu holds the portable mma.sync path; variants/fused.c picks one at prepare time).
  *
  * Algorithm: a persistent grid of one block per SM; each block takes query tiles (BM = 64·NWG rows
  * of one head) from a work queue until it is empty. Block = 1 producer warpgroup + NWG consumer
@@ -27,25 +27,16 @@
  *    coalesced stores of rows < S only; optional LSE (natural log, fp32 [B][H][S]).
  * Causal: key tiles past the query tile are never loaded; masking only on tiles that cross the
  * diagonal or the end of the keys. GQA/MQA: KV head = h / (H/H_kv), nothing copied. Any S >= 1.
+ * Nothing of size S×S exists anywhere: the device memory touched is Q, K, V (K and V once per query
+ * tile), O and the optional LSE rows.
  *
  * Limits: fp16/bf16, D = 64 or 128, sm_90 only (the body is compiled for sm_90a alone; the sm_80
  * pass sees an empty kernel that is never launched: attn_fused_sm90_setup skips other devices).
  * One launch at a time per device (the queue counter is a device global).
- * Resources (nvcc 13.0 -O3, sm_90a): launch bound 168 registers/thread (NWG=2, 384 threads) or 128
- * (NWG=3, 512 threads), setmaxnreg moves producer 24/32 → consumers 240/160; 0 spills; shared
- * memory 193 KB (D=128), 97 KB / 113 KB (D=64, NWG 2 / 3). SASS: HGMMA.64x128x16.F32(.BF16),
- * HGMMA.64x64x16.F32(.BF16), UTMALDG.4D, SYNCS (mbarrier), USETMAXREG, no LDL/STL.
- *
- * How it fared (NVIDIA H200, harness standard sweep, B·S = 16384, H·D = 2048, TFLOP/s with
- * dense-equivalent FLOPs halved when causal, S = 4096 / 8192 / 16384): D=128 bf16 non-causal
- * 666 / 634 / 653, causal 612 / 624 / 608; D=64 bf16 (NWG=3) 536 / 532 / 544, causal 483 / 529 /
- * 518; S=512 D=64 (B=32) 396. Against the former one-block-per-tile grid (dev driver, same run):
- * +3–10 % at S ≥ 4096, +9–15 % at S ≤ 1024, lowrank's attention over 256 keys 0.310 vs 0.385 ms at
- * S=65536; the warpgroup tile skip +4–6 % on causal D=64 at S = 2048–4096. Causal at S ≥ 8192 is
- * 0.93–1.09× non-causal. Table and history: kernels/NOTES-fused.md. */
+ * Shared memory per block: 193 KB at D=128, 97 KB / 113 KB at D=64 (NWG 2 / 3); setmaxnreg gives
+ * the consumers 240 (NWG=2) or 160 (NWG=3) registers and the producer 24 or 32.
+ * Registers, SASS, measured speed and the history of each version: kernels/NOTES-fused.md. */
 #include <cuda.h>
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <limits.h>
 #include <math.h>
@@ -53,6 +44,7 @@
 
 #include <algorithm>
 
+#include "common.cuh"
 #include "core/error.h"
 #include "fused_sm90.h"
 
@@ -165,8 +157,6 @@ __device__ __forceinline__ void wgmma_rs_m64n128_bf16(float (&d)[64], const uint
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
 }
 
-__device__ __forceinline__ uint32_t s_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
 __device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count)
 {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
@@ -219,12 +209,6 @@ template <int N> __device__ __forceinline__ void fence_regs(float (&r)[N])
 #pragma unroll
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
 }
-__device__ __forceinline__ float ex2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
 
 /* Shared-memory matrix descriptor, 128-byte swizzle (atoms 1024-byte aligned). */
 __device__ __forceinline__ uint64_t gdesc(uint32_t addr, uint32_t lbo, uint32_t sbo)
@@ -233,13 +217,10 @@ __device__ __forceinline__ uint64_t gdesc(uint32_t addr, uint32_t lbo, uint32_t 
            ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
 }
 
+/* The wgmma products of dtype T: ss<N> both operands from shared memory (descriptors a, b; sc = 0
+ * overwrites d), rs<N> A from registers; m64nNk16, fp32 accumulators. */
 template <typename T> struct wg_ops;
 template <> struct wg_ops<__half> {
-    static __device__ __forceinline__ uint32_t pack(float a, float b)
-    {
-        __half2 h = __floats2half2_rn(a, b);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
     template <int N> static __device__ __forceinline__ void ss(float (&d)[N / 2], uint64_t a, uint64_t b, int sc);
     template <int N> static __device__ __forceinline__ void rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b);
 };
@@ -248,11 +229,6 @@ template <> __device__ __forceinline__ void wg_ops<__half>::ss<128>(float (&d)[6
 template <> __device__ __forceinline__ void wg_ops<__half>::rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n64_f16(d, a, b); }
 template <> __device__ __forceinline__ void wg_ops<__half>::rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n128_f16(d, a, b); }
 template <> struct wg_ops<__nv_bfloat16> {
-    static __device__ __forceinline__ uint32_t pack(float a, float b)
-    {
-        __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
-        return *reinterpret_cast<uint32_t *>(&h);
-    }
     template <int N> static __device__ __forceinline__ void ss(float (&d)[N / 2], uint64_t a, uint64_t b, int sc);
     template <int N> static __device__ __forceinline__ void rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t b);
 };
@@ -286,8 +262,8 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
     /* register split after setmaxnreg: 128·(producer + NWG·consumer) <= 64K */
     constexpr int PRODUCER_REGS = NWG == 2 ? 24 : 32, CONSUMER_REGS = NWG == 2 ? 240 : 160;
     extern __shared__ unsigned char smem_raw[];
-    const uint32_t base = (s_u32(smem_raw) + 1023u) & ~1023u;
-    unsigned char *gbase = smem_raw + (base - s_u32(smem_raw));
+    const uint32_t base = (attn_smem_u32(smem_raw) + 1023u) & ~1023u;
+    unsigned char *gbase = smem_raw + (base - attn_smem_u32(smem_raw));
     volatile int *slot = reinterpret_cast<volatile int *>(gbase + C::OFF_SLOT); /* tile per Q buffer */
     const uint32_t sK = base + C::OFF_K, sV = base + C::OFF_V;
     const uint32_t bars = base + C::OFF_BAR;
@@ -457,19 +433,18 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
                 float ms[2];
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-                    mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                    mx[r] = attn_quad_reduce<ATTN_REDUCE_MAX>(mx[r]);
                     ms[r] = (mx[r] == -INFINITY) ? 0.f : mx[r] * sl2;
-                    alpha[r] = ex2(m_i[r] * sl2 - ms[r]);
+                    alpha[r] = attn_exp2_approx(m_i[r] * sl2 - ms[r]);
                     m_i[r] = mx[r];
                     l_i[r] *= alpha[r];
                 }
 #pragma unroll
                 for (int i = 0; i < BN / 8; i++) {
-                    s[4 * i] = ex2(fmaf(s[4 * i], sl2, -ms[0]));
-                    s[4 * i + 1] = ex2(fmaf(s[4 * i + 1], sl2, -ms[0]));
-                    s[4 * i + 2] = ex2(fmaf(s[4 * i + 2], sl2, -ms[1]));
-                    s[4 * i + 3] = ex2(fmaf(s[4 * i + 3], sl2, -ms[1]));
+                    s[4 * i] = attn_exp2_approx(fmaf(s[4 * i], sl2, -ms[0]));
+                    s[4 * i + 1] = attn_exp2_approx(fmaf(s[4 * i + 1], sl2, -ms[0]));
+                    s[4 * i + 2] = attn_exp2_approx(fmaf(s[4 * i + 2], sl2, -ms[1]));
+                    s[4 * i + 3] = attn_exp2_approx(fmaf(s[4 * i + 3], sl2, -ms[1]));
                     l_i[0] += s[4 * i] + s[4 * i + 1];
                     l_i[1] += s[4 * i + 2] + s[4 * i + 3];
                 }
@@ -477,10 +452,10 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
             auto pack_p = [&]() {
 #pragma unroll
                 for (int kk = 0; kk < BN / 16; kk++) {
-                    pf[kk][0] = ops::pack(s[8 * kk + 0], s[8 * kk + 1]);
-                    pf[kk][1] = ops::pack(s[8 * kk + 2], s[8 * kk + 3]);
-                    pf[kk][2] = ops::pack(s[8 * kk + 4], s[8 * kk + 5]);
-                    pf[kk][3] = ops::pack(s[8 * kk + 6], s[8 * kk + 7]);
+                    pf[kk][0] = attn_pack2<T>(s[8 * kk + 0], s[8 * kk + 1]);
+                    pf[kk][1] = attn_pack2<T>(s[8 * kk + 2], s[8 * kk + 3]);
+                    pf[kk][2] = attn_pack2<T>(s[8 * kk + 4], s[8 * kk + 5]);
+                    pf[kk][3] = attn_pack2<T>(s[8 * kk + 6], s[8 * kk + 7]);
                 }
             };
             auto release = [&](uint32_t bar) {
@@ -554,8 +529,7 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
             float inv[2];
 #pragma unroll
             for (int r = 0; r < 2; r++) {
-                l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 1);
-                l_i[r] += __shfl_xor_sync(0xffffffffu, l_i[r], 2);
+                l_i[r] = attn_quad_reduce<ATTN_REDUCE_SUM>(l_i[r]);
                 inv[r] = l_i[r] > 0.f ? 1.f / l_i[r] : 0.f;
             }
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
@@ -567,8 +541,8 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
                     const int cb = i / 8, c = i % 8;
                     const uint32_t oa = cb * BM * 128 + ra * 128 + ((c ^ (ra & 7)) << 4) + t * 4;
                     const uint32_t ob = cb * BM * 128 + rb * 128 + ((c ^ (rb & 7)) << 4) + t * 4;
-                    *reinterpret_cast<uint32_t *>(stg + oa) = ops::pack(o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
-                    *reinterpret_cast<uint32_t *>(stg + ob) = ops::pack(o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
+                    *reinterpret_cast<uint32_t *>(stg + oa) = attn_pack2<T>(o[4 * i] * inv[0], o[4 * i + 1] * inv[0]);
+                    *reinterpret_cast<uint32_t *>(stg + ob) = attn_pack2<T>(o[4 * i + 2] * inv[1], o[4 * i + 3] * inv[1]);
                 }
             }
             __syncwarp();
@@ -607,9 +581,9 @@ sm90_fn sm90_lookup(int dtype, int D, int nwg, int *smem)
         *smem = sm90_cfg<DD, N>::SMEM;                                  \
         return fused_sm90_kernel<T, DD, N>;                             \
     }
-    if (dtype == 0) {
+    if (dtype == ATTN_FP16) {
         L(__half, 128, 2) L(__half, 64, 2) L(__half, 64, 3)
-    } else if (dtype == 1) {
+    } else if (dtype == ATTN_BF16) {
         L(__nv_bfloat16, 128, 2) L(__nv_bfloat16, 64, 2) L(__nv_bfloat16, 64, 3)
     }
 #undef L
@@ -644,7 +618,7 @@ int make_map(CUtensorMap *m, int dtype, const void *ptr, int B, int heads, int S
     cuuint64_t strides[3] = {(cuuint64_t)D * 2, (cuuint64_t)S * D * 2, (cuuint64_t)heads * S * D * 2};
     cuuint32_t box[4] = {64, (cuuint32_t)rows, 1, 1};
     cuuint32_t es[4] = {1, 1, 1, 1};
-    CUresult r = enc(m, dtype == 0 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4,
+    CUresult r = enc(m, dtype == ATTN_FP16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4,
                      const_cast<void *>(ptr), dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
                      CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
@@ -666,6 +640,8 @@ int attn_fused_sm90_available(void)
     return major == 9 && minor == 0 && get_encode() != nullptr;
 }
 
+/* One-time setup outside timing (raises the dynamic shared-memory limit). ATTN_SKIP when there is
+ * no kernel for (dtype, D, nwg) or the device is not sm_90. */
 int attn_fused_sm90_setup(int dtype, int D, int nwg)
 {
     int smem;
@@ -722,7 +698,7 @@ int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, 
     const long long kv_bytes = 4LL * Sk * D;
     p.sec = (int)std::max(1LL, std::min((long long)p.n_hb, (16LL << 20) / kv_bytes * (H / Hkv)));
     p.scale = (float)(1.0 / sqrt((double)D));
-    p.scale_log2 = (float)(1.4426950408889634 / sqrt((double)D));
+    p.scale_log2 = (float)(ATTN_LOG2E / sqrt((double)D));
     p.v_lbo = bn * 128; /* N-major V: next 64 columns of D are one key tile further */
     p.v_sbo = 1024;     /* next 8 keys */
     const int blocks = std::min(p.total, n_sm); /* persistent: one block per SM, tiles from the queue */
@@ -731,6 +707,8 @@ int attn_fused_sm90_launch_kv(int dtype, int D, int nwg, int B, int H, int Hkv, 
     return ATTN_OK;
 }
 
+/* One forward pass (S queries and S keys); call attn_fused_sm90_setup for the same (dtype, D, nwg)
+ * once before. */
 int attn_fused_sm90_launch(int dtype, int D, int nwg, int B, int H, int Hkv, int S, int causal,
                            const void *q, const void *k, const void *v, void *o, float *lse,
                            cudaStream_t stream)

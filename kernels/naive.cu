@@ -1,25 +1,25 @@
-/* naive.cu — textbook attention with the score matrix materialised in fp32 and no tensor cores.
+/* naive.cu — textbook attention with the score matrix materialised in fp32 and no tensor cores
+ * (variant `naive`).
  *
- * Three kernels, each a direct transcription of one line of the formula:
+ * Algorithm: three kernels, each a direct transcription of one line of the formula:
  *   1. scores = scale·Q·Kᵀ   32×32 shared-memory tiles, one output per thread, fp32 FMA;
  *   2. softmax in place       one block per row, three passes over the row (max, sum, write), the
  *                             causal mask applied here (masked entries become exactly 0);
  *   3. O = P·V                32×32 shared-memory tiles, fp32 accumulation, stored in the dtype.
  * Materialises the fp32 score/probability matrix [B][H][S][S] (the workspace: B·H·S²·4 bytes).
- * Causal points still compute the full square in kernels 1 and 3: nothing is skipped, so executed
- * FLOPs are 4·B·H·S²·D either way. Any S, D >= 1; GQA reads KV head bh / group (query head index
- * bh = b·H + h over all batches, since H = H_kv·group). The batch·head count runs over gridDim.z in
- * a grid-stride loop because gridDim.z is limited to 65535. */
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+ *
+ * Limits: causal points still compute the full square in kernels 1 and 3: nothing is skipped, so
+ * executed FLOPs are 4·B·H·S²·D either way. Any S, D >= 1; fp16, bf16, fp32; GQA reads KV head
+ * bh / group (query head index bh = b·H + h over all batches, since H = H_kv·group). The batch·head
+ * count runs over gridDim.z in a grid-stride loop because gridDim.z is limited to 65535.
+ * Notes: kernels/NOTES-naive.md. */
+#include "common.cuh"
 #include "core/error.h"
 #include "core/problem.h"
 #include "naive.h"
 
 #define TILE 32
 #define SOFTMAX_THREADS 256
-#define MAX_GRID_Z 65535
 
 /* scores[bh][i][j] = scale · Σ_d q[bh][i][d]·k[bh/group][j][d]. Block (TILE, TILE) computes the
  * TILE×TILE tile (query rows blockIdx.y, key columns blockIdx.x), stepping through D a tile at a
@@ -30,7 +30,8 @@ __global__ void __launch_bounds__(TILE *TILE)
                         long long n_bh, float scale)
 {
     __shared__ float q_tile[TILE][TILE];
-    __shared__ float k_tile[TILE][TILE + 1]; /* read by column across a warp: pad off bank conflicts */
+    /* read by column across a warp: padded off bank conflicts */
+    __shared__ float k_tile[TILE][TILE + 1];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int i = blockIdx.y * TILE + ty;       /* query row of this thread's output */
     const int j = blockIdx.x * TILE + tx;       /* key column of this thread's output */
@@ -51,37 +52,21 @@ __global__ void __launch_bounds__(TILE *TILE)
     }
 }
 
-/* Block-wide reduction of v (max or sum) over SOFTMAX_THREADS threads; every thread gets the result.
- * Ends with a barrier so that `red` can be reused by the next call. */
-__device__ float block_reduce(float v, float *red, bool is_max)
-{
-    for (int off = 16; off; off >>= 1) {
-        const float other = __shfl_xor_sync(0xffffffffu, v, off);
-        v = is_max ? fmaxf(v, other) : v + other;
-    }
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-    __syncthreads();
-    v = red[0];
-    for (int w = 1; w < SOFTMAX_THREADS / 32; w++) v = is_max ? fmaxf(v, red[w]) : v + red[w];
-    __syncthreads();
-    return v;
-}
-
 /* Row r of the [rows][S] matrix (query position r % S) becomes softmax over its keys 0..S-1, or
  * 0..r%S when causal; masked entries are written as 0. */
 __global__ void __launch_bounds__(SOFTMAX_THREADS)
     naive_softmax_kernel(float *scores, long long rows, int S, int causal)
 {
-    __shared__ float red[SOFTMAX_THREADS / 32];
+    __shared__ float red_max[SOFTMAX_THREADS / 32], red_sum[SOFTMAX_THREADS / 32];
     for (long long r = blockIdx.x; r < rows; r += gridDim.x) {
         float *x = scores + r * S;
         const int n_keys = causal ? (int)(r % S) + 1 : S;
         float max = -INFINITY;
         for (int j = threadIdx.x; j < n_keys; j += SOFTMAX_THREADS) max = fmaxf(max, x[j]);
-        max = block_reduce(max, red, true);
+        max = attn_block_reduce<SOFTMAX_THREADS, ATTN_REDUCE_MAX>(max, red_max);
         float sum = 0;
         for (int j = threadIdx.x; j < n_keys; j += SOFTMAX_THREADS) sum += expf(x[j] - max);
-        sum = block_reduce(sum, red, false);
+        sum = attn_block_reduce<SOFTMAX_THREADS, ATTN_REDUCE_SUM>(sum, red_sum);
         for (int j = threadIdx.x; j < S; j += SOFTMAX_THREADS)
             x[j] = j < n_keys ? expf(x[j] - max) / sum : 0.0f;
     }
@@ -120,7 +105,7 @@ static int naive_forward(const attn_point *p, const T *q, const T *k, const T *v
 {
     const int S = p->seq, D = p->head_dim, group = p->heads / p->kv_heads;
     const long long n_bh = (long long)p->batch * p->heads;
-    const unsigned grid_z = (unsigned)(n_bh < MAX_GRID_Z ? n_bh : MAX_GRID_Z);
+    const unsigned grid_z = attn_grid_blocks(n_bh, 1, ATTN_MAX_GRID_YZ);
     const unsigned s_tiles = (unsigned)((S + TILE - 1) / TILE);
     const dim3 block(TILE, TILE);
 
@@ -129,8 +114,9 @@ static int naive_forward(const attn_point *p, const T *q, const T *k, const T *v
     CUDA_CHECK_LAUNCH();
 
     const long long rows = n_bh * S;
-    const unsigned softmax_blocks = (unsigned)(rows < 0x7fffffffLL ? rows : 0x7fffffffLL);
-    naive_softmax_kernel<<<softmax_blocks, SOFTMAX_THREADS, 0, stream>>>(scores, rows, S, p->causal);
+    const unsigned softmax_blocks = attn_grid_blocks(rows, 1, ATTN_MAX_GRID_X);
+    naive_softmax_kernel<<<softmax_blocks, SOFTMAX_THREADS, 0, stream>>>(scores, rows, S,
+                                                                         p->causal);
     CUDA_CHECK_LAUNCH();
 
     const unsigned d_tiles = (unsigned)((D + TILE - 1) / TILE);
@@ -144,15 +130,8 @@ static int naive_forward(const attn_point *p, const T *q, const T *k, const T *v
 extern "C" int attn_naive_forward(const attn_point *p, const void *q, const void *k, const void *v,
                                   void *o, float *scores, cudaStream_t stream)
 {
-    switch (p->dtype) {
-    case ATTN_FP16:
-        return naive_forward(p, (const __half *)q, (const __half *)k, (const __half *)v,
-                             (__half *)o, scores, stream);
-    case ATTN_BF16:
-        return naive_forward(p, (const __nv_bfloat16 *)q, (const __nv_bfloat16 *)k,
-                             (const __nv_bfloat16 *)v, (__nv_bfloat16 *)o, scores, stream);
-    default:
-        return naive_forward(p, (const float *)q, (const float *)k, (const float *)v, (float *)o,
-                             scores, stream);
-    }
+    return attn_by_dtype(p->dtype, [&](auto tag) {
+        using T = attn_elem_t<decltype(tag)>;
+        return naive_forward(p, (const T *)q, (const T *)k, (const T *)v, (T *)o, scores, stream);
+    });
 }

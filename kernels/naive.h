@@ -1,4 +1,7 @@
-/* naive.h — launchers of kernels/naive.cu (variant `naive`): materialised fp32 scores, plain CUDA cores. */
+/* naive.h — launchers of kernels/naive.cu (variant `naive`): textbook attention in three kernels on
+ * CUDA cores (scores, softmax, P·V), no tensor cores. Materialises the fp32 score matrix
+ * [B][H][S][S] in the caller's workspace (B·H·S²·4 bytes). Limits: none on S, D, dtype (fp16, bf16,
+ * fp32); GQA; causal still computes the full square. Notes: kernels/NOTES-naive.md. */
 #ifndef ATTN_KERNELS_NAIVE_H
 #define ATTN_KERNELS_NAIVE_H
 

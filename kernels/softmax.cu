@@ -1,24 +1,28 @@
-/* cublas.cu — the softmax of the `cublas` variant (variants/cublas.c): scale, causal mask and
- * softmax IN PLACE over the [rows][S] score matrix that the first GEMM wrote in the input dtype.
+/* softmax.cu — scale, causal mask and softmax IN PLACE over a [rows][S] score matrix in the input
+ * dtype: the middle step of the `cublas` variant (variants/cublas.c), between its two GEMMs, and of
+ * lowrank's cuBLAS attention path. Row r is query position r % S.
  *
- * The kernel is bound by device memory: it must read and write each row once, so its floor is
- * 2·rows·S·sizeof(T) bytes at full bandwidth. The fast path (rows up to 16384 elements) keeps the
- * whole row in registers, 32 elements per thread, so nothing is read twice:
+ * Algorithm: bound by device memory (each row must be read and written once: 2·rows·S·sizeof(T)
+ * bytes), so the fast path (rows up to 16384 elements) keeps the whole row in registers, 32
+ * elements per thread, and reads nothing twice:
  *   - a row is owned by one warp (S ≤ 1024) or by one block of 64..512 threads (S ≤ 16384);
  *   - loads and stores are 16 bytes wide (8 fp16/bf16 or 4 fp32) when S is a multiple of that
  *     width, otherwise scalar (the row start is then not 16-byte aligned);
  *   - causal rows do not read the keys they mask (about a quarter of the traffic), but write them
  *     as exactly 0 since the P·V GEMM reads the full square;
  *   - max and sum are warp shuffles, plus one shared-memory exchange when a block owns the row;
- *   - p = exp2(x·c − max·c) with c = log2(e)/sqrt(D) folded in (one FFMA and one MUFU.EX2 per
+ *   - p = exp2(x·c − max·c) with c = log2(e)·scale folded in (one FFMA and one MUFU.EX2 per
  *     element), fp32 throughout, normalised by one reciprocal per row, rounded to T on the store.
- * Rows longer than 16384 use a slower block-per-row kernel that reads the row three times (max,
- * sum, write). Scores are the raw Q·Kᵀ (the GEMM runs with alpha = 1, so the scale is applied in
- * fp32 here, after the dtype rounding of the scores). */
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+ * Scores are the raw Q·Kᵀ (the GEMM runs with alpha = 1, so the scale is applied in fp32 here,
+ * after the dtype rounding of the scores).
+ * Materialises nothing: it works in the caller's score matrix.
+ *
+ * Limits: any S >= 1; fp16, bf16, fp32. Rows longer than 16384 elements take a slower
+ * block-per-row kernel that reads the row three times (max, sum, write).
+ * Notes: kernels/NOTES-softmax.md. */
 #include <stdio.h>
 
+#include "common.cuh"
 #include "core/error.h"
 #include "core/problem.h"
 #include "softmax.h"
@@ -27,45 +31,12 @@
 #define MAX_ROW_THREADS 512    /* fast path: S ≤ MAX_ROW_THREADS·ELEMS_PER_THREAD = 16384 */
 #define WARP_ROWS_BLOCK 128    /* block size when a warp owns a row (4 rows per block) */
 #define LONG_ROW_THREADS 512   /* block size of the three-pass kernel for longer rows */
-#define MAX_GRID 0x7fffffffLL
 
 /* W elements of T moved by one load or store (16 bytes when W·sizeof(T) = 16). */
 template <typename T, int W>
 struct alignas(sizeof(T) * W) packed {
     T x[W];
 };
-
-/* 2^x by the hardware approximation alone (MUFU.EX2, about 2 ulp), results below 2^-126 flushed
- * to 0. exp2f wraps the same instruction in a range fix-up for those tiny results whose selects,
- * across a fully unrolled row, pushed the fast path over 64 registers; and a probability below
- * 2^-126 is 0 or subnormal in every dtype after normalisation anyway. */
-__device__ __forceinline__ float fast_exp2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-    return y;
-}
-
-/* Max or sum of v over the ROW_THREADS threads of a row, returned to all of them. A row of more
- * than one warp exchanges warp results through red[] (one slot per warp) behind one barrier. The
- * max and the sum use different red[] arrays: then no thread can overwrite a slot that another
- * still has to read, within a row or from one row to the next. */
-template <int ROW_THREADS, bool IS_MAX>
-__device__ __forceinline__ float row_reduce(float v, float *red)
-{
-    for (int off = 16; off; off >>= 1) {
-        const float other = __shfl_xor_sync(0xffffffffu, v, off);
-        v = IS_MAX ? fmaxf(v, other) : v + other;
-    }
-    if constexpr (ROW_THREADS > 32) {
-        if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = v;
-        __syncthreads();
-        v = red[0];
-#pragma unroll
-        for (int w = 1; w < ROW_THREADS / 32; w++) v = IS_MAX ? fmaxf(v, red[w]) : v + red[w];
-    }
-    return v;
-}
 
 /* Fast path. Row r of the [rows][S] matrix is query position r % S. Thread t of a row holds
  * vectors t, t + ROW_THREADS, ... (N_VEC of W elements each) in registers, so each load
@@ -107,7 +78,7 @@ __global__ void __launch_bounds__(ROW_THREADS > 32 ? ROW_THREADS : WARP_ROWS_BLO
                 max = fmaxf(max, x[c][e]);
             }
         }
-        max = row_reduce<ROW_THREADS, true>(max, red_max);
+        max = attn_block_reduce<ROW_THREADS, ATTN_REDUCE_MAX>(max, red_max);
 
         /* exp2(-inf) = 0: masked keys get probability exactly 0. */
         const float offset = max * scale_log2e;
@@ -116,10 +87,10 @@ __global__ void __launch_bounds__(ROW_THREADS > 32 ? ROW_THREADS : WARP_ROWS_BLO
         for (int c = 0; c < N_VEC; c++)
 #pragma unroll
             for (int e = 0; e < W; e++) {
-                x[c][e] = fast_exp2(fmaf(x[c][e], scale_log2e, -offset));
+                x[c][e] = attn_exp2_approx(fmaf(x[c][e], scale_log2e, -offset));
                 sum += x[c][e];
             }
-        const float inv_sum = 1.0f / row_reduce<ROW_THREADS, false>(sum, red_sum);
+        const float inv_sum = 1.0f / attn_block_reduce<ROW_THREADS, ATTN_REDUCE_SUM>(sum, red_sum);
 
 #pragma unroll
         for (int c = 0; c < N_VEC; c++) {
@@ -145,13 +116,16 @@ __global__ void __launch_bounds__(LONG_ROW_THREADS)
         const int n_keys = causal ? (int)(r % S) + 1 : S;
         float max = -INFINITY;
         for (int j = threadIdx.x; j < n_keys; j += LONG_ROW_THREADS) max = fmaxf(max, (float)x[j]);
-        const float offset = row_reduce<LONG_ROW_THREADS, true>(max, red_max) * scale_log2e;
+        const float offset =
+            attn_block_reduce<LONG_ROW_THREADS, ATTN_REDUCE_MAX>(max, red_max) * scale_log2e;
         float sum = 0;
         for (int j = threadIdx.x; j < n_keys; j += LONG_ROW_THREADS)
-            sum += fast_exp2(fmaf((float)x[j], scale_log2e, -offset));
-        const float inv_sum = 1.0f / row_reduce<LONG_ROW_THREADS, false>(sum, red_sum);
+            sum += attn_exp2_approx(fmaf((float)x[j], scale_log2e, -offset));
+        const float inv_sum =
+            1.0f / attn_block_reduce<LONG_ROW_THREADS, ATTN_REDUCE_SUM>(sum, red_sum);
         for (int j = threadIdx.x; j < S; j += LONG_ROW_THREADS) {
-            const float p = j < n_keys ? fast_exp2(fmaf((float)x[j], scale_log2e, -offset)) : 0.0f;
+            const float p =
+                j < n_keys ? attn_exp2_approx(fmaf((float)x[j], scale_log2e, -offset)) : 0.0f;
             x[j] = T(p * inv_sum);
         }
     }
@@ -189,18 +163,12 @@ typedef struct softmax_args {
     cudaStream_t stream;
 } softmax_args;
 
-static unsigned grid_for(long long rows, int rows_per_block)
-{
-    const long long blocks = (rows + rows_per_block - 1) / rows_per_block;
-    return (unsigned)(blocks < MAX_GRID ? blocks : MAX_GRID);
-}
-
 template <typename T, int W, int ROW_THREADS, int N_VEC>
 static int launch_rows(const softmax_args *a)
 {
     constexpr int BLOCK = ROW_THREADS > 32 ? ROW_THREADS : WARP_ROWS_BLOCK;
     softmax_rows_kernel<T, W, ROW_THREADS, N_VEC>
-        <<<grid_for(a->rows, BLOCK / ROW_THREADS), BLOCK, 0, a->stream>>>(
+        <<<attn_grid_blocks(a->rows, BLOCK / ROW_THREADS, ATTN_MAX_GRID_X), BLOCK, 0, a->stream>>>(
             (T *)a->scores, a->rows, a->S, a->causal, a->scale_log2e);
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
@@ -236,7 +204,8 @@ static int softmax_rows(const softmax_plan *pl, const softmax_args *a)
 {
     constexpr int VEC = 16 / sizeof(T);
     if (pl->vecs == 0) {
-        softmax_long_rows_kernel<T><<<grid_for(a->rows, 1), LONG_ROW_THREADS, 0, a->stream>>>(
+        const unsigned blocks = attn_grid_blocks(a->rows, 1, ATTN_MAX_GRID_X);
+        softmax_long_rows_kernel<T><<<blocks, LONG_ROW_THREADS, 0, a->stream>>>(
             (T *)a->scores, a->rows, a->S, a->causal, a->scale_log2e);
         CUDA_CHECK_LAUNCH();
         return ATTN_OK;
@@ -250,15 +219,14 @@ extern "C" int attn_softmax_scores(attn_dtype t, void *scores, long long rows, i
                                    float scale, cudaStream_t stream)
 {
     const softmax_plan pl = plan_for(S, attn_dtype_size(t));
-    const softmax_args a = {scores, rows, S, causal, scale * 1.4426950408889634f, stream};
-    switch (t) {
-    case ATTN_FP16: return softmax_rows<__half>(&pl, &a);
-    case ATTN_BF16: return softmax_rows<__nv_bfloat16>(&pl, &a);
-    default: return softmax_rows<float>(&pl, &a);
-    }
+    const softmax_args a = {scores, rows, S, causal, scale * (float)ATTN_LOG2E, stream};
+    return attn_by_dtype(t, [&](auto tag) {
+        return softmax_rows<attn_elem_t<decltype(tag)>>(&pl, &a);
+    });
 }
 
-/* The plan attn_softmax_scores uses for rows of S elements of dtype t, e.g. "softmax=row128x4v8". */
+/* The plan attn_softmax_scores uses for rows of S elements of dtype t, e.g.
+ * "softmax=row128x4v8". */
 extern "C" void attn_softmax_describe(attn_dtype t, int S, char *buf, size_t n)
 {
     const softmax_plan pl = plan_for(S, attn_dtype_size(t));
