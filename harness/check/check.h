@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "variant.h"
+#include "core/problem.h"
 
 typedef struct attn_check_result {
     double max_abs;     /* max |out − target| */

@@ -30,6 +30,16 @@ typedef struct attn_point {
     char params[ATTN_PARAMS_MAX]; /* variant parameters as "key=value,key=value" ("" for none) */
 } attn_point;
 
+/* One query row: batch b, query head h, position s. */
+typedef struct attn_row {
+    int b, h, s;
+} attn_row;
+
+/* Host inputs, full tensors widened to float (each value exactly representable in the dtype). */
+typedef struct attn_host_inputs {
+    const float *q, *k, *v;
+} attn_host_inputs;
+
 const char *attn_dtype_name(attn_dtype t);
 int attn_dtype_parse(const char *s, attn_dtype *out);          /* 0 on success */
 size_t attn_dtype_size(attn_dtype t);
