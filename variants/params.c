@@ -133,3 +133,28 @@ const char *attn_variant_configure(const attn_variant *v, const attn_point *p, v
     }
     return v->configure ? v->configure(p, &pv, config) : NULL;
 }
+
+int attn_variant_plan_host(const attn_variant *v, const attn_point *p, const attn_host_inputs *in,
+                           attn_plan **plan)
+{
+    char why[512];
+    void *config = v->config_size ? calloc(1, v->config_size) : NULL;
+    if (v->config_size && !config) return attn_fail("%s: out of host memory", v->name);
+    const char *skip = attn_variant_configure(v, p, config, why, sizeof why);
+    if (skip) {
+        free(config);
+        return attn_skip("%s", skip);
+    }
+    const attn_prepare_args args = {p, config, in, NULL};
+    int rc = v->prepare(&args, plan);
+    if (rc != ATTN_OK) free(config);
+    return rc;
+}
+
+void attn_variant_plan_free(const attn_variant *v, attn_plan *plan)
+{
+    if (!plan) return;
+    void *config = (void *)plan->config;
+    v->release(plan);
+    free(config);
+}

@@ -191,6 +191,14 @@ int attn_params_parse(const attn_variant *v, const char *text, attn_param_values
 const char *attn_variant_configure(const attn_variant *v, const attn_point *p, void *config,
                                    char *why, size_t n);
 
+/* The CPU backend's steps 2–3 in one call (tests use it too): configures p (the config is
+ * allocated here and owned by the plan's holder) and makes the plan on the host (args->dev NULL).
+ * ATTN_OK with *plan set; ATTN_SKIP with the reason in attn_last_error when configure or prepare
+ * refuses the point; ATTN_ERR. attn_variant_plan_free releases the plan and frees its config. */
+int attn_variant_plan_host(const attn_variant *v, const attn_point *p, const attn_host_inputs *in,
+                           attn_plan **plan);
+void attn_variant_plan_free(const attn_variant *v, attn_plan *plan);
+
 #ifdef __cplusplus
 }
 #endif
