@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_attention.h"
 #include "variant.h"
 #include "fused.h"
 #include "fused_sm90.h"
@@ -215,54 +216,7 @@ static void fused_describe(const void *state, char *buf, size_t n)
 static int fused_cpu_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                           size_t n_rows, float *out)
 {
-    const int D = p->head_dim, S = p->seq, BN = fused_bn(p);
-    const int group = p->heads / p->kv_heads;
-    const float sl2 = (float)(1.4426950408889634 / sqrt((double)D));
-    float *sc = malloc((size_t)BN * sizeof *sc);
-    float *acc = malloc((size_t)D * sizeof *acc);
-    if (!sc || !acc) {
-        free(sc);
-        free(acc);
-        return attn_fail("fused: out of host memory");
-    }
-    for (size_t r = 0; r < n_rows; r++) {
-        const attn_row *w = &rows[r];
-        const int hk = w->h / group;
-        const float *q = in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D;
-        const float *K = in->k + ((size_t)w->b * p->kv_heads + hk) * S * D;
-        const float *V = in->v + ((size_t)w->b * p->kv_heads + hk) * S * D;
-        const int n_keys = p->causal ? w->s + 1 : S;
-        float m = -INFINITY, l = 0.f;
-        for (int d = 0; d < D; d++) acc[d] = 0.f;
-        for (int j0 = 0; j0 < n_keys; j0 += BN) {
-            const int nj = n_keys - j0 < BN ? n_keys - j0 : BN;
-            float mx = m;
-            for (int j = 0; j < nj; j++) {
-                const float *k = K + (size_t)(j0 + j) * D;
-                float s = 0.f;
-                for (int d = 0; d < D; d++) s += q[d] * k[d];
-                sc[j] = s;
-                if (s > mx) mx = s;
-            }
-            const float ms = mx * sl2;
-            const float alpha = exp2f(m * sl2 - ms); /* 0 on the first tile (m = -inf) */
-            l *= alpha;
-            for (int d = 0; d < D; d++) acc[d] *= alpha;
-            for (int j = 0; j < nj; j++) {
-                const float pr = exp2f(fmaf(sc[j], sl2, -ms));
-                l += pr;
-                const float pq = attn_round(p->dtype, pr); /* P enters P·V in the dtype */
-                const float *v = V + (size_t)(j0 + j) * D;
-                for (int d = 0; d < D; d++) acc[d] += pq * v[d];
-            }
-            m = mx;
-        }
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        for (int d = 0; d < D; d++) out[r * D + d] = acc[d] * inv;
-    }
-    free(sc);
-    free(acc);
-    return ATTN_OK;
+    return attn_cpu_blockwise_rows(p, in, rows, n_rows, fused_bn(p), out);
 }
 
 /* Executed work: the attended (query, key) pairs, 4·D FLOPs each (Q·Kᵀ and P·V): 4·B·H·S²·D, and
