@@ -26,7 +26,7 @@ static store_point make_point(const char *variant, int baseline, double median)
     p.exec_flops = 1e9;
     p.bytes = NAN;
     p.device_bytes = 1e6;
-    p.timing = (store_timing){3, 3, median, median, median, median, median};
+    p.timing = (attn_timing){3, 3, median, median, median, median, median};
     return p;
 }
 
@@ -47,9 +47,9 @@ int main(void)
     test_cond("run begins", store_run_begin(db, &r, &run) == ATTN_OK && run == 1);
     store_point base = make_point("cublas", 1, 2e6), fast = make_point("fused", 0, 1e6);
     int64_t ns[3] = {2000000, 2000000, 2000000}, pid;
-    test_cond("point with samples", store_point_add(db, run, &base, ns, NULL, 3, &pid) == ATTN_OK);
+    test_cond("point with samples", store_point_add_full(db, run, &base, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     int64_t ns2[3] = {1000000, 1000000, 1000000};
-    test_cond("second point", store_point_add(db, run, &fast, ns2, NULL, 3, &pid) == ATTN_OK);
+    test_cond("second point", store_point_add_full(db, run, &fast, ns2, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("samples stored", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("speedup vs baseline",
               fabs(fx_db_num(db, "SELECT speedup_vs_baseline FROM summary WHERE variant = 'fused'") - 2) < 1e-12);
@@ -59,13 +59,13 @@ int main(void)
     store_point failed = make_point("naive", 0, NAN);
     failed.status = "failed";
     failed.reason = "3 of 8192 elements outside tolerance";
-    failed.timing = (store_timing){0, 0, NAN, NAN, NAN, NAN, NAN};
-    test_cond("failed point", store_point_add(db, run, &failed, NULL, NULL, 0, &pid) == ATTN_OK);
+    failed.timing = (attn_timing){0, 0, NAN, NAN, NAN, NAN, NAN};
+    test_cond("failed point", store_point_add_full(db, run, &failed, NULL, NULL, 0, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("failed point has no speed",
               fx_db_num(db, "SELECT tflops IS NULL AND median_ms IS NULL FROM summary WHERE variant = 'naive'") == 1);
     store_point bad = make_point("x", 0, 1);
     bad.status = "bogus"; /* the CHECK constraint rejects it, and the transaction rolls back */
-    test_cond("bad status rejected", store_point_add(db, run, &bad, ns, NULL, 3, &pid) != ATTN_OK);
+    test_cond("bad status rejected", store_point_add_full(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK);
     test_cond("rollback left no samples", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("run ends", store_run_end(db, run, "ok", NULL) == ATTN_OK);
     int64_t latest;
