@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int selected(const run_options *o, const attn_variant *v)
+/* The selected variant of that name, or NULL. */
+static const attn_variant *selected(const run_options *o, const char *name)
 {
     for (int j = 0; j < o->n_variants; j++)
-        if (o->variants[j] == v) return 1;
-    return 0;
+        if (strcmp(o->variants[j]->name, name) == 0) return o->variants[j];
+    return NULL;
 }
 
 /* Does --param pp apply to v? (A qualified one to its variant, an unqualified one to every
@@ -35,10 +36,11 @@ static int check_param(const run_options *o, int k)
 {
     const run_param *pp = &o->params[k];
     if (pp->variant[0]) {
-        const attn_variant *v = attn_variant_find(pp->variant);
-        if (!v) return cli_error("run", "--param %s.%s: unknown variant '%s' (attnbench list)",
-                                 pp->variant, pp->key, pp->variant);
-        if (!selected(o, v))
+        const attn_variant *v = selected(o, pp->variant);
+        if (!v && !attn_variant_find(pp->variant))
+            return cli_error("run", "--param %s.%s: unknown variant '%s' (attnbench list)",
+                             pp->variant, pp->key, pp->variant);
+        if (!v)
             return cli_error("run", "--param %s.%s: variant '%s' is not among the selected variants",
                              pp->variant, pp->key, pp->variant);
         if (attn_param_index(v, pp->key) < 0)
