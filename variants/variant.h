@@ -160,6 +160,8 @@ typedef struct attn_variant {
      * out[i·D + d], in float (the harness rounds to the dtype as the GPU's store would). */
     int (*cpu_rows)(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,
                     size_t n_rows, float *out);
+    /* The harness starts w at the dense-equivalent FLOPs, bytes unknown (NaN), launches -1; NULL
+     * keeps those. */
     void (*work)(const attn_plan *plan, attn_work *w);
     void (*describe)(const attn_plan *plan, char *buf, size_t n);           /* optional */
     void (*check_policy)(const attn_plan *plan, attn_check_policy *policy); /* optional */
@@ -188,7 +190,7 @@ int attn_params_parse(const attn_variant *v, const char *text, attn_param_values
 const char *attn_variant_configure(const attn_variant *v, const attn_point *p, void *config,
                                    char *why, size_t n);
 
-/* The CPU backend's steps 2–3 in one call (tests use it too): configures p (the config is
+/* Steps 2–3 as the CPU backend takes them, in one call (for tests and tools): configures p (the config is
  * allocated here and owned by the plan's holder) and makes the plan on the host (args->dev NULL).
  * ATTN_OK with *plan set; ATTN_SKIP with the reason in attn_last_error when configure or prepare
  * refuses the point; ATTN_ERR. attn_variant_plan_free releases the plan and frees its config. */

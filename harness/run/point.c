@@ -268,7 +268,7 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
         if (rc != ATTN_OK) run_point_reason(pt, "");
     }
     if (rc == ATTN_SKIP) pt->status = RUN_POINT_SKIPPED;
-    else if (rc != ATTN_OK) pt->status = env->backend->failed(pt, rc);
+    else if (rc != ATTN_OK) pt->status = env->backend->failed(pt);
     if (pt->plan || pt->workspace) env->backend->release(pt);
     attn_nvtx_pop();
     free(pt->config);

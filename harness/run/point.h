@@ -101,9 +101,9 @@ typedef struct run_backend {
     int (*checked_run)(run_point *pt);
     /* The timed samples into pt->samples / pt->profile (and, GPU --metrics, the counter pass). */
     int (*time)(run_point *pt);
-    /* After a failed step (rc): skipped when out of memory, else error; on the GPU a sticky
-     * error also sets pt->abort. Clears the device's non-sticky error state. */
-    run_point_status (*failed)(run_point *pt, int rc);
+    /* After a failed step (attn_last_error, pt->reason): skipped when out of memory, else error;
+     * on the GPU a sticky error also sets pt->abort. Clears the device's non-sticky error state. */
+    run_point_status (*failed)(run_point *pt);
     /* Frees what prepare took: the plan (the variant's release) and the workspace. */
     void (*release)(run_point *pt);
 } run_backend;

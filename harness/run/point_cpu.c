@@ -69,9 +69,9 @@ static int cpu_time(run_point *pt)
 }
 
 /* Out of memory → skipped; anything else → error. */
-static run_point_status cpu_failed(run_point *pt, int rc)
+static run_point_status cpu_failed(run_point *pt)
 {
-    (void)pt, (void)rc;
+    (void)pt;
     return attn_last_error.out_of_memory ? RUN_POINT_SKIPPED : RUN_POINT_ERROR;
 }
 

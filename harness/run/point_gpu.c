@@ -44,9 +44,9 @@ static int gpu_inputs(const run_env *env, run_shape *s)
 static int gpu_prepare(run_point *pt)
 {
     const run_shape *s = pt->shape;
-    if (pt->workspace_bytes) CUDA_CHECK(cudaMalloc(&pt->workspace, pt->workspace_bytes));
     pt->sp.device_bytes = (double)(2 * attn_q_elems(&s->p) + 2 * attn_kv_elems(&s->p)) *
                               attn_dtype_size(s->p.dtype) + (double)pt->workspace_bytes;
+    if (pt->workspace_bytes) CUDA_CHECK(cudaMalloc(&pt->workspace, pt->workspace_bytes));
     const attn_prepare_device dev = {s->dev, pt->workspace, pt->env->stream};
     const attn_prepare_args args = {&pt->p, pt->config, &s->in, &dev};
     return pt->v->prepare(&args, &pt->plan);
@@ -65,6 +65,26 @@ static int gpu_checked_run(run_point *pt)
     CUDA_CHECK(cudaMemcpyAsync(s->out, s->dev.o, out_bytes, cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));
     return ATTN_OK;
+}
+
+/* Waits for the device: a failure here is a sticky error (the context is lost). */
+static int device_sync(void)
+{
+    CUDA_CHECK(cudaDeviceSynchronize());
+    return ATTN_OK;
+}
+
+/* After a failure: is the context lost (a sticky error)? Then the sticky error is added to the
+ * point's reason and the run aborts. Clears the non-sticky error state either way. */
+static void check_sticky(run_point *pt)
+{
+    if (device_sync() != ATTN_OK) {
+        size_t len = strlen(pt->reason);
+        snprintf(pt->reason + len, sizeof pt->reason - len, "%s%s", len ? "; then " : "",
+                 attn_last_error.msg);
+        pt->abort = 1;
+    }
+    cudaGetLastError();
 }
 
 /* One timed forward pass (warm-ups and samples), with the --debug-spin busy-wait after it. */
@@ -93,8 +113,8 @@ static void counter_pass(run_point *pt)
     if (rc == ATTN_OK) return;
     pt->counters.n = 0;
     snprintf(pt->counters_error, sizeof pt->counters_error, "%s", attn_last_error.msg);
-    pt->abort = cudaDeviceSynchronize() != cudaSuccess;
-    cudaGetLastError();
+    snprintf(pt->reason, sizeof pt->reason, "%s", pt->counters_error); /* the run's, if it aborts */
+    check_sticky(pt);
 }
 
 static int gpu_time(run_point *pt)
@@ -107,16 +127,14 @@ static int gpu_time(run_point *pt)
 }
 
 /* Out of memory → skipped; a sticky error (the context is lost) → error, and the run aborts;
- * anything else → error. Clears the non-sticky error state. */
-static run_point_status gpu_failed(run_point *pt, int rc)
+ * anything else → error. */
+static run_point_status gpu_failed(run_point *pt)
 {
-    (void)rc;
     if (attn_last_error.out_of_memory) {
         cudaGetLastError();
         return RUN_POINT_SKIPPED;
     }
-    pt->abort = cudaDeviceSynchronize() != cudaSuccess;
-    cudaGetLastError();
+    check_sticky(pt);
     return RUN_POINT_ERROR;
 }
 

@@ -189,7 +189,7 @@ static void tally(run_state *r, run_point *pt)
     }
     if (pt->abort) {
         snprintf(text, sizeof text, "sticky CUDA error at %s", pt->v->name);
-        stop_run(r, "aborted", text, pt->status == RUN_POINT_OK ? pt->counters_error : pt->reason);
+        stop_run(r, "aborted", text, pt->reason);
     }
     r->progress.done++;
 }
