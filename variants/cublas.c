@@ -82,9 +82,9 @@ static int cublas_prepare(const attn_prepare_args *args, attn_plan **plan)
         st->scores = args->dev->workspace;
         st->cublas_workspace = (char *)args->dev->workspace + scores_bytes(args->point);
         CUBLAS_CHECK_GOTO(cublasCreate(&st->handle), rc, fail);
-        CUBLAS_CHECK_GOTO(cublasSetMathMode(st->handle, CUBLAS_DEFAULT_MATH |
-                                                            CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION),
-                          rc, fail);
+        const cublasMath_t math =
+            CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
+        CUBLAS_CHECK_GOTO(cublasSetMathMode(st->handle, math), rc, fail);
         ATTN_TRY_GOTO(bind_stream(st, args->dev->stream), rc, fail);
     }
     *plan = &st->head;
@@ -141,7 +141,8 @@ static void cublas_work(const attn_plan *plan, attn_work *w)
     const double square = (double)p->batch * p->heads * S * S;
     const double softmax_read = p->causal ? (double)p->batch * p->heads * S * (S + 1) / 2 : square;
     w->flops = 4.0 * p->batch * p->heads * (double)p->seq * p->seq * p->head_dim;
-    w->bytes = elem * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 3.0 * square + softmax_read);
+    w->bytes =
+        elem * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 3.0 * square + softmax_read);
     w->launches = -1;
 }
 

@@ -105,8 +105,9 @@ static int fused_resolve(const attn_prepare_args *args, fused_plan *pl)
     if (pl->path == FUSED_DEVICE)
         pl->path = !args->dev || attn_fused_sm90_available() ? FUSED_WGMMA : FUSED_MMA;
     if (pl->path == FUSED_WGMMA) {
-        pl->warps = pl->config = c->bm ? c->bm / 64
-                                       : attn_fused_sm90_default_nwg(p->head_dim, p->seq, p->causal);
+        pl->config = c->bm ? c->bm / 64
+                           : attn_fused_sm90_default_nwg(p->head_dim, p->seq, p->causal);
+        pl->warps = pl->config;
         pl->bm = 64 * pl->warps;
         pl->bn = FUSED_WGMMA_BN;
         return ATTN_OK;

@@ -190,7 +190,7 @@ int attn_params_parse(const attn_variant *v, const char *text, attn_param_values
 const char *attn_variant_configure(const attn_variant *v, const attn_point *p, void *config,
                                    char *why, size_t n);
 
-/* Steps 2–3 as the CPU backend takes them, in one call (for tests and tools): configures p (the config is
+/* Steps 2–3 as the CPU backend takes them, in one call (tests use it): configures p (the config is
  * allocated here and owned by the plan's holder) and makes the plan on the host (args->dev NULL).
  * ATTN_OK with *plan set; ATTN_SKIP with the reason in attn_last_error when configure or prepare
  * refuses the point; ATTN_ERR. attn_variant_plan_free releases the plan and frees its config. */

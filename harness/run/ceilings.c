@@ -12,9 +12,12 @@ static int store_ceilings(sqlite3 *db, int64_t run_id, const attn_ceilings *c)
     char detail[128];
     snprintf(detail, sizeof detail, "cublasGemmEx %dx%dx%d fp32 accumulate, median of %d",
              c->gemm_n, c->gemm_n, c->gemm_n, c->reps);
-    ATTN_TRY(store_ceiling_add(db, run_id, "gemm", "bf16", c->gemm_bf16_tflops, "TFLOP/s", c->reps, detail));
-    ATTN_TRY(store_ceiling_add(db, run_id, "gemm", "fp16", c->gemm_fp16_tflops, "TFLOP/s", c->reps, detail));
-    snprintf(detail, sizeof detail, "cudaMemcpyAsync DtoD of %.0f MiB, read + write bytes, median of %d",
+    ATTN_TRY(store_ceiling_add(db, run_id, "gemm", "bf16", c->gemm_bf16_tflops, "TFLOP/s", c->reps,
+                               detail));
+    ATTN_TRY(store_ceiling_add(db, run_id, "gemm", "fp16", c->gemm_fp16_tflops, "TFLOP/s", c->reps,
+                               detail));
+    snprintf(detail, sizeof detail,
+             "cudaMemcpyAsync DtoD of %.0f MiB, read + write bytes, median of %d",
              c->copy_bytes / (1 << 20), c->reps);
     return store_ceiling_add(db, run_id, "copy", "", c->copy_gbps, "GB/s", c->reps, detail);
 }

@@ -1,5 +1,5 @@
-/* ceilings.h (run) — the GPU's ceilings measured at run start (measure/ceilings.h) and stored with
- * the run (table ceilings), so that the summary relates every point to them. */
+/* ceilings.h (run) — the GPU's ceilings measured at run start (measure/ceilings.h) and stored
+ * with the run (table ceilings), so that the summary relates every point to them. */
 #ifndef ATTN_RUN_CEILINGS_H
 #define ATTN_RUN_CEILINGS_H
 

@@ -48,8 +48,8 @@ static void values_text(const attn_param_spec *s, char *buf, size_t n)
 
 static void print_variant(const attn_variant *v, int params)
 {
-    printf("%-9s %-11s %s\n", v->name, v->baseline ? "baseline" : v->exact ? "exact" : "approximate",
-           v->description);
+    const char *kind = v->baseline ? "baseline" : v->exact ? "exact" : "approximate";
+    printf("%-9s %-11s %s\n", v->name, kind, v->description);
     const int n = attn_param_count(v);
     if (!n) return;
     if (!params) {

@@ -31,8 +31,16 @@ static int one_int(const char *name, const char *v, int *out)
     return 0;
 }
 
-static int set_tokens(void *ctx, const char *v) { return one_int("--tokens", v, &((run_options *)ctx)->tokens); }
-static int set_model_dim(void *ctx, const char *v) { return one_int("--model-dim", v, &((run_options *)ctx)->model_dim); }
+static int set_tokens(void *ctx, const char *v)
+{
+    return one_int("--tokens", v, &((run_options *)ctx)->tokens);
+}
+
+static int set_model_dim(void *ctx, const char *v)
+{
+    return one_int("--model-dim", v, &((run_options *)ctx)->model_dim);
+}
+
 static int set_min_samples(void *ctx, const char *v)
 {
     return one_int("--min-samples", v, &((run_options *)ctx)->measure.min_samples);
@@ -97,7 +105,8 @@ static int set_param(void *ctx, const char *v)
     memset(pp, 0, sizeof *pp);
     const char *dot = eq ? memchr(v, '.', (size_t)(eq - v)) : NULL;
     const char *key = dot ? dot + 1 : v;
-    if (!eq || (size_t)(eq - key) >= sizeof pp->key || (dot && (size_t)(dot - v) >= sizeof pp->variant))
+    if (!eq || (size_t)(eq - key) >= sizeof pp->key ||
+        (dot && (size_t)(dot - v) >= sizeof pp->variant))
         return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", v);
     if (dot) snprintf(pp->variant, sizeof pp->variant, "%.*s", (int)(dot - v), v);
     snprintf(pp->key, sizeof pp->key, "%.*s", (int)(eq - key), key);
@@ -126,8 +135,16 @@ static int set_text(const char *name, const char *v, const char **out, int may_b
     return 0;
 }
 
-static int set_db(void *ctx, const char *v) { return set_text("--db", v, &((run_options *)ctx)->db, 0); }
-static int set_tag(void *ctx, const char *v) { return set_text("--tag", v, &((run_options *)ctx)->tag, 1); }
+static int set_db(void *ctx, const char *v)
+{
+    return set_text("--db", v, &((run_options *)ctx)->db, 0);
+}
+
+static int set_tag(void *ctx, const char *v)
+{
+    return set_text("--tag", v, &((run_options *)ctx)->tag, 1);
+}
+
 static int set_save(void *ctx, const char *v)
 {
     return set_text("--save-tensors", v, &((run_options *)ctx)->save_dir, 0);
@@ -220,7 +237,8 @@ static int set_sweep(void *ctx, const char *v)
 /* ---------------------------------------------------------------- the table */
 
 static const cli_option run_option_table[] = {
-    {"--variants", "LIST", "variants to run (default: all; `attnbench list` names them)", set_variants},
+    {"--variants", "LIST", "variants to run (default: all; `attnbench list` names them)",
+     set_variants},
     {"--seq", "LIST", "sequence lengths S (default 1024)", set_seq},
     {"--heads", "LIST", "query heads H (default 16)", set_heads},
     {"--kv-heads", "LIST", "key/value heads H_kv, dividing H (default: = H)", set_kv_heads},
@@ -234,16 +252,19 @@ static const cli_option run_option_table[] = {
      "a variant parameter to sweep (repeatable): KEY applies to every selected\n"
      "variant that declares it, V.KEY to variant V only (attnbench list --params)",
      set_param},
-    {"--backend", "B", "cuda (default) or cpu: the CPU implementations, same pipeline", set_backend},
+    {"--backend", "B", "cuda (default) or cpu: the CPU implementations, same pipeline",
+     set_backend},
     {"--db", "PATH", "database (default results/attnbench.db)", set_db},
     {"--tag", "TEXT", "label stored with the run (e.g. nightly)", set_tag},
     {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed},
     {"--init", "I", "input distribution: normal (default) or outliers", set_init},
     {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache},
     {"--min-samples", "N", "at least N samples per point (default 10)", set_min_samples},
-    {"--target-ci", "P", "stop when the 95 % CI of the median is within ±P (default 1%)", set_target_ci},
+    {"--target-ci", "P", "stop when the 95 % CI of the median is within ±P (default 1%)",
+     set_target_ci},
     {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time},
-    {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)", set_save},
+    {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
+     set_save},
     {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", set_no_cupti},
     {"--cupti-alternate", NULL,
      "trace every other sample only (the others untraced, as with\n"
@@ -251,12 +272,14 @@ static const cli_option run_option_table[] = {
      set_cupti_alternate},
     {"--no-ceilings", NULL, "skip measuring the GPU's GEMM and copy ceilings at run start",
      set_no_ceilings},
-    {"--metrics", "dram", "DRAM bytes per point from hardware counters (a separate pass)", set_metrics},
+    {"--metrics", "dram", "DRAM bytes per point from hardware counters (a separate pass)",
+     set_metrics},
     {"--debug-spin", "V:US",
      "add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
      "known slowdown, to check that `attnbench compare` catches it",
      set_spin},
-    {"--sweep", "FILE", "read options from FILE (one option per line, # comments) first", set_sweep},
+    {"--sweep", "FILE", "read options from FILE (one option per line, # comments) first",
+     set_sweep},
     {"--quiet", NULL, "no progress line", set_quiet},
     {NULL, NULL, NULL, NULL},
 };
@@ -264,7 +287,8 @@ static const cli_option run_option_table[] = {
 static const cli_command run_command = {
     "run", "[options]",
     "Checks each variant at each point against an fp64 reference, then times it; stores every\n"
-    "point and sample in SQLite. Lists take \"a,b,c\" and ranges \"512:16384:x2\" or \"64:256:+64\".\n",
+    "point and sample in SQLite. Lists take \"a,b,c\" and ranges \"512:16384:x2\" or"
+    " \"64:256:+64\".\n",
     run_option_table,
     "Exit status: 0 every point ok or skipped; 1 a point failed its check or errored, the run\n"
     "was aborted or interrupted, or no GPU; 2 bad usage or input (nothing written).\n",
@@ -312,7 +336,8 @@ static int gather_args(int argc, char **argv, run_options *o, char **args, int *
         const char *v;
         if (!cli_opt(argc, argv, &i, "--sweep", &v)) continue;
         if (!v) return cli_error("run", "--sweep needs a value (FILE)");
-        if (read_sweep_file(v, o->sweep_text + used, sizeof o->sweep_text - used, &file_bytes, args, n))
+        if (read_sweep_file(v, o->sweep_text + used, sizeof o->sweep_text - used, &file_bytes,
+                            args, n))
             return CLI_USAGE;
         used += file_bytes;
     }
@@ -350,9 +375,11 @@ int run_options_parse(int argc, char **argv, run_options *o)
     int rc = gather_args(argc, argv, o, args, &n);
     if (rc == 0) rc = cli_parse(&run_command, n, args, o);
     if (rc) return rc;
-    if (o->measure.min_samples > o->measure.max_samples) o->measure.max_samples = o->measure.min_samples;
-    if (!o->n_variants)
-        for (const attn_variant *const *v = attn_variants; *v; v++) o->variants[o->n_variants++] = *v;
+    attn_measure_opts *m = &o->measure;
+    if (m->min_samples > m->max_samples) m->max_samples = m->min_samples;
+    if (!o->n_variants) /* all of them */
+        for (const attn_variant *const *v = attn_variants; *v; v++)
+            o->variants[o->n_variants++] = *v;
     if (o->spin_variant) {
         int listed = 0;
         for (int j = 0; j < o->n_variants; j++) listed |= o->variants[j] == o->spin_variant;

@@ -130,7 +130,8 @@ static int quality_metrics(run_point *pt)
     attn_quality q = {0};
     const run_shape *s = pt->shape;
     ATTN_TRY(pt->v->quality(pt->plan, &s->in, s->rows, s->n_rows, &q));
-    for (int i = 0; i < q.n && i < ATTN_QUALITY_MAX; i++) add_metric(pt, q.name[i], q.value[i], q.unit[i]);
+    for (int i = 0; i < q.n && i < ATTN_QUALITY_MAX; i++)
+        add_metric(pt, q.name[i], q.value[i], q.unit[i]);
     return ATTN_OK;
 }
 
@@ -205,7 +206,7 @@ static void describe_plan(run_point *pt)
     if (pt->v->work) pt->v->work(pt->plan, &w);
     pt->sp.exec_flops = w.flops, pt->sp.bytes = w.bytes;
     if (pt->v->describe) pt->v->describe(pt->plan, pt->config_text, sizeof pt->config_text);
-    if (pt->spin_ns) { /* the point carries the knob, so no one mistakes it for the variant's speed */
+    if (pt->spin_ns) { /* the point carries the knob: no one mistakes it for the variant's speed */
         size_t len = strlen(pt->config_text);
         snprintf(pt->config_text + len, sizeof pt->config_text - len, "%sdebug_spin_us=%d",
                  len ? " " : "", pt->env->o->spin_us);

@@ -78,7 +78,8 @@ static int check_paths(const run_options *o, int n_shapes)
 {
     struct stat st;
     if (o->save_dir && n_shapes != 1)
-        return cli_error("run", "--save-tensors needs exactly one shape (this sweep has %d)", n_shapes);
+        return cli_error("run", "--save-tensors needs exactly one shape (this sweep has %d)",
+                         n_shapes);
     if (o->save_dir && (stat(o->save_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
                         access(o->save_dir, W_OK) != 0))
         return cli_error("run", "--save-tensors: '%s' is not a writable directory", o->save_dir);
@@ -101,7 +102,8 @@ static int open_device(run_state *r)
     const run_options *o = r->o;
     if (o->no_cupti) attn_cupti_disable("disabled by --no-cupti");
     else if (!(r->cupti_started = attn_cupti_init() == ATTN_OK))
-        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n", attn_cupti_reason());
+        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n",
+                attn_cupti_reason());
     if (attn_gpu_open(&r->gpu) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s; nothing was run. Use --backend cpu to run the CPU "
                         "implementations instead.\n", attn_last_error.msg);
@@ -203,7 +205,8 @@ static void run_points(run_state *r)
     static run_point pt;
     for (int si = 0; si < r->sweep.n_shapes && going(r); si++) {
         run_shape_setup(&r->env, &r->sweep.shapes[si], &shape);
-        if (shape.setup_rc == ATTN_OK && o->save_dir && run_shape_save_inputs(&r->env, &shape) != ATTN_OK) {
+        if (shape.setup_rc == ATTN_OK && o->save_dir &&
+            run_shape_save_inputs(&r->env, &shape) != ATTN_OK) {
             fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
             shape.setup_rc = ATTN_ERR, shape.setup_error = attn_last_error;
         }

@@ -41,11 +41,11 @@ static int check_param(const run_options *o, int k)
             return cli_error("run", "--param %s.%s: unknown variant '%s' (attnbench list)",
                              pp->variant, pp->key, pp->variant);
         if (!v)
-            return cli_error("run", "--param %s.%s: variant '%s' is not among the selected variants",
-                             pp->variant, pp->key, pp->variant);
+            return cli_error("run", "--param %s.%s: variant '%s' is not among the selected "
+                             "variants", pp->variant, pp->key, pp->variant);
         if (attn_param_index(v, pp->key) < 0)
-            return cli_error("run", "--param %s.%s: %s has no parameter '%s' (attnbench list --params)",
-                             pp->variant, pp->key, v->name, pp->key);
+            return cli_error("run", "--param %s.%s: %s has no parameter '%s' (attnbench list "
+                             "--params)", pp->variant, pp->key, v->name, pp->key);
     }
     int declaring = 0;
     for (int j = 0; j < o->n_variants; j++) {
@@ -112,7 +112,8 @@ static const char *make_shape(const run_options *o, int t, int d, int c, int h, 
     p->heads = o->model_dim ? o->model_dim / p->head_dim : o->heads[h];
     p->kv_heads = o->n_kv_heads ? o->kv_heads[kv] : p->heads;
     p->batch = o->tokens ? (o->tokens / p->seq > 0 ? o->tokens / p->seq : 1) : o->batch[b];
-    if (o->model_dim && o->model_dim % p->head_dim) return "--model-dim is not a multiple of the head dim";
+    if (o->model_dim && o->model_dim % p->head_dim)
+        return "--model-dim is not a multiple of the head dim";
     return attn_point_invalid(p);
 }
 

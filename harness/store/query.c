@@ -12,7 +12,8 @@
 int store_latest_run(sqlite3 *db, int64_t *run_id)
 {
     sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM runs", -1, &st, NULL));
+    SQLITE_CHECK(db,
+                 sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM runs", -1, &st, NULL));
     int rc = sqlite3_step(st);
     *run_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);

@@ -205,7 +205,8 @@ static int migrate(sqlite3 *db)
         return attn_fail("database schema version %d is newer than this attnbench (%d): use a "
                          "newer build",
                          v, N_MIGRATIONS);
-    for (; v < N_MIGRATIONS; v++) ATTN_TRY(store_transaction(db, "BEGIN EXCLUSIVE", apply_step, &v));
+    for (; v < N_MIGRATIONS; v++)
+        ATTN_TRY(store_transaction(db, "BEGIN EXCLUSIVE", apply_step, &v));
     return ATTN_OK;
 }
 

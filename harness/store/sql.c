@@ -14,7 +14,8 @@ int store_exec(sqlite3 *db, const char *sql)
 
 int store_bind_text(sqlite3 *db, sqlite3_stmt *st, int i, const char *s)
 {
-    SQLITE_CHECK(db, s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i));
+    SQLITE_CHECK(db, s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT)
+                       : sqlite3_bind_null(st, i));
     return ATTN_OK;
 }
 

@@ -136,7 +136,8 @@ static int insert_point(sqlite3 *db, int64_t run_id, const store_point *p, int64
     /* Parameter positions follow the column list above. */
     const struct { int pos; int64_t v; } ints[] = {{1, run_id}, {3, p->is_baseline}, {4, q->batch},
         {5, q->heads}, {6, q->kv_heads}, {7, q->seq}, {8, q->head_dim}};
-    for (int i = 0; i < 7 && rc == ATTN_OK; i++) rc = store_bind_int_or_null(db, st, ints[i].pos, ints[i].v);
+    for (int i = 0; i < 7 && rc == ATTN_OK; i++)
+        rc = store_bind_int_or_null(db, st, ints[i].pos, ints[i].v);
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 2, p->variant);
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 9, attn_dtype_name(q->dtype));
     if (rc == ATTN_OK) rc = store_bind_real(db, st, 10, q->causal);
@@ -230,7 +231,8 @@ static int kernel_name_id(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel,
     int rc = sqlite3_step(sel);
     if (rc == SQLITE_ROW) *id = sqlite3_column_int64(sel, 0);
     sqlite3_reset(sel);
-    if (rc != SQLITE_ROW) return attn_fail_sqlite(db, rc, "SELECT id FROM kernel_names", __FILE__, __LINE__);
+    if (rc != SQLITE_ROW)
+        return attn_fail_sqlite(db, rc, "SELECT id FROM kernel_names", __FILE__, __LINE__);
     return ATTN_OK;
 }
 
