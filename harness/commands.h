@@ -4,13 +4,13 @@
 #ifndef ATTN_COMMANDS_H
 #define ATTN_COMMANDS_H
 
-int cmd_run(int argc, char **argv);
-int cmd_list(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_plot(int argc, char **argv);   /* plot.c */
-int cmd_report(int argc, char **argv); /* report.c */
-int cmd_export(int argc, char **argv); /* report.c */
-int cmd_compare(int argc, char **argv); /* compare.c */
-int cmd_history(int argc, char **argv); /* history.c */
+int cmd_run(int argc, char **argv);     /* run/run.c */
+int cmd_list(int argc, char **argv);    /* run/list.c */
+int cmd_show(int argc, char **argv);    /* report/show.c */
+int cmd_plot(int argc, char **argv);    /* report/plot.c */
+int cmd_report(int argc, char **argv);  /* report/report.c */
+int cmd_export(int argc, char **argv);  /* report/export.c */
+int cmd_compare(int argc, char **argv); /* report/compare.c */
+int cmd_history(int argc, char **argv); /* report/history.c */
 
 #endif

@@ -1,8 +1,13 @@
-/* cpu_attention.h — the CPU implementation of materialised attention, shared by the variants whose
- * GPU algorithm writes the score matrix S = Q·Kᵀ and the probability matrix P = softmax(S) to device
- * memory (naive, cublas). They differ only in the precision those matrices are stored in, so the
- * routine takes that as flags: a GEMM that writes its fp32 accumulator out in fp16 or bf16 rounds
- * every score, and a softmax that writes its output in the dtype rounds every probability. */
+/* cpu_attention.h — the two CPU attention algorithms the variants' CPU implementations share.
+ *
+ * Materialised (attn_cpu_attention_rows): the variants whose GPU algorithm writes the score matrix
+ * S = Q·Kᵀ and the probability matrix P = softmax(S) to device memory (naive, cublas, lowrank's
+ * cuBLAS path). They differ only in the precision those matrices are stored in, so the routine takes
+ * that as flags: a GEMM that writes its fp32 accumulator out in fp16 or bf16 rounds every score, and
+ * a softmax that writes its output in the dtype rounds every probability.
+ *
+ * Blockwise (attn_cpu_blockwise_rows): the flash-attention algorithm of kernels/fused*.cu (fused,
+ * and lowrank's fused path), walking the keys in tiles of the GPU's key-tile width. */
 #ifndef ATTN_CPU_ATTENTION_H
 #define ATTN_CPU_ATTENTION_H
 
@@ -27,6 +32,14 @@ enum {
  * Returns ATTN_OK, or ATTN_ERR when its S-float scratch cannot be allocated. */
 int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                             size_t n_rows, unsigned rounding, float *out);
+
+/* For each row: keys in tiles of key_tile (the GPU's key-tile width: 128 on the wgmma path, the
+ * tile's BN on the mma path), a running max and sum in float, exp2 with log2(e)/sqrt(D) folded into
+ * the scale, each probability rounded to the dtype before P·V (as the GPU feeds P to its tensor
+ * cores), normalised at the end. Causal rows attend to keys 0..s. Returns ATTN_OK or ATTN_ERR (no
+ * scratch memory). */
+int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
+                            size_t n_rows, int key_tile, float *out);
 
 #ifdef __cplusplus
 }

@@ -17,8 +17,9 @@
  * Materialises B·H·S² elements of the dtype (S=16384, H=16: 8.6 GB in bf16). Causal points still
  * compute the full square in both GEMMs (the softmax skips reading the masked half, and writes it
  * as zeros). The workspace also holds a fixed 32 MiB cuBLAS workspace, so that cuBLAS allocates
- * nothing of its own. CPU implementation: attention with the scores and the probabilities rounded
- * to the dtype, as the GEMM and the softmax store them. */
+ * nothing of its own. No parameters. The plan holds the cuBLAS handle bound to the run's stream
+ * (on the CPU backend: no handle, no CUDA call). CPU implementation: attention with the scores and
+ * the probabilities rounded to the dtype, as the GEMM and the softmax store them. */
 #include <cublas_v2.h>
 #include <stdlib.h>
 
@@ -29,13 +30,13 @@
 #define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20) /* what NVIDIA recommends for Hopper */
 #define ALIGN 256
 
-typedef struct cublas_state {
-    attn_point point;
-    cublasHandle_t handle;
-    cudaStream_t stream; /* the stream the handle is bound to */
-    void *scores;        /* [B][H][S][S] in the dtype: scores, then probabilities in place */
+typedef struct cublas_plan {
+    attn_plan head;
+    cublasHandle_t handle; /* NULL on the CPU backend */
+    cudaStream_t stream;   /* the stream the handle is bound to */
+    void *scores;          /* [B][H][S][S] in the dtype: scores, then probabilities in place */
     void *cublas_workspace;
-} cublas_state;
+} cublas_plan;
 
 static size_t scores_bytes(const attn_point *p)
 {
@@ -48,19 +49,14 @@ static cudaDataType cuda_type(attn_dtype t)
     return t == ATTN_FP16 ? CUDA_R_16F : t == ATTN_BF16 ? CUDA_R_16BF : CUDA_R_32F;
 }
 
-static const char *cublas_supports(const attn_point *p)
+static size_t cublas_workspace_bytes(const attn_point *p, const void *config)
 {
-    (void)p;
-    return NULL;
-}
-
-static size_t cublas_workspace_bytes(const attn_point *p)
-{
+    (void)config;
     return scores_bytes(p) + CUBLAS_WORKSPACE_BYTES;
 }
 
 /* Binds the handle and its fixed workspace to `stream` (cublasSetStream resets the workspace). */
-static int bind_stream(cublas_state *st, cudaStream_t stream)
+static int bind_stream(cublas_plan *st, cudaStream_t stream)
 {
     CUBLAS_CHECK(cublasSetStream(st->handle, stream));
     CUBLAS_CHECK(cublasSetWorkspace(st->handle, st->cublas_workspace, CUBLAS_WORKSPACE_BYTES));
@@ -68,43 +64,40 @@ static int bind_stream(cublas_state *st, cudaStream_t stream)
     return ATTN_OK;
 }
 
-static void cublas_release(void *state)
+static void cublas_release(attn_plan *plan)
 {
-    cublas_state *st = state;
+    cublas_plan *st = (cublas_plan *)plan;
     if (!st) return;
     if (st->handle) cublasDestroy(st->handle);
     free(st);
 }
 
-/* Handle with fp32 reductions, bound to `stream`; on failure the caller releases what was made. */
-static int create_handle(cublas_state *st, cudaStream_t stream)
+/* GPU: a handle with fp32 reductions, bound to the run's stream, over the workspace's tail. */
+static int cublas_prepare(const attn_prepare_args *args, attn_plan **plan)
 {
-    CUBLAS_CHECK(cublasCreate(&st->handle));
-    CUBLAS_CHECK(cublasSetMathMode(
-        st->handle, CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION));
-    return bind_stream(st, stream);
-}
-
-static int cublas_prepare(const attn_point *p, void *workspace, cudaStream_t stream, void **state)
-{
-    cublas_state *st = calloc(1, sizeof *st);
-    if (!st) return attn_fail("cublas: out of host memory");
-    st->point = *p;
-    st->scores = workspace;
-    st->cublas_workspace = (char *)workspace + scores_bytes(p);
-    const int r = create_handle(st, stream);
-    if (r != ATTN_OK) {
-        cublas_release(st);
-        return r;
+    cublas_plan *st = attn_plan_new(sizeof *st, args);
+    if (!st) return ATTN_ERR;
+    int rc = ATTN_OK;
+    if (args->dev) {
+        st->scores = args->dev->workspace;
+        st->cublas_workspace = (char *)args->dev->workspace + scores_bytes(args->point);
+        CUBLAS_CHECK_GOTO(cublasCreate(&st->handle), rc, fail);
+        const cublasMath_t math =
+            CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
+        CUBLAS_CHECK_GOTO(cublasSetMathMode(st->handle, math), rc, fail);
+        ATTN_TRY_GOTO(bind_stream(st, args->dev->stream), rc, fail);
     }
-    *state = st;
+    *plan = &st->head;
     return ATTN_OK;
+fail:
+    cublas_release(&st->head);
+    return rc;
 }
 
-static int cublas_run(void *state, const attn_device_io *io, cudaStream_t stream)
+static int cublas_run(attn_plan *plan, const attn_device_io *io, cudaStream_t stream)
 {
-    cublas_state *st = state;
-    const attn_point *p = &st->point;
+    cublas_plan *st = (cublas_plan *)plan;
+    const attn_point *p = &plan->point;
     if (stream != st->stream) ATTN_TRY(bind_stream(st, stream));
     const int S = p->seq, D = p->head_dim, gS = p->heads / p->kv_heads * p->seq;
     const int batches = p->batch * p->kv_heads;
@@ -126,37 +119,31 @@ static int cublas_run(void *state, const attn_device_io *io, cudaStream_t stream
     return ATTN_OK;
 }
 
-static void cublas_describe(const void *state, char *buf, size_t n)
+static void cublas_describe(const attn_plan *plan, char *buf, size_t n)
 {
-    const cublas_state *st = state;
-    attn_softmax_describe(st->point.dtype, st->point.seq, buf, n);
+    attn_softmax_describe(plan->point.dtype, plan->point.seq, buf, n);
 }
 
-static int cublas_cpu_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
+static int cublas_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,
                            size_t n_rows, float *out)
 {
-    return attn_cpu_attention_rows(p, in, rows, n_rows, ATTN_ROUND_SCORES | ATTN_ROUND_PROBS, out);
+    return attn_cpu_attention_rows(&plan->point, in, rows, n_rows,
+                                   ATTN_ROUND_SCORES | ATTN_ROUND_PROBS, out);
 }
 
-static double cublas_flops(const attn_point *p)
+/* The full square in both GEMMs. Q, K, V read and O written once; the score buffer written
+ * (GEMM), read (softmax: only the attended keys when causal) and written (softmax), read (GEMM).
+ * cuBLAS decides the GEMMs' launches (split-K). */
+static void cublas_work(const attn_plan *plan, attn_work *w)
 {
-    return 4.0 * p->batch * p->heads * (double)p->seq * p->seq * p->head_dim;
-}
-
-/* Q, K, V read and O written once; the score buffer written (GEMM), read (softmax: only the
- * attended keys when causal) and written (softmax), read (GEMM). */
-static double cublas_bytes(const attn_point *p)
-{
+    const attn_point *p = &plan->point;
     const double elem = (double)attn_dtype_size(p->dtype), S = p->seq;
     const double square = (double)p->batch * p->heads * S * S;
     const double softmax_read = p->causal ? (double)p->batch * p->heads * S * (S + 1) / 2 : square;
-    return elem * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 3.0 * square + softmax_read);
-}
-
-static int cublas_launches(const attn_point *p)
-{
-    (void)p;
-    return -1;
+    w->flops = 4.0 * p->batch * p->heads * (double)p->seq * p->seq * p->head_dim;
+    w->bytes =
+        elem * (2.0 * attn_q_elems(p) + 2.0 * attn_kv_elems(p) + 3.0 * square + softmax_read);
+    w->launches = -1;
 }
 
 const attn_variant attn_variant_cublas = {
@@ -164,14 +151,11 @@ const attn_variant attn_variant_cublas = {
     .description = "materialised scores: cuBLAS GEMMs (fp32 accumulate) around an in-place softmax",
     .exact = 1,
     .baseline = 1,
-    .supports = cublas_supports,
     .workspace_bytes = cublas_workspace_bytes,
     .prepare = cublas_prepare,
     .run = cublas_run,
     .release = cublas_release,
     .describe = cublas_describe,
     .cpu_rows = cublas_cpu_rows,
-    .flops = cublas_flops,
-    .bytes = cublas_bytes,
-    .launches = cublas_launches,
+    .work = cublas_work,
 };

@@ -2,7 +2,7 @@
 #ifndef ATTN_REFERENCE_H
 #define ATTN_REFERENCE_H
 
-#include "variant.h"
+#include "core/problem.h"
 
 /* out[i·D + d] = softmax(scale · q_row · Kᵀ, masked when causal) · V for each row, all in double,
  * from the inputs as stored (already rounded to the dtype). */

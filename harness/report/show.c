@@ -1,5 +1,5 @@
-/* show.c — `attnbench list` (the variants) and `attnbench show` (a run's provenance, summary and,
- * with --metrics, its metrics rows, as aligned text tables for a terminal). */
+/* show.c — `attnbench show`: a run's provenance, summary and, with --metrics, its metrics rows, as
+ * aligned text tables for a terminal. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,24 +9,6 @@
 #include "report/reader.h"
 #include "report/table.h"
 #include "store/store.h"
-#include "variant.h"
-
-int cmd_list(int argc, char **argv)
-{
-    if (argc > 1) {
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-            puts("usage: attnbench list\nPrints each variant: name, exact / approximate / baseline, description, and the --param keys it reads.");
-            return 0;
-        }
-        return cli_error("list", "unknown option '%s'", argv[1]);
-    }
-    for (const attn_variant *const *v = attn_variants; *v; v++) {
-        printf("%-9s %-11s %s\n", (*v)->name,
-               (*v)->baseline ? "baseline" : (*v)->exact ? "exact" : "approximate", (*v)->description);
-        if ((*v)->param_keys) printf("%21s--param keys: %s\n", "", (*v)->param_keys);
-    }
-    return 0;
-}
 
 typedef struct show_opts {
     const char *db;
