@@ -86,8 +86,10 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libattn.a
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libattn.a $(LDLIBS)
 
+# tests/test_adding_variant.sh follows README.md's "Adding a variant" literally (builds its example).
 test: $(BUILD)/attnbench $(TESTS)
-	$(Q)scripts/run-tests.sh $(TESTS)
+	$(Q)CC="$(CC)" NVCC="$(NVCC)" CUDA="$(CUDA)" BUILD="$(BUILD)" GPU_ARCH="$(GPU_ARCH)" \
+	    scripts/run-tests.sh $(TESTS) tests/test_adding_variant.sh
 
 # On the GPU machine (no compiler headers there) run scripts/run-tests.sh on the built binaries.
 test-gpu: $(BUILD)/attnbench $(GPU_TESTS)
