@@ -1,7 +1,9 @@
-/* approx.h — helpers for the CPU tests of the approximate variants (test_lowrank, test_nystrom):
- * a point, seeded host inputs (as the harness makes them), a variant's configure reason, its
- * cpu_rows and work through a host plan (attn_variant_plan_host: the CPU backend's configure and
- * prepare), and the relative L2 of cpu_rows against a test's own fp64 implementation. */
+/* approx.h — helpers for the tests of the approximate variants (lowrank, nystrom). CPU tests
+ * (tests/test_lowrank.c, test_nystrom.c): a point, seeded host inputs (as the harness makes them),
+ * a variant's configure reason, its cpu_rows and work through a host plan (attn_variant_plan_host:
+ * the CPU backend's configure and prepare), and the relative L2 of cpu_rows against a test's own
+ * fp64 implementation. GPU tests (tests/gpu/test_lowrank.c, test_nystrom.c): the points of a run's
+ * database that satisfy a condition, and whether the device is sm_90. */
 #ifndef ATTN_TEST_APPROX_H
 #define ATTN_TEST_APPROX_H
 
@@ -145,6 +147,24 @@ static inline int approx_subset_matches(const attn_variant *v, const attn_point 
 static inline int approx_declares(const attn_variant *v, const char *key)
 {
     return attn_param_index(v, key) >= 0;
+}
+
+/* The number of points in the database at db that satisfy the SQL condition `where`. */
+static inline long long approx_points_where(const char *db, const char *where)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM points WHERE %s", where);
+    return fx_query_int(db, sql);
+}
+
+/* 1 when the current device is sm_90 (where the wgmma attention path runs). */
+static inline int approx_device_is_sm90(void)
+{
+    int dev, major = 0, minor = 0;
+    return cudaGetDevice(&dev) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
+           major == 9 && minor == 0;
 }
 
 #endif
