@@ -59,7 +59,7 @@ $(BUILD)/version.h: FORCE
 	@mkdir -p $(BUILD)
 	@scripts/version.sh "$$($(CC) --version | head -1) $(CFLAGS); nvcc $$($(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') $(NVFLAGS)" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/harness/run/run.o: $(BUILD)/version.h
+$(BUILD)/harness/run/provenance.o: $(BUILD)/version.h
 
 $(BUILD)/libattn.a: $(LIB_OBJ)
 	@echo "  AR      $@"

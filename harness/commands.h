@@ -6,8 +6,8 @@
 
 #include "store/store.h"
 
-int cmd_run(int argc, char **argv);
-int cmd_list(int argc, char **argv);
+int cmd_run(int argc, char **argv);  /* run/run.c */
+int cmd_list(int argc, char **argv); /* run/list.c */
 int cmd_show(int argc, char **argv);
 int cmd_plot(int argc, char **argv);   /* plot.c */
 int cmd_report(int argc, char **argv); /* report.c */

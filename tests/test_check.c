@@ -1,7 +1,9 @@
-/* test_check.c — the checker: metrics, tolerance, rejection of one corrupted element, row
+/* test_check.c — the checker: metrics, tolerance, rejection of one corrupted element; the check
+ * policy and a point's verdict (a tolerance of its own, bounds against exact attention); row
  * sampling. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check/check.h"
 #include "test.h"
@@ -37,6 +39,47 @@ int main(void)
     for (int i = 0; i < N; i++) out[i] = (float)attn_round(ATTN_BF16, (float)ref[i]);
     attn_check(out, ref, N / 64, 64, attn_tolerance(ATTN_FP32), &r);
     test_cond("bf16 rounding fails the fp32 tolerance", !attn_check_passed(&r));
+
+    /* rel L1 and RMS: every element 2 % off. */
+    for (int i = 0; i < N; i++) out[i] = (float)(ref[i] * 1.02);
+    attn_check(out, ref, N / 64, 64, attn_tolerance(ATTN_FP32), &r);
+    double ss = 0;
+    for (int i = 0; i < N; i++) ss += (0.02 * ref[i]) * (0.02 * ref[i]);
+    test_cond("rel L1 of a uniform 2 % error", fabs(r.rel_l1 - 0.02) < 1e-6);
+    test_cond("RMS error", fabs(r.rmse - sqrt(ss / N)) < 1e-9);
+
+    /* The policy: the dtype's tolerance and no bounds, unless the variant says. */
+    attn_row checked[N / 64];
+    for (int i = 0; i < N / 64; i++) checked[i] = (attn_row){0, i / 16, i % 16};
+    attn_check_policy pol;
+    attn_check_policy_default(ATTN_FP32, &pol);
+    test_cond("default policy: the dtype's tolerance, no bounds",
+              pol.tolerance == attn_tolerance(ATTN_FP32) && isnan(pol.max_rel_l1) &&
+                  isnan(pol.max_rel_l2) && isnan(pol.max_rmse) && isnan(pol.max_abs) && isnan(pol.min_cosine));
+    attn_verdict v;
+    attn_check_verdict(out, ref, NULL, checked, N / 64, 64, &pol, &v);
+    test_cond("2 % off fails the fp32 tolerance", !v.passed && strstr(v.reason, "outside tolerance"));
+    pol.tolerance = 0.2; /* a variant's own tolerance */
+    attn_check_verdict(out, ref, NULL, checked, N / 64, 64, &pol, &v);
+    test_cond("a variant's tolerance is used", v.passed && v.reason[0] == 0 && v.target.tol == 0.2);
+    /* An approximation: within tolerance of its target (itself here), judged by bounds against
+     * exact attention. */
+    static double self[N];
+    for (int i = 0; i < N; i++) self[i] = out[i];
+    attn_check_policy_default(ATTN_FP32, &pol);
+    pol.max_rel_l2 = 0.01;
+    attn_check_verdict(out, ref, self, checked, N / 64, 64, &pol, &v);
+    test_cond("a bound the output exceeds: failed", !v.passed && v.target.n_bad == 0 &&
+                                                        fabs(v.exact.rel_l2 - 0.02) < 1e-6);
+    test_cond("the reason names the metric, the value and the bound",
+              strstr(v.reason, "relative L2 error 0.02") && strstr(v.reason, "bound 0.01"));
+    pol.max_rel_l2 = 0.05, pol.max_rel_l1 = 0.05, pol.max_rmse = 1, pol.max_abs = 1, pol.min_cosine = 0.99;
+    attn_check_verdict(out, ref, self, checked, N / 64, 64, &pol, &v);
+    test_cond("within every bound: passed", v.passed);
+    pol.min_cosine = 1.5;
+    attn_check_verdict(out, ref, self, checked, N / 64, 64, &pol, &v);
+    test_cond("a minimum bound (cosine)", !v.passed && strstr(v.reason, "cosine similarity") &&
+                                              strstr(v.reason, "below"));
 
     /* Sampling: small shapes check every row; large ones a bounded, deterministic sample that
      * includes the first and last rows of each slice. */

@@ -100,7 +100,7 @@ static void event_samples(attn_samples *s, attn_profile *p, int n)
     *p = (attn_profile){.info = malloc((size_t)n * sizeof *p->info), .cap = n, .method = "events"};
     for (int i = 0; i < n; i++) {
         s->ns[i] = 10000 + i;
-        p->info[i] = (store_sample_info){10000 + i, -1, -1, -1, 1980, 50, 400000, 101 + i};
+        p->info[i] = (attn_sample_info){10000 + i, -1, -1, -1, 1980, 50, 400000, 101 + i};
     }
 }
 
@@ -270,8 +270,8 @@ static void views(void)
     p.dense_flops = 1e6, p.exec_flops = 2e6, p.bytes = 1e6, p.device_bytes = NAN;
     int64_t ns[5];
     uint8_t thr[5] = {0, 0, 0, 0, 1};
-    store_sample_info info[5];
-    store_kernel kern[15];
+    attn_sample_info info[5];
+    attn_sample_kernel kern[15];
     attn_samples s = {ns, thr, 5, 5};
     attn_profile prof = {info, 5, kern, 15, "cupti_span"};
     const char *names[3] = {"gemm_a", "softmax", "gemm_a"};
@@ -279,22 +279,23 @@ static void views(void)
     for (int i = 0; i < 5; i++) {
         int64_t t = 1000 * i, slow = thr[i] ? 10 : 1, sum = 0, first = t;
         for (int j = 0; j < 3; j++) {
-            kern[3 * i + j] = (store_kernel){.sample = i, .launch = j, .kind = "kernel", .name = names[j],
+            kern[3 * i + j] = (attn_sample_kernel){.sample = i, .launch = j, .kind = "kernel", .name = names[j],
                                              .short_name = names[j], .grid = {1, 1, 1}, .block = {128, 1, 1},
                                              .start_ns = t, .end_ns = t + dur[j] * slow + i};
             sum += dur[j] * slow + i;
             t += dur[j] * slow + i + 10;
         }
-        info[i] = (store_sample_info){.event_ns = t + 5 - first, .kernel_sum_ns = sum, .span_ns = t - 10 - first,
+        info[i] = (attn_sample_info){.event_ns = t + 5 - first, .kernel_sum_ns = sum, .span_ns = t - 10 - first,
                                       .n_kernels = 3, .sm_clock_mhz = thr[i] ? 1000 : 1980, .temp_c = 50,
                                       .power_mw = 400000, .ext_id = i + 1};
         ns[i] = info[i].span_ns;
     }
     attn_summarize(&s, &p.timing);
-    attn_summarize_profile(&s, &prof, &p);
+    attn_summarize_profile(&s, &prof, &p.profile);
     test_cond("throttled sample excluded", p.timing.n_used == 4 && p.timing.median == 374.5);
-    test_cond("profile medians", p.kernel_count == 3 && p.span_median_ns == 374.5 &&
-                                     p.kernel_sum_median_ns == 354.5 && fabs(p.gap_share - 20 / 374.5) < 1e-3);
+    test_cond("profile medians", p.profile.kernel_count == 3 && p.profile.span_median_ns == 374.5 &&
+                                     p.profile.kernel_sum_median_ns == 354.5 &&
+                                     fabs(p.profile.gap_share - 20 / 374.5) < 1e-3);
     test_cond("point stored", store_point_add_full(db, run, &p, ns, thr, 5, info, kern, 15, &pid) == ATTN_OK);
     test_cond("kernels stored", fx_db_num(db, "SELECT count(*) FROM kernels") == 15);
     test_cond("names deduplicated", fx_db_num(db, "SELECT count(*) FROM kernel_names") == 2);
@@ -326,14 +327,14 @@ static void views(void)
                          "'variant','median_ms','tflops','speedup_vs_baseline','config','reason')") == 8);
     /* A point without CUPTI (events) and one not measured. */
     store_point e = p;
-    e.timing_method = "events";
+    e.profile.timing_method = "events";
     e.point.seq = 256;
     test_cond("events point", store_point_add_full(db, run, &e, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("no stages for it", fx_db_num(db, "SELECT count(*) FROM stages WHERE point_id = 2") == 0);
     store_point plain = p;
-    plain.timing_method = NULL;
+    plain.profile.timing_method = NULL;
     plain.point.seq = 512;
-    test_cond("plain point", store_point_add(db, run, &plain, ns, NULL, 5, &pid) == ATTN_OK);
+    test_cond("plain point", store_point_add_full(db, run, &plain, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("unmeasured profile is NULL", isnan(fx_db_num(db, "SELECT kernel_count FROM points WHERE id = 3")));
     test_cond("CUPTI off mid-run recorded", store_run_cupti_off(db, run, "cuptiActivityFlushAll failed") == ATTN_OK &&
                                                 fx_db_num(db, "SELECT cupti FROM runs") == 0);

@@ -50,7 +50,7 @@ int main(void)
     int64_t v[6] = {10, 20, 30, 40, 50, 1000};
     uint8_t t[6] = {0, 0, 0, 0, 0, 1};
     attn_samples ss = {v, t, 6, 6};
-    store_timing st;
+    attn_timing st;
     attn_summarize(&ss, &st);
     test_cond("summary counts", st.n_samples == 6 && st.n_used == 5);
     test_cond("summary median", st.median == 30);

@@ -1,6 +1,8 @@
 /* test_run.c — `attnbench run` end to end on the CPU backend, through the built binary: bad input
- * exits 2 and writes nothing; a sweep fills the summary; a killed run keeps its completed points;
- * --save-tensors writes loadable .npy files; `show` and `list` work. */
+ * (options, --param keys and values, qualifiers) exits 2 and writes nothing; a sweep fills the
+ * summary; a qualified --param applies to its variant only and reaches the plan; a killed run keeps
+ * its completed points; --save-tensors writes loadable .npy files; `show`, `list` and
+ * `list --params` work. */
 #include <cuda_runtime.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,10 @@ static void bad_input(void)
         "--dtype fp8", "--causal 2", "--bogus", "--init weird", "--max-time 0", "--param nosuchkey=1",
         "--cache warm", "--tokens 0", "--debug-spin cublas:100", "--debug-spin nope:5",
         "--debug-spin cublas", "--model-dim 100 --head-dim 64", "--sweep /nonexistent",
+        "--param tile=7x7", "--param lse=2", "--param fused.bogus=1", "--param nope.tile=64x64",
+        "--param fused.tile=64x64 --variants naive,cublas", "--param fused.lse=0 --variants naive",
+        "--param tile=64x64 --param fused.tile=128x128", "--param Tile=64x64", "--param tile",
+        "--param fused.lse=", "--help-me",
     };
     char db[512];
     fx_path(db, sizeof db, "bad.db");
@@ -44,8 +50,20 @@ static void bad_input(void)
         test_cond("no GPU: exit 1, nothing written",
                   fx_sh("'%s' run --db %s --seq 4 2>/dev/null", fx_bin, db) == 1 && !exists(db));
     }
+    test_cond("a bad --param value: the message names the variant, key and value",
+              fx_sh("'%s' run --backend cpu --db %s --param fused.tile=7x7 2>&1 | grep -q \"fused: tile: '7x7'\"",
+                    fx_bin, db) == 0);
+    test_cond("a qualifier naming an unselected variant says so",
+              fx_sh("'%s' run --backend cpu --db %s --variants naive --param fused.lse=1 2>&1 |"
+                    " grep -q 'not among the selected variants'", fx_bin, db) == 0);
     test_cond("run --help exits 0", fx_sh("'%s' run --help >/dev/null", fx_bin) == 0);
     test_cond("list exits 0", fx_sh("'%s' list | grep -q cublas", fx_bin) == 0);
+    test_cond("list names fused's keys", fx_sh("'%s' list | grep -q 'param keys: tile, path, lse'", fx_bin) == 0);
+    test_cond("list --params: key, kind, choices, default, help",
+              fx_sh("'%s' list --params | grep -q 'fused.tile *enum *128x128|64x64|128x64|192x128 *default - *query'",
+                    fx_bin) == 0 &&
+                  fx_sh("'%s' list --params | grep -q 'fused.lse *int *0..1 *default 0 '", fx_bin) == 0);
+    test_cond("list --bogus exits 2", fx_sh("'%s' list --bogus 2>/dev/null", fx_bin) == 2);
     test_cond("unknown command exits 2", fx_sh("'%s' frobnicate 2>/dev/null", fx_bin) == 2);
 }
 
@@ -68,6 +86,31 @@ static void sweep(void)
               fx_sh("'%s' show --db %s | grep -cE '^ *(naive|cublas) .* ok ' | grep -qx %lld", fx_bin, db,
                     16 * variants) == 0);
     test_cond("show on a missing db exits 2", fx_sh("'%s' show --db /nonexistent.db 2>/dev/null", fx_bin) == 2);
+}
+
+/* --param fused.KEY applies to fused alone; its values reach the plan (the stored config). */
+static void qualified_param(void)
+{
+    char db[512];
+    fx_path(db, sizeof db, "param.db");
+    int rc = fx_sh("'%s' run --backend cpu --db %s --variants naive,fused --seq 9,130 --heads 2 --head-dim 64"
+                   " --param fused.lse=0,1 --param fused.path=mma --param fused.tile=64x64"
+                   " --max-time 0.01 --quiet 2>/dev/null", fx_bin, db);
+    test_cond("run with qualified params exits 0", rc == 0);
+    test_cond("naive: one point per shape, no params",
+              fx_query_int(db, "SELECT count(*) FROM points WHERE variant = 'naive' AND params = ''") == 2);
+    test_cond("fused: the product of its lists",
+              fx_query_int(db, "SELECT count(DISTINCT params) FROM points WHERE variant = 'fused'") == 2 &&
+                  fx_query_int(db, "SELECT count(*) FROM points WHERE variant = 'fused' AND status = 'ok'"
+                                   " AND params = 'lse=1,path=mma,tile=64x64'") == 2);
+    test_cond("the plan's path and tile stored with each fused point",
+              fx_query_int(db, "SELECT count(*) FROM points WHERE variant = 'fused'"
+                               " AND config LIKE 'path=mma tile=64x64 %'") == 4);
+    test_cond("the default plan on the CPU backend is the wgmma path",
+              fx_sh("'%s' run --backend cpu --db %s --variants fused --seq 9 --heads 2 --head-dim 64"
+                    " --max-time 0.01 --quiet 2>/dev/null", fx_bin, db) == 0 &&
+                  fx_query_int(db, "SELECT count(*) FROM points WHERE variant = 'fused' AND params = ''"
+                                   " AND config LIKE 'path=wgmma tile=%x128 %'") == 1);
 }
 
 static void killed(void)
@@ -126,6 +169,7 @@ int main(int argc, char **argv)
     if (fx_init(argv[0]) != 0) return 1;
     bad_input();
     sweep();
+    qualified_param();
     killed();
     save_tensors();
     fx_sh("rm -rf '%s'", fx_dir);

@@ -1,9 +1,12 @@
-/* test_store.c — schema creation, migration of an existing database, refusal of a newer one,
- * transactional point inserts and the summary view. */
+/* test_store.c — schema creation, migration of an existing database (a schema-2 fixture made by
+ * the previous release, tests/fixtures/schema2.sql, migrates forward without loss), refusal of a
+ * newer one, transactional point inserts with their metrics, the summary view, and the compute
+ * ceiling of a point that computes in another dtype. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <libgen.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,12 +29,105 @@ static store_point make_point(const char *variant, int baseline, double median)
     p.exec_flops = 1e9;
     p.bytes = NAN;
     p.device_bytes = 1e6;
-    p.timing = (store_timing){3, 3, median, median, median, median, median};
+    p.timing = (attn_timing){3, 3, median, median, median, median, median};
     return p;
 }
 
-int main(void)
+/* The schema-2 fixture loaded into a new file, then opened (and migrated) by the store. */
+static void schema2_fixture(const char *argv0)
 {
+    char copy[4096], sql_path[4096], path[] = "/tmp/attnbench-test-schema2-XXXXXX";
+    snprintf(copy, sizeof copy, "%s", argv0);
+    snprintf(sql_path, sizeof sql_path, "%s/../../tests/fixtures/schema2.sql", dirname(copy));
+    char *sql = fx_read(sql_path, NULL);
+    test_cond("schema-2 fixture found", sql != NULL);
+    if (!sql) return;
+    int fd = mkstemp(path);
+    close(fd);
+    sqlite3 *raw;
+    int loaded = sqlite3_open(path, &raw) == SQLITE_OK &&
+                 sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK;
+    test_cond("fixture loads at version 2", loaded && fx_db_num(raw, "PRAGMA user_version") == 2);
+    sqlite3_close(raw);
+    free(sql);
+    sqlite3 *db;
+    test_cond("schema-2 database opens", store_open(path, &db) == ATTN_OK);
+    test_cond("migrated to the current version",
+              fx_db_num(db, "PRAGMA user_version") == store_schema_version() && store_schema_version() == 3);
+    static const struct { const char *sql; double want; } counts[] = {
+        {"SELECT count(*) FROM runs", 1}, {"SELECT count(*) FROM points", 16},
+        {"SELECT count(*) FROM samples", 2066}, {"SELECT count(*) FROM kernel_names", 0},
+        {"SELECT count(*) FROM kernels", 0}, {"SELECT count(*) FROM ceilings", 0},
+        {"SELECT count(*) FROM metrics", 0}, {"SELECT count(*) FROM summary", 16},
+        {"SELECT count(*) FROM stages", 0},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        char what[160];
+        snprintf(what, sizeof what, "kept: %s = %g", counts[i].sql, counts[i].want);
+        test_cond(what, fx_db_num(db, counts[i].sql) == counts[i].want);
+    }
+    test_cond("kept: a point's error", fx_db_num(db, "SELECT err_rel_l2 FROM points WHERE id = 3") == 0.0016655466083786811537);
+    test_cond("kept: a point's median", fx_db_num(db, "SELECT median_ns FROM points WHERE id = 4") == 1473005.0);
+    test_cond("kept: a sample", fx_db_num(db, "SELECT count(*) FROM samples WHERE point_id = 1") == 247);
+    test_cond("kept: the run's provenance",
+              fx_db_num(db, "SELECT status = 'ok' AND backend = 'cpu' AND timing_method = 'cpu_clock'"
+                            " AND command LIKE 'attnbench --backend cpu --variants naive,cublas%' FROM runs") == 1);
+    test_cond("the new column is NULL (the point's dtype)",
+              fx_db_num(db, "SELECT count(*) FROM points WHERE compute_dtype IS NULL") == 16);
+    test_cond("the summary still computes", fx_db_num(db, "SELECT count(*) FROM summary WHERE tflops > 0"
+                                                          " AND speedup_vs_baseline > 0") == 16);
+    store_close(db);
+    fx_unlink_db(path);
+}
+
+/* A point's metrics are stored in its transaction; pct_of_compute_ceiling uses the ceiling of the
+ * compute dtype when a point declares one. */
+static void metrics_and_compute_dtype(void)
+{
+    char path[] = "/tmp/attnbench-test-store2-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    sqlite3 *db;
+    int64_t run, pid, ns[3] = {1000000, 1000000, 1000000};
+    store_run r = {.command = "attnbench run", .backend = "cuda", .git_dirty = -1, .seed = 3};
+    test_cond("second database", store_open(path, &db) == ATTN_OK && store_run_begin(db, &r, &run) == ATTN_OK);
+    store_metric m[2] = {{"kept_fraction", 0.25, ""}, {"exact_rmse", NAN, ""}};
+    store_point with = make_point("lowrank", 0, 1e6);
+    with.metrics = m, with.n_metrics = 2;
+    test_cond("point with metrics", store_point_add_full(db, run, &with, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("its metrics stored with it",
+              fx_db_num(db, "SELECT count(*) FROM metrics m JOIN points p ON p.id = m.point_id"
+                            " WHERE p.variant = 'lowrank'") == 2 &&
+                  fx_db_num(db, "SELECT value FROM metrics WHERE name = 'kept_fraction'") == 0.25);
+    test_cond("NaN metric stored as NULL", fx_db_num(db, "SELECT value IS NULL FROM metrics WHERE name = 'exact_rmse'") == 1);
+    store_metric dup[1] = {{"dup", 1, ""}};
+    store_point bad = make_point("bad", 0, 1e6);
+    bad.status = "bogus", bad.metrics = dup, bad.n_metrics = 1;
+    test_cond("a point that fails stores no metrics",
+              store_point_add_full(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK &&
+                  fx_db_num(db, "SELECT count(*) FROM metrics") == 2);
+
+    store_ceiling_add(db, run, "gemm", "bf16", 800, "TFLOP/s", 3, "x");
+    store_ceiling_add(db, run, "gemm", "fp8", 1600, "TFLOP/s", 3, "x");
+    store_point q = make_point("quant", 0, 1e6);
+    q.compute_dtype = "fp8";
+    test_cond("point with a compute dtype", store_point_add_full(db, run, &q, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("compute dtype stored", fx_db_num(db, "SELECT count(*) FROM points WHERE compute_dtype = 'fp8'") == 1);
+    /* 1e9 FLOP in 1e6 ns = 1 TFLOP/s: of the fp8 ceiling for it, of bf16's for the other. */
+    test_cond("its % of the compute dtype's ceiling",
+              fabs(fx_db_num(db, "SELECT pct_of_compute_ceiling FROM summary WHERE variant = 'quant'") - 100.0 / 1600) < 1e-12);
+    test_cond("the other's % of its dtype's ceiling",
+              fabs(fx_db_num(db, "SELECT pct_of_compute_ceiling FROM summary WHERE variant = 'lowrank'") - 100.0 / 800) < 1e-12);
+    store_close(db);
+    fx_unlink_db(path);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    schema2_fixture(argv[0]);
+    metrics_and_compute_dtype();
     char path[] = "/tmp/attnbench-test-store-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
@@ -47,9 +143,9 @@ int main(void)
     test_cond("run begins", store_run_begin(db, &r, &run) == ATTN_OK && run == 1);
     store_point base = make_point("cublas", 1, 2e6), fast = make_point("fused", 0, 1e6);
     int64_t ns[3] = {2000000, 2000000, 2000000}, pid;
-    test_cond("point with samples", store_point_add(db, run, &base, ns, NULL, 3, &pid) == ATTN_OK);
+    test_cond("point with samples", store_point_add_full(db, run, &base, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     int64_t ns2[3] = {1000000, 1000000, 1000000};
-    test_cond("second point", store_point_add(db, run, &fast, ns2, NULL, 3, &pid) == ATTN_OK);
+    test_cond("second point", store_point_add_full(db, run, &fast, ns2, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("samples stored", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("speedup vs baseline",
               fabs(fx_db_num(db, "SELECT speedup_vs_baseline FROM summary WHERE variant = 'fused'") - 2) < 1e-12);
@@ -59,13 +155,13 @@ int main(void)
     store_point failed = make_point("naive", 0, NAN);
     failed.status = "failed";
     failed.reason = "3 of 8192 elements outside tolerance";
-    failed.timing = (store_timing){0, 0, NAN, NAN, NAN, NAN, NAN};
-    test_cond("failed point", store_point_add(db, run, &failed, NULL, NULL, 0, &pid) == ATTN_OK);
+    failed.timing = (attn_timing){0, 0, NAN, NAN, NAN, NAN, NAN};
+    test_cond("failed point", store_point_add_full(db, run, &failed, NULL, NULL, 0, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("failed point has no speed",
               fx_db_num(db, "SELECT tflops IS NULL AND median_ms IS NULL FROM summary WHERE variant = 'naive'") == 1);
     store_point bad = make_point("x", 0, 1);
     bad.status = "bogus"; /* the CHECK constraint rejects it, and the transaction rolls back */
-    test_cond("bad status rejected", store_point_add(db, run, &bad, ns, NULL, 3, &pid) != ATTN_OK);
+    test_cond("bad status rejected", store_point_add_full(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK);
     test_cond("rollback left no samples", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("run ends", store_run_end(db, run, "ok", NULL) == ATTN_OK);
     int64_t latest;

@@ -1,6 +1,7 @@
 /* params.c — a variant's declared parameters: validating one value against its spec, parsing a
- * point's "key=value,..." text once into typed values, and the configure step built on both.
- * Shared by the CLI (validation before anything runs) and every point (parse once). */
+ * point's "key=value,..." text once into typed values, and the configure step built on both;
+ * plus the plan helpers (a new plan's head; configure + prepare on the host). Shared by the CLI
+ * (validation before anything runs), every point (parse once) and the tests. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -157,4 +158,17 @@ void attn_variant_plan_free(const attn_variant *v, attn_plan *plan)
     void *config = (void *)plan->config;
     v->release(plan);
     free(config);
+}
+
+void *attn_plan_new(size_t size, const attn_prepare_args *args)
+{
+    attn_plan *plan = calloc(1, size);
+    if (!plan) {
+        attn_fail("out of host memory for a plan");
+        return NULL;
+    }
+    plan->point = *args->point;
+    plan->config = args->config;
+    plan->on_device = args->dev != NULL;
+    return plan;
 }

@@ -117,12 +117,9 @@ typedef struct attn_work {
     int launches;  /* kernel launches per run(), -1 when a library decides (cuBLAS split-K) */
 } attn_work;
 
-/* How a point is judged. The harness sets the defaults, then calls check_policy. */
-typedef struct attn_check_policy {
-    double tolerance;  /* against the check target; the dtype's (check.h) unless the variant says */
-    /* Bounds against exact attention (the fp64 reference); NaN: none. Outside them: failed. */
-    double max_rel_l1, max_rel_l2, max_rmse, max_abs, min_cosine;
-} attn_check_policy;
+/* How a point is judged: attn_check_policy (core/problem.h, beside the other types the checker
+ * shares with the variants): a tolerance against the check target, bounds against exact
+ * attention. The harness sets the defaults, then calls check_policy. */
 
 /* Named values a variant reports per point (kept-block fraction, softmax mass retained, ...). */
 #define ATTN_QUALITY_MAX 8
@@ -163,6 +160,8 @@ typedef struct attn_variant {
      * out[i·D + d], in float (the harness rounds to the dtype as the GPU's store would). */
     int (*cpu_rows)(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,
                     size_t n_rows, float *out);
+    /* The harness starts w at the dense-equivalent FLOPs, bytes unknown (NaN), launches -1; NULL
+     * keeps those. */
     void (*work)(const attn_plan *plan, attn_work *w);
     void (*describe)(const attn_plan *plan, char *buf, size_t n);           /* optional */
     void (*check_policy)(const attn_plan *plan, attn_check_policy *policy); /* optional */
@@ -191,13 +190,18 @@ int attn_params_parse(const attn_variant *v, const char *text, attn_param_values
 const char *attn_variant_configure(const attn_variant *v, const attn_point *p, void *config,
                                    char *why, size_t n);
 
-/* The CPU backend's steps 2–3 in one call (tests use it too): configures p (the config is
+/* Steps 2–3 as the CPU backend takes them, in one call (tests use it): configures p (the config is
  * allocated here and owned by the plan's holder) and makes the plan on the host (args->dev NULL).
  * ATTN_OK with *plan set; ATTN_SKIP with the reason in attn_last_error when configure or prepare
  * refuses the point; ATTN_ERR. attn_variant_plan_free releases the plan and frees its config. */
 int attn_variant_plan_host(const attn_variant *v, const attn_point *p, const attn_host_inputs *in,
                            attn_plan **plan);
 void attn_variant_plan_free(const attn_variant *v, attn_plan *plan);
+
+/* For prepare: a zeroed plan of `size` bytes (the variant's plan struct, which begins with
+ * attn_plan) whose head is filled from args (point, config, on_device). NULL, after attn_fail,
+ * when out of host memory. The variant's release frees it with free(). */
+void *attn_plan_new(size_t size, const attn_prepare_args *args);
 
 #ifdef __cplusplus
 }

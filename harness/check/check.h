@@ -1,5 +1,7 @@
 /* check.h — is an output right? Error metrics of an output against a target, the per-dtype
- * tolerance, and the deterministic choice of rows to compare for large shapes. */
+ * tolerance, the check policy (a variant's tolerance and its accuracy bounds against exact
+ * attention) and a point's verdict under it, and the deterministic choice of rows to compare for
+ * large shapes. */
 #ifndef ATTN_CHECK_H
 #define ATTN_CHECK_H
 
@@ -9,7 +11,9 @@
 
 typedef struct attn_check_result {
     double max_abs;     /* max |out − target| */
+    double rel_l1;      /* ‖out − target‖₁ / ‖target‖₁ */
     double rel_l2;      /* ‖out − target‖₂ / ‖target‖₂ */
+    double rmse;        /* ‖out − target‖₂ / √n */
     double cosine;      /* cosine similarity of out and target */
     size_t n;           /* elements compared */
     size_t n_bad;       /* elements outside tolerance (non-finite ones included) */
@@ -37,6 +41,25 @@ static inline int attn_check_passed(const attn_check_result *r)
 {
     return r->n_bad == 0 && r->rel_l2 <= r->tol / 8;
 }
+
+/* The policy a point starts from: the dtype's tolerance, no bounds (NaN). The variant's
+ * check_policy(plan) may then change it (variants/variant.h). */
+void attn_check_policy_default(attn_dtype t, attn_check_policy *pol);
+
+/* A point's verdict: its output against its check target and against exact attention. */
+typedef struct attn_verdict {
+    attn_check_result target; /* against the check target (exact attention, or the variant's own
+                                 CPU implementation for an approximation), with pol->tolerance */
+    attn_check_result exact;  /* against exact attention (the fp64 reference) */
+    int passed;               /* within the tolerance of the target and within every bound */
+    char reason[768];         /* why not, naming the metric, its value and the limit ("" passed) */
+} attn_verdict;
+
+/* out: the output at `rows` (n_rows rows of row_len, float, rounded to the dtype as stored);
+ * exact: exact attention at those rows; target: the check target, or NULL when it is exact. */
+void attn_check_verdict(const float *out, const double *exact, const double *target,
+                        const attn_row *rows, size_t n_rows, size_t row_len,
+                        const attn_check_policy *pol, attn_verdict *v);
 
 /* Chooses the rows to compare: every row when the fp64 reference over all of them costs at most
  * `budget` multiply-adds, else up to 4 (batch, head) slices (first, last, middle, one hashed) with

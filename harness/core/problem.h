@@ -40,6 +40,14 @@ typedef struct attn_host_inputs {
     const float *q, *k, *v;
 } attn_host_inputs;
 
+/* How a point's output is judged (harness/check/check.h applies it; a variant may set it, see
+ * variants/variant.h). */
+typedef struct attn_check_policy {
+    double tolerance;  /* against the check target; the dtype's (check.h) unless the variant says */
+    /* Bounds against exact attention (the fp64 reference); NaN: none. Outside them: failed. */
+    double max_rel_l1, max_rel_l2, max_rmse, max_abs, min_cosine;
+} attn_check_policy;
+
 const char *attn_dtype_name(attn_dtype t);
 int attn_dtype_parse(const char *s, attn_dtype *out);          /* 0 on success */
 size_t attn_dtype_size(attn_dtype t);

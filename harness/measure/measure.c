@@ -55,12 +55,12 @@ static int profile_push(attn_profile *p, int n)
 {
     if (n >= p->cap) {
         int cap = p->cap ? 2 * p->cap : 64;
-        store_sample_info *i2 = realloc(p->info, (size_t)cap * sizeof *i2);
+        attn_sample_info *i2 = realloc(p->info, (size_t)cap * sizeof *i2);
         if (!i2) return attn_fail("out of host memory for samples");
         p->info = i2;
         p->cap = cap;
     }
-    p->info[n] = (store_sample_info){-1, -1, -1, -1, -1, -1, -1, -1};
+    p->info[n] = (attn_sample_info){-1, -1, -1, -1, -1, -1, -1, -1};
     return ATTN_OK;
 }
 
@@ -110,7 +110,7 @@ int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double 
     return (hi - lo) / 2 <= o->target_ci * med;
 }
 
-void attn_summarize(const attn_samples *s, store_timing *t)
+void attn_summarize(const attn_samples *s, attn_timing *t)
 {
     int n;
     double *x = used_sorted(s, &n);
@@ -130,7 +130,7 @@ void attn_summarize(const attn_samples *s, store_timing *t)
 
 /* Median of f(sample) over the samples not throttled whose value is >= 0; NaN when none. */
 static double median_of(const attn_samples *s, const attn_profile *p,
-                        double (*f)(const store_sample_info *))
+                        double (*f)(const attn_sample_info *))
 {
     double *x = malloc((size_t)(s->n ? s->n : 1) * sizeof *x), m = NAN;
     size_t n = 0;
@@ -143,17 +143,18 @@ static double median_of(const attn_samples *s, const attn_profile *p,
     return m;
 }
 
-static double f_count(const store_sample_info *i) { return i->n_kernels; }
-static double f_event(const store_sample_info *i) { return (double)i->event_ns; }
-static double f_sum(const store_sample_info *i) { return (double)i->kernel_sum_ns; }
-static double f_span(const store_sample_info *i) { return (double)i->span_ns; }
-static double f_gap(const store_sample_info *i)
+static double f_count(const attn_sample_info *i) { return i->n_kernels; }
+static double f_event(const attn_sample_info *i) { return (double)i->event_ns; }
+static double f_sum(const attn_sample_info *i) { return (double)i->kernel_sum_ns; }
+static double f_span(const attn_sample_info *i) { return (double)i->span_ns; }
+static double f_gap(const attn_sample_info *i)
 {
     return i->span_ns > 0 && i->kernel_sum_ns >= 0
                ? (double)(i->span_ns - i->kernel_sum_ns) / (double)i->span_ns : -1;
 }
 
-void attn_summarize_profile(const attn_samples *s, const attn_profile *prof, store_point *p)
+void attn_summarize_profile(const attn_samples *s, const attn_profile *prof,
+                            attn_profile_summary *p)
 {
     p->timing_method = prof ? prof->method : NULL;
     p->kernel_count = median_of(s, prof, f_count);
@@ -197,7 +198,7 @@ static int take_records(const attn_samples *s, attn_profile *out, attn_cupti_log
         attn_kernel_rec *r = &log->recs[i];
         if (r->ext < first_ext || r->ext >= first_ext + (uint64_t)s->n) continue;
         int j = (int)(r->ext - first_ext);
-        store_sample_info *inf = &out->info[j];
+        attn_sample_info *inf = &out->info[j];
         if (r->ext != prev) {
             launch = 0;
             first = r->start, last = r->end;
@@ -211,8 +212,8 @@ static int take_records(const attn_samples *s, attn_profile *out, attn_cupti_log
         inf->span_ns = (int64_t)(last - first);
         char short_name[160];
         attn_kernel_short_name(r->name, short_name, sizeof short_name);
-        store_kernel *k = &out->kernels[out->n_kernels];
-        *k = (store_kernel){.sample = j, .launch = launch++, .kind = rec_kind(r->kind),
+        attn_sample_kernel *k = &out->kernels[out->n_kernels];
+        *k = (attn_sample_kernel){.sample = j, .launch = launch++, .kind = rec_kind(r->kind),
                             .name = r->name, .short_name = strdup(short_name),
                             .registers = r->registers, .static_smem = r->static_smem,
                             .dynamic_smem = r->dynamic_smem, .start_ns = (int64_t)r->start,
@@ -342,7 +343,7 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
         if (rc != ATTN_OK) break;
         if ((rc = profile_push(prof, out->n)) != ATTN_OK || (rc = push(out, event_ns)) != ATTN_OK)
             break;
-        store_sample_info *inf = &prof->info[out->n - 1];
+        attn_sample_info *inf = &prof->info[out->n - 1];
         inf->event_ns = event_ns;
         inf->ext_id = (int64_t)ext;
         if (o->max_sm_mhz > 0) {

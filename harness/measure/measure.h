@@ -22,7 +22,6 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "store/store.h"
 #include "measure/trace.h"
 
 typedef struct attn_measure_opts {
@@ -40,6 +39,48 @@ typedef struct attn_measure_opts {
 
 void attn_measure_defaults(attn_measure_opts *o);
 
+/* What measurement produces, in the form the store keeps it (store.h includes this header: data
+ * flows from measure to store). */
+
+/* Per sample, beside its ns. Values < 0 are not measured (stored as NULL). */
+typedef struct attn_sample_info {
+    int64_t event_ns;          /* CUDA event pair around run() */
+    int64_t kernel_sum_ns;     /* sum of the sample's record durations (CUPTI) */
+    int64_t span_ns;           /* first record start to last record end (CUPTI) */
+    int n_kernels;             /* records attributed to the sample */
+    int sm_clock_mhz, temp_c, power_mw;
+    int64_t ext_id;            /* CUPTI external correlation id of the sample */
+} attn_sample_info;
+
+/* One kernel, memset or memcpy execution of a sample (the store's table kernels). */
+typedef struct attn_sample_kernel {
+    int sample;                /* index into the point's samples */
+    int launch;                /* order within the sample (by start time), from 0 */
+    const char *kind;          /* "kernel", "memset", "memcpy" */
+    const char *name;          /* mangled */
+    const char *short_name;
+    int grid[3], block[3];     /* -1 for a memset or memcpy */
+    int registers, static_smem, dynamic_smem; /* -1 for a memset or memcpy */
+    int64_t start_ns, end_ns;  /* CUPTI timebase */
+    int64_t stream, correlation;
+} attn_sample_kernel;
+
+/* Summary of the samples not flagged throttled (ns). */
+typedef struct attn_timing {
+    int n_samples;        /* samples taken */
+    int n_used;           /* samples the summary uses (not throttled) */
+    double median, p10, p90, ci_low, ci_high; /* NaN when n_used is 0 */
+} attn_timing;
+
+/* The profile part of a point: medians over the samples not throttled; NaN (NULL) where not
+ * measured. */
+typedef struct attn_profile_summary {
+    const char *timing_method; /* what samples hold: "cupti_span", "events", "cpu_clock"; NULL */
+    double kernel_count;       /* records (kernels, memsets, memcpys) per sample */
+    double gap_share;          /* (span - kernel sum) / span */
+    double event_median_ns, kernel_sum_median_ns, span_median_ns;
+} attn_profile_summary;
+
 typedef struct attn_samples {
     int64_t *ns;          /* per-sample time, as attn_profile.method says */
     uint8_t *throttled;   /* 1 where the sample is not used by the summary */
@@ -50,9 +91,9 @@ void attn_samples_free(attn_samples *s);
 
 /* What a GPU measurement knows beside each sample's ns (parallel to attn_samples). */
 typedef struct attn_profile {
-    store_sample_info *info;  /* per sample (info[i] for ns[i]) */
+    attn_sample_info *info;   /* per sample (info[i] for ns[i]) */
     int cap;
-    store_kernel *kernels;    /* CUPTI: every sample's records, by sample then start; owned */
+    attn_sample_kernel *kernels; /* CUPTI: every sample's records, by sample then start; owned */
     size_t n_kernels;
     const char *method;       /* what ns holds: "cupti_span", "events" */
 } attn_profile;
@@ -82,10 +123,11 @@ void attn_profile_finish(attn_samples *s, attn_profile *prof, attn_cupti_log *lo
 int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double elapsed);
 
 /* Median, p10, p90 and the 95 % CI of the median over the samples not flagged throttled. */
-void attn_summarize(const attn_samples *s, store_timing *t);
+void attn_summarize(const attn_samples *s, attn_timing *t);
 /* The profile part of a point: timing method, medians (over the samples not throttled) of the
  * record count, gap share, event time, kernel sum and span; NaN where not measured. */
-void attn_summarize_profile(const attn_samples *s, const attn_profile *prof, store_point *p);
+void attn_summarize_profile(const attn_samples *s, const attn_profile *prof,
+                            attn_profile_summary *out);
 
 /* Seconds on the monotonic clock. */
 double attn_now(void);

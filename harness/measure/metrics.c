@@ -1,13 +1,9 @@
-/* metrics.c — the plain-C half of --metrics (see metrics.h): metric sets, skip reasons, storing. */
+/* metrics.c — the plain-C half of --metrics (see metrics.h): metric sets, units, skip reasons. */
 #include "measure/metrics.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "core/error.h"
-#include "store/store.h"
 
 static const char *const dram_names[] = {"dram__bytes_read.sum", "dram__bytes_write.sum", NULL};
 static const char *const dram_names_op[] = {"dram__bytes_op_read.sum", "dram__bytes_op_write.sum",
@@ -59,25 +55,4 @@ void attn_metrics_privilege_reason_here(const char *call, char *buf, size_t n)
     }
     text[len] = 0;
     attn_metrics_privilege_reason(call, attn_metrics_admin_only(text), geteuid() == 0, buf, n);
-}
-
-int attn_metrics_store(sqlite3 *db, int64_t point_id, const attn_metric_values *v)
-{
-    for (int i = 0; i < v->n; i++)
-        ATTN_TRY(store_metric_add(db, point_id, v->name[i], v->value[i], attn_metrics_unit(v->name[i])));
-    return ATTN_OK;
-}
-
-int attn_metrics_set_run_reason(sqlite3 *db, int64_t run_id, const char *reason)
-{
-    sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "UPDATE runs SET metrics_reason = ?2 WHERE id = ?1", -1,
-                                        &st, NULL));
-    int rc = sqlite3_bind_int64(st, 1, run_id);
-    if (rc == SQLITE_OK) rc = reason ? sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT)
-                                     : sqlite3_bind_null(st, 2);
-    if (rc == SQLITE_OK) rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    SQLITE_CHECK(db, rc);
-    return ATTN_OK;
 }

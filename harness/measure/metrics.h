@@ -13,7 +13,7 @@
  * external correlation id, so the kernel records it causes map to no sample and are dropped at the
  * next point's clear.
  *
- * Split in two: metrics.c is plain C (names, reasons, storing, tested on the CPU); metrics_prof.cu
+ * Split in two: metrics.c is plain C (names, units, reasons, tested on the CPU); metrics_prof.cu
  * holds the CUPTI calls, compiled by nvcc because CUPTI 13.0's cupti_profiler_host.h includes
  * <string>, which gcc in C mode rejects. */
 #ifndef ATTN_METRICS_H
@@ -34,7 +34,8 @@ extern "C" {
  * alt: the names on chips that reject the first ones (GB202: dram__bytes_op_read/op_write.sum), or
  * NULL. Returns NULL for an unknown set. */
 const char *const *attn_metrics_set(const char *set, const char *const **alt);
-/* The unit stored with a metric ("bytes" for dram__bytes*). */
+/* The unit stored with a metric ("bytes" for dram__bytes*). The run stores the values through
+ * store_point_metrics_add (store.h), one row each. */
 const char *attn_metrics_unit(const char *name);
 
 /* Values of one point, in the order of the names in use. */
@@ -52,12 +53,6 @@ void attn_metrics_privilege_reason(const char *call, int admin_only, int is_root
                                    size_t n);
 /* The same, reading /proc/driver/nvidia/params and the effective uid. */
 void attn_metrics_privilege_reason_here(const char *call, char *buf, size_t n);
-
-/* One metrics row per value (unit from attn_metrics_unit). sqlite3 as in store.h. */
-struct sqlite3;
-int attn_metrics_store(struct sqlite3 *db, int64_t point_id, const attn_metric_values *v);
-/* The run's metrics_reason, set later in the run (the pass failed at some point). */
-int attn_metrics_set_run_reason(struct sqlite3 *db, int64_t run_id, const char *reason);
 
 /* ---------------------------------------------------------------- the range profiler (GPU) */
 

@@ -1,4 +1,4 @@
-/* show.c — `attnbench list` (the variants) and `attnbench show` (a run's summary as a table). */
+/* show.c — `attnbench show` (a run's summary as a table). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,24 +7,6 @@
 #include "commands.h"
 #include "core/error.h"
 #include "store/store.h"
-#include "variant.h"
-
-int cmd_list(int argc, char **argv)
-{
-    if (argc > 1) {
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-            puts("usage: attnbench list\nPrints each variant: name, exact / approximate / baseline, description, and the --param keys it reads.");
-            return 0;
-        }
-        return cli_error("list", "unknown option '%s'", argv[1]);
-    }
-    for (const attn_variant *const *v = attn_variants; *v; v++) {
-        printf("%-9s %-11s %s\n", (*v)->name,
-               (*v)->baseline ? "baseline" : (*v)->exact ? "exact" : "approximate", (*v)->description);
-        if ((*v)->param_keys) printf("%21s--param keys: %s\n", "", (*v)->param_keys);
-    }
-    return 0;
-}
 
 int cmd_open_db(const char *cmd, const char *path, sqlite3 **db)
 {

@@ -3,7 +3,9 @@
  * One file per database, WAL journal. The schema is versioned with PRAGMA user_version and migrated
  * forward on open; a database newer than this code is refused. Each point (its row, its samples) is
  * one transaction, so a killed run keeps every completed point; its run row then stays 'running'.
- * Only bound parameters reach SQL. See README.md "Schema" for the tables and the summary view. */
+ * Only bound parameters reach SQL. See README.md "Schema" for the tables and the summary view.
+ * Files: schema.c (migrations, open), write.c (runs, points, samples, metrics, ceilings), query.c
+ * (reads), sql.c (the bind/step helpers they share, sql.h). */
 #ifndef ATTN_STORE_H
 #define ATTN_STORE_H
 
@@ -11,6 +13,7 @@
 #include <stdio.h>
 
 #include "core/problem.h"
+#include "measure/measure.h"
 
 typedef struct sqlite3 sqlite3;
 
@@ -69,12 +72,13 @@ typedef struct store_errors {
     double max_abs, rel_l2, cosine;
 } store_errors;
 
-/* Summary of the accepted samples (in ns). */
-typedef struct store_timing {
-    int n_samples;        /* samples stored */
-    int n_used;           /* samples the summary uses (not throttled) */
-    double median, p10, p90, ci_low, ci_high;
-} store_timing;
+/* A named value of a point (table metrics, one row each): a hardware counter, a variant's
+ * quality value, an error metric that is not a column. */
+typedef struct store_metric {
+    const char *name;  /* unique within the point */
+    double value;      /* NaN is stored as NULL */
+    const char *unit;  /* "" when dimensionless */
+} store_metric;
 
 typedef struct store_point {
     const char *variant;
@@ -89,49 +93,23 @@ typedef struct store_point {
     int check_rows;            /* query rows compared */
     double dense_flops, exec_flops, bytes;
     double device_bytes;       /* inputs + output + workspace on the device */
-    store_timing timing;       /* n_samples == 0 when not timed */
-    /* Schema 2 (NaN / NULL when not measured). Medians over the samples the summary uses. */
-    const char *timing_method; /* what samples.ns holds: "cupti_span", "events", "cpu_clock" */
-    double kernel_count;       /* records (kernels, memsets, memcpys) per sample */
-    double gap_share;          /* (span - kernel sum) / span */
-    double event_median_ns, kernel_sum_median_ns, span_median_ns;
+    attn_timing timing;        /* n_samples == 0 when not timed */
+    attn_profile_summary profile; /* schema 2 (timing_method NULL: not measured) */
+    const char *compute_dtype; /* schema 3: the type the variant computes in; NULL: the dtype */
+    const store_metric *metrics; /* stored with the point (table metrics); may be NULL */
+    int n_metrics;
 } store_point;
 
-/* Per sample, beside its ns (schema 2). Values < 0 are stored as NULL (not measured). */
-typedef struct store_sample_info {
-    int64_t event_ns;          /* CUDA event pair around run() */
-    int64_t kernel_sum_ns;     /* sum of the sample's record durations (CUPTI) */
-    int64_t span_ns;           /* first record start to last record end (CUPTI) */
-    int n_kernels;             /* records attributed to the sample */
-    int sm_clock_mhz, temp_c, power_mw;
-    int64_t ext_id;            /* CUPTI external correlation id of the sample */
-} store_sample_info;
-
-/* One kernel/memset/memcpy record of a sample (schema 2, table kernels). */
-typedef struct store_kernel {
-    int sample;                /* index into the point's samples */
-    int launch;                /* order within the sample (by start time), from 0 */
-    const char *kind;          /* "kernel", "memset", "memcpy" */
-    const char *name;          /* mangled */
-    const char *short_name;
-    int grid[3], block[3];
-    int registers, static_smem, dynamic_smem;
-    int64_t start_ns, end_ns;
-    int64_t stream, correlation;
-} store_kernel;
-
-/* Inserts the point and its samples (ns[i], throttled[i] may be NULL = none) in one transaction. */
-int store_point_add(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
-                    const uint8_t *throttled, int n, int64_t *point_id);
-
-/* The same with schema-2 sample details (info may be NULL) and the samples' kernel records. */
+/* Inserts the point, its samples (ns[i], throttled[i] may be NULL = none; info may be NULL), the
+ * samples' kernel records and the point's metrics in one transaction. */
 int store_point_add_full(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
-                         const uint8_t *throttled, int n, const store_sample_info *info,
-                         const store_kernel *kernels, size_t n_kernels, int64_t *point_id);
+                         const uint8_t *throttled, int n, const attn_sample_info *info,
+                         const attn_sample_kernel *kernels, size_t n_kernels, int64_t *point_id);
 
-/* A hardware-counter value of a point (table metrics). */
-int store_metric_add(sqlite3 *db, int64_t point_id, const char *name, double value,
-                     const char *unit);
+/* Metrics rows of a stored point (INSERT OR REPLACE: a name given again replaces its row). */
+int store_point_metrics_add(sqlite3 *db, int64_t point_id, const store_metric *m, int n);
+/* The run's metrics_reason, set later in the run (the --metrics pass failed at some point). */
+int store_run_metrics_reason(sqlite3 *db, int64_t run_id, const char *reason);
 
 /* The newest run id (0 if none). */
 int store_latest_run(sqlite3 *db, int64_t *run_id);

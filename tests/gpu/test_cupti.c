@@ -111,6 +111,19 @@ static void fallback_other_subscriber(void)
     cudaStreamDestroy(s);
 }
 
+/* The launches one run() makes at point p, from the plan the host makes for it (work(plan));
+ * -1 when unknown (a library decides). */
+static int launches_of(const attn_variant *v, const attn_point *p)
+{
+    attn_plan *plan;
+    attn_work w = {0, 0, -1};
+    const attn_host_inputs none = {NULL, NULL, NULL};
+    if (!v || !v->work || attn_variant_plan_host(v, p, &none, &plan) != ATTN_OK) return -1;
+    v->work(plan, &w);
+    attn_variant_plan_free(v, plan);
+    return w.launches;
+}
+
 /* Samples (those matching the SQL condition `where` on samples s) whose record count differs from
  * the variant's known launch count. */
 static void launch_counts_where(const char *db, const char *where)
@@ -121,7 +134,7 @@ static void launch_counts_where(const char *db, const char *where)
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return;
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT p.id, p.variant, batch, heads, kv_heads, seq, head_dim, dtype, causal,"
-             " (SELECT count(*) FROM samples s WHERE s.point_id = p.id AND %s)"
+             " (SELECT count(*) FROM samples s WHERE s.point_id = p.id AND %s), params"
              " FROM points p WHERE status = 'ok'", where);
     sqlite3_prepare_v2(h, sql, -1, &st, NULL);
     sqlite3_stmt *q;
@@ -135,7 +148,8 @@ static void launch_counts_where(const char *db, const char *where)
         p.kv_heads = sqlite3_column_int(st, 4), p.seq = sqlite3_column_int(st, 5);
         p.head_dim = sqlite3_column_int(st, 6), p.causal = sqlite3_column_int(st, 8);
         attn_dtype_parse((const char *)sqlite3_column_text(st, 7), &p.dtype);
-        int want = v && v->launches ? v->launches(&p) : -1;
+        snprintf(p.params, sizeof p.params, "%s", (const char *)sqlite3_column_text(st, 10));
+        int want = launches_of(v, &p);
         if (want < 0) continue;
         sqlite3_bind_int64(q, 1, sqlite3_column_int64(st, 0));
         sqlite3_bind_int(q, 2, want);

@@ -1,9 +1,8 @@
 /* test_gpu.c — GPU tests (make test-gpu; needs a GPU): the GPU input generator equals the host's
  * bit for bit; every GPU variant passes the fp64 check across shapes (S = 1, 127, 1000, 4096;
  * D = 64, 128; causal; H_kv < H; fp16, bf16, fp32) through the real pipeline, fused on both of
- * its paths and within 2× of cublas's max error; lowrank's method=nystrom (m = 16, 64) against its
- * own CPU implementation on both fused paths and the cuBLAS path (fp32); an out-of-memory point is
- * skipped with its reason and the run goes on. */
+ * its paths and within 2× of cublas's max error; an out-of-memory point is skipped with its reason
+ * and the run goes on. (The approximate variants have their own GPU tests.) */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,7 @@ static void variants_pass(const char *init)
     snprintf(db, sizeof db, "%s/variants-%s.db", fx_dir, init);
     int rc = fx_sh("'%s' run --db %s --seq 1,127,1000,4096 --head-dim 64,128 --heads 4 --kv-heads 1,4"
                    " --batch 2 --dtype fp16,bf16,fp32 --causal 0,1 --init %s --max-time 0.01"
-                   " --min-samples 3 --param path=mma,wgmma --quiet", fx_bin, db, init);
+                   " --min-samples 3 --param fused.path=mma,wgmma --quiet", fx_bin, db, init);
     char what[200];
     snprintf(what, sizeof what, "all variants, 96 shapes, %s inputs: exit 0 (got %d)", init, rc);
     test_cond(what, rc == 0);
@@ -69,59 +68,6 @@ static void variants_pass(const char *init)
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
 
-/* 1 when the current device is sm_90 (where lowrank's path=wgmma runs). */
-static int device_is_sm90(void)
-{
-    int dev, major = 0, minor = 0;
-    return cudaGetDevice(&dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess &&
-           major == 9 && minor == 0;
-}
-
-/* The number of points in the database at db that satisfy the SQL condition `where`. */
-static long long points_where(const char *db, const char *where)
-{
-    char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM points WHERE %s", where);
-    return fx_query_int(db, sql);
-}
-
-/* lowrank method=nystrom through the real pipeline: the GPU output against cpu_rows (the same
- * approximation, same rounding points) at S = 1, 127, 1000, 4096 with m = 16 and 64 (m > S is
- * skipped with its reason), H_kv < H; the fused attention on both paths, then the cuBLAS path
- * (attn=cublas; fp32 and D = 96 take it anyway). */
-static void nystrom_pass(const char *init)
-{
-    char db[512];
-    snprintf(db, sizeof db, "%s/nystrom-%s.db", fx_dir, init);
-    const char *common = "--variants lowrank --seq 1,127,1000,4096 --heads 4 --kv-heads 1,4 --batch 2"
-                         " --max-time 0.01 --min-samples 3 --param method=nystrom --param m=16,64 --quiet";
-    int rc = fx_sh("'%s' run --db %s %s --init %s --head-dim 64,128 --dtype fp16,bf16"
-                   " --param path=mma,wgmma", fx_bin, db, common, init);
-    int rc2 = fx_sh("'%s' run --db %s %s --init %s --head-dim 64,96 --dtype bf16,fp32"
-                    " --param attn=cublas", fx_bin, db, common, init);
-    char what[200];
-    snprintf(what, sizeof what, "lowrank method=nystrom, %s inputs: both runs exit 0 (got %d, %d)",
-             init, rc, rc2);
-    test_cond(what, rc == 0 && rc2 == 0);
-    test_cond("nystrom: no point failed or errored", points_where(db, "status IN ('failed', 'error')") == 0);
-    test_cond("nystrom: skips say why",
-              points_where(db, "status = 'skipped' AND (reason IS NULL OR reason = '')") == 0);
-    test_cond("nystrom: m > S skipped with the reason",
-              points_where(db, "seq = 1 AND status = 'skipped' AND reason LIKE '%m <= seq%'") > 0);
-    test_cond("nystrom: m = 16 and 64 ran on the mma path at S = 127, 1000, 4096",
-              fx_query_int(db, "SELECT count(DISTINCT seq || params) FROM points WHERE status = 'ok'"
-                               " AND seq > 1 AND config LIKE '%method=nystrom%path=mma%'") == 6);
-    test_cond("nystrom: the cuBLAS path ran, fp32 and D = 96 included",
-              points_where(db, "status = 'ok' AND dtype = 'fp32' AND head_dim = 96"
-                               " AND config LIKE '%method=nystrom%attn=cublas%'") > 0);
-    test_cond("nystrom: the wgmma path ran where the device has it",
-              !device_is_sm90() || points_where(db, "status = 'ok' AND config LIKE '%path=wgmma%'") > 0);
-    /* The worst errors against cpu_rows, for the log. */
-    fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
-}
-
 static void out_of_memory_is_skipped(void)
 {
     char db[512];
@@ -148,8 +94,6 @@ int main(int argc, char **argv)
     generator_matches_host();
     variants_pass("normal");
     variants_pass("outliers");
-    nystrom_pass("normal");
-    nystrom_pass("outliers");
     out_of_memory_is_skipped();
     fx_sh("rm -rf '%s'", fx_dir);
     return test_report();

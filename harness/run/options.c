@@ -1,0 +1,391 @@
+/* options.c — `attnbench run`'s option table and the --sweep file reader (see options.h). */
+#include "run/options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- setters */
+
+#define INT_LIST_SETTER(fn, field, name)                                                       \
+    static int fn(void *ctx, const char *v)                                                    \
+    {                                                                                          \
+        run_options *o = ctx;                                                                  \
+        if ((o->n_##field = cli_int_list(v, 1, o->field, CLI_LIST_MAX)) < 0)                   \
+            return cli_error("run", "bad %s value '%s'", name, v);                             \
+        return 0;                                                                              \
+    }
+INT_LIST_SETTER(set_seq, seq, "--seq")
+INT_LIST_SETTER(set_heads, heads, "--heads")
+INT_LIST_SETTER(set_kv_heads, kv_heads, "--kv-heads")
+INT_LIST_SETTER(set_head_dim, head_dim, "--head-dim")
+INT_LIST_SETTER(set_batch, batch, "--batch")
+#undef INT_LIST_SETTER
+
+static int one_int(const char *name, const char *v, int *out)
+{
+    int x[1];
+    if (cli_int_list(v, 1, x, 1) != 1) return cli_error("run", "bad %s value '%s'", name, v);
+    *out = x[0];
+    return 0;
+}
+
+static int set_tokens(void *ctx, const char *v)
+{
+    return one_int("--tokens", v, &((run_options *)ctx)->tokens);
+}
+
+static int set_model_dim(void *ctx, const char *v)
+{
+    return one_int("--model-dim", v, &((run_options *)ctx)->model_dim);
+}
+
+static int set_min_samples(void *ctx, const char *v)
+{
+    return one_int("--min-samples", v, &((run_options *)ctx)->measure.min_samples);
+}
+
+static int set_variants(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    char *w[RUN_VARIANTS_MAX];
+    int k = cli_word_list(v, o->variant_text, sizeof o->variant_text, w, RUN_VARIANTS_MAX);
+    if (k < 0) return cli_error("run", "bad --variants value '%s'", v);
+    o->n_variants = 0;
+    for (int j = 0; j < k; j++) {
+        const attn_variant *found = attn_variant_find(w[j]);
+        if (!found) return cli_error("run", "unknown variant '%s' (attnbench list)", w[j]);
+        o->variants[o->n_variants++] = found;
+    }
+    return 0;
+}
+
+static int set_dtype(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    char buf[64], *w[3];
+    int k = cli_word_list(v, buf, sizeof buf, w, 3);
+    if (k < 0) return cli_error("run", "bad --dtype value '%s'", v);
+    for (int j = 0; j < k; j++)
+        if (attn_dtype_parse(w[j], &o->dtypes[j]))
+            return cli_error("run", "unknown dtype '%s' (fp16, bf16, fp32)", w[j]);
+    o->n_dtypes = k;
+    return 0;
+}
+
+static int set_causal(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    int k = cli_int_list(v, 0, o->causal, 2);
+    for (int j = 0; j < k; j++)
+        if (o->causal[j] > 1) k = -1;
+    if (k < 0) return cli_error("run", "bad --causal value '%s' (0, 1 or 0,1)", v);
+    o->n_causal = k;
+    return 0;
+}
+
+static int is_key(const char *s)
+{
+    if (*s < 'a' || *s > 'z') return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+    return 1;
+}
+
+/* [VARIANT.]KEY=VALUE[,VALUE...]: the syntax only; the sweep checks keys and values against the
+ * selected variants' declarations. */
+static int set_param(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    const char *eq = strchr(v, '=');
+    if (o->n_params == RUN_PARAMS_MAX)
+        return cli_error("run", "too many --param options (at most %d)", RUN_PARAMS_MAX);
+    run_param *pp = &o->params[o->n_params];
+    memset(pp, 0, sizeof *pp);
+    const char *dot = eq ? memchr(v, '.', (size_t)(eq - v)) : NULL;
+    const char *key = dot ? dot + 1 : v;
+    if (!eq || (size_t)(eq - key) >= sizeof pp->key ||
+        (dot && (size_t)(dot - v) >= sizeof pp->variant))
+        return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", v);
+    if (dot) snprintf(pp->variant, sizeof pp->variant, "%.*s", (int)(dot - v), v);
+    snprintf(pp->key, sizeof pp->key, "%.*s", (int)(eq - key), key);
+    if (!is_key(pp->key) || (dot && !pp->variant[0]))
+        return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", v);
+    pp->n_values = cli_word_list(eq + 1, pp->text, sizeof pp->text, pp->values, CLI_LIST_MAX);
+    if (pp->n_values < 0) return cli_error("run", "bad --param '%s': no value", v);
+    for (int j = 0; j < pp->n_values; j++)
+        if (strchr(pp->values[j], '=')) return cli_error("run", "bad --param '%s'", v);
+    o->n_params++;
+    return 0;
+}
+
+static int set_backend(void *ctx, const char *v)
+{
+    if (strcmp(v, "cuda") && strcmp(v, "cpu"))
+        return cli_error("run", "unknown backend '%s' (cuda or cpu)", v);
+    ((run_options *)ctx)->cpu = strcmp(v, "cpu") == 0;
+    return 0;
+}
+
+static int set_text(const char *name, const char *v, const char **out, int may_be_empty)
+{
+    if (!may_be_empty && !*v) return cli_error("run", "%s needs a value", name);
+    *out = v;
+    return 0;
+}
+
+static int set_db(void *ctx, const char *v)
+{
+    return set_text("--db", v, &((run_options *)ctx)->db, 0);
+}
+
+static int set_tag(void *ctx, const char *v)
+{
+    return set_text("--tag", v, &((run_options *)ctx)->tag, 1);
+}
+
+static int set_save(void *ctx, const char *v)
+{
+    return set_text("--save-tensors", v, &((run_options *)ctx)->save_dir, 0);
+}
+
+static int set_seed(void *ctx, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(v, &end, 10);
+    if (end == v || *end || errno || *v == '-') return cli_error("run", "bad --seed value '%s'", v);
+    ((run_options *)ctx)->seed = s;
+    return 0;
+}
+
+static int set_init(void *ctx, const char *v)
+{
+    if (attn_init_parse(v, &((run_options *)ctx)->init))
+        return cli_error("run", "unknown --init '%s' (normal or outliers)", v);
+    return 0;
+}
+
+static int set_cache(void *ctx, const char *v)
+{
+    if (strcmp(v, "cold") && strcmp(v, "hot"))
+        return cli_error("run", "unknown --cache '%s' (cold or hot)", v);
+    ((run_options *)ctx)->measure.cold = strcmp(v, "cold") == 0;
+    return 0;
+}
+
+static int set_target_ci(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    if (cli_fraction(v, &o->measure.target_ci) || o->measure.target_ci <= 0)
+        return cli_error("run", "bad --target-ci value '%s' (e.g. 1%%)", v);
+    return 0;
+}
+
+static int set_max_time(void *ctx, const char *v)
+{
+    if (cli_seconds(v, &((run_options *)ctx)->measure.max_time))
+        return cli_error("run", "bad --max-time value '%s' (e.g. 2s, 500ms)", v);
+    return 0;
+}
+
+static int set_metrics(void *ctx, const char *v)
+{
+    if (strcmp(v, "dram") != 0) return cli_error("run", "unknown --metrics '%s' (dram)", v);
+    ((run_options *)ctx)->metrics = v;
+    return 0;
+}
+
+static int set_spin(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    const char *colon = strchr(v, ':');
+    char name[64];
+    int us[1];
+    if (!colon || (size_t)(colon - v) >= sizeof name || cli_int_list(colon + 1, 1, us, 1) != 1 ||
+        us[0] > 10000000)
+        return cli_error("run", "bad --debug-spin '%s' (VARIANT:MICROSECONDS)", v);
+    snprintf(name, sizeof name, "%.*s", (int)(colon - v), v);
+    if (!(o->spin_variant = attn_variant_find(name)))
+        return cli_error("run", "unknown variant '%s' in --debug-spin", name);
+    o->spin_us = us[0];
+    return 0;
+}
+
+#define FLAG_SETTER(fn, expr)                                                                  \
+    static int fn(void *ctx, const char *v)                                                    \
+    {                                                                                          \
+        (void)v;                                                                               \
+        run_options *o = ctx;                                                                  \
+        expr = 1;                                                                              \
+        return 0;                                                                              \
+    }
+FLAG_SETTER(set_quiet, o->quiet)
+FLAG_SETTER(set_no_cupti, o->no_cupti)
+FLAG_SETTER(set_cupti_alternate, o->measure.cupti_alternate)
+FLAG_SETTER(set_no_ceilings, o->no_ceilings)
+#undef FLAG_SETTER
+
+/* --sweep is read before the other options (read_sweep_files); here only from inside a file. */
+static int set_sweep(void *ctx, const char *v)
+{
+    (void)ctx;
+    return cli_error("run", "--sweep '%s' inside a --sweep file: files do not nest", v);
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static const cli_option run_option_table[] = {
+    {"--variants", "LIST", "variants to run (default: all; `attnbench list` names them)",
+     set_variants},
+    {"--seq", "LIST", "sequence lengths S (default 1024)", set_seq},
+    {"--heads", "LIST", "query heads H (default 16)", set_heads},
+    {"--kv-heads", "LIST", "key/value heads H_kv, dividing H (default: = H)", set_kv_heads},
+    {"--head-dim", "LIST", "head dim D (default 128)", set_head_dim},
+    {"--batch", "LIST", "batch B (default 1)", set_batch},
+    {"--tokens", "N", "instead of --batch: B = max(1, N / S) for each S", set_tokens},
+    {"--model-dim", "N", "instead of --heads: H = N / D for each D", set_model_dim},
+    {"--dtype", "LIST", "fp16, bf16, fp32 (default bf16)", set_dtype},
+    {"--causal", "LIST", "0, 1 (default 0)", set_causal},
+    {"--param", "[V.]KEY=LIST",
+     "a variant parameter to sweep (repeatable): KEY applies to every selected\n"
+     "variant that declares it, V.KEY to variant V only (attnbench list --params)",
+     set_param},
+    {"--backend", "B", "cuda (default) or cpu: the CPU implementations, same pipeline",
+     set_backend},
+    {"--db", "PATH", "database (default results/attnbench.db)", set_db},
+    {"--tag", "TEXT", "label stored with the run (e.g. nightly)", set_tag},
+    {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed},
+    {"--init", "I", "input distribution: normal (default) or outliers", set_init},
+    {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache},
+    {"--min-samples", "N", "at least N samples per point (default 10)", set_min_samples},
+    {"--target-ci", "P", "stop when the 95 % CI of the median is within ±P (default 1%)",
+     set_target_ci},
+    {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time},
+    {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
+     set_save},
+    {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", set_no_cupti},
+    {"--cupti-alternate", NULL,
+     "trace every other sample only (the others untraced, as with\n"
+     "--no-cupti) and time with events: what tracing costs, in one run",
+     set_cupti_alternate},
+    {"--no-ceilings", NULL, "skip measuring the GPU's GEMM and copy ceilings at run start",
+     set_no_ceilings},
+    {"--metrics", "dram", "DRAM bytes per point from hardware counters (a separate pass)",
+     set_metrics},
+    {"--debug-spin", "V:US",
+     "add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
+     "known slowdown, to check that `attnbench compare` catches it",
+     set_spin},
+    {"--sweep", "FILE", "read options from FILE (one option per line, # comments) first",
+     set_sweep},
+    {"--quiet", NULL, "no progress line", set_quiet},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const cli_command run_command = {
+    "run", "[options]",
+    "Checks each variant at each point against an fp64 reference, then times it; stores every\n"
+    "point and sample in SQLite. Lists take \"a,b,c\" and ranges \"512:16384:x2\" or"
+    " \"64:256:+64\".\n",
+    run_option_table,
+    "Exit status: 0 every point ok or skipped; 1 a point failed its check or errored, the run\n"
+    "was aborted or interrupted, or no GPU; 2 bad usage or input (nothing written).\n",
+    NULL,
+};
+
+/* ---------------------------------------------------------------- parsing */
+
+/* Appends the options of a --sweep file (one or more per line, # comments) to args; the file's
+ * text goes to buf, which the options then point into (*used: its bytes). */
+static int read_sweep_file(const char *path, char *buf, size_t bufsize, size_t *used, char **args,
+                           int *n)
+{
+    if (bufsize < 2) return cli_error("run", "--sweep files too large");
+    FILE *f = fopen(path, "r");
+    if (!f) return cli_error("run", "cannot read --sweep file '%s': %s", path, strerror(errno));
+    size_t len = fread(buf, 1, bufsize - 1, f);
+    int too_big = !feof(f);
+    fclose(f);
+    if (too_big) return cli_error("run", "--sweep file '%s' is too large", path);
+    buf[len] = 0;
+    *used = len + 1;
+    for (char *line = buf, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        for (char *save = NULL, *w = strtok_r(line, " \t\r", &save); w;
+             w = strtok_r(NULL, " \t\r", &save)) {
+            if (*n == RUN_ARGS_MAX)
+                return cli_error("run", "--sweep file '%s' has too many options", path);
+            args[(*n)++] = w;
+        }
+    }
+    return 0;
+}
+
+/* args[1..]: the --sweep files' options, then the command line's without its --sweep options. */
+static int gather_args(int argc, char **argv, run_options *o, char **args, int *n)
+{
+    size_t used = 0, file_bytes = 0;
+    *n = 1;
+    args[0] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!cli_opt(argc, argv, &i, "--sweep", &v)) continue;
+        if (!v) return cli_error("run", "--sweep needs a value (FILE)");
+        if (read_sweep_file(v, o->sweep_text + used, sizeof o->sweep_text - used, &file_bytes,
+                            args, n))
+            return CLI_USAGE;
+        used += file_bytes;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sweep") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(argv[i], "--sweep=", 8) == 0) continue;
+        if (*n == RUN_ARGS_MAX) return cli_error("run", "too many options");
+        args[(*n)++] = argv[i];
+    }
+    return 0;
+}
+
+static void defaults(run_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seq[0] = 1024, o->n_seq = 1;
+    o->heads[0] = 16, o->n_heads = 1;
+    o->head_dim[0] = 128, o->n_head_dim = 1;
+    o->batch[0] = 1, o->n_batch = 1;
+    o->dtypes[0] = ATTN_BF16, o->n_dtypes = 1;
+    o->n_causal = 1;
+    o->db = "results/attnbench.db";
+    o->seed = 1;
+    attn_measure_defaults(&o->measure);
+}
+
+int run_options_parse(int argc, char **argv, run_options *o)
+{
+    char *args[RUN_ARGS_MAX];
+    int n;
+    defaults(o);
+    int rc = gather_args(argc, argv, o, args, &n);
+    if (rc == 0) rc = cli_parse(&run_command, n, args, o);
+    if (rc) return rc;
+    attn_measure_opts *m = &o->measure;
+    if (m->min_samples > m->max_samples) m->max_samples = m->min_samples;
+    if (!o->n_variants) /* all of them */
+        for (const attn_variant *const *v = attn_variants; *v; v++)
+            o->variants[o->n_variants++] = *v;
+    if (o->spin_variant) {
+        int listed = 0;
+        for (int j = 0; j < o->n_variants; j++) listed |= o->variants[j] == o->spin_variant;
+        if (!listed || o->cpu)
+            return cli_error("run", "--debug-spin needs the GPU backend and '%s' among --variants",
+                             o->spin_variant->name);
+    }
+    return 0;
+}

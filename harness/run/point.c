@@ -1,0 +1,292 @@
+/* point.c — one variant at one point, the steps common to both backends (see point.h). */
+#include "run/point.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check/check.h"
+#include "check/reference.h"
+#include "core/npy.h"
+#include "measure/trace.h"
+
+static const char *const status_names[] = {"ok", "failed", "skipped", "error"};
+
+const char *run_point_status_name(run_point_status s) { return status_names[s]; }
+
+/* ---------------------------------------------------------------- the shape */
+
+static float *widen(attn_dtype t, const void *src, size_t n)
+{
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; f && i < n; i++) f[i] = attn_load(t, src, i);
+    return f;
+}
+
+static int shape_inputs(const run_env *env, run_shape *s)
+{
+    const attn_point *p = &s->p;
+    const size_t es = attn_dtype_size(p->dtype), nq = attn_q_elems(p), nkv = attn_kv_elems(p);
+    s->n_rows = attn_sample_rows(p, RUN_CHECK_BUDGET, &s->rows);
+    s->hq = malloc(nq * es), s->hk = malloc(nkv * es), s->hv = malloc(nkv * es);
+    s->out = malloc(nq * es);
+    if (!s->rows || !s->hq || !s->hk || !s->hv || !s->out)
+        return attn_fail("out of host memory for inputs");
+    ATTN_TRY(env->backend->inputs(env, s));
+    s->fq = widen(p->dtype, s->hq, nq), s->fk = widen(p->dtype, s->hk, nkv);
+    s->fv = widen(p->dtype, s->hv, nkv);
+    if (!s->fq || !s->fk || !s->fv) return attn_fail("out of host memory for inputs");
+    s->in = (attn_host_inputs){s->fq, s->fk, s->fv};
+    return ATTN_OK;
+}
+
+void run_shape_setup(const run_env *env, const attn_point *p, run_shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->p = *p;
+    s->setup_rc = shape_inputs(env, s);
+    if (s->setup_rc != ATTN_OK) s->setup_error = attn_last_error;
+}
+
+void run_shape_free(const run_env *env, run_shape *s)
+{
+    env->backend->inputs_free(s);
+    free(s->hq), free(s->hk), free(s->hv), free(s->fq), free(s->fk), free(s->fv);
+    free(s->rows), free(s->ref), free(s->out);
+    memset(s, 0, sizeof *s);
+}
+
+static const double *shape_reference(run_shape *s)
+{
+    if (!s->ref) {
+        s->ref = malloc(s->n_rows * s->p.head_dim * sizeof *s->ref);
+        if (s->ref) attn_reference_rows(&s->p, &s->in, s->rows, s->n_rows, s->ref);
+    }
+    return s->ref;
+}
+
+/* DIR/NAME.npy of a [B][heads][S][D] tensor in the point's dtype. */
+static int save_npy(const char *dir, const char *name, const attn_point *p, int heads,
+                    const void *data)
+{
+    char path[PATH_MAX];
+    size_t shape[4] = {(size_t)p->batch, (size_t)heads, (size_t)p->seq, (size_t)p->head_dim};
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    return attn_npy_write(path, p->dtype, data, 4, shape);
+}
+
+int run_shape_save_inputs(const run_env *env, const run_shape *s)
+{
+    const char *dir = env->o->save_dir;
+    ATTN_TRY(save_npy(dir, "q", &s->p, s->p.heads, s->hq));
+    ATTN_TRY(save_npy(dir, "k", &s->p, s->p.kv_heads, s->hk));
+    return save_npy(dir, "v", &s->p, s->p.kv_heads, s->hv);
+}
+
+/* ---------------------------------------------------------------- the check */
+
+static void add_metric(run_point *pt, const char *name, double value, const char *unit)
+{
+    if (pt->sp.n_metrics < RUN_POINT_METRICS_MAX)
+        pt->metrics[pt->sp.n_metrics++] = (store_metric){name, value, unit};
+}
+
+static void fill_errors(store_errors *e, const attn_check_result *r)
+{
+    e->max_abs = r->max_abs, e->rel_l2 = r->rel_l2, e->cosine = r->cosine;
+}
+
+/* The checked rows of the output, as stored (in the dtype), widened. */
+static void output_rows(const run_shape *s, float *out)
+{
+    const attn_point *p = &s->p;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const attn_row *r = &s->rows[i];
+        size_t base = (((size_t)r->b * p->heads + r->h) * p->seq + r->s) * p->head_dim;
+        for (int d = 0; d < p->head_dim; d++)
+            out[i * p->head_dim + d] = attn_load(p->dtype, s->out, base + d);
+    }
+}
+
+/* An approximation's check target: its CPU implementation of the plan at the checked rows,
+ * rounded to the dtype as the GPU's store rounds. */
+static int approximate_target(const run_point *pt, double *target)
+{
+    const run_shape *s = pt->shape;
+    size_t n = s->n_rows * s->p.head_dim;
+    float *cpu = malloc(n * sizeof *cpu);
+    int rc = cpu ? pt->v->cpu_rows(pt->plan, &s->in, s->rows, s->n_rows, cpu)
+                 : attn_fail("out of host memory for the check target");
+    for (size_t i = 0; rc == ATTN_OK && i < n; i++) target[i] = attn_round(s->p.dtype, cpu[i]);
+    free(cpu);
+    return rc;
+}
+
+/* The variant's quality values over the checked rows, as metrics rows. */
+static int quality_metrics(run_point *pt)
+{
+    attn_quality q = {0};
+    const run_shape *s = pt->shape;
+    ATTN_TRY(pt->v->quality(pt->plan, &s->in, s->rows, s->n_rows, &q));
+    for (int i = 0; i < q.n && i < ATTN_QUALITY_MAX; i++)
+        add_metric(pt, q.name[i], q.value[i], q.unit[i]);
+    return ATTN_OK;
+}
+
+/* The checked run's output against its target and exact attention, under the variant's policy:
+ * sets the errors, the status (failed, with the reason) and the metrics rows. */
+static int check_point(run_point *pt)
+{
+    run_shape *s = pt->shape;
+    const size_t n = s->n_rows * s->p.head_dim;
+    const double *exact = shape_reference(s);
+    float *out = malloc(n * sizeof *out);
+    double *target = pt->v->exact ? NULL : malloc(n * sizeof *target);
+    int rc = ATTN_OK;
+    if (!exact || !out || (!pt->v->exact && !target)) {
+        rc = attn_fail("out of host memory for the check");
+        goto end;
+    }
+    output_rows(s, out);
+    if (target) ATTN_TRY_GOTO(approximate_target(pt, target), rc, end);
+    attn_check_policy pol;
+    attn_check_policy_default(s->p.dtype, &pol);
+    if (pt->v->check_policy) pt->v->check_policy(pt->plan, &pol);
+    attn_verdict verdict;
+    attn_check_verdict(out, exact, target, s->rows, s->n_rows, s->p.head_dim, &pol, &verdict);
+    fill_errors(&pt->sp.check, &verdict.target);
+    fill_errors(&pt->sp.vs_exact, &verdict.exact);
+    pt->sp.check_rows = (int)s->n_rows;
+    if (!verdict.passed) {
+        pt->status = RUN_POINT_FAILED;
+        snprintf(pt->reason, sizeof pt->reason, "%s", verdict.reason);
+    }
+    if (!pt->v->exact) {
+        add_metric(pt, "exact_rel_l1", verdict.exact.rel_l1, "");
+        add_metric(pt, "exact_rmse", verdict.exact.rmse, "");
+    }
+    if (pt->v->quality) ATTN_TRY_GOTO(quality_metrics(pt), rc, end);
+end:
+    free(out);
+    free(target);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- one point */
+
+void run_point_reason(run_point *pt, const char *prefix)
+{
+    snprintf(pt->reason, sizeof pt->reason, "%s%s", prefix, attn_last_error.msg);
+}
+
+static void init_point(const run_env *env, run_shape *s, const attn_variant *v, const char *params,
+                       run_point *pt)
+{
+    memset(pt, 0, sizeof *pt);
+    pt->env = env, pt->shape = s, pt->v = v;
+    pt->p = s->p;
+    snprintf(pt->p.params, sizeof pt->p.params, "%s", params);
+    if (env->o->spin_variant == v) pt->spin_ns = (uint64_t)env->o->spin_us * 1000;
+    store_point *sp = &pt->sp;
+    sp->variant = v->name, sp->is_baseline = v->baseline, sp->point = pt->p, sp->exact = v->exact;
+    sp->check = sp->vs_exact = (store_errors){NAN, NAN, NAN};
+    sp->dense_flops = attn_dense_flops(&pt->p);
+    sp->exec_flops = sp->bytes = NAN;
+    sp->profile = (attn_profile_summary){NULL, NAN, NAN, NAN, NAN, NAN};
+    sp->device_bytes = NAN;
+    sp->metrics = pt->metrics;
+}
+
+/* What the plan says: the work counts and the configuration text stored with the point. */
+static void describe_plan(run_point *pt)
+{
+    attn_work w = {pt->sp.dense_flops, NAN, -1};
+    if (pt->v->work) pt->v->work(pt->plan, &w);
+    pt->sp.exec_flops = w.flops, pt->sp.bytes = w.bytes;
+    if (pt->v->describe) pt->v->describe(pt->plan, pt->config_text, sizeof pt->config_text);
+    if (pt->spin_ns) { /* the point carries the knob: no one mistakes it for the variant's speed */
+        size_t len = strlen(pt->config_text);
+        snprintf(pt->config_text + len, sizeof pt->config_text - len, "%sdebug_spin_us=%d",
+                 len ? " " : "", pt->env->o->spin_us);
+    }
+    if (pt->config_text[0]) pt->sp.config = pt->config_text;
+}
+
+/* --save-tensors: the checked output, written once, whichever backend made it. */
+static void save_output(const run_point *pt)
+{
+    char name[128];
+    snprintf(name, sizeof name, "o_%s", pt->v->name);
+    if (save_npy(pt->env->o->save_dir, name, &pt->p, pt->p.heads, pt->shape->out) != ATTN_OK)
+        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
+}
+
+/* Configure → prepare → checked run → check → (time). Returns ATTN_OK with pt->status set, or
+ * the failing step's code with attn_last_error set. */
+static int point_steps(run_point *pt)
+{
+    const run_backend *be = pt->env->backend;
+    const attn_variant *v = pt->v;
+    char why[512];
+    if (v->config_size && !(pt->config = calloc(1, v->config_size)))
+        return attn_fail("out of host memory for %s's config", v->name);
+    const char *skip = attn_variant_configure(v, &pt->p, pt->config, why, sizeof why);
+    if (skip) return attn_skip("%s", skip);
+    const char *compute = v->compute_dtype ? v->compute_dtype(&pt->p, pt->config) : NULL;
+    pt->sp.compute_dtype = compute;
+    pt->workspace_bytes = v->workspace_bytes ? v->workspace_bytes(&pt->p, pt->config) : 0;
+    ATTN_TRY(be->prepare(pt));
+    ATTN_TRY(be->checked_run(pt));
+    describe_plan(pt);
+    ATTN_TRY(check_point(pt));
+    if (pt->status != RUN_POINT_OK) return ATTN_OK;
+    if (pt->env->o->save_dir) save_output(pt);
+    ATTN_TRY(be->time(pt));
+    attn_summarize(&pt->samples, &pt->sp.timing);
+    attn_summarize_profile(&pt->samples, &pt->profile, &pt->sp.profile);
+    for (int i = 0; i < pt->counters.n; i++)
+        add_metric(pt, pt->counters.name[i], pt->counters.value[i],
+                   attn_metrics_unit(pt->counters.name[i]));
+    return ATTN_OK;
+}
+
+void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, const char *params,
+                   run_point *pt)
+{
+    init_point(env, s, v, params, pt);
+    char range[256], text[200];
+    snprintf(range, sizeof range, "%s %s", v->name, attn_point_format(&pt->p, text, sizeof text));
+    attn_nvtx_push(range);
+    int rc;
+    if (s->setup_rc != ATTN_OK) {
+        attn_last_error = s->setup_error;
+        rc = s->setup_rc;
+        run_point_reason(pt, "inputs: ");
+    } else {
+        rc = point_steps(pt);
+        if (rc != ATTN_OK) run_point_reason(pt, "");
+    }
+    if (rc == ATTN_SKIP) pt->status = RUN_POINT_SKIPPED;
+    else if (rc != ATTN_OK) pt->status = env->backend->failed(pt);
+    if (pt->plan || pt->workspace) env->backend->release(pt);
+    attn_nvtx_pop();
+    free(pt->config);
+    pt->config = NULL;
+    pt->sp.status = run_point_status_name(pt->status);
+    pt->sp.reason = pt->status == RUN_POINT_OK ? NULL : pt->reason;
+}
+
+int run_point_store(sqlite3 *db, int64_t run_id, const run_point *pt, int64_t *point_id)
+{
+    return store_point_add_full(db, run_id, &pt->sp, pt->samples.ns, pt->samples.throttled,
+                                pt->samples.n, pt->profile.info, pt->profile.kernels,
+                                pt->profile.n_kernels, point_id);
+}
+
+void run_point_free(run_point *pt)
+{
+    attn_samples_free(&pt->samples);
+    attn_profile_free(&pt->profile);
+}

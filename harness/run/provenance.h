@@ -1,0 +1,22 @@
+/* provenance.h — what a run stores about where and how it ran (its runs row): the command line,
+ * host, build, backend, input seed and distribution, cache mode, and on the GPU backend the
+ * device's identity, clocks and profiling setup. */
+#ifndef ATTN_RUN_PROVENANCE_H
+#define ATTN_RUN_PROVENANCE_H
+
+#include "measure/gpu.h"
+#include "run/options.h"
+#include "store/store.h"
+
+/* The text the row points to (the command line and the host name). */
+typedef struct run_provenance_text {
+    char command[4096];
+    char host[256];
+} run_provenance_text;
+
+/* Fills r from the options, the device (gpu: NULL on the CPU backend), the arguments after `run`
+ * and the --metrics outcome (metrics_reason: why counters are not collected, or NULL). */
+void run_provenance(const run_options *o, const attn_gpu_info *gpu, int argc, char **argv,
+                    const char *metrics_reason, run_provenance_text *text, store_run *r);
+
+#endif
