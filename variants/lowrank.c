@@ -200,9 +200,8 @@ static int lowrank_prepare(const attn_prepare_args *args, attn_plan **plan)
 {
     const attn_point *p = args->point;
     const lr_config *c = args->config;
-    lr_plan *pl = calloc(1, sizeof *pl);
-    if (!pl) return attn_fail("lowrank: out of host memory");
-    pl->head = (attn_plan){*p, c, args->dev != NULL};
+    lr_plan *pl = attn_plan_new(sizeof *pl, args);
+    if (!pl) return ATTN_ERR;
     pl->attn = c->attn;
     int rc = ATTN_OK;
     if (c->proj == LR_PROJ_FILE) ATTN_TRY_GOTO(load_proj_file(p, c, pl), rc, fail);

@@ -112,9 +112,8 @@ static int nystrom_prepare(const attn_prepare_args *args, attn_plan **plan)
 {
     const attn_point *p = args->point;
     const ny_config *c = args->config;
-    ny_plan *pl = calloc(1, sizeof *pl);
-    if (!pl) return attn_fail("nystrom: out of host memory");
-    pl->head = (attn_plan){*p, c, args->dev != NULL};
+    ny_plan *pl = attn_plan_new(sizeof *pl, args);
+    if (!pl) return ATTN_ERR;
     pl->attn = c->attn;
     int rc = ATTN_OK;
     ATTN_TRY_GOTO(attn_lr_attention_prepare(p, c->m, args->dev != NULL, &pl->attn), rc, fail);
