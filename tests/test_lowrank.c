@@ -397,8 +397,8 @@ static void misc_tests(void)
     snprintf(p2.params, sizeof p2.params, "k=20,seed=2");
     int ok = approx_rows(V, &p2, &in, &rows[5], 1, some) == 0 && memcmp(all + 5 * 64, some, 64 * sizeof *all) != 0;
     test_cond("seed=2 changes the projections", ok);
-    /* The plan decides the attention path: on the CPU backend (no device) the default fused path
-     * is mma with its 64x64 tile, and describe says so; path=wgmma is kept (key tiles of 128). */
+    /* The plan decides the attention path: on the CPU backend the H200's, mma with its 64x64 tile
+     * below 128 keys, wgmma from 128; describe says so; path=wgmma is kept (key tiles of 128). */
     attn_plan *plan;
     char desc[256] = "";
     if (attn_variant_plan_host(V, &p, &in, &plan) == ATTN_OK) {
@@ -407,6 +407,13 @@ static void misc_tests(void)
     }
     test_cond("describe: k, proj, the batched GEMM and the path the plan chose",
               strcmp(desc, "k=20 proj=gaussian gemm=cublas-batched attn=fused path=mma tile=64x64") == 0);
+    snprintf(p2.params, sizeof p2.params, "k=128");
+    if (attn_variant_plan_host(V, &p2, &in, &plan) == ATTN_OK) {
+        V->describe(plan, desc, sizeof desc);
+        attn_variant_plan_free(V, plan);
+    }
+    test_cond("describe: from 128 keys the CPU backend takes the wgmma path, as an H200 would",
+              strcmp(desc, "k=128 proj=gaussian gemm=cublas-batched attn=fused path=wgmma tile=192x128") == 0);
     snprintf(p2.params, sizeof p2.params, "k=20,path=wgmma,proj=mean");
     if (attn_variant_plan_host(V, &p2, &in, &plan) == ATTN_OK) {
         V->describe(plan, desc, sizeof desc);

@@ -53,8 +53,8 @@ static int device_setup(const attn_point *p, attn_lr_attention *a)
 int attn_lr_attention_prepare(const attn_point *p, int keys, int on_device, attn_lr_attention *a)
 {
     if (a->path == ATTN_LR_CUBLAS) return ATTN_OK;
-    if (a->path == ATTN_LR_FUSED)
-        a->path = on_device && keys >= LR_WGMMA_MIN_KEYS && attn_fused_sm90_available()
+    if (a->path == ATTN_LR_FUSED) /* the CPU backend takes the reference machine's (H200) path */
+        a->path = keys >= LR_WGMMA_MIN_KEYS && (!on_device || attn_fused_sm90_available())
                       ? ATTN_LR_WGMMA : ATTN_LR_MMA;
     if (a->path == ATTN_LR_WGMMA) {
         a->config = attn_fused_sm90_default_nwg(p->head_dim, p->seq, 0);

@@ -11,8 +11,9 @@
  *           place, P·V — the only path for fp32 and head dims other than 64 and 128.
  * The parameters attn, path and tile (ATTN_LR_ATTENTION_PARAMS, in each variant's table) say which;
  * what they leave open is settled in configure (fused or cuBLAS: from the dtype and head dim alone)
- * and in prepare (mma or wgmma: wgmma on an sm_90 device from 128 keys, else mma — and mma on the
- * CPU backend, which has no device), and kept in the plan, so that the CPU implementation
+ * and in prepare (mma or wgmma: wgmma from 128 keys on an sm_90 device and on the CPU backend —
+ * the path the reference machine, an H200, takes, so that the CPU backend builds the same twin on
+ * every machine —, else mma), and kept in the plan, so that the CPU implementation
  * (attn_lr_attend_row) walks the key tiles of the path that ran. */
 #ifndef ATTN_LOWRANK_ATTENTION_H
 #define ATTN_LOWRANK_ATTENTION_H
@@ -28,7 +29,7 @@
     {"attn", ATTN_PARAM_ENUM, NULL, "fused|cublas", 0, 0,                                          \
      "attention: fused (fp16/bf16, head_dim 64|128) or cublas; default fused where it runs"},    \
     {"path", ATTN_PARAM_ENUM, NULL, "mma|wgmma", 0, 0,                                             \
-     "fused attention's kernel; default wgmma on sm_90 from 128 keys, else mma"},                  \
+     "fused attention's kernel; default wgmma from 128 keys on sm_90 and the CPU backend"},       \
     {"tile", ATTN_PARAM_ENUM, NULL, "64x64|128x128|128x64", 0, 0,                                  \
      "mma path's query x key tile (implies path=mma); default 64x64"}
 
@@ -45,8 +46,8 @@ typedef struct attn_lr_attention {
  * why the point cannot run (attn=fused on fp32; path or tile with attn=cublas; tile with wgmma). */
 const char *attn_lr_attention_configure(const attn_point *p, const attn_param_value *v,
                                         attn_lr_attention *a);
-/* Prepare, for attention over `keys` keys: decides mma or wgmma and, on the device (on_device),
- * sets the kernel up. ATTN_OK, ATTN_SKIP (no sm_80, or wgmma off sm_90) or ATTN_ERR. */
+/* Prepare, for attention over `keys` keys: decides mma or wgmma (above) and, on the device
+ * (on_device), sets the kernel up. ATTN_OK, ATTN_SKIP (no sm_80, or wgmma off sm_90) or ATTN_ERR. */
 int attn_lr_attention_prepare(const attn_point *p, int keys, int on_device, attn_lr_attention *a);
 /* "attn=fused path=wgmma tile=128x128", or "attn=cublas". */
 void attn_lr_attention_describe(const attn_lr_attention *a, char *buf, size_t n);
