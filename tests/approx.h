@@ -17,7 +17,8 @@
 #include "fixture.h"
 #include "variant.h"
 
-static inline attn_point approx_point(int b, int h, int kv, int s, int d, attn_dtype t, const char *params)
+static inline attn_point approx_point(int b, int h, int kv, int s, int d, attn_dtype t,
+                                      const char *params)
 {
     attn_point p = {b, h, kv, s, d, t, 0, ""};
     snprintf(p.params, sizeof p.params, "%s", params);
@@ -62,8 +63,9 @@ static inline const char *approx_skip(const attn_variant *v, const attn_point *p
 }
 
 /* v's cpu_rows at p through a host plan: ATTN_OK, or the plan's or cpu_rows' failure. */
-static inline int approx_rows(const attn_variant *v, const attn_point *p, const attn_host_inputs *in,
-                       const attn_row *rows, size_t n, float *out)
+static inline int approx_rows(const attn_variant *v, const attn_point *p,
+                              const attn_host_inputs *in, const attn_row *rows, size_t n,
+                              float *out)
 {
     attn_plan *plan;
     int rc = attn_variant_plan_host(v, p, in, &plan);
@@ -96,7 +98,10 @@ static inline size_t approx_workspace(const attn_variant *v, const attn_point *p
 
 /* Bound on rel L2 against fp64 per dtype: the issue's 1e-2 for bf16; fp16 has 8x finer rounding;
  * fp32 only sums in another order. */
-static inline double approx_bound(attn_dtype t) { return t == ATTN_BF16 ? 1e-2 : t == ATTN_FP16 ? 2e-3 : 1e-5; }
+static inline double approx_bound(attn_dtype t)
+{
+    return t == ATTN_BF16 ? 1e-2 : t == ATTN_FP16 ? 2e-3 : 1e-5;
+}
 
 /* What a test's fp64 implementation needs beyond the inputs: Linformer's projections E, F and k;
  * or Nyström's m (in k). */
@@ -105,13 +110,15 @@ typedef struct approx_ref_args {
     int k;
 } approx_ref_args;
 typedef void (*approx_ref_fn)(const attn_point *p, const attn_host_inputs *in,
-                              const approx_ref_args *a, const attn_row *rows, size_t n, double *out);
+                              const approx_ref_args *a, const attn_row *rows, size_t n,
+                              double *out);
 
 /* Relative L2 of v's cpu_rows (rounded to the dtype, as the harness does) on seeded inputs against
  * an fp64 implementation `ref`; -1 when cpu_rows fails. Also the check result against the same
  * target (so that the elementwise bound is exercised too). */
-static inline double approx_against(const attn_variant *v, const attn_point *p, approx_ref_fn ref,
-                             const approx_ref_args *a, attn_init init, attn_check_result *cr)
+static inline double approx_against(const attn_variant *v, const attn_point *p,
+                                    approx_ref_fn ref, const approx_ref_args *a, attn_init init,
+                                    attn_check_result *cr)
 {
     attn_host_inputs in = approx_inputs(p, init);
     attn_row *rows;
@@ -132,14 +139,15 @@ static inline double approx_against(const attn_variant *v, const attn_point *p, 
 /* cpu_rows of all n rows into all, and of three of them (rows 5, n/2, n-1: other slices) into
  * some[3·D]: 1 when those three equal their rows in all, bit for bit. */
 static inline int approx_subset_matches(const attn_variant *v, const attn_point *p,
-                                 const attn_host_inputs *in, const attn_row *rows, size_t n,
-                                 float *all, float *some)
+                                        const attn_host_inputs *in, const attn_row *rows,
+                                        size_t n, float *all, float *some)
 {
     const int D = p->head_dim;
     const attn_row pick[3] = {rows[5], rows[n / 2], rows[n - 1]};
     const size_t at[3] = {5, n / 2, n - 1};
     int ok = approx_rows(v, p, in, rows, n, all) == 0 && approx_rows(v, p, in, pick, 3, some) == 0;
-    for (int i = 0; i < 3 && ok; i++) ok = memcmp(all + at[i] * D, some + i * D, D * sizeof *all) == 0;
+    for (int i = 0; i < 3 && ok; i++)
+        ok = memcmp(all + at[i] * D, some + i * D, D * sizeof *all) == 0;
     return ok;
 }
 

@@ -47,7 +47,8 @@ typedef struct attn_lr_attention {
 const char *attn_lr_attention_configure(const attn_point *p, const attn_param_value *v,
                                         attn_lr_attention *a);
 /* Prepare, for attention over `keys` keys: decides mma or wgmma (above) and, on the device
- * (on_device), sets the kernel up. ATTN_OK, ATTN_SKIP (no sm_80, or wgmma off sm_90) or ATTN_ERR. */
+ * (on_device), sets the kernel up. ATTN_OK, ATTN_SKIP (no sm_80, or wgmma off sm_90) or
+ * ATTN_ERR. */
 int attn_lr_attention_prepare(const attn_point *p, int keys, int on_device, attn_lr_attention *a);
 /* "attn=fused path=wgmma tile=128x128", or "attn=cublas". */
 void attn_lr_attention_describe(const attn_lr_attention *a, char *buf, size_t n);

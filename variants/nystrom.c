@@ -73,7 +73,7 @@ static const char *nystrom_configure(const attn_point *p, const attn_param_value
 {
     ny_config *c = config;
     if (p->causal)
-        return "causal masking not supported by Nystromformer (a landmark averages a whole segment)";
+        return "causal masking not supported by Nystromformer (a landmark averages future rows)";
     c->m = (int)pv->v[P_M].i;
     if (c->m > p->seq) return "nystrom needs m <= seq (m nonempty segments of S)";
     return attn_lr_attention_configure(p, &pv->v[P_ATTN], &c->attn);
@@ -326,8 +326,8 @@ static int nystrom_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, c
 /* Per (batch, query head): landmarks 2·S·D (one add per Q and K element), W 4·m·S·D, A 2·m²·D, the
  * iteration's 4 GEMMs of 2·m³ each, Z·W 2·m²·D, O 4·S·m·D. Bytes: Q and K read twice
  * (landmarks, then the attentions), V once, O written; Q̃, K̃, W, Y written and read once; every
- * m×m fp32 matrix (A, Z₀ and 7 per iteration) written and read once; the cuBLAS path's scores written, read,
- * written and read in each of its two attentions. Launches: cuBLAS decides (split-K). */
+ * m×m fp32 matrix (A, Z₀ and 7 per iteration) written and read once; the cuBLAS path's scores
+ * written, read, written and read in each of its two attentions. Launches: cuBLAS decides. */
 static void nystrom_work(const attn_plan *plan, attn_work *w)
 {
     const attn_point *p = &plan->point;
