@@ -6,7 +6,6 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <libgen.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,13 +32,12 @@ static store_point make_point(const char *variant, int baseline, double median)
     return p;
 }
 
-/* The schema-2 fixture loaded into a new file, then opened (and migrated) by the store. */
-static void schema2_fixture(const char *argv0)
+/* The schema-2 fixture loaded into a new file, then opened (and migrated) by the store. Run from
+ * the repository root, as make test and scripts/run-tests.sh do. */
+static void schema2_fixture(void)
 {
-    char copy[4096], sql_path[4096], path[] = "/tmp/attnbench-test-schema2-XXXXXX";
-    snprintf(copy, sizeof copy, "%s", argv0);
-    snprintf(sql_path, sizeof sql_path, "%s/../../tests/fixtures/schema2.sql", dirname(copy));
-    char *sql = fx_read(sql_path, NULL);
+    char path[] = "/tmp/attnbench-test-schema2-XXXXXX";
+    char *sql = fx_read("tests/fixtures/schema2.sql", NULL);
     test_cond("schema-2 fixture found", sql != NULL);
     if (!sql) return;
     int fd = mkstemp(path);
@@ -123,10 +121,9 @@ static void metrics_and_compute_dtype(void)
     fx_unlink_db(path);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    (void)argc;
-    schema2_fixture(argv[0]);
+    schema2_fixture();
     metrics_and_compute_dtype();
     char path[] = "/tmp/attnbench-test-store-XXXXXX";
     int fd = mkstemp(path);

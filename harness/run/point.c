@@ -176,7 +176,8 @@ end:
 
 /* ---------------------------------------------------------------- one point */
 
-void run_point_reason(run_point *pt, const char *prefix)
+/* The failure recorded in attn_last_error as the point's reason. */
+static void point_reason(run_point *pt, const char *prefix)
 {
     snprintf(pt->reason, sizeof pt->reason, "%s%s", prefix, attn_last_error.msg);
 }
@@ -263,10 +264,10 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
     if (s->setup_rc != ATTN_OK) {
         attn_last_error = s->setup_error;
         rc = s->setup_rc;
-        run_point_reason(pt, "inputs: ");
+        point_reason(pt, "inputs: ");
     } else {
         rc = point_steps(pt);
-        if (rc != ATTN_OK) run_point_reason(pt, "");
+        if (rc != ATTN_OK) point_reason(pt, "");
     }
     if (rc == ATTN_SKIP) pt->status = RUN_POINT_SKIPPED;
     else if (rc != ATTN_OK) pt->status = env->backend->failed(pt);

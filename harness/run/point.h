@@ -124,7 +124,4 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
 int run_point_store(sqlite3 *db, int64_t run_id, const run_point *pt, int64_t *point_id);
 void run_point_free(run_point *pt);
 
-/* For the backends: the failure recorded in attn_last_error as the point's reason. */
-void run_point_reason(run_point *pt, const char *prefix);
-
 #endif
