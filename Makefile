@@ -28,12 +28,10 @@ NVFLAGS  += -std=c++17 $(GPU_ARCH) -Xcompiler -Wall -Xcompiler -Werror -Xptxas -
 LDFLAGS  := -L$(CUDA)/lib64 -Wl,--disable-new-dtags,-rpath,$(CUDA)/lib64
 LDLIBS   := -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
 
-# TEMPORARY (helper B ports lowrank to the v2 interface): lowrank out of the build until ported.
-LOWRANK_OUT := variants/lowrank.c tests/test_lowrank.c
-LIB_C   := $(filter-out $(LOWRANK_OUT),$(wildcard harness/*/*.c) $(wildcard variants/*.c))
+LIB_C   := $(wildcard harness/*/*.c) $(wildcard variants/*.c)
 LIB_CU  := $(wildcard harness/*/*.cu) $(wildcard kernels/*.cu)
 LIB_OBJ := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CU:%.cu=$(BUILD)/%.o)
-TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out $(LOWRANK_OUT),$(wildcard tests/test_*.c)))
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 GPU_TESTS := $(patsubst tests/gpu/%.c,$(BUILD)/tests/gpu/%,$(wildcard tests/gpu/test_*.c))
 
 .PHONY: all deps test test-gpu demo bench plots format clean FORCE

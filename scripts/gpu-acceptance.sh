@@ -14,7 +14,7 @@
 #   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused, then fused's
 #             mma.sync path alone at the same shapes
 #   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256;
-#             then method=nystrom, m = 64, 128
+#             then nystrom, m = 64, 128
 set -u
 out=${1:?usage: scripts/gpu-acceptance.sh OUT STAGE...}
 shift
@@ -106,8 +106,8 @@ for stage in "$@"; do
         step memcheck compute-sanitizer --tool memcheck --error-exitcode 9 \
             $bin run --db "$out/memcheck.db" --variants naive,cublas,fused $small || status=1
         step memcheck-lowrank compute-sanitizer --tool memcheck --error-exitcode 9 \
-            $bin run --db "$out/memcheck.db" --variants lowrank --param k=64,256 $small \
-            --causal 0 || status=1
+            $bin run --db "$out/memcheck.db" --variants lowrank,nystrom --param k=64,256 \
+            --param m=16 $small --causal 0 || status=1
         step racecheck compute-sanitizer --tool racecheck --error-exitcode 9 \
             $bin run --db "$out/racecheck.db" --variants fused --seq 127,1000 --heads 2 \
             --kv-heads 1 --head-dim 64,128 --dtype bf16 --causal 0,1 --max-time 0.01 \
@@ -152,9 +152,9 @@ for stage in "$@"; do
             --variants lowrank,fused --init outliers --seq 4096,16384 --batch 1 --heads 16 \
             --head-dim 128 --dtype bf16 --param k=64,256 --param proj=gaussian,mean --no-ceilings \
             --quiet || status=1
-        step nystrom $bin run --db "$out/attnbench.db" --tag nystrom --variants lowrank \
+        step nystrom $bin run --db "$out/attnbench.db" --tag nystrom --variants nystrom \
             --seq 1024:65536:x4 --batch 1 --heads 16 --head-dim 128 --dtype bf16 \
-            --param method=nystrom --param m=64,128 --no-ceilings --quiet || status=1
+            --param m=64,128 --no-ceilings --quiet || status=1
         ;;
     *)
         echo "unknown stage '$stage'" >&2

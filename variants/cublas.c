@@ -1,18 +1,7 @@
 /* cublas.c — variant `cublas`: the baseline. Materialised attention as two cuBLAS GEMMs around one
- * fused scale/mask/softmax kernel (kernels/softmax.cu), all in place on one score buffer:
- *   1. scores = Q·Kᵀ   cublasGemmStridedBatchedEx, raw (alpha = 1), written in the dtype;
- *   2. P = softmax(scale·scores) with the causal mask, in place, written in the dtype;
- *   3. O = P·V         cublasGemmStridedBatchedEx, written in the dtype.
- * Both GEMMs use CUBLAS_COMPUTE_32F (fp32 accumulation) and forbid reductions in the output type
- * (split-K partial sums stay fp32). fp16/bf16 run on tensor cores; fp32 is a true fp32 SGEMM
- * (COMPUTE_32F with the default math mode never uses TF32), so fp32 is much slower.
- *
- * GQA without copying K/V: one batch entry per (b, kv head), batchCount = B·H_kv. The g = H/H_kv
- * query heads of a group are adjacent, so the group's queries are one (g·S)×D row-major matrix and
- * its scores one (g·S)×S matrix. cuBLAS is column-major and a row-major X is a column-major Xᵀ:
- *   scores(gS×S) = Q·Kᵀ  is  gemm(T, N, m=S, n=gS, k=D, A=K lda=D, B=Q ldb=D, C ldc=S)
- *   O(gS×D)      = P·V   is  gemm(N, N, m=D, n=gS, k=S, A=V lda=D, B=P ldb=S, C ldc=D)
- * with batch strides Q, O: g·S·D; K, V: S·D; scores: g·S·S (64-bit).
+ * fused scale/mask/softmax kernel (kernels/softmax.cu), all in place on one score buffer: the
+ * routine of cublas_attention.h with Sq = Sk = S (its comment has the GEMMs, the GQA batching and
+ * the precision; fp32 is a true fp32 SGEMM, so fp32 is much slower).
  *
  * Materialises B·H·S² elements of the dtype (S=16384, H=16: 8.6 GB in bf16). Causal points still
  * compute the full square in both GEMMs (the softmax skips reading the masked half, and writes it
@@ -20,22 +9,19 @@
  * nothing of its own. No parameters. The plan holds the cuBLAS handle bound to the run's stream
  * (on the CPU backend: no handle, no CUDA call). CPU implementation: attention with the scores and
  * the probabilities rounded to the dtype, as the GEMM and the softmax store them. */
-#include <cublas_v2.h>
 #include <stdlib.h>
 
 #include "cpu_attention.h"
+#include "cublas_attention.h"
 #include "variant.h"
 #include "softmax.h"
 
-#define CUBLAS_WORKSPACE_BYTES ((size_t)32 << 20) /* what NVIDIA recommends for Hopper */
 #define ALIGN 256
 
 typedef struct cublas_plan {
     attn_plan head;
-    cublasHandle_t handle; /* NULL on the CPU backend */
-    cudaStream_t stream;   /* the stream the handle is bound to */
-    void *scores;          /* [B][H][S][S] in the dtype: scores, then probabilities in place */
-    void *cublas_workspace;
+    attn_cublas blas; /* the handle: not open on the CPU backend */
+    void *scores;     /* [B][H][S][S] in the dtype: scores, then probabilities in place */
 } cublas_plan;
 
 static size_t scores_bytes(const attn_point *p)
@@ -44,31 +30,17 @@ static size_t scores_bytes(const attn_point *p)
     return (n + ALIGN - 1) / ALIGN * ALIGN;
 }
 
-static cudaDataType cuda_type(attn_dtype t)
-{
-    return t == ATTN_FP16 ? CUDA_R_16F : t == ATTN_BF16 ? CUDA_R_16BF : CUDA_R_32F;
-}
-
 static size_t cublas_workspace_bytes(const attn_point *p, const void *config)
 {
     (void)config;
-    return scores_bytes(p) + CUBLAS_WORKSPACE_BYTES;
-}
-
-/* Binds the handle and its fixed workspace to `stream` (cublasSetStream resets the workspace). */
-static int bind_stream(cublas_plan *st, cudaStream_t stream)
-{
-    CUBLAS_CHECK(cublasSetStream(st->handle, stream));
-    CUBLAS_CHECK(cublasSetWorkspace(st->handle, st->cublas_workspace, CUBLAS_WORKSPACE_BYTES));
-    st->stream = stream;
-    return ATTN_OK;
+    return scores_bytes(p) + ATTN_CUBLAS_WORKSPACE_BYTES;
 }
 
 static void cublas_release(attn_plan *plan)
 {
     cublas_plan *st = (cublas_plan *)plan;
     if (!st) return;
-    if (st->handle) cublasDestroy(st->handle);
+    attn_cublas_close(&st->blas);
     free(st);
 }
 
@@ -80,12 +52,8 @@ static int cublas_prepare(const attn_prepare_args *args, attn_plan **plan)
     int rc = ATTN_OK;
     if (args->dev) {
         st->scores = args->dev->workspace;
-        st->cublas_workspace = (char *)args->dev->workspace + scores_bytes(args->point);
-        CUBLAS_CHECK_GOTO(cublasCreate(&st->handle), rc, fail);
-        const cublasMath_t math =
-            CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION;
-        CUBLAS_CHECK_GOTO(cublasSetMathMode(st->handle, math), rc, fail);
-        ATTN_TRY_GOTO(bind_stream(st, args->dev->stream), rc, fail);
+        void *cublas_workspace = (char *)args->dev->workspace + scores_bytes(args->point);
+        ATTN_TRY_GOTO(attn_cublas_open(&st->blas, cublas_workspace, args->dev->stream), rc, fail);
     }
     *plan = &st->head;
     return ATTN_OK;
@@ -98,25 +66,9 @@ static int cublas_run(attn_plan *plan, const attn_device_io *io, cudaStream_t st
 {
     cublas_plan *st = (cublas_plan *)plan;
     const attn_point *p = &plan->point;
-    if (stream != st->stream) ATTN_TRY(bind_stream(st, stream));
-    const int S = p->seq, D = p->head_dim, gS = p->heads / p->kv_heads * p->seq;
-    const int batches = p->batch * p->kv_heads;
-    const long long q_stride = (long long)gS * D, kv_stride = (long long)S * D;
-    const long long scores_stride = (long long)gS * S;
-    const cudaDataType t = cuda_type(p->dtype);
-    const float one = 1.0f, zero = 0.0f;
-
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_T, CUBLAS_OP_N, S, gS, D, &one,
-                                            io->k, t, D, kv_stride, io->q, t, D, q_stride, &zero,
-                                            st->scores, t, S, scores_stride, batches,
-                                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    ATTN_TRY(attn_softmax_scores(p->dtype, st->scores, (long long)p->batch * p->heads * S, S,
-                                 p->causal, (float)attn_scale(p), stream));
-    CUBLAS_CHECK(cublasGemmStridedBatchedEx(st->handle, CUBLAS_OP_N, CUBLAS_OP_N, D, gS, S, &one,
-                                            io->v, t, D, kv_stride, st->scores, t, S,
-                                            scores_stride, &zero, io->o, t, D, q_stride, batches,
-                                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    return ATTN_OK;
+    ATTN_TRY(attn_cublas_bind(&st->blas, stream));
+    return attn_cublas_attention(&st->blas, p, p->kv_heads, p->seq, p->seq, io->q, io->k, io->v,
+                                 io->o, st->scores);
 }
 
 static void cublas_describe(const attn_plan *plan, char *buf, size_t n)
