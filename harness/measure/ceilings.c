@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "measure/gpu.h"
 #include "core/stats.h"
+#include "inputs.h"
 
 enum { REPS = 10, WARMUP = 3 };
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "measure/timer.h"
+#include "timer.h"
 
 /* The NVML subset used, declared here (nvml.h is not packaged). Return 0 = NVML_SUCCESS. */
 typedef struct nvml_device *nvml_device;

@@ -1,5 +1,5 @@
-/* gpu.h — the device side of the harness: which GPU, its provenance, seeded input generation on it,
- * and the buffer that flushes L2 between cold samples. */
+/* gpu.h — which GPU the harness runs on: its properties and provenance (the seeded inputs are
+ * generated on it by kernels/inputs.cu). */
 #ifndef ATTN_GPU_H
 #define ATTN_GPU_H
 
@@ -33,10 +33,6 @@ typedef struct attn_gpu_info {
 /* Selects device 0 and reads its properties and provenance (opening the clock source, clocks.h).
  * ATTN_ERR when no usable GPU (attn_last_error says why). */
 int attn_gpu_open(attn_gpu_info *info);
-
-/* Fills a device tensor with the seeded inputs of problem.h (the same values attn_fill_host makes). */
-int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor, attn_init init,
-                     int head_dim, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

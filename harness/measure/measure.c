@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/names.h"
 #include "core/stats.h"
-#include "measure/timer.h"
+#include "timer.h"
 #include "measure/trace.h"
 
 void attn_measure_defaults(attn_measure_opts *o)

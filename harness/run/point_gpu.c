@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "measure/timer.h"
+#include "timer.h"
 #include "measure/gpu.h"
 #include "measure/trace.h"
 #include "run/point.h"
+#include "inputs.h"
 
 static void gpu_inputs_free(run_shape *s)
 {

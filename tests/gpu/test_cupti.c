@@ -19,6 +19,7 @@
 #include "test.h"
 #include "measure/trace.h"
 #include "variant.h"
+#include "inputs.h"
 
 #define BIN "build/attnbench"
 #define DATASHEET_BF16_TFLOPS 989.0

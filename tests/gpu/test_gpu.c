@@ -11,6 +11,7 @@
 #include "fixture.h"
 #include "measure/gpu.h"
 #include "test.h"
+#include "inputs.h"
 
 static void generator_matches_host(void)
 {

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "measure/timer.h"
+#include "timer.h"
 
 __device__ __forceinline__ unsigned long long globaltimer_ns()
 {

@@ -4,7 +4,7 @@
 #include "common.cuh"
 #include "core/error.h"
 #include "core/rng.h"
-#include "measure/gpu.h"
+#include "inputs.h"
 
 template <typename T>
 __global__ void fill_kernel(T *dst, size_t n, uint64_t seed, int tensor, int outliers, int head_dim)
@@ -14,7 +14,7 @@ __global__ void fill_kernel(T *dst, size_t n, uint64_t seed, int tensor, int out
         dst[i] = attn_from_float<T>(attn_rng_value(seed, tensor, i, outliers, head_dim));
 }
 
-extern "C" int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor,
+int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor,
                                 attn_init init, int head_dim, cudaStream_t stream)
 {
     const int threads = 256;

@@ -1,9 +1,9 @@
-/* timer.h — the harness's own kernels (timer.cu), each built on the GPU's %globaltimer: the SM
+/* timer.h — the harness's own timing kernels (kernels/timer.cu), each built on the GPU's %globaltimer: the SM
  * clock probe (clocks.c's fallback without NVML), the stream hold that keeps a sample's enqueueing
  * out of its timing (measure.c), and a busy-wait added on purpose to a timed region (run
  * --debug-spin). Each returns ATTN_OK or ATTN_ERR (error.h) where it returns an int. */
-#ifndef ATTN_TIMER_H
-#define ATTN_TIMER_H
+#ifndef ATTN_KERNELS_TIMER_H
+#define ATTN_KERNELS_TIMER_H
 
 #include <cuda_runtime.h>
 #include <stdint.h>
