@@ -11,12 +11,8 @@
  * round_dtype(attn_rng_value(seed, tensor, i) · scale) with scale = 1/sqrt(k) computed on the host
  * as a float: one IEEE float multiply and the round-to-nearest-even store, so the host
  * (variants/lowrank.c, cpu_rows) regenerates the very same values bit for bit, as
- * harness/measure/inputs.cu does for Q, K, V. One launch per matrix. */
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include <type_traits>
-
+ * kernels/inputs.cu does for Q, K, V. One launch per matrix. */
+#include "common.cuh"
 #include "core/error.h"
 #include "core/problem.h"
 #include "core/rng.h"
@@ -24,34 +20,12 @@
 
 namespace {
 
-template <typename T> __device__ T to_dtype(float x);
-template <> __device__ float to_dtype<float>(float x) { return x; }
-template <> __device__ __half to_dtype<__half>(float x) { return __float2half_rn(x); }
-template <> __device__ __nv_bfloat16 to_dtype<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-
-/* Calls f with a null pointer of the element type of dtype t (f's template parameter). */
-template <typename F> void by_dtype(attn_dtype t, F f)
-{
-    switch (t) {
-    case ATTN_FP16: f((__half *)nullptr); break;
-    case ATTN_BF16: f((__nv_bfloat16 *)nullptr); break;
-    default: f((float *)nullptr);
-    }
-}
-
-/* Blocks of `threads` for a grid-stride loop over n elements (at least 1, at most 65536). */
-int stride_blocks(size_t n, int threads)
-{
-    const size_t want = (n + threads - 1) / threads;
-    return (int)(want < 65536 ? (want ? want : 1) : 65536);
-}
-
 template <typename T>
 __global__ void proj_fill_kernel(T *dst, size_t n, uint64_t seed, int tensor, float scale)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
-        dst[i] = to_dtype<T>(attn_rng_value(seed, tensor, i, 0, 1) * scale);
+        dst[i] = attn_from_float<T>(attn_rng_value(seed, tensor, i, 0, 1) * scale);
 }
 
 } // namespace
@@ -60,9 +34,10 @@ __global__ void proj_fill_kernel(T *dst, size_t n, uint64_t seed, int tensor, fl
 extern "C" int attn_lowrank_fill_proj(attn_dtype t, void *dst, size_t n, uint64_t seed, int tensor,
                                       float scale, cudaStream_t stream)
 {
-    by_dtype(t, [&](auto tag) {
-        using T = std::remove_pointer_t<decltype(tag)>;
-        proj_fill_kernel<T><<<stride_blocks(n, 256), 256, 0, stream>>>((T *)dst, n, seed, tensor, scale);
+    const unsigned blocks = attn_grid_blocks((long long)n, 256, ATTN_STRIDE_MAX_BLOCKS);
+    attn_by_dtype(t, [&](auto tag) {
+        using T = attn_elem_t<decltype(tag)>;
+        proj_fill_kernel<T><<<blocks, 256, 0, stream>>>((T *)dst, n, seed, tensor, scale);
     });
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
@@ -100,7 +75,7 @@ template <typename T> __device__ pool_seg<T> pool_segment(const pool_args<T> &a,
           (size_t)s0 * a.D;
     g.out = (which ? a.y1 : a.y0) + ((size_t)slice * a.k + i) * a.D;
     const float inv = 1.0f / (float)g.len;
-    g.w = a.round_w ? (float)to_dtype<T>(inv) : inv;
+    g.w = a.round_w ? (float)attn_from_float<T>(inv) : inv;
     return g;
 }
 
@@ -123,7 +98,7 @@ template <typename T> __global__ void __launch_bounds__(256) pool_kernel(pool_ar
             if (threadIdx.x < cols) {
                 float t = 0.f;
                 for (int q = 0; q < R; q++) t += red[q * cols + threadIdx.x];
-                g.out[d0 + threadIdx.x] = to_dtype<T>(t * g.w);
+                g.out[d0 + threadIdx.x] = attn_from_float<T>(t * g.w);
             }
             __syncthreads();
         }
@@ -155,7 +130,7 @@ template <typename T> __global__ void __launch_bounds__(256) pool16_kernel(pool_
             const int c8 = col / 8, j = col % 8;
             float t = 0.f;
             for (int q = 0; q < R; q++) t += red[(q * C + c8) * 8 + j];
-            g.out[col] = to_dtype<T>(t * g.w);
+            g.out[col] = attn_from_float<T>(t * g.w);
         }
         __syncthreads();
     }
@@ -172,11 +147,10 @@ extern "C" int attn_lowrank_pool(attn_dtype t, int D, int S, int k, int slices, 
 {
     if (k < 1 || k > S || slices < 1 || group < 1)
         return attn_fail("lowrank: segment means need 1 <= k <= S (k=%d, S=%d)", k, S);
-    const long z = 2L * slices;
-    const dim3 grid((unsigned)k, (unsigned)(z < 65535 ? z : 65535));
+    const dim3 grid((unsigned)k, attn_grid_blocks(2LL * slices, 1, ATTN_MAX_GRID_YZ));
     const bool v16 = t != ATTN_FP32 && D % 8 == 0 && D <= 2048;
-    by_dtype(t, [&](auto tag) {
-        using T = std::remove_pointer_t<decltype(tag)>;
+    attn_by_dtype(t, [&](auto tag) {
+        using T = attn_elem_t<decltype(tag)>;
         const pool_args<T> a = {(const T *)x0, (const T *)x1, (T *)y0, (T *)y1, S, D, k, slices,
                                 group, round_w};
         if constexpr (sizeof(T) == 2)

@@ -10,53 +10,29 @@
  * what the launchers are given. Limits: m ≤ 256, D + m ≤ 12288 (shared memory of one block).
  * Measured: kernels/NOTES-nystrom.md.
  *
- * to_dtype, by_dtype, stride_blocks and block_reduce are copies of kernels/lowrank.cu's (the first
- * three) and of the reductions the other kernels hold, until kernels/common.cuh holds them once. */
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
-#include <type_traits>
-
+ * The block-wide maxima are kernels/common.cuh's attn_block_reduce (a max is the same in any
+ * order); the one block-wide sum, softmax's denominator, keeps its own tree (block_sum, which says
+ * why). */
+#include "common.cuh"
 #include "core/error.h"
 #include "core/problem.h"
 #include "nystrom.h"
 
 namespace {
 
-template <typename T> __device__ T to_dtype(float x);
-template <> __device__ float to_dtype<float>(float x) { return x; }
-template <> __device__ __half to_dtype<__half>(float x) { return __float2half_rn(x); }
-template <> __device__ __nv_bfloat16 to_dtype<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-
-/* Calls f with a null pointer of the element type of dtype t (f's template parameter). */
-template <typename F> void by_dtype(attn_dtype t, F f)
-{
-    switch (t) {
-    case ATTN_FP16: f((__half *)nullptr); break;
-    case ATTN_BF16: f((__nv_bfloat16 *)nullptr); break;
-    default: f((float *)nullptr);
-    }
-}
-
-/* Blocks of `threads` for a grid-stride loop over n elements (at least 1, at most 65536). */
-int stride_blocks(size_t n, int threads)
-{
-    const size_t want = (n + threads - 1) / threads;
-    return (int)(want < 65536 ? (want ? want : 1) : 65536);
-}
-
 constexpr int NY_THREADS = 256;
 
-/* The block-wide max (is_max) or sum of v over NY_THREADS threads; every thread gets it. */
-__device__ float block_reduce(float v, bool is_max, float *red)
+/* The sum of v over the block's NY_THREADS threads; every thread gets it. A halving tree in shared
+ * memory: thread t adds t + 128 first (across warps), then t + 64, ... t + 1. attn_block_reduce
+ * adds within each warp first and then the warps in order, another order of the same additions:
+ * A's rows would change in their last bits, so this tree stays until a change of results is meant.
+ * red: NY_THREADS floats, free again on return. */
+__device__ float block_sum(float v, float *red)
 {
     red[threadIdx.x] = v;
     __syncthreads();
     for (int n = NY_THREADS / 2; n > 0; n /= 2) {
-        if (threadIdx.x < n) {
-            const float o = red[threadIdx.x + n];
-            red[threadIdx.x] = is_max ? fmaxf(red[threadIdx.x], o) : red[threadIdx.x] + o;
-        }
+        if (threadIdx.x < n) red[threadIdx.x] += red[threadIdx.x + n];
         __syncthreads();
     }
     const float r = red[0];
@@ -71,7 +47,7 @@ __global__ void __launch_bounds__(NY_THREADS) ny_scores_kernel(const T *qt, cons
                                                                int m, int D, float scale)
 {
     extern __shared__ float sh[];
-    __shared__ float red[NY_THREADS];
+    __shared__ float red_max[NY_THREADS / 32], red_sum[NY_THREADS];
     const size_t h = blockIdx.x;
     const int i = blockIdx.y;
     float *q = sh, *row = sh + D;
@@ -85,17 +61,17 @@ __global__ void __launch_bounds__(NY_THREADS) ny_scores_kernel(const T *qt, cons
         row[j] = s * scale;
         mx = fmaxf(mx, row[j]);
     }
-    mx = block_reduce(mx, true, red);
+    mx = attn_block_reduce<NY_THREADS, ATTN_REDUCE_MAX>(mx, red_max);
     float sum = 0.f;
     for (int j = threadIdx.x; j < m; j += NY_THREADS) sum += row[j] = expf(row[j] - mx);
-    sum = block_reduce(sum, false, red);
+    sum = block_sum(sum, red_sum);
     for (int j = threadIdx.x; j < m; j += NY_THREADS) A[(h * m + i) * m + j] = row[j] / sum;
 }
 
 /* Block h: Z₀ = Aᵀ / (max_i Σ_j |A_ij| · max_j Σ_i |A_ij|) over this head's A. */
 __global__ void __launch_bounds__(NY_THREADS) ny_pinv_init_kernel(const float *A, float *Z, int m)
 {
-    __shared__ float red[NY_THREADS];
+    __shared__ float red_rows[NY_THREADS / 32], red_cols[NY_THREADS / 32];
     const size_t mm = (size_t)m * m;
     const float *a = A + blockIdx.x * mm;
     float *z = Z + blockIdx.x * mm;
@@ -109,7 +85,9 @@ __global__ void __launch_bounds__(NY_THREADS) ny_pinv_init_kernel(const float *A
         rmax = fmaxf(rmax, r);
         cmax = fmaxf(cmax, c);
     }
-    const float norm = block_reduce(rmax, true, red) * block_reduce(cmax, true, red);
+    rmax = attn_block_reduce<NY_THREADS, ATTN_REDUCE_MAX>(rmax, red_rows);
+    cmax = attn_block_reduce<NY_THREADS, ATTN_REDUCE_MAX>(cmax, red_cols);
+    const float norm = rmax * cmax;
     for (size_t e = threadIdx.x; e < mm; e += NY_THREADS)
         z[e] = a[(e % m) * m + e / m] / norm;
 }
@@ -137,7 +115,7 @@ __global__ void __launch_bounds__(128) ny_zw_kernel(const float *Z, const T *W, 
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float s = 0.f;
         for (int j = 0; j < m; j++) s = fmaf(zr[j], (float)W[(h * m + j) * D + d], s);
-        Y[(h * m + i) * D + d] = to_dtype<T>(s);
+        Y[(h * m + i) * D + d] = attn_from_float<T>(s);
     }
 }
 
@@ -160,8 +138,8 @@ extern "C" int attn_nystrom_scores(attn_dtype t, int D, int m, long heads, const
     dim3 grid;
     ATTN_TRY(ny_grid(m, heads, D, &grid));
     const size_t smem = (size_t)(D + m) * sizeof(float);
-    by_dtype(t, [&](auto tag) {
-        using T = std::remove_pointer_t<decltype(tag)>;
+    attn_by_dtype(t, [&](auto tag) {
+        using T = attn_elem_t<decltype(tag)>;
         ny_scores_kernel<T><<<grid, NY_THREADS, smem, stream>>>((const T *)qt, (const T *)kt, A, m, D,
                                                                 scale);
     });
@@ -185,7 +163,8 @@ extern "C" int attn_nystrom_sub_identity(int m, long heads, float c, const float
                                             cudaStream_t stream)
 {
     const size_t n = (size_t)heads * m * m;
-    ny_sub_identity_kernel<<<stride_blocks(n, 256), 256, 0, stream>>>(X, Y, m, n, c);
+    const unsigned blocks = attn_grid_blocks((long long)n, 256, ATTN_STRIDE_MAX_BLOCKS);
+    ny_sub_identity_kernel<<<blocks, 256, 0, stream>>>(X, Y, m, n, c);
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }
@@ -197,8 +176,8 @@ extern "C" int attn_nystrom_zw(attn_dtype t, int D, int m, long heads, const flo
     dim3 grid;
     ATTN_TRY(ny_grid(m, heads, D, &grid));
     const size_t smem = (size_t)m * sizeof(float);
-    by_dtype(t, [&](auto tag) {
-        using T = std::remove_pointer_t<decltype(tag)>;
+    attn_by_dtype(t, [&](auto tag) {
+        using T = attn_elem_t<decltype(tag)>;
         ny_zw_kernel<T><<<grid, 128, smem, stream>>>(Z, (const T *)W, (T *)Y, m, D);
     });
     CUDA_CHECK_LAUNCH();

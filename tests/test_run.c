@@ -27,7 +27,8 @@ static void bad_input(void)
         "--param tile=7x7", "--param lse=2", "--param fused.bogus=1", "--param nope.tile=64x64",
         "--param fused.tile=64x64 --variants naive,cublas", "--param fused.lse=0 --variants naive",
         "--param tile=64x64 --param fused.tile=128x128", "--param Tile=64x64", "--param tile",
-        "--param fused.lse=", "--help-me",
+        "--param fused.lse=", "--help-me", "--seed x", "--db=", "--save-tensors=",
+        "--min-samples 0",
     };
     char db[512];
     fx_path(db, sizeof db, "bad.db");

@@ -2,11 +2,15 @@
 #include "run/options.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- setters */
+/* ---------------------------------------------------------------- setters
+ * Each gets the field the table's offset names, or the whole run_options (offset 0) when it
+ * fills more than one field (a list and its count, --param, --debug-spin). Plain counts, texts
+ * and flags are cli.h's. */
 
 #define INT_LIST_SETTER(fn, field, name)                                                       \
     static int fn(void *ctx, const char *v)                                                    \
@@ -22,29 +26,6 @@ INT_LIST_SETTER(set_kv_heads, kv_heads, "--kv-heads")
 INT_LIST_SETTER(set_head_dim, head_dim, "--head-dim")
 INT_LIST_SETTER(set_batch, batch, "--batch")
 #undef INT_LIST_SETTER
-
-static int one_int(const char *name, const char *v, int *out)
-{
-    int x[1];
-    if (cli_int_list(v, 1, x, 1) != 1) return cli_error("run", "bad %s value '%s'", name, v);
-    *out = x[0];
-    return 0;
-}
-
-static int set_tokens(void *ctx, const char *v)
-{
-    return one_int("--tokens", v, &((run_options *)ctx)->tokens);
-}
-
-static int set_model_dim(void *ctx, const char *v)
-{
-    return one_int("--model-dim", v, &((run_options *)ctx)->model_dim);
-}
-
-static int set_min_samples(void *ctx, const char *v)
-{
-    return one_int("--min-samples", v, &((run_options *)ctx)->measure.min_samples);
-}
 
 static int set_variants(void *ctx, const char *v)
 {
@@ -120,80 +101,72 @@ static int set_param(void *ctx, const char *v)
     return 0;
 }
 
-static int set_backend(void *ctx, const char *v)
+/* int: 1 for --backend cpu. */
+static int set_backend(void *field, const char *v)
 {
     if (strcmp(v, "cuda") && strcmp(v, "cpu"))
         return cli_error("run", "unknown backend '%s' (cuda or cpu)", v);
-    ((run_options *)ctx)->cpu = strcmp(v, "cpu") == 0;
+    *(int *)field = strcmp(v, "cpu") == 0;
     return 0;
 }
 
-static int set_text(const char *name, const char *v, const char **out, int may_be_empty)
+/* const char *: a path, not empty (SQLite would open "" as a private temporary database). */
+static int set_path(void *field, const char *v)
 {
-    if (!may_be_empty && !*v) return cli_error("run", "%s needs a value", name);
-    *out = v;
+    if (!*v) return CLI_BAD_VALUE;
+    *(const char **)field = v;
     return 0;
 }
 
-static int set_db(void *ctx, const char *v)
-{
-    return set_text("--db", v, &((run_options *)ctx)->db, 0);
-}
-
-static int set_tag(void *ctx, const char *v)
-{
-    return set_text("--tag", v, &((run_options *)ctx)->tag, 1);
-}
-
-static int set_save(void *ctx, const char *v)
-{
-    return set_text("--save-tensors", v, &((run_options *)ctx)->save_dir, 0);
-}
-
-static int set_seed(void *ctx, const char *v)
+/* uint64_t: a decimal seed, the whole 64-bit range. */
+static int set_seed(void *field, const char *v)
 {
     char *end;
     errno = 0;
     unsigned long long s = strtoull(v, &end, 10);
-    if (end == v || *end || errno || *v == '-') return cli_error("run", "bad --seed value '%s'", v);
-    ((run_options *)ctx)->seed = s;
+    if (end == v || *end || errno || *v == '-') return CLI_BAD_VALUE;
+    *(uint64_t *)field = s;
     return 0;
 }
 
-static int set_init(void *ctx, const char *v)
+/* attn_init. */
+static int set_init(void *field, const char *v)
 {
-    if (attn_init_parse(v, &((run_options *)ctx)->init))
+    if (attn_init_parse(v, field))
         return cli_error("run", "unknown --init '%s' (normal or outliers)", v);
     return 0;
 }
 
-static int set_cache(void *ctx, const char *v)
+/* int: 1 for cold, 0 for hot. */
+static int set_cache(void *field, const char *v)
 {
     if (strcmp(v, "cold") && strcmp(v, "hot"))
         return cli_error("run", "unknown --cache '%s' (cold or hot)", v);
-    ((run_options *)ctx)->measure.cold = strcmp(v, "cold") == 0;
+    *(int *)field = strcmp(v, "cold") == 0;
     return 0;
 }
 
-static int set_target_ci(void *ctx, const char *v)
+/* double > 0, as cli_fraction reads it. */
+static int set_target_ci(void *field, const char *v)
 {
-    run_options *o = ctx;
-    if (cli_fraction(v, &o->measure.target_ci) || o->measure.target_ci <= 0)
+    if (cli_fraction(v, field) || *(double *)field <= 0)
         return cli_error("run", "bad --target-ci value '%s' (e.g. 1%%)", v);
     return 0;
 }
 
-static int set_max_time(void *ctx, const char *v)
+/* double: seconds, as cli_seconds reads them. */
+static int set_max_time(void *field, const char *v)
 {
-    if (cli_seconds(v, &((run_options *)ctx)->measure.max_time))
+    if (cli_seconds(v, field))
         return cli_error("run", "bad --max-time value '%s' (e.g. 2s, 500ms)", v);
     return 0;
 }
 
-static int set_metrics(void *ctx, const char *v)
+/* const char *: the one counter set there is, "dram". */
+static int set_metrics(void *field, const char *v)
 {
     if (strcmp(v, "dram") != 0) return cli_error("run", "unknown --metrics '%s' (dram)", v);
-    ((run_options *)ctx)->metrics = v;
+    *(const char **)field = v;
     return 0;
 }
 
@@ -213,20 +186,6 @@ static int set_spin(void *ctx, const char *v)
     return 0;
 }
 
-#define FLAG_SETTER(fn, expr)                                                                  \
-    static int fn(void *ctx, const char *v)                                                    \
-    {                                                                                          \
-        (void)v;                                                                               \
-        run_options *o = ctx;                                                                  \
-        expr = 1;                                                                              \
-        return 0;                                                                              \
-    }
-FLAG_SETTER(set_quiet, o->quiet)
-FLAG_SETTER(set_no_cupti, o->no_cupti)
-FLAG_SETTER(set_cupti_alternate, o->measure.cupti_alternate)
-FLAG_SETTER(set_no_ceilings, o->no_ceilings)
-#undef FLAG_SETTER
-
 /* --sweep is read before the other options (read_sweep_files); here only from inside a file. */
 static int set_sweep(void *ctx, const char *v)
 {
@@ -244,8 +203,10 @@ static const cli_option run_option_table[] = {
     {"--kv-heads", "LIST", "key/value heads H_kv, dividing H (default: = H)", set_kv_heads, 0},
     {"--head-dim", "LIST", "head dim D (default 128)", set_head_dim, 0},
     {"--batch", "LIST", "batch B (default 1)", set_batch, 0},
-    {"--tokens", "N", "instead of --batch: B = max(1, N / S) for each S", set_tokens, 0},
-    {"--model-dim", "N", "instead of --heads: H = N / D for each D", set_model_dim, 0},
+    {"--tokens", "N", "instead of --batch: B = max(1, N / S) for each S", cli_set_count,
+     offsetof(run_options, tokens)},
+    {"--model-dim", "N", "instead of --heads: H = N / D for each D", cli_set_count,
+     offsetof(run_options, model_dim)},
     {"--dtype", "LIST", "fp16, bf16, fp32 (default bf16)", set_dtype, 0},
     {"--causal", "LIST", "0, 1 (default 0)", set_causal, 0},
     {"--param", "[V.]KEY=LIST",
@@ -253,34 +214,42 @@ static const cli_option run_option_table[] = {
      "variant that declares it, V.KEY to variant V only (attnbench list --params)",
      set_param, 0},
     {"--backend", "B", "cuda (default) or cpu: the CPU implementations, same pipeline",
-     set_backend, 0},
-    {"--db", "PATH", "database (default results/attnbench.db)", set_db, 0},
-    {"--tag", "TEXT", "label stored with the run (e.g. nightly)", set_tag, 0},
-    {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed, 0},
-    {"--init", "I", "input distribution: normal (default) or outliers", set_init, 0},
-    {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache, 0},
-    {"--min-samples", "N", "at least N samples per point (default 10)", set_min_samples, 0},
+     set_backend, offsetof(run_options, cpu)},
+    {"--db", "PATH", "database (default results/attnbench.db)", set_path,
+     offsetof(run_options, db)},
+    {"--tag", "TEXT", "label stored with the run (e.g. nightly)", cli_set_text,
+     offsetof(run_options, tag)},
+    {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed,
+     offsetof(run_options, seed)},
+    {"--init", "I", "input distribution: normal (default) or outliers", set_init,
+     offsetof(run_options, init)},
+    {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache,
+     offsetof(run_options, measure.cold)},
+    {"--min-samples", "N", "at least N samples per point (default 10)", cli_set_count,
+     offsetof(run_options, measure.min_samples)},
     {"--target-ci", "P", "stop when the 95 % CI of the median is within ±P (default 1%)",
-     set_target_ci, 0},
-    {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time, 0},
+     set_target_ci, offsetof(run_options, measure.target_ci)},
+    {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time,
+     offsetof(run_options, measure.max_time)},
     {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
-     set_save, 0},
-    {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", set_no_cupti, 0},
+     set_path, offsetof(run_options, save_dir)},
+    {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", cli_set_flag,
+     offsetof(run_options, no_cupti)},
     {"--cupti-alternate", NULL,
      "trace every other sample only (the others untraced, as with\n"
      "--no-cupti) and time with events: what tracing costs, in one run",
-     set_cupti_alternate, 0},
+     cli_set_flag, offsetof(run_options, measure.cupti_alternate)},
     {"--no-ceilings", NULL, "skip measuring the GPU's GEMM and copy ceilings at run start",
-     set_no_ceilings, 0},
+     cli_set_flag, offsetof(run_options, no_ceilings)},
     {"--metrics", "dram", "DRAM bytes per point from hardware counters (a separate pass)",
-     set_metrics, 0},
+     set_metrics, offsetof(run_options, metrics)},
     {"--debug-spin", "V:US",
      "add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
      "known slowdown, to check that `attnbench compare` catches it",
      set_spin, 0},
     {"--sweep", "FILE", "read options from FILE (one option per line, # comments) first",
      set_sweep, 0},
-    {"--quiet", NULL, "no progress line", set_quiet, 0},
+    {"--quiet", NULL, "no progress line", cli_set_flag, offsetof(run_options, quiet)},
     {0},
 };
 

@@ -8,17 +8,11 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "store/sql.h"
 
 int store_latest_run(sqlite3 *db, int64_t *run_id)
 {
-    sqlite3_stmt *st;
-    SQLITE_CHECK(db,
-                 sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM runs", -1, &st, NULL));
-    int rc = sqlite3_step(st);
-    *run_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    SQLITE_CHECK(db, rc);
-    return ATTN_OK;
+    return store_query_int64(db, "SELECT coalesce(max(id), 0) FROM runs", run_id);
 }
 
 /* Text of a cell as shown in a table: reals with 4 significant digits, NULL as "-". */

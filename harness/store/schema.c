@@ -176,17 +176,6 @@ static const char *const migrations[] = {
 
 int store_schema_version(void) { return N_MIGRATIONS; }
 
-static int user_version(sqlite3 *db, int *v)
-{
-    sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL));
-    int rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
-    SQLITE_CHECK(db, rc);
-    return ATTN_OK;
-}
-
 /* Migration step v (to version v + 1) with its user_version bump, inside the step's transaction. */
 static int apply_step(sqlite3 *db, void *arg)
 {
@@ -199,8 +188,9 @@ static int apply_step(sqlite3 *db, void *arg)
 
 static int migrate(sqlite3 *db)
 {
-    int v;
-    ATTN_TRY(user_version(db, &v));
+    int64_t version; /* PRAGMA user_version: a 32-bit integer */
+    ATTN_TRY(store_query_int64(db, "PRAGMA user_version", &version));
+    int v = (int)version;
     if (v > N_MIGRATIONS)
         return attn_fail("database schema version %d is newer than this attnbench (%d): use a "
                          "newer build",

@@ -1,4 +1,4 @@
-/* sql.c — the bind, step and transaction helpers of the store (see sql.h). */
+/* sql.c — the bind, step, one-value query and transaction helpers of the store (see sql.h). */
 #include "store/sql.h"
 
 #include <math.h>
@@ -28,6 +28,17 @@ int store_bind_real(sqlite3 *db, sqlite3_stmt *st, int i, double x)
 int store_bind_int_or_null(sqlite3 *db, sqlite3_stmt *st, int i, int64_t v)
 {
     SQLITE_CHECK(db, v < 0 ? sqlite3_bind_null(st, i) : sqlite3_bind_int64(st, i, v));
+    return ATTN_OK;
+}
+
+int store_query_int64(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    SQLITE_CHECK(db, rc);
     return ATTN_OK;
 }
 

@@ -14,6 +14,9 @@ int store_bind_text(sqlite3 *db, sqlite3_stmt *st, int i, const char *s);
 int store_bind_real(sqlite3 *db, sqlite3_stmt *st, int i, double x);
 /* Binds an integer; NULL when negative (unknown). */
 int store_bind_int_or_null(sqlite3 *db, sqlite3_stmt *st, int i, int64_t v);
+/* The first column of the first row of SQL text (no parameters) as an integer in *out; 0 when
+ * there is no row. */
+int store_query_int64(sqlite3 *db, const char *sql, int64_t *out);
 /* Runs a prepared statement to completion and finalises it. */
 int store_step_done(sqlite3 *db, sqlite3_stmt *st);
 /* Finalises st when a bind failed (rc != ATTN_OK), else steps it to completion; returns the
