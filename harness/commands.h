@@ -12,5 +12,6 @@ int cmd_report(int argc, char **argv); /* report.c */
 int cmd_export(int argc, char **argv); /* report.c */
 int cmd_compare(int argc, char **argv); /* compare.c */
 int cmd_history(int argc, char **argv); /* history.c */
+int cmd_ab(int argc, char **argv);      /* run/ab.c */
 
 #endif
