@@ -159,9 +159,9 @@ static void test_command(void)
 {
     char out[300];
     fx_path(out, sizeof out, "ab.out");
-    int rc =
-        fx_sh("'%s' ab --a '%s' --b build --rounds 2 --db '%s' -- " CPU_RUN " > '%s' 2>/dev/null",
-              fx_bin, fx_bin, db_path, out);
+    int rc = fx_sh("'%s' ab --a '%s' --b build --rounds 2 --db '%s' --b-options '--seed 2 --quiet' "
+                   "-- " CPU_RUN " > '%s' 2>/dev/null",
+                   fx_bin, fx_bin, db_path, out);
     test_cond("A/A on the CPU backend: exit 0", rc == 0);
     char *text = fx_text(out);
     test_cond("the verdict on stdout", strstr(text, "attnbench ab: B build/attnbench") &&
@@ -169,30 +169,27 @@ static void test_command(void)
                                            strstr(text, "0 slower, "));
     free(text);
     unlink(out);
-    sqlite3 *db;
-    char tags[256] = "";
-    if (store_open(db_path, &db) == ATTN_OK) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(db,
-                               "SELECT group_concat(tag, ' ') FROM (SELECT tag FROM runs "
-                               "ORDER BY id)",
-                               -1, &st, NULL) == SQLITE_OK) {
-            if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-                snprintf(tags, sizeof tags, "%s", (const char *)sqlite3_column_text(st, 0));
-            sqlite3_finalize(st);
-        }
-        store_close(db);
+    static const char *const order[] = {"ab-A-r1", "ab-B-r1", "ab-B-r2", "ab-A-r2"};
+    int abba = fx_query_int(db_path, "SELECT count(*) FROM runs") == 4;
+    for (int i = 0; i < 4; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT id FROM runs WHERE tag = '%s'", order[i]);
+        abba &= fx_query_int(db_path, sql) == i + 1;
     }
-    test_cond("ABBA, one tagged run per process",
-              strcmp(tags, "ab-A-r1 ab-B-r1 ab-B-r2 ab-A-r2") == 0);
+    test_cond("ABBA, one tagged run per process", abba);
+    test_cond("--b-options reach B's runs only",
+              fx_query_int(db_path, "SELECT count(*) FROM runs WHERE seed = 2") == 2 &&
+                  fx_query_int(db_path, "SELECT count(*) FROM runs WHERE seed = 2 AND tag "
+                                        "LIKE 'ab-B-%'") == 2);
     fx_unlink_db(db_path);
 
     static const char *const bad[] = {
-        "--a build",                        /* no --b */
-        "--a /nonexistent --b build",       /* not an executable */
-        "--a tests --b build",              /* a directory without attnbench */
-        "--a build --b build --rounds 1",   /* too few rounds */
-        "--a build --b build -- --db x.db", /* ab's own option after -- */
+        "--a build",                                 /* no --b */
+        "--a /nonexistent --b build",                /* not an executable */
+        "--a tests --b build",                       /* a directory without attnbench */
+        "--a build --b build --rounds 1",            /* too few rounds */
+        "--a build --b build -- --db x.db",          /* ab's own option after -- */
+        "--a build --b build --a-options '--tag=x'", /* ... or in one side's options */
         "--a build --b build --format xml",
         "--a build --b build --junit /nonexistent/j.xml",
         "--a build --b build -- --backend cpu --bogus", /* the build rejects it */

@@ -31,6 +31,7 @@
 
 typedef struct ab_opts {
     const char *a, *b, *sweep, *db, *tag, *format, *junit;
+    const char *side_options[2]; /* --a-options, --b-options: one build's runs only */
     cmp_rule rule;
     int rounds, fail_on_inconclusive, markdown;
     char bin[2][PATH_MAX]; /* the binaries --a and --b name */
@@ -58,6 +59,12 @@ static const cli_option ab_options[] = {
      offsetof(ab_opts, rounds)},
     {"--sweep", "FILE", "the sweep file both builds run (passed to attnbench run)", cli_set_text,
      offsetof(ab_opts, sweep)},
+    {"--a-options", "TEXT", "run options for A's runs only, words split at spaces", cli_set_text,
+     offsetof(ab_opts, side_options[0])},
+    {"--b-options", "TEXT",
+     "the same for B: e.g. '--debug-spin fused:20', a known slowdown\n"
+     "that ab must find",
+     cli_set_text, offsetof(ab_opts, side_options[1])},
     READER_OPTION_DB(ab_opts),
     {"--tag", "T", "runs are tagged T-A-r1, T-B-r1, ... (default ab)", cli_set_text,
      offsetof(ab_opts, tag)},
@@ -77,8 +84,8 @@ static const cli_command ab_command = {
     "States as compare's: slower (the mean ratio beyond 1 + threshold and adjusted p <= alpha, or\n"
     "an approximate variant's error grew beyond --err-tolerance), inconclusive (a round's point\n"
     "failed, throttled or short of samples; or too noisy), missing (one build only), same (a\n"
-    "slowdown beyond the threshold ruled out), faster. Options after -- go to attnbench run\n"
-    "(both builds get the same; ab sets --db, --tag and --quiet).\n",
+    "slowdown beyond the threshold ruled out), faster. Options after -- go to both builds'\n"
+    "attnbench run (ab sets --db, --tag and --quiet), --a-options and --b-options to one.\n",
     ab_options,
     "Exit status: 0 no regression; 1 a key slower; 2 bad usage (a build rejected the run options:\n"
     "its message is above); 3 only inconclusive keys with --fail-on-inconclusive; 4 a round could\n"
@@ -105,17 +112,31 @@ static int find_binary(const char *option, const char *path, char *out)
     return 0;
 }
 
-/* The options that ab sets itself may not come after "--". */
-static int check_passed(const ab_opts *o)
+/* The option that ab sets itself ("--db", "--tag") that `word` is, or NULL. */
+static const char *ab_sets(const char *word)
 {
     static const char *const own[] = {"--db", "--tag"};
+    for (int j = 0; j < 2; j++) {
+        size_t n = strlen(own[j]);
+        if (strncmp(word, own[j], n) == 0 && (!word[n] || word[n] == '=')) return own[j];
+    }
+    return NULL;
+}
+
+/* The options ab sets itself may not come after "--" nor in --a-options / --b-options. */
+static int check_passed(const ab_opts *o)
+{
+    const char *own;
     for (int i = 0; i < o->n_passed; i++)
-        for (int j = 0; j < 2; j++) {
-            size_t n = strlen(own[j]);
-            if (strncmp(o->passed[i], own[j], n) == 0 &&
-                (!o->passed[i][n] || o->passed[i][n] == '='))
-                return cli_error("ab", "%s after --: ab sets it (use ab's own %s)", own[j], own[j]);
-        }
+        if ((own = ab_sets(o->passed[i])))
+            return cli_error("ab", "%s after --: ab sets it (use ab's own %s)", own, own);
+    for (int side = 0; side < 2; side++) {
+        char words[4096];
+        snprintf(words, sizeof words, "%s", o->side_options[side] ? o->side_options[side] : "");
+        for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+            if ((own = ab_sets(w)))
+                return cli_error("ab", "%s in --%c-options: ab sets it", own, "ab"[side]);
+    }
     return 0;
 }
 
@@ -160,12 +181,13 @@ end:
     return rc;
 }
 
-/* Runs `BIN run --db DB --tag TAG --quiet [--sweep FILE] PASSED...` in a child process with its
- * stdout on our stderr (ours is the verdict's); its exit status, or -1 after a message when it
- * could not start or died by a signal. */
-static int run_build(const char *bin, const ab_opts *o, const char *tag)
+/* Runs `BIN run --db DB --tag TAG --quiet [--sweep FILE] PASSED... SIDE OPTIONS...` (side 0 A, 1
+ * B) in a child process with its stdout on our stderr (ours is the verdict's); its exit status, or
+ * -1 after a message when it could not start or died by a signal. */
+static int run_build(int side, const ab_opts *o, const char *tag)
 {
-    char *argv[MAX_PASSED + 12];
+    const char *bin = o->bin[side];
+    char *argv[2 * MAX_PASSED + 12], words[4096] = "";
     int n = 0;
     argv[n++] = (char *)bin;
     argv[n++] = "run";
@@ -176,6 +198,10 @@ static int run_build(const char *bin, const ab_opts *o, const char *tag)
     argv[n++] = "--quiet";
     if (o->sweep) argv[n++] = "--sweep", argv[n++] = (char *)o->sweep;
     for (int i = 0; i < o->n_passed; i++) argv[n++] = o->passed[i];
+    if (o->side_options[side]) snprintf(words, sizeof words, "%s", o->side_options[side]);
+    for (char *save = NULL, *w = strtok_r(words, " ", &save); w && n < 2 * MAX_PASSED + 10;
+         w = strtok_r(NULL, " ", &save))
+        argv[n++] = w;
     argv[n] = NULL;
     fflush(stdout);
     fflush(stderr);
@@ -215,7 +241,7 @@ static int run_rounds(const ab_opts *o, int64_t runs[2][AB_ROUNDS_MAX])
                 fprintf(stderr, "attnbench ab: %s\n", attn_last_error.msg);
                 return AB_NOT_RUN;
             }
-            int status = run_build(o->bin[side], o, tag);
+            int status = run_build(side, o, tag);
             if (status == CLI_USAGE)
                 return cli_error("ab", "build %c (%s) rejected the run options (exit 2)%s",
                                  "AB"[side], o -> bin[side],
@@ -246,35 +272,53 @@ static void list_runs(const int64_t *runs, int n, char *buf, size_t size)
         at += (size_t)snprintf(buf + at, size - at, "%s%lld", i ? ", " : "", (long long)runs[i]);
 }
 
-/* The GPU model of run `id` ("cpu backend" without one) into buf. */
-static int gpu_of(sqlite3 *db, int64_t id, char *buf, size_t n)
+/* What must agree across the runs of an A/B: the GPU model ("cpu backend" without one), and the
+ * inputs (seed and distribution), which decide whether errors compare. */
+typedef struct ab_run_facts {
+    char gpu[128], inputs[64];
+} ab_run_facts;
+
+static int facts_of(sqlite3 *db, int64_t id, ab_run_facts *f)
 {
     sqlite3_stmt *st = NULL;
     int rc = ATTN_OK;
-    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db, "SELECT coalesce(gpu_name, backend || ' backend')"
-                                                 " FROM runs WHERE id = ?1", -1, &st, NULL),
+    SQLITE_CHECK_GOTO(db,
+                      sqlite3_prepare_v2(db,
+                                         "SELECT coalesce(gpu_name, backend || ' backend'),"
+                                         " seed || ' ' || coalesce(init, '')"
+                                         " FROM runs WHERE id = ?1",
+                                         -1, &st, NULL),
                       rc, end);
     SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, id), rc, end);
     int step = sqlite3_step(st);
     SQLITE_CHECK_GOTO(db, step, rc, end);
-    snprintf(buf, n, "%s", step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "?");
+    const unsigned char *gpu = step == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    const unsigned char *inputs = step == SQLITE_ROW ? sqlite3_column_text(st, 1) : NULL;
+    snprintf(f->gpu, sizeof f->gpu, "%s", gpu ? (const char *)gpu : "?");
+    snprintf(f->inputs, sizeof f->inputs, "%s", inputs ? (const char *)inputs : "?");
 end:
     sqlite3_finalize(st);
     return rc;
 }
 
-/* The GPU model of every run, the same for all; CLI_USAGE after a message when they differ. */
-static int one_gpu(sqlite3 *db, int64_t runs[2][AB_ROUNDS_MAX], int rounds, char *gpu, size_t n)
+/* The first run's facts into *first; every run on its GPU model (else CLI_USAGE after a message);
+ * *same_inputs when every run had its inputs. */
+static int check_runs(sqlite3 *db, int64_t runs[2][AB_ROUNDS_MAX], int rounds, ab_run_facts *first,
+                      int *same_inputs)
 {
+    *same_inputs = 1;
     for (int s = 0; s < 2; s++)
         for (int r = 0; r < rounds; r++) {
-            char this[128];
-            if (gpu_of(db, runs[s][r], s || r ? this : gpu, s || r ? sizeof this : n) != ATTN_OK)
+            ab_run_facts f;
+            if (facts_of(db, runs[s][r], s || r ? &f : first) != ATTN_OK)
                 return cli_error("ab", "%s", attn_last_error.msg);
-            if ((s || r) && strcmp(gpu, this) != 0)
-                return cli_error("ab", "run %lld ran on %s, run %lld on %s: the rounds must share "
-                                 "one GPU model", (long long)runs[0][0], gpu,
-                                 (long long)runs[s][r], this);
+            if (!s && !r) continue;
+            if (strcmp(first->gpu, f.gpu) != 0)
+                return cli_error("ab",
+                                 "run %lld ran on %s, run %lld on %s: the rounds must share "
+                                 "one GPU model",
+                                 (long long)runs[0][0], first->gpu, (long long)runs[s][r], f.gpu);
+            *same_inputs &= strcmp(first->inputs, f.inputs) == 0;
         }
     return 0;
 }
@@ -285,13 +329,15 @@ static int verdict(const ab_opts *o, int64_t runs[2][AB_ROUNDS_MAX])
     sqlite3 *db;
     int rc = reader_open("ab", o->db, &db);
     if (rc) return rc;
-    char gpu[128], list[2][1024];
-    if ((rc = one_gpu(db, runs, o->rounds, gpu, sizeof gpu))) {
+    char list[2][1024];
+    ab_run_facts first;
+    cmp_rule rule = o->rule;
+    if ((rc = check_runs(db, runs, o->rounds, &first, &rule.same_inputs))) {
         store_close(db);
         return rc;
     }
     ab_keys k;
-    if (ab_keys_build(db, runs[0], runs[1], o->rounds, &o->rule, &k) != ATTN_OK) {
+    if (ab_keys_build(db, runs[0], runs[1], o->rounds, &rule, &k) != ATTN_OK) {
         rc = cli_error("ab", "%s", attn_last_error.msg);
     } else if (k.n == 0) {
         rc = cli_error("ab", "the runs have no measured points");
@@ -300,7 +346,7 @@ static int verdict(const ab_opts *o, int64_t runs[2][AB_ROUNDS_MAX])
         const char *bold = o->markdown ? "**" : "";
         printf("%sattnbench ab%s: B %s (runs %s) vs A %s (runs %s), %d rounds ABBA on %s; "
                "threshold %g%%, alpha %g (Benjamini–Hochberg over %zu keys); units: rounds\n\n",
-               bold, bold, o->bin[1], list[1], o->bin[0], list[0], o->rounds, gpu,
+               bold, bold, o->bin[1], list[1], o->bin[0], list[0], o->rounds, first.gpu,
                o->rule.threshold * 100, o->rule.alpha, k.n);
         cmp_print_verdict(stdout, k.keys, k.n, o->markdown);
         char suite[128];
@@ -318,12 +364,11 @@ static int verdict(const ab_opts *o, int64_t runs[2][AB_ROUNDS_MAX])
 
 int cmd_ab(int argc, char **argv)
 {
-    ab_opts o = {
-        .db = READER_DB_DEFAULT,
-        .tag = "ab",
-        .format = "table",
-        .rounds = 3,
-        .rule = {.threshold = 0.02, .alpha = 0.05, .err_tolerance = 0.10, .same_inputs = 1}};
+    ab_opts o = {.db = READER_DB_DEFAULT,
+                 .tag = "ab",
+                 .format = "table",
+                 .rounds = 3,
+                 .rule = {.threshold = 0.02, .alpha = 0.05, .err_tolerance = 0.10}};
     int own = 1;
     while (own < argc && strcmp(argv[own], "--") != 0) own++;
     o.passed = argv + (own < argc ? own + 1 : argc);
