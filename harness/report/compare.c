@@ -187,10 +187,9 @@ static void shape_text(const cmp_point *p, char *buf, size_t n)
 /* ---------------------------------------------------------------- output */
 
 enum { N_COLS = 10, CELL = 300 };
-static const char *const headers[N_COLS] = {"state",    "variant",           "shape",
-                                            "base_ms",  "cand_ms",           "ratio",
-                                            "hl_ratio [95% CI]", "p_slower", "run_noise [floor]",
-                                            "note"};
+static const char *const headers[N_COLS] = {"state", "variant", "shape", "base_ms", "cand_ms",
+                                            "ratio", "hl_ratio [95% CI]", "p_slower",
+                                            "run_noise [floor]", "note"};
 
 static void fmt_num(char *buf, double x, const char *fmt)
 {
