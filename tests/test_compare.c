@@ -1,8 +1,11 @@
 /* test_compare.c — `attnbench compare` on a fixture database made with the store API: a baseline
- * run; a candidate with one key slowed by 10 %, an approximate variant whose error doubled, a
- * failed point, a point with too few samples, a throttled one, a key dropped and one added; an
- * A/A rerun; a run on another GPU model. Checks every exit status, the worst-first order of the
- * table, and that the JUnit file is well-formed XML with one test case per key. */
+ * run; a candidate with one key slowed by 20 %, one by 5 %, an approximate variant whose error
+ * doubled, a failed point, a point with too few samples, a throttled one, a key dropped and one
+ * added; an A/A rerun; a run on another GPU model. Checks every exit status, the worst-first order
+ * of the table, and that the JUnit file is well-formed XML with one test case per key. Without
+ * history the between-run noise is unknown (the 5 % key is inconclusive, not slower); a second
+ * fixture of nightly runs with run-to-run noise gives it: an A/A night passes, a +10 % key fails,
+ * a key with too short a history says so. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +76,9 @@ static void make_fixture(void)
 
     int64_t cand = add_run(db, "cand", "NVIDIA H100 80GB HBM3");            /* run 2 */
     add_point(db, cand, "naive", 1, 256, "ok", 2e5, 20, 0, NAN, 201);
-    add_point(db, cand, "naive", 1, 512, "ok", 4.4e5, 20, 0, NAN, 202);       /* +10 %: slower */
+    add_point(db, cand, "naive", 1, 512, "ok", 4.8e5, 20, 0, NAN, 202);       /* +20 %: slower */
     add_point(db, cand, "approx", 0, 512, "ok", 1e5, 20, 0, 2e-3, 203);       /* error doubled */
-    add_point(db, cand, "naive", 1, 1024, "ok", 8e5, 20, 0, NAN, 204);
+    add_point(db, cand, "naive", 1, 1024, "ok", 8.4e5, 20, 0, NAN, 204);      /* +5 %: unknown */
     add_point(db, cand, "naive", 1, 2048, "failed", 3e6, 20, 0, NAN, 205);    /* inconclusive */
     add_point(db, cand, "naive", 1, 8192, "ok", 5e7, 3, 0, NAN, 206);         /* too few */
     add_point(db, cand, "naive", 1, 16384, "ok", 2e8, 20, 5, NAN, 207);       /* 25 % throttled */
@@ -170,15 +173,19 @@ static void test_gate(void)
     int rc = compare("--baseline", "base", "--candidate", "cand", "--junit", junit_path);
     test_cond("slowed candidate: exit 1", rc == 1);
     char *out = fx_text(out_path);
-    /* The first row: the +10 % key (its HL ratio is the largest of the slower ones). */
+    /* The first row: the +20 % key (its HL ratio is the largest of the slower ones). */
     char row[512] = "";
     const char *first = strstr(out, "\nslower ");
     if (first) sscanf(first + 1, "%511[^\n]", row);
-    test_cond("table: the +10% key first", strstr(row, "naive") && strstr(row, "S=512 "));
+    test_cond("table: the +20% key first", strstr(row, "naive") && strstr(row, "S=512 "));
     test_cond("table: worst first", strstr(out, "\nslower ") < strstr(out, "\ninconclusive ") &&
                                         strstr(out, "\ninconclusive ") < strstr(out, "\nmissing ") &&
                                         strstr(out, "\nmissing ") < strstr(out, "\nsame "));
-    test_cond("summary line", strstr(out, "2 slower, 3 inconclusive, 2 missing, 2 same, 0 faster") != NULL);
+    test_cond("summary line", strstr(out, "2 slower, 4 inconclusive, 2 missing, 1 same, 0 faster") != NULL);
+    const char *unknown = strstr(out, "between-run noise unknown (1 of 5 runs): +4.");
+    test_cond("+5% without history: inconclusive", unknown && strstr(out, "\ninconclusive  naive    "
+                                                                          "bf16 B=1 H=16/16 S=1024 "));
+    test_cond("the noise column says why", strstr(out, "unknown (1 run)  ") != NULL);
     test_cond("accuracy regression is slower", strstr(out, "accuracy: error vs exact 0.001 -> 0.002") != NULL);
     test_cond("failed point is inconclusive", strstr(out, "candidate point failed") != NULL);
     test_cond("few samples are inconclusive", strstr(out, "too few samples (20, 3; need 5)") != NULL);
@@ -190,7 +197,7 @@ static void test_gate(void)
     test_cond("junit: one test case per key (9)", count(xml, "<testcase ") == 9);
     test_cond("junit: regressions are failures", count(xml, "<failure ") == 2 &&
                                                      strstr(xml, "failures=\"2\"") != NULL);
-    test_cond("junit: inconclusive and missing skipped", count(xml, "<skipped ") == 5);
+    test_cond("junit: inconclusive and missing skipped", count(xml, "<skipped ") == 6);
     free(xml);
 
     test_cond("run ids work like tags", compare("--baseline", "1", "--candidate", "2", NULL, NULL) == 1);
@@ -229,14 +236,80 @@ static void test_refusals(void)
     test_cond("absent database: exit 2", cmd_compare(7, argv) == 2);
 }
 
+/* ---------------------------------------------------------------- between-run noise */
+
+static char night_db[64];
+
+/* A nightly run of 6 naive keys whose medians carry a run-level offset (sd 1 %), the key at
+ * S=512 `slow` times slower; with the key at S=16384 when `with_new`. */
+static int64_t add_night(sqlite3 *db, const char *tag, uint64_t seed, double slow, int with_new)
+{
+    int64_t run = add_run(db, tag, "NVIDIA H200");
+    stats_rng r = {seed};
+    static const int seqs[] = {256, 512, 1024, 2048, 4096, 8192, 16384};
+    for (int i = 0; i < 7; i++) {
+        double offset = exp(0.01 * stats_rng_normal(&r)) * (seqs[i] == 512 ? slow : 1);
+        if (i < 6 || with_new)
+            add_point(db, run, "naive", 1, seqs[i], "ok", 1e3 * seqs[i] * offset, 20, 0, NAN,
+                      seed * 10 + (uint64_t)i);
+    }
+    return run;
+}
+
+static int compare_nights(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    char *argv[16] = {"compare", "--db", night_db, "--baseline", "night"};
+    int argc = 5;
+    const char *more[] = {a1, a2, a3, a4};
+    for (int i = 0; i < 4 && more[i]; i++) argv[argc++] = (char *)more[i];
+    return fx_call(cmd_compare, out_path, argc, argv);
+}
+
+static void test_between_runs(void)
+{
+    sqlite3 *db;
+    unlink(night_db);
+    test_cond("nights: database opens", store_open(night_db, &db) == ATTN_OK);
+    for (int night = 1; night <= 8; night++) add_night(db, "night", (uint64_t)night, 1, night > 5);
+    int64_t aa = add_night(db, "night", 9, 1, 1);        /* run 9 */
+    int64_t slow = add_night(db, "other", 10, 1.10, 1); /* run 10: S=512 10 % slower */
+    store_close(db);
+    char cand[32];
+    snprintf(cand, sizeof cand, "%lld", (long long)aa);
+    test_cond("A/A night: exit 0", compare_nights("--candidate", cand, NULL, NULL) == 0);
+    char *out = fx_text(out_path);
+    test_cond("A/A night: no key slower", strstr(out, "0 slower") != NULL);
+    test_cond("A/A night: the history's noise is printed", strstr(out, "vs its last 8 runs") != NULL);
+    test_cond("a key with 3 runs of history: unknown", strstr(out, "unknown (3 runs)") != NULL);
+    free(out);
+    snprintf(cand, sizeof cand, "%lld", (long long)slow);
+    test_cond("+10% at 1% noise: exit 1", compare_nights("--candidate", cand, NULL, NULL) == 1);
+    out = fx_text(out_path);
+    const char *row = strstr(out, "\nslower ");
+    test_cond("+10%: the S=512 key, against its 9 runs", row && strstr(row, "S=512 ") &&
+                                                          strstr(row, "vs its last 9 runs"));
+    test_cond("+10%: only that key", strstr(out, "1 slower, ") != NULL);
+    free(out);
+    test_cond("--noise-window 5 reads 5 runs",
+              compare_nights("--candidate", cand, "--noise-window", "5") == 1);
+    out = fx_text(out_path);
+    test_cond("... and says so", strstr(out, "vs its last 5 runs") != NULL);
+    free(out);
+    test_cond("--noise-window 4: exit 2",
+              compare_nights("--candidate", cand, "--noise-window", "4") == 2);
+    fx_unlink_db(night_db);
+}
+
 int main(void)
 {
     snprintf(db_path, sizeof db_path, "/tmp/attnbench-test-compare-%d.db", (int)getpid());
     snprintf(junit_path, sizeof junit_path, "/tmp/attnbench-test-compare-%d.xml", (int)getpid());
     snprintf(out_path, sizeof out_path, "/tmp/attnbench-test-compare-%d.out", (int)getpid());
+    snprintf(night_db, sizeof night_db, "/tmp/attnbench-test-nights-%d.db", (int)getpid());
     make_fixture();
     test_gate();
     test_refusals();
+    test_between_runs();
     fx_unlink_db(db_path);
     unlink(junit_path);
     unlink(out_path);

@@ -1,6 +1,7 @@
 /* compare.c — `attnbench compare`: the regression gate between two runs, as a command: its options,
  * the two runs it names (by id or tag, on one GPU model), and the printers of its verdict (an
- * aligned or Markdown table, JUnit XML). Each key's statistics and state are compare_keys.c's. */
+ * aligned or Markdown table, JUnit XML; `attnbench ab` prints with them too, compare.h). Each key's
+ * statistics and state are compare_keys.c's. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "commands.h"
 #include "core/cli.h"
 #include "core/error.h"
+#include "report/compare.h"
 #include "report/compare_keys.h"
 #include "report/reader.h"
 #include "store/store.h"
@@ -31,11 +33,22 @@ typedef struct cmp_run {
     char init[32];    /* input distribution; with the seed, decides if error metrics compare */
 } cmp_run;
 
-static int set_alpha(void *field, const char *value)
+int cmp_set_alpha(void *field, const char *value)
 {
     double *alpha = field;
     return cli_fraction(value, alpha) || !(*alpha > 0 && *alpha < 1) ? CLI_BAD_VALUE : 0;
 }
+
+static int set_noise_window(void *field, const char *value)
+{
+    int *window = field;
+    if (cli_set_count(window, value) || *window < NOISE_MIN_RUNS || *window > NOISE_WINDOW_MAX)
+        return CLI_BAD_VALUE;
+    return 0;
+}
+
+_Static_assert(NOISE_MIN_RUNS == 5 && NOISE_WINDOW == 20 && NOISE_WINDOW_MAX == 200,
+               "--noise-window's help states 5 to 200, default 20");
 
 static const cli_option compare_options[] = {
     {"--baseline", "RUN|TAG", "the run compared against (required)", cli_set_text,
@@ -43,20 +56,11 @@ static const cli_option compare_options[] = {
     {"--candidate", "RUN|TAG", "the run under test (required)", cli_set_text,
      offsetof(cmp_opts, candidate)},
     READER_OPTION_DB(cmp_opts),
-    {"--threshold", "X", "smallest slowdown that matters, e.g. 2% or 0.02 (default 2%)",
-     cli_set_share, offsetof(cmp_opts, rule.threshold)},
-    {"--alpha", "A", "false-discovery rate across keys, between 0 and 1 (default 0.05)",
-     set_alpha, offsetof(cmp_opts, rule.alpha)},
-    {"--err-tolerance", "X", "allowed relative growth of an approximate variant's error (10%)",
-     cli_set_fraction, offsetof(cmp_opts, rule.err_tolerance)},
-    {"--format", "table|md", "aligned table (default) or markdown for CI summaries", cli_set_text,
-     offsetof(cmp_opts, format)},
-    {"--junit", "FILE", "JUnit XML, one test case per key, regressions as failures", cli_set_text,
-     offsetof(cmp_opts, junit)},
+    CMP_GATE_OPTIONS(cmp_opts),
+    {"--noise-window", "N", "between-run noise from the baseline's newest N runs, 5 to 200\n"
+     "(default 20)", set_noise_window, offsetof(cmp_opts, rule.noise_window)},
     {"--allow-different-gpus", NULL, "compare runs from different GPU models (refused otherwise)",
      cli_set_flag, offsetof(cmp_opts, allow_different_gpus)},
-    {"--fail-on-inconclusive", NULL, "exit 3 when nothing regressed but some key is inconclusive",
-     cli_set_flag, offsetof(cmp_opts, fail_on_inconclusive)},
     {"--no-baseline-ok", NULL, "a baseline TAG that matches no run is not an error (exit 0): the\n"
      "first nightly run has nothing to compare with", cli_set_flag,
      offsetof(cmp_opts, no_baseline_ok)},
@@ -70,15 +74,22 @@ static const cli_command compare_command = {
     "Per key: ratio of medians (candidate/baseline), Hodges–Lehmann ratio with a 95% bootstrap\n"
     "interval (2000 resamples, fixed seed), and one-sided Mann–Whitney tests on log times of\n"
     "\"slower by more than the threshold\" and \"faster by more than it\", Benjamini–Hochberg\n"
-    "adjusted across keys. States, worst first:\n"
-    "  slower        adjusted p_slower <= alpha, or an approximate variant's error against exact\n"
-    "                attention grew by more than --err-tolerance (same seed and inputs)\n"
+    "adjusted across keys: the within-run tests.\n"
+    "Between runs: the key's medians in the baseline's newest --noise-window runs (its tag, GPU\n"
+    "model and backend; up to the baseline, without the candidate) give its between-run noise\n"
+    "(run_noise: the spread of one run's median, moderated across the variant's keys, and the\n"
+    "floor an effect had to pass). From 5 such runs on, the runs decide: slower needs the\n"
+    "candidate's median above the history's level (the median of its runs since its last step)\n"
+    "by more than the threshold and by more than the floor (a one-sided t test, Benjamini–\n"
+    "Hochberg adjusted p <= alpha). With fewer, the noise is unknown and a slowdown under 10% is\n"
+    "inconclusive. States, worst first:\n"
+    "  slower        as above, or an approximate variant's error against exact attention grew\n"
+    "                by more than --err-tolerance (same seed and inputs)\n"
     "  inconclusive  fewer than 5 samples, more than 10% throttled, a point not ok on either\n"
     "                side, or too noisy: neither slower nor same\n"
     "  missing       measured in one run only\n"
-    "  same          a slowdown beyond the threshold ruled out (the reverse one-sided test,\n"
-    "                p <= alpha), and not faster\n"
-    "  faster        adjusted p_faster <= alpha\n",
+    "  same          a slowdown beyond the threshold ruled out (p <= alpha), and not faster\n"
+    "  faster        faster by more than the threshold (adjusted p_faster <= alpha)\n",
     compare_options,
     "Exit status: 0 no regression; 1 at least one key slower; 2 bad usage or data (no such run,\n"
     "different GPU models); 3 only inconclusive keys where --fail-on-inconclusive asked for a\n"
@@ -175,9 +186,10 @@ static void shape_text(const cmp_point *p, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- output */
 
-enum { N_COLS = 9, CELL = 300 };
+enum { N_COLS = 10, CELL = 300 };
 static const char *const headers[N_COLS] = {"state", "variant", "shape", "base_ms", "cand_ms",
-                                            "ratio", "hl_ratio [95% CI]", "p_slower", "note"};
+                                            "ratio", "hl_ratio [95% CI]", "p_slower",
+                                            "run_noise [floor]", "note"};
 
 static void fmt_num(char *buf, double x, const char *fmt)
 {
@@ -193,13 +205,21 @@ static void key_cells(const cmp_key *k, char cells[N_COLS][CELL])
     int timed = k->base && k->cand && k->n_base && k->n_cand;
     fmt_num(cells[3], timed ? k->base_ms : NAN, "%.4g");
     fmt_num(cells[4], timed ? k->cand_ms : NAN, "%.4g");
-    fmt_num(cells[5], k->tested ? k->s.ratio : NAN, "%.3f");
-    if (k->tested)
+    int effect = k->tested || k->run.df > 0; /* measured within runs, or across ab's rounds */
+    fmt_num(cells[5], effect ? k->s.ratio : NAN, "%.3f");
+    if (effect)
         snprintf(cells[6], CELL, "%.3f [%.3f, %.3f]", k->s.hl_ratio, k->ci_lo, k->ci_hi);
     else
         snprintf(cells[6], CELL, "-");
-    fmt_num(cells[7], k->tested ? k->p_slower : NAN, "%.2g");
-    snprintf(cells[8], CELL, "%s", k->note);
+    fmt_num(cells[7], effect ? k->p_slower : NAN, "%.2g");
+    if (k->run.df > 0)
+        snprintf(cells[8], CELL, "%.1f%% [%+.1f%%]", noise_spread(&k->run) * 100,
+                 (exp(k->run.floor) - 1) * 100);
+    else if (k->tested && !k->n_rounds)
+        snprintf(cells[8], CELL, "unknown (%d run%s)", k->n_history, k->n_history == 1 ? "" : "s");
+    else
+        snprintf(cells[8], CELL, "-");
+    snprintf(cells[9], CELL, "%s", k->note);
 }
 
 /* Aligned columns (numbers right-aligned, text left) or a markdown table. */
@@ -217,7 +237,7 @@ static void print_keys(FILE *out, const cmp_key *keys, size_t n, int markdown)
         for (int c = 0; c < N_COLS; c++)
             if ((int)strlen(cells[r][c]) > width[c]) width[c] = (int)strlen(cells[r][c]);
     }
-    static const int left[N_COLS] = {1, 1, 1, 0, 0, 0, 0, 0, 1};
+    static const int left[N_COLS] = {1, 1, 1, 0, 0, 0, 0, 0, 0, 1};
     for (size_t r = 0; r <= n; r++) {
         for (int c = 0; c < N_COLS; c++) {
             const char *s = r == 0 ? headers[c] : cells[r - 1][c];
@@ -250,24 +270,23 @@ static void xml_escaped(FILE *f, const char *s)
     }
 }
 
-/* JUnit XML: one test case per key; slower is a failure, inconclusive a failure when a decision
- * was required (else skipped), missing is skipped. */
-static int write_junit(const char *path, const cmp_key *keys, size_t n, const cmp_run *base,
-                       const cmp_run *cand, const cmp_opts *o)
+int cmp_write_junit(const char *path, const cmp_key *keys, size_t n, const char *suite,
+                    int fail_on_inconclusive)
 {
     FILE *f = fopen(path, "w");
     if (!f) return attn_fail("cannot write JUnit file '%s'", path);
     size_t failures = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
         cmp_state s = keys[i].state;
-        failures += s == SLOWER || (s == INCONCLUSIVE && o->fail_on_inconclusive);
-        skipped += s == MISSING || (s == INCONCLUSIVE && !o->fail_on_inconclusive);
+        failures += s == SLOWER || (s == INCONCLUSIVE && fail_on_inconclusive);
+        skipped += s == MISSING || (s == INCONCLUSIVE && !fail_on_inconclusive);
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<testsuites name=\"attnbench compare\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n"
-               "  <testsuite name=\"run %lld vs baseline run %lld\" tests=\"%zu\" failures=\"%zu\""
-               " skipped=\"%zu\">\n",
-            n, failures, skipped, (long long)cand->id, (long long)base->id, n, failures, skipped);
+               "  <testsuite name=\"",
+            n, failures, skipped);
+    xml_escaped(f, suite);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", n, failures, skipped);
     for (size_t i = 0; i < n; i++) {
         const cmp_key *k = &keys[i];
         char cells[N_COLS][CELL];
@@ -278,10 +297,11 @@ static int write_junit(const char *path, const cmp_key *keys, size_t n, const cm
         xml_escaped(f, cells[2]);
         fputs("\">\n", f);
         char summary[8 * CELL]; /* the cells it quotes fit whatever their length */
-        snprintf(summary, sizeof summary, "%s: ratio %s, HL %s, adjusted p_slower %s, %s vs %s ms%s%s",
-                 cells[0], cells[5], cells[6], cells[7], cells[3], cells[4], *k->note ? "; " : "",
-                 k->note);
-        const char *element = k->state == SLOWER || (k->state == INCONCLUSIVE && o->fail_on_inconclusive)
+        snprintf(summary, sizeof summary,
+                 "%s: ratio %s, HL %s, adjusted p_slower %s, run noise %s, %s vs %s ms%s%s",
+                 cells[0], cells[5], cells[6], cells[7], cells[8], cells[3], cells[4],
+                 *k->note ? "; " : "", k->note);
+        const char *element = k->state == SLOWER || (k->state == INCONCLUSIVE && fail_on_inconclusive)
                                   ? "failure"
                               : k->state == MISSING || k->state == INCONCLUSIVE ? "skipped"
                                                                                   : NULL;
@@ -303,36 +323,43 @@ static int write_junit(const char *path, const cmp_key *keys, size_t n, const cm
 
 /* ---------------------------------------------------------------- the command */
 
-static void print_report(FILE *out, const cmp_key *keys, size_t n, const cmp_run *base,
-                         const cmp_run *cand, const cmp_opts *o)
+void cmp_print_verdict(FILE *out, const cmp_key *keys, size_t n, int markdown)
 {
     size_t count[N_STATES] = {0};
     for (size_t i = 0; i < n; i++) count[keys[i].state]++;
-    const char *b = o->markdown ? "**" : "";
-    fprintf(out, "%sattnbench compare%s: candidate run %lld (tag %s) vs baseline run %lld (tag %s) "
-                 "on %s; threshold %g%%, alpha %g (Benjamini–Hochberg over %zu keys)\n\n",
-            b, b, (long long)cand->id, cand->tag, (long long)base->id, base->tag, cand->gpu,
-            o->rule.threshold * 100, o->rule.alpha, n);
+    const char *b = markdown ? "**" : "";
     fprintf(out, "%s%zu slower, %zu inconclusive, %zu missing, %zu same, %zu faster%s\n\n", b,
             count[SLOWER], count[INCONCLUSIVE], count[MISSING], count[SAME], count[FASTER], b);
-    print_keys(out, keys, n, o->markdown);
+    print_keys(out, keys, n, markdown);
 }
 
-/* The exit status of a verdict (see the help's epilog). */
-static int verdict(const cmp_keys *k, const cmp_opts *o)
+static void print_report(FILE *out, const cmp_key *keys, size_t n, const cmp_run *base,
+                         const cmp_run *cand, const cmp_opts *o)
+{
+    const char *b = o->markdown ? "**" : "";
+    fprintf(out, "%sattnbench compare%s: candidate run %lld (tag %s) vs baseline run %lld (tag %s) "
+                 "on %s; threshold %g%%, alpha %g (Benjamini–Hochberg over %zu keys); between-run "
+                 "noise from the baseline's newest %d runs (known from %d)\n\n",
+            b, b, (long long)cand->id, cand->tag, (long long)base->id, base->tag, cand->gpu,
+            o->rule.threshold * 100, o->rule.alpha, n, o->rule.noise_window, NOISE_MIN_RUNS);
+    cmp_print_verdict(out, keys, n, o->markdown);
+}
+
+int cmp_exit_status(const cmp_key *keys, size_t n, int fail_on_inconclusive)
 {
     int slower = 0, inconclusive = 0;
-    for (size_t i = 0; i < k->n; i++) {
-        slower |= k->keys[i].state == SLOWER;
-        inconclusive |= k->keys[i].state == INCONCLUSIVE;
+    for (size_t i = 0; i < n; i++) {
+        slower |= keys[i].state == SLOWER;
+        inconclusive |= keys[i].state == INCONCLUSIVE;
     }
-    return slower ? 1 : inconclusive && o->fail_on_inconclusive ? 3 : 0;
+    return slower ? 1 : inconclusive && fail_on_inconclusive ? 3 : 0;
 }
 
 int cmd_compare(int argc, char **argv)
 {
     cmp_opts o = {.db = READER_DB_DEFAULT, .format = "table",
-                  .rule = {.threshold = 0.02, .alpha = 0.05, .err_tolerance = 0.10}};
+                  .rule = {.threshold = 0.02, .alpha = 0.05, .err_tolerance = 0.10,
+                           .noise_window = NOISE_WINDOW}};
     int rc = cli_parse(&compare_command, argc, argv, &o);
     if (rc) return rc == CLI_HELP ? 0 : rc;
     if (!o.baseline || !o.candidate)
@@ -353,7 +380,11 @@ int cmd_compare(int argc, char **argv)
     int ok = cmp_keys_build(db, base.id, cand.id, &o.rule, &k) == ATTN_OK;
     if (ok) {
         print_report(stdout, k.keys, k.n, &base, &cand, &o);
-        if (o.junit) ok = write_junit(o.junit, k.keys, k.n, &base, &cand, &o) == ATTN_OK;
+        char suite[128];
+        snprintf(suite, sizeof suite, "run %lld vs baseline run %lld", (long long)cand.id,
+                 (long long)base.id);
+        if (o.junit)
+            ok = cmp_write_junit(o.junit, k.keys, k.n, suite, o.fail_on_inconclusive) == ATTN_OK;
     }
     if (!ok)
         rc = cli_error("compare", "%s", attn_last_error.msg);
@@ -361,7 +392,7 @@ int cmd_compare(int argc, char **argv)
         rc = cli_error("compare", "runs %lld and %lld have no measured points", (long long)base.id,
                        (long long)cand.id);
     else
-        rc = verdict(&k, &o);
+        rc = cmp_exit_status(k.keys, k.n, o.fail_on_inconclusive);
     cmp_keys_free(&k);
     store_close(db);
     return rc;
