@@ -149,7 +149,7 @@ static inline int fx_add(const char *db_path, int64_t run, const fx_point *f)
     for (int i = 0; i < 4; i++) ns[i] = timed ? (int64_t)f->median_ns : 1000;
     p.timing = (attn_timing){4, timed ? 4 : 0, f->median_ns, f->median_ns * 0.97,
                               f->median_ns * 1.05, f->median_ns * 0.99, f->median_ns * 1.01};
-    int rc = store_point_add_full(db, run, &p, ns, timed ? NULL : throttled, 4, NULL, NULL, 0, &id);
+    int rc = store_point_add(db, run, &p, ns, timed ? NULL : throttled, 4, NULL, NULL, 0, &id);
     store_close(db);
     return rc == ATTN_OK ? 0 : -1;
 }

@@ -67,7 +67,7 @@ static void add_point(sqlite3 *db, int64_t run, const fix_point *p, double offse
                                  .ci_low = NAN,
                                  .ci_high = NAN}};
     test_cond("fixture: point stored",
-              store_point_add_full(db, run, &sp, ns, thr, p->n, NULL, NULL, 0, &id) == ATTN_OK);
+              store_point_add(db, run, &sp, ns, thr, p->n, NULL, NULL, 0, &id) == ATTN_OK);
 }
 
 /* Round r's run of side s (0 A, 1 B): the A/A keys, S=512 10 % slower on B, and the special ones. */

@@ -50,7 +50,7 @@ static void add_point(sqlite3 *db, int64_t run, const char *variant, int exact, 
         thr[i] = i < n_throttled;
     }
     int64_t id;
-    test_cond("fixture: point stored", store_point_add_full(db, run, &p, ns, thr, n, NULL, NULL, 0, &id) == ATTN_OK);
+    test_cond("fixture: point stored", store_point_add(db, run, &p, ns, thr, n, NULL, NULL, 0, &id) == ATTN_OK);
 }
 
 /* The baseline's keys, each at its own median, with samples from `seed`. */

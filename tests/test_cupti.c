@@ -247,7 +247,7 @@ static void views(void)
     test_cond("profile medians", p.profile.kernel_count == 3 && p.profile.span_median_ns == 374.5 &&
                                      p.profile.kernel_sum_median_ns == 354.5 &&
                                      fabs(p.profile.gap_share - 20 / 374.5) < 1e-3);
-    test_cond("point stored", store_point_add_full(db, run, &p, ns, thr, 5, info, kern, 15, &pid) == ATTN_OK);
+    test_cond("point stored", store_point_add(db, run, &p, ns, thr, 5, info, kern, 15, &pid) == ATTN_OK);
     test_cond("kernels stored", fx_db_num(db, "SELECT count(*) FROM kernels") == 15);
     test_cond("names deduplicated", fx_db_num(db, "SELECT count(*) FROM kernel_names") == 2);
     test_cond("sample details", fx_db_num(db, "SELECT sum(n_kernels) FROM samples") == 15 &&
@@ -280,12 +280,12 @@ static void views(void)
     store_point e = p;
     e.profile.timing_method = "events";
     e.point.seq = 256;
-    test_cond("events point", store_point_add_full(db, run, &e, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("events point", store_point_add(db, run, &e, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("no stages for it", fx_db_num(db, "SELECT count(*) FROM stages WHERE point_id = 2") == 0);
     store_point plain = p;
     plain.profile.timing_method = NULL;
     plain.point.seq = 512;
-    test_cond("plain point", store_point_add_full(db, run, &plain, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("plain point", store_point_add(db, run, &plain, ns, NULL, 5, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("unmeasured profile is NULL", isnan(fx_db_num(db, "SELECT kernel_count FROM points WHERE id = 3")));
     test_cond("CUPTI off mid-run recorded", store_run_cupti_off(db, run, "cuptiActivityFlushAll failed") == ATTN_OK &&
                                                 fx_db_num(db, "SELECT cupti FROM runs") == 0);

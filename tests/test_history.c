@@ -40,7 +40,7 @@ static void add_point(sqlite3 *db, int64_t run, int seq, double median_ns)
                      .timing = {.n_samples = 1, .n_used = 1, .median = median_ns, .p10 = NAN,
                                 .p90 = NAN, .ci_low = NAN, .ci_high = NAN}};
     int64_t ns = (int64_t)median_ns, id;
-    test_cond("fixture: point stored", store_point_add_full(db, run, &p, &ns, NULL, 1, NULL, NULL, 0, &id) == ATTN_OK);
+    test_cond("fixture: point stored", store_point_add(db, run, &p, &ns, NULL, 1, NULL, NULL, 0, &id) == ATTN_OK);
 }
 
 static void make_fixture(void)

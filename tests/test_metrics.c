@@ -68,7 +68,7 @@ static void storing(void)
     p.profile = (attn_profile_summary){NULL, NAN, NAN, NAN, NAN, NAN};
     int64_t ns[1] = {1000};
     p.timing = (attn_timing){1, 1, 1000, 1000, 1000, 1000, 1000};
-    test_cond("point stored", store_point_add_full(db, run, &p, ns, NULL, 1, NULL, NULL, 0, &point) == ATTN_OK);
+    test_cond("point stored", store_point_add(db, run, &p, ns, NULL, 1, NULL, NULL, 0, &point) == ATTN_OK);
     attn_metric_values v = {2, {"dram__bytes_read.sum", "dram__bytes_write.sum"}, {1.5e5, 4.0e4}};
     store_metric rows[2];
     for (int i = 0; i < v.n; i++) rows[i] = (store_metric){v.name[i], v.value[i], attn_metrics_unit(v.name[i])};

@@ -93,7 +93,7 @@ static void metrics_and_compute_dtype(void)
     store_metric m[2] = {{"kept_fraction", 0.25, ""}, {"exact_rmse", NAN, ""}};
     store_point with = make_point("lowrank", 0, 1e6);
     with.metrics = m, with.n_metrics = 2;
-    test_cond("point with metrics", store_point_add_full(db, run, &with, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("point with metrics", store_point_add(db, run, &with, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("its metrics stored with it",
               fx_db_num(db, "SELECT count(*) FROM metrics m JOIN points p ON p.id = m.point_id"
                             " WHERE p.variant = 'lowrank'") == 2 &&
@@ -103,14 +103,14 @@ static void metrics_and_compute_dtype(void)
     store_point bad = make_point("bad", 0, 1e6);
     bad.status = "bogus", bad.metrics = dup, bad.n_metrics = 1;
     test_cond("a point that fails stores no metrics",
-              store_point_add_full(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK &&
+              store_point_add(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK &&
                   fx_db_num(db, "SELECT count(*) FROM metrics") == 2);
 
     store_ceiling_add(db, run, "gemm", "bf16", 800, "TFLOP/s", 3, "x");
     store_ceiling_add(db, run, "gemm", "fp8", 1600, "TFLOP/s", 3, "x");
     store_point q = make_point("quant", 0, 1e6);
     q.compute_dtype = "fp8";
-    test_cond("point with a compute dtype", store_point_add_full(db, run, &q, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("point with a compute dtype", store_point_add(db, run, &q, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("compute dtype stored", fx_db_num(db, "SELECT count(*) FROM points WHERE compute_dtype = 'fp8'") == 1);
     /* 1e9 FLOP in 1e6 ns = 1 TFLOP/s: of the fp8 ceiling for it, of bf16's for the other. */
     test_cond("its % of the compute dtype's ceiling",
@@ -140,9 +140,9 @@ int main(void)
     test_cond("run begins", store_run_begin(db, &r, &run) == ATTN_OK && run == 1);
     store_point base = make_point("cublas", 1, 2e6), fast = make_point("fused", 0, 1e6);
     int64_t ns[3] = {2000000, 2000000, 2000000}, pid;
-    test_cond("point with samples", store_point_add_full(db, run, &base, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("point with samples", store_point_add(db, run, &base, ns, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     int64_t ns2[3] = {1000000, 1000000, 1000000};
-    test_cond("second point", store_point_add_full(db, run, &fast, ns2, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("second point", store_point_add(db, run, &fast, ns2, NULL, 3, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("samples stored", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("speedup vs baseline",
               fabs(fx_db_num(db, "SELECT speedup_vs_baseline FROM summary WHERE variant = 'fused'") - 2) < 1e-12);
@@ -153,12 +153,12 @@ int main(void)
     failed.status = "failed";
     failed.reason = "3 of 8192 elements outside tolerance";
     failed.timing = (attn_timing){0, 0, NAN, NAN, NAN, NAN, NAN};
-    test_cond("failed point", store_point_add_full(db, run, &failed, NULL, NULL, 0, NULL, NULL, 0, &pid) == ATTN_OK);
+    test_cond("failed point", store_point_add(db, run, &failed, NULL, NULL, 0, NULL, NULL, 0, &pid) == ATTN_OK);
     test_cond("failed point has no speed",
               fx_db_num(db, "SELECT tflops IS NULL AND median_ms IS NULL FROM summary WHERE variant = 'naive'") == 1);
     store_point bad = make_point("x", 0, 1);
     bad.status = "bogus"; /* the CHECK constraint rejects it, and the transaction rolls back */
-    test_cond("bad status rejected", store_point_add_full(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK);
+    test_cond("bad status rejected", store_point_add(db, run, &bad, ns, NULL, 3, NULL, NULL, 0, &pid) != ATTN_OK);
     test_cond("rollback left no samples", fx_db_num(db, "SELECT count(*) FROM samples") == 6);
     test_cond("run ends", store_run_end(db, run, "ok", NULL) == ATTN_OK);
     int64_t latest;

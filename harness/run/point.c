@@ -281,7 +281,7 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
 
 int run_point_store(sqlite3 *db, int64_t run_id, const run_point *pt, int64_t *point_id)
 {
-    return store_point_add_full(db, run_id, &pt->sp, pt->samples.ns, pt->samples.throttled,
+    return store_point_add(db, run_id, &pt->sp, pt->samples.ns, pt->samples.throttled,
                                 pt->samples.n, pt->profile.info, pt->profile.kernels,
                                 pt->profile.n_kernels, point_id);
 }

@@ -102,7 +102,7 @@ typedef struct store_point {
 
 /* Inserts the point, its samples (ns[i], throttled[i] may be NULL = none; info may be NULL), the
  * samples' kernel records and the point's metrics in one transaction. */
-int store_point_add_full(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
+int store_point_add(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
                          const uint8_t *throttled, int n, const attn_sample_info *info,
                          const attn_sample_kernel *kernels, size_t n_kernels, int64_t *point_id);
 

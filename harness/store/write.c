@@ -320,7 +320,7 @@ static int insert_point_rows(sqlite3 *db, void *arg)
     return store_point_metrics_add(db, *r->point_id, r->p->metrics, r->p->n_metrics);
 }
 
-int store_point_add_full(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
+int store_point_add(sqlite3 *db, int64_t run_id, const store_point *p, const int64_t *ns,
                          const uint8_t *throttled, int n, const attn_sample_info *info,
                          const attn_sample_kernel *kernels, size_t n_kernels, int64_t *point_id)
 {
