@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cpu_attention.h"
+#include "commands.h"
 #include "fixture.h"
 #include "run/point.h"
 #include "test.h"
@@ -220,6 +221,17 @@ int main(void)
     test_cond("an exact variant stores no metrics rows",
               fx_num(db_path, "SELECT count(*) FROM metrics m JOIN points p ON p.id = m.point_id WHERE p.variant = 'loose'") == 0);
     test_cond("compute dtype stored", fx_num(db_path, "SELECT count(*) FROM points WHERE compute_dtype = 'fp8'") == 2);
+    /* ... and exported beside the summary's columns (CSV: one column per metric name). */
+    char csv[] = "/tmp/attnbench-test-point-csv-XXXXXX";
+    close(mkstemp(csv));
+    char *export_argv[] = {"export", "--db", db_path, "--format", "csv"};
+    test_cond("export csv exits 0", fx_call(cmd_export, csv, 5, export_argv) == 0);
+    char *text = fx_text(csv);
+    test_cond("the export carries the quality values and the errors against exact attention",
+              text && strstr(text, ",scale,") && strstr(text, "rows_seen") && strstr(text, "exact_rel_l1") &&
+                  strstr(text, "exact_rmse"));
+    free(text);
+    unlink(csv);
     run_shape_free(&env, &shape);
     fx_unlink_db(db_path);
     return test_report();
