@@ -46,7 +46,6 @@ static int write_export(sqlite3 *db, int64_t run, table_format fmt)
     }
     snprintf(sql, size, select, mc.sql);
     rc = table_write(db, sql, mc.binds, mc.n + 1, fmt, "", stdout, NULL);
-    if (fflush(stdout) != 0 && rc == ATTN_OK) rc = attn_fail("cannot write to standard output");
 end:
     free(sql);
     metric_columns_free(&mc);
@@ -67,6 +66,7 @@ int cmd_export(int argc, char **argv)
     if ((rc = reader_open_run("export", o.db, o.run, NULL, &db, &run))) return rc;
     rc = write_export(db, run, fmt);
     if (rc != ATTN_OK) fprintf(stderr, "attnbench export: %s\n", attn_last_error.msg);
+    else if (reader_flush_stdout("export")) rc = ATTN_ERR;
     store_close(db);
     return rc == ATTN_OK ? 0 : 1;
 }

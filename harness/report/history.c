@@ -63,7 +63,8 @@ static const cli_command history_command = {
     "segmentation finds several). A one-run spike never makes a step; a new step shows three runs\n"
     "after it began. Prints each step with the run where it started.\n",
     history_options,
-    "Exit status: 0 no slower step to alert on; 1 a step to slower times; 2 bad usage or no runs.\n",
+    "Exit status: 0 no slower step to alert on; 1 a step to slower times; 2 bad usage, no runs,\n"
+    "or an output that cannot be written (nothing was decided).\n",
     NULL};
 
 /* The series' reference: the newest run with the tag (any tag when tag is NULL). */
@@ -248,5 +249,5 @@ int cmd_history(int argc, char **argv)
         }
     }
     store_close(db);
-    return rc;
+    return reader_flush_stdout("history") ? CLI_USAGE : rc;
 }

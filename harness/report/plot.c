@@ -238,6 +238,30 @@ static int find_scripts(char *dir, size_t n)
     return access("plots/common.gp", R_OK) == 0;
 }
 
+/* mkdir -p the output directory, then check it can be written: ATTN_SKIP with a sentence when not
+ * (--out /proc/x, a file, a read-only directory). */
+static int make_out_dir(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return attn_skip("output directory path too long: %.200s...", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return attn_skip("cannot create the output directory '%s': %s", path, strerror(errno));
+        if (!c) break;
+        *p = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return attn_skip("the output '%s' exists and is not a directory", path);
+    if (access(path, W_OK | X_OK) != 0)
+        return attn_skip("cannot write into the output directory '%s': %s", path, strerror(errno));
+    return ATTN_OK;
+}
+
 int plot_check(sqlite3 *db, plot_request *r)
 {
     if (!find_on_path("gnuplot", r->gnuplot, sizeof r->gnuplot))
@@ -270,25 +294,9 @@ int plot_check(sqlite3 *db, plot_request *r)
         if (!found) return attn_skip("run %lld has no points", (long long)r->run);
         r->seq = (int)v;
     }
-    return ATTN_OK;
+    return make_out_dir(r->out_dir);
 }
 
-/* mkdir -p */
-static int make_dir(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return attn_fail("output path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return attn_fail("cannot create directory %s: %s", buf, strerror(errno));
-        if (!c) return ATTN_OK;
-        *p = c;
-    }
-}
 
 /* Runs gnuplot with argv, stdout and stderr into `log`; its exit status, or -1. */
 static int run_gnuplot(const char *gnuplot, char *const argv[], const char *log)
@@ -405,7 +413,6 @@ int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *fi
     SQLITE_CHECK(db, sqlite3_create_function(db, "attn_short_name", 1,
                                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                              sql_short_name, NULL, NULL));
-    ATTN_TRY(make_dir(r->out_dir));
     ATTN_TRY(run_caption(db, r->run, caption, sizeof caption));
     *n_figs = 0;
     for (int i = 0; i < N_FIGURES; i++) {
@@ -467,6 +474,7 @@ int cmd_plot(int argc, char **argv)
     int n = 0;
     if (rc == ATTN_OK) rc = plot_render(db, &o.r, stdout, figs, &n);
     if (rc != ATTN_OK) fprintf(stderr, "attnbench plot: %s\n", attn_last_error.msg);
+    else if (reader_flush_stdout("plot")) rc = ATTN_ERR;
     store_close(db);
     return rc == ATTN_OK ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "core/cli.h"
@@ -265,28 +266,32 @@ static int write_report(sqlite3 *db, const report_options *o, const plot_request
     return ATTN_OK;
 }
 
-/* Writes the report to stdout, or to OUT.tmp renamed to OUT on success. 0, or 1 on failure. */
+/* Writes the report to stdout; or to OUT, through OUT.tmp renamed to OUT on success, or directly
+ * when OUT exists and is not a regular file (/dev/null, a pipe: a rename would replace it). Messages
+ * name OUT, never the temporary file. 0; CLI_USAGE when OUT cannot be opened (nothing written yet);
+ * 1 on a later failure. */
 static int to_output(sqlite3 *db, const report_options *o, const plot_request *figs)
 {
     char tmp[4096];
+    struct stat st;
+    int direct = o->out && stat(o->out, &st) == 0 && !S_ISREG(st.st_mode);
     FILE *out = stdout;
     if (o->out) {
-        snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
-        if (!(out = fopen(tmp, "w"))) {
-            fprintf(stderr, "attnbench report: cannot write %s: %s\n", tmp, strerror(errno));
-            return 1;
-        }
+        snprintf(tmp, sizeof tmp, direct ? "%s" : "%s.tmp", o->out);
+        if (!(out = fopen(tmp, "w")))
+            return cli_error("report", "cannot write --out '%s': %s", o->out, strerror(errno));
     }
     int rc = write_report(db, o, figs, out);
     if (o->out) {
-        if (fclose(out) != 0 && rc == ATTN_OK) rc = attn_fail("cannot write %s", tmp);
-        if (rc == ATTN_OK && rename(tmp, o->out) != 0)
-            rc = attn_fail("cannot rename %s to %s: %s", tmp, o->out, strerror(errno));
-        if (rc != ATTN_OK) remove(tmp);
-    } else if (fflush(stdout) != 0 && rc == ATTN_OK) {
-        rc = attn_fail("cannot write to standard output");
+        int failed = ferror(out);
+        if ((fclose(out) != 0 || failed) && rc == ATTN_OK)
+            rc = attn_fail("cannot write '%s': %s", o->out, strerror(errno));
+        if (!direct && rc == ATTN_OK && rename(tmp, o->out) != 0)
+            rc = attn_fail("cannot write '%s': %s", o->out, strerror(errno));
+        if (!direct && rc != ATTN_OK) remove(tmp);
     }
     if (rc != ATTN_OK) fprintf(stderr, "attnbench report: %s\n", attn_last_error.msg);
+    else if (!o->out && reader_flush_stdout("report")) rc = ATTN_ERR;
     return rc == ATTN_OK ? 0 : 1;
 }
 
@@ -317,6 +322,7 @@ int cmd_report(int argc, char **argv)
     if (table_format_named(o.format, &o.fmt) != 0 || (o.fmt != TABLE_MD && o.fmt != TABLE_HTML))
         return cli_error("report", "unknown --format '%s' (md or html)", o.format);
     if (o.figures && o.fmt != TABLE_HTML) return cli_error("report", "--figures needs --format html");
+    if (o.out && (rc = reader_check_output("report", "--out", o.out))) return rc;
     sqlite3 *db;
     if ((rc = reader_open_run("report", o.db, o.run, NULL, &db, &o.run))) return rc;
     plot_request figs = {.run = o.run, .out_dir = o.figures};

@@ -100,6 +100,7 @@ int cmd_show(int argc, char **argv)
     if ((rc = reader_open_run("show", o.db, o.run, NULL, &db, &id))) return rc;
     rc = print_run(db, id, o.metrics);
     if (rc != ATTN_OK) fprintf(stderr, "attnbench show: %s\n", attn_last_error.msg);
+    else if (reader_flush_stdout("show")) rc = ATTN_ERR;
     store_close(db);
     return rc == ATTN_OK ? 0 : 1;
 }
