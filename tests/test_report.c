@@ -255,7 +255,8 @@ int main(int argc, char **argv)
     test_cond("reason escaped", html && strstr(html, "err &lt;b&gt;&amp;|&quot;quoted&quot;"));
     int images = 0;
     for (const char *p = html; p && (p = strstr(p, "data:image/svg+xml;base64,")); p++) images++;
-    test_cond("figures embedded", images >= 4);
+    /* latency, executed throughput, speedup: a single CPU run has no memory, stages or history */
+    test_cond("figures embedded", images == 3);
     free(html);
     snprintf(path, sizeof path, "%s/latency_vs_seq.svg", figs);
     test_cond("figures rendered into --figures", fx_size(path) > 10000);
