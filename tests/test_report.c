@@ -210,11 +210,33 @@ static void above_ceiling(const char *db, const char *out, const char *err)
     free(md);
 }
 
+/* The HTML page to --out, with figures rendered into --figures and embedded (needs gnuplot). */
+static void html_with_figures(const char *db, const char *out, const char *err)
+{
+    char html_path[512], figs[512], path[1024];
+    fx_path(html_path, sizeof html_path, "report.html");
+    fx_path(figs, sizeof figs, "figs");
+    int rc = fx_sh("'%s' report --db '%s' --format html --figures '%s' --out '%s' > '%s' 2> '%s'",
+                   fx_bin, db, figs, html_path, out, err);
+    char *html = fx_read(html_path, NULL);
+    test_cond("report html exits 0, nothing on stdout", rc == 0 && fx_size(out) == 0);
+    test_cond("html well-formed", html && html_well_formed(html));
+    test_cond("no JavaScript", html && !strstr(html, "<script"));
+    test_cond("reason escaped", html && strstr(html, "err &lt;b&gt;&amp;|&quot;quoted&quot;"));
+    int images = 0;
+    for (const char *p = html; p && (p = strstr(p, "data:image/svg+xml;base64,")); p++) images++;
+    /* latency, executed throughput, speedup: a single CPU run has no memory, stages or history */
+    test_cond("figures embedded", images == 3);
+    free(html);
+    snprintf(path, sizeof path, "%s/latency_vs_seq.svg", figs);
+    test_cond("figures rendered into --figures", fx_size(path) > 10000);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     if (fx_init(argv[0]) != 0) return 1;
-    char db[512], out[512], err[512], path[1024];
+    char db[512], out[512], err[512];
     fx_path(db, sizeof db, "r.db");
     fx_path(out, sizeof out, "out.txt");
     fx_path(err, sizeof err, "err.txt");
@@ -242,24 +264,8 @@ int main(int argc, char **argv)
                                                              !strstr(md, "**!**"));
     free(md);
 
-    /* HTML to --out, with figures rendered and embedded. */
-    char html_path[512], figs[512];
-    fx_path(html_path, sizeof html_path, "report.html");
-    fx_path(figs, sizeof figs, "figs");
-    rc = fx_sh("'%s' report --db '%s' --format html --figures '%s' --out '%s' > '%s' 2> '%s'",
-               fx_bin, db, figs, html_path, out, err);
-    char *html = fx_read(html_path, NULL);
-    test_cond("report html exits 0, nothing on stdout", rc == 0 && fx_size(out) == 0);
-    test_cond("html well-formed", html && html_well_formed(html));
-    test_cond("no JavaScript", html && !strstr(html, "<script"));
-    test_cond("reason escaped", html && strstr(html, "err &lt;b&gt;&amp;|&quot;quoted&quot;"));
-    int images = 0;
-    for (const char *p = html; p && (p = strstr(p, "data:image/svg+xml;base64,")); p++) images++;
-    /* latency, executed throughput, speedup: a single CPU run has no memory, stages or history */
-    test_cond("figures embedded", images == 3);
-    free(html);
-    snprintf(path, sizeof path, "%s/latency_vs_seq.svg", figs);
-    test_cond("figures rendered into --figures", fx_size(path) > 10000);
+    if (fx_have_gnuplot()) html_with_figures(db, out, err);
+    else test_cond("report --format html --figures: " FX_NEEDS_GNUPLOT, 0);
 
     /* Exports parse: one record per point, one field per summary column. */
     rc = fx_sh("'%s' export --db '%s' --format csv > '%s' 2> '%s'", fx_bin, db, out, err);
