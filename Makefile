@@ -54,7 +54,7 @@ $(BUILD)/attnbench: $(BUILD)/harness/main.o $(BUILD)/libattn.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Provenance baked into the binary; rewritten only when it changes, so builds stay incremental.
-$(BUILD)/version.h: FORCE
+$(BUILD)/version.h: FORCE | deps
 	@mkdir -p $(BUILD)
 	@scripts/version.sh "$$($(CC) --version | head -1) $(CFLAGS); nvcc $$($(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') $(NVFLAGS)" > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
