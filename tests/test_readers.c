@@ -13,8 +13,12 @@
 #include "test.h"
 
 /* Each reader, with the arguments it needs besides --db. */
-static const char *const readers[] = {"show", "export --format csv", "report", "plot --out %s/figs",
-                                      "compare --baseline 1 --candidate 1", "history"};
+static const char *const readers[] = {"show",
+                                      "export --format csv",
+                                      "report",
+                                      "plot --out %s/figs",
+                                      "compare --baseline 1 --candidate 1",
+                                      "history"};
 enum { N_READERS = sizeof readers / sizeof readers[0] };
 
 static char out[512], err[512];
@@ -41,7 +45,8 @@ static int run_reader(int i, const char *args, const char *to_path)
 static int one_line(const char *message)
 {
     char *msg = fx_text(err);
-    int ok = strstr(msg, message) && strchr(msg, '\n') == msg + strlen(msg) - 1 && fx_size(out) == 0;
+    int ok =
+        strstr(msg, message) && strchr(msg, '\n') == msg + strlen(msg) - 1 && fx_size(out) == 0;
     if (!ok) printf("  stderr: %s", msg);
     free(msg);
     return ok;
@@ -73,7 +78,8 @@ static void table_list(const char *path, char *buf, size_t n)
         sqlite3_prepare_v2(h, "SELECT type || ' ' || name FROM sqlite_master ORDER BY 1", -1, &st,
                            NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
-            len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s; ", sqlite3_column_text(st, 0));
+            len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s; ",
+                                    sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
     }
     sqlite3_close(h);
@@ -113,8 +119,9 @@ static void refused_untouched(const char *what, const char *dir, const char *pat
     table_list(path, tables_after, sizeof tables_after);
     char descr[256];
     snprintf(descr, sizeof descr, "%s: bytes unchanged", what);
-    test_cond(descr, len_before == len_after && (!bytes_before) == (!bytes_after) &&
-                         (!bytes_before || memcmp(bytes_before, bytes_after, (size_t)len_before) == 0));
+    test_cond(descr,
+              len_before == len_after && (!bytes_before) == (!bytes_after) &&
+                  (!bytes_before || memcmp(bytes_before, bytes_after, (size_t)len_before) == 0));
     snprintf(descr, sizeof descr, "%s: table list unchanged", what);
     test_cond(descr, strcmp(tables_before, tables_after) == 0);
     snprintf(descr, sizeof descr, "%s: no file added beside it", what);
@@ -128,12 +135,17 @@ static void refused_untouched(const char *what, const char *dir, const char *pat
 static void foreign_files(void)
 {
     char dir[512], path[1024];
-    struct { const char *name, *sql, *text, *message; } files[] = {
-        {"other.db", "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT, started TEXT);"
-         "INSERT INTO runs (name, started) VALUES ('a', 'today'), ('b', 'yesterday');", NULL,
-         "is not an attnbench database"},
-        {"notes.db", "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('keep me');"
-         "PRAGMA user_version = 7;", NULL, "is not an attnbench database"},
+    struct {
+        const char *name, *sql, *text, *message;
+    } files[] = {
+        {"other.db",
+         "CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT, started TEXT);"
+         "INSERT INTO runs (name, started) VALUES ('a', 'today'), ('b', 'yesterday');",
+         NULL, "is not an attnbench database"},
+        {"notes.db",
+         "CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('keep me');"
+         "PRAGMA user_version = 7;",
+         NULL, "is not an attnbench database"},
         {"empty.db", NULL, "", "is not an attnbench database"},
         {"notes.txt", NULL, "a text file, not a database\n", "is not an attnbench database"},
     };
@@ -173,7 +185,8 @@ static void schemas(const char *db)
     mkdir(dir, 0777);
     snprintf(copy, sizeof copy, "%s/newer.db", dir);
     schema_copy(db, copy, 99);
-    refused_untouched("a newer schema", dir, copy, "has schema version 99, newer than this attnbench");
+    refused_untouched("a newer schema", dir, copy,
+                      "has schema version 99, newer than this attnbench");
     snprintf(copy, sizeof copy, "%s/older.db", dir);
     schema_copy(db, copy, 1);
     refused_untouched("schema 1", dir, copy, "run `attnbench run` once with --db");
@@ -207,7 +220,9 @@ static void bad_outputs(const char *db)
 {
     char a_dir[512];
     fx_path(a_dir, sizeof a_dir, "foreign0");
-    struct { const char *what, *cmd, *message; } cases[] = {
+    struct {
+        const char *what, *cmd, *message;
+    } cases[] = {
         {"plot --out /proc/x", "plot --db '%1$s' --out /proc/x",
          "cannot create the output directory '/proc/x'"},
         {"plot --out a file", "plot --db '%1$s' --out '%1$s'", "exists and is not a directory"},
@@ -216,8 +231,10 @@ static void bad_outputs(const char *db)
         {"report --out a directory", "report --db '%1$s' --out '%2$s'", "it is a directory"},
         {"report --out /proc/r.md", "report --db '%1$s' --out /proc/r.md",
          "cannot write --out '/proc/r.md'"},
-        {"compare --junit /missing/j.xml", "compare --db '%1$s' --baseline 1 --candidate 1 --junit"
-         " /missing/j.xml", "cannot write --junit '/missing/j.xml': no directory '/missing'"},
+        {"compare --junit /missing/j.xml",
+         "compare --db '%1$s' --baseline 1 --candidate 1 --junit"
+         " /missing/j.xml",
+         "cannot write --junit '/missing/j.xml': no directory '/missing'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[2048];
@@ -249,8 +266,9 @@ static void full_device(const char *db)
         char *msg = fx_text(err);
         snprintf(descr, sizeof descr, "%.40s > /dev/full exits %d with a message%s", readers[i],
                  gate ? 2 : 1, needs(readers[i]));
-        test_cond(descr, rc == (gate ? 2 : 1) &&
-                             strstr(msg, "cannot write to standard output: No space left on device"));
+        test_cond(descr,
+                  rc == (gate ? 2 : 1) &&
+                      strstr(msg, "cannot write to standard output: No space left on device"));
         free(msg);
     }
     /* Through a link in the scratch directory, so that a build which renames over its --out
@@ -264,7 +282,8 @@ static void full_device(const char *db)
               rc == 1 && strstr(msg, "cannot write '") && strstr(msg, "No space left on device"));
     free(msg);
     struct stat st;
-    test_cond("the device is kept (never renamed over)", lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    test_cond("the device is kept (never renamed over)",
+              lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
 }
 
 int main(int argc, char **argv)
@@ -276,7 +295,8 @@ int main(int argc, char **argv)
     fx_path(out, sizeof out, "out.txt");
     fx_path(err, sizeof err, "err.txt");
     test_cond("CPU run", fx_sh("'%s' run --backend cpu --db '%s' --variants naive --seq 64,127"
-                               " --heads 2 --head-dim 64 --max-time 0.02 --quiet", fx_bin, db) == 0);
+                               " --heads 2 --head-dim 64 --max-time 0.02 --quiet",
+                               fx_bin, db) == 0);
     read_only(db);
     foreign_files();
     schemas(db);

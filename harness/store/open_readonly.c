@@ -47,20 +47,24 @@ static int check_schema(sqlite3 *db, const char *path)
             return attn_skip("'%s' is not an attnbench database (not an SQLite file)", path);
         return ATTN_ERR;
     }
-    ATTN_TRY(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                           " ('runs', 'points')", &tables));
+    ATTN_TRY(query_int(db,
+                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                       " ('runs', 'points')",
+                       &tables));
     int ours = version > 0 && tables == 2;
     if (ours && version > store_schema_version())
         return attn_skip("'%s' has schema version %d, newer than this attnbench reads (%d): use a "
-                         "newer build", path, version, store_schema_version());
+                         "newer build",
+                         path, version, store_schema_version());
     if (ours && version < STORE_READ_MIN_SCHEMA)
         return attn_skip("'%s' has schema version %d, older than this attnbench reads (%d to %d): "
-                         "run `attnbench run` once with --db '%s' to migrate it", path, version,
-                         STORE_READ_MIN_SCHEMA, store_schema_version(), path);
+                         "run `attnbench run` once with --db '%s' to migrate it",
+                         path, version, STORE_READ_MIN_SCHEMA, store_schema_version(), path);
     ATTN_TRY(query_int(db, signature_sql, &signature));
     if (!ours || signature != SIGNATURE_COUNT)
         return attn_skip("'%s' is not an attnbench database (an SQLite database without "
-                         "attnbench's tables)", path);
+                         "attnbench's tables)",
+                         path);
     return ATTN_OK;
 }
 
