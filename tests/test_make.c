@@ -4,8 +4,10 @@
  * its arguments and "installs" a stand-in gnuplot) or stops before compiling anything with the one
  * command to run. The targets, as `make -n` prints them: CFLAGS given on the command line keep the
  * warning flags and reach the link; make sanitize builds in build-sanitize/ with ASan and UBSan;
- * make plots draws the newest database in results/ unless DB= names one. Runs from the repository
- * root, as make test does. ATTN_KEEP=1 keeps the scratch directory. */
+ * make plots draws the newest database in results/ unless DB= names one. On a machine without a
+ * GPU, make test-gpu fails cleanly: every GPU test ends with its summary line, none dies of a
+ * signal (test_cupti read a sample that was never taken). Runs from the repository root, as make
+ * test does. ATTN_KEEP=1 keeps the scratch directory. */
 #include <dirent.h>
 
 #include "fixture.h"
@@ -67,6 +69,22 @@ static void targets(void)
                dir, root, out);
     text = fx_text(out);
     test_cond("make plots DB=...", rc == 0 && strstr(text, "plot --db results/old.db"));
+    free(text);
+}
+
+/* make test-gpu where there is no GPU (a machine with one runs the real thing: skipped here). */
+static void gpu_tests_without_gpu(void)
+{
+    if (access("/dev/nvidia0", F_OK) == 0) {
+        printf("  a GPU is present: make test-gpu without one not tested\n");
+        return;
+    }
+    int rc = fx_sh("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory test-gpu"
+                   " > '%s' 2>&1", out);
+    char *text = fx_text(out);
+    test_cond("make test-gpu without a GPU fails", rc != 0 && strstr(text, "== "));
+    test_cond("... every GPU test with its summary line, none killed by a signal",
+              !strstr(text, "without a summary line") && !strstr(text, "Segmentation fault"));
     free(text);
 }
 
@@ -171,6 +189,7 @@ int main(int argc, char **argv)
         printf("  not root: the install path is not tested\n");
     }
     targets();
+    gpu_tests_without_gpu();
     if (!getenv("ATTN_KEEP")) fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }
