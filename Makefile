@@ -79,8 +79,10 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libattn.a
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libattn.a $(LDLIBS)
 
+# The GPU tests are built too (a machine without a GPU still compiles them; test_make runs them
+# there, where each must fail with its reason).
 test: DEPS_FOR = test
-test: deps $(BUILD)/attnbench $(TESTS)
+test: deps $(BUILD)/attnbench $(TESTS) $(GPU_TESTS)
 	$(Q)scripts/run-tests.sh $(TESTS)
 
 # ASan + UBSan on the host code (the kernels are nvcc's, unsanitized), in a build of its own, then

@@ -5,9 +5,9 @@
  * command to run. The targets, as `make -n` prints them: CFLAGS given on the command line keep the
  * warning flags and reach the link; make sanitize builds in build-sanitize/ with ASan and UBSan;
  * make plots draws the newest database in results/ unless DB= names one. On a machine without a
- * GPU, make test-gpu fails cleanly: every GPU test ends with its summary line, none dies of a
- * signal (test_cupti read a sample that was never taken). Runs from the repository root, as make
- * test does. ATTN_KEEP=1 keeps the scratch directory. */
+ * GPU, the GPU tests (as make test-gpu runs them; make test builds them) fail cleanly: each ends
+ * with its summary line, none dies of a signal (test_cupti read a sample that was never taken).
+ * Runs from the repository root, as make test does. ATTN_KEEP=1 keeps the scratch directory. */
 #include <dirent.h>
 
 #include "fixture.h"
@@ -72,17 +72,20 @@ static void targets(void)
     free(text);
 }
 
-/* make test-gpu where there is no GPU (a machine with one runs the real thing: skipped here). */
-static void gpu_tests_without_gpu(void)
+/* The GPU tests of this build (beside this test: BUILD/tests/gpu/) where there is no GPU, as make
+ * test-gpu runs them; a machine with a GPU runs the real thing: skipped there. */
+static void gpu_tests_without_gpu(const char *argv0)
 {
     if (access("/dev/nvidia0", F_OK) == 0) {
-        printf("  a GPU is present: make test-gpu without one not tested\n");
+        printf("  a GPU is present: the GPU tests without one not tested\n");
         return;
     }
-    int rc = fx_sh("env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory test-gpu"
-                   " > '%s' 2>&1", out);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", argv0);
+    int rc = fx_sh("find '%s/gpu' -name 'test_*' ! -name '*.d' -type f | sort |"
+                   " xargs scripts/run-tests.sh > '%s' 2>&1", dirname(dir), out);
     char *text = fx_text(out);
-    test_cond("make test-gpu without a GPU fails", rc != 0 && strstr(text, "== "));
+    test_cond("the GPU tests without a GPU fail", rc != 0 && strstr(text, "== "));
     test_cond("... every GPU test with its summary line, none killed by a signal",
               !strstr(text, "without a summary line") && !strstr(text, "Segmentation fault"));
     free(text);
@@ -189,7 +192,7 @@ int main(int argc, char **argv)
         printf("  not root: the install path is not tested\n");
     }
     targets();
-    gpu_tests_without_gpu();
+    gpu_tests_without_gpu(argv[0]);
     if (!getenv("ATTN_KEEP")) fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }
