@@ -269,4 +269,9 @@ static inline int fx_csv_record(char **p, char **fields, int max)
     }
 }
 
+/* Tests that draw figures (plot, report --figures) need gnuplot: each failing check of theirs
+ * says so with this text, so that a machine without it knows what to install. */
+#define FX_NEEDS_GNUPLOT "gnuplot not installed: apt-get install gnuplot-nox"
+static inline int fx_have_gnuplot(void) { return fx_sh("gnuplot --version > /dev/null 2>&1") == 0; }
+
 #endif

@@ -3,11 +3,12 @@
 # code blocks name (each block follows a line "<!-- file: PATH -->"), adds the registry lines the
 # README gives, builds them against the harness as built (build/harness/main.o, build/libattn.a:
 # harness/ is not touched), and runs the new variant through `attnbench list` and `attnbench run
-# --backend cpu`. Run by `make test` (which passes CC, NVCC, the flags and BUILD in the
+# --backend cpu`. Run by `make test` (which passes CC, CFLAGS, NVCC, GPU_ARCH and BUILD in the
 # environment); ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 : "${CC:=cc}" "${NVCC:=/usr/local/cuda/bin/nvcc}" "${BUILD:=build}" "${CUDA:=/usr/local/cuda}"
+: "${CFLAGS:=-O2 -g -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE}"
 tmp=$(mktemp -d /tmp/attnbench-readme-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
@@ -43,12 +44,12 @@ awk -v d="$decl" -v e="$entry" '
 inc="-Iharness -Ivariants -I$tmp/src/kernels -I$tmp/src/variants -isystem $CUDA/include"
 arch=${GPU_ARCH:--gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90a,code=sm_90a}
 check "variants/$name.c compiles (C11, -Wall -Wextra -Werror)" \
-    $CC -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $inc -c -o "$tmp/v.o" "$tmp/src/variants/$name.c"
+    $CC $CFLAGS $inc -c -o "$tmp/v.o" "$tmp/src/variants/$name.c"
 check "kernels/$name.cu compiles" \
     $NVCC -std=c++17 $arch -Xcompiler -Wall -Xcompiler -Werror $inc -c -o "$tmp/k.o" "$tmp/src/kernels/$name.cu"
-check "registry.c compiles" $CC -std=c11 -Wall -Wextra -Werror $inc -c -o "$tmp/r.o" "$tmp/registry.c"
+check "registry.c compiles" $CC $CFLAGS $inc -c -o "$tmp/r.o" "$tmp/registry.c"
 check "links against the harness as built" \
-    $CC -L"$CUDA/lib64" -Wl,--disable-new-dtags,-rpath,"$CUDA/lib64" -o "$tmp/attnbench" \
+    $CC $CFLAGS -L"$CUDA/lib64" -Wl,--disable-new-dtags,-rpath,"$CUDA/lib64" -o "$tmp/attnbench" \
     "$BUILD/harness/main.o" "$tmp/v.o" "$tmp/k.o" "$tmp/r.o" "$BUILD/libattn.a" \
     -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
 check "attnbench list names $name" sh -c "'$tmp/attnbench' list | grep -q '^ *$name '"

@@ -101,7 +101,8 @@ int main(void)
     free(out);
     test_cond("window after the step: nothing", history("--tag", "nightly", "--window", "15") == 0);
     test_cond("--key filter", history("--tag", "nightly", "--key", "S=4096") == 0);
-    test_cond("--variant filter", history("--tag", "nightly", "--variant", "naive") == 0);
+    test_cond("--variant filter", history("--tag", "nightly", "--variant", "fused") == 1);
+    test_cond("--variant not in the window: exit 2", history("--tag", "nightly", "--variant", "nope") == 2);
     test_cond("unknown tag: exit 2", history("--tag", "nope", NULL, NULL) == 2);
     test_cond("window too small: exit 2", history("--window", "5", NULL, NULL) == 2);
     test_cond("unknown option: exit 2", history("--frobnicate", NULL, NULL, NULL) == 2);

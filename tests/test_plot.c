@@ -1,7 +1,10 @@
 /* test_plot.c — `attnbench plot` on fixture databases (CPU-backend runs plus synthetic points): every
  * figure renders (gnuplot exit 0, non-empty PNG and SVG of plausible size), failed and throttled
- * points never reach the speed figures' data, figures that do not apply are skipped with a note,
- * and bad input exits 2 writing nothing. Requires gnuplot (CI installs gnuplot-nox). */
+ * points never reach the speed figures' data, figures that do not apply are skipped with a note
+ * (history_at_seq for a single run), a figure's key lists only what it draws (no ceiling entry
+ * without a ceiling), executed rates above the ceiling are marked, the accuracy figure labels the
+ * approximate points with S and sizes every marker by S, and bad input exits 2 writing nothing.
+ * Requires gnuplot (CI installs gnuplot-nox). */
 #include "fixture.h"
 #include "test.h"
 
@@ -69,6 +72,27 @@ static void stage_checks(const char *csv_path)
     test_cond("kernel re-shortened from its full name", renamed > 0 && old_name == 0);
 }
 
+/* accuracy_vs_speedup.csv: every approximate point labelled with its S, exact ones not; marker
+ * sizes from 0.7 (shortest S) to 2.1 (longest). */
+static void accuracy_checks(const char *csv_path)
+{
+    char *text = fx_read(csv_path, NULL), *p = text, *f[16];
+    int n, line = 0, labels_ok = 1, labelled = 0;
+    double smallest = 9, largest = 0;
+    test_cond("accuracy CSV header", text && strncmp(text, "panel,series,x,y,label,size", 27) == 0);
+    while (text && (n = fx_csv_record(&p, f, 16)) > 0) {
+        if (!line++ || n < 6) continue;
+        int approx = strncmp(f[1], "lowrank", 7) == 0;
+        labels_ok &= approx ? atoi(f[4]) >= 64 : *f[4] == 0;
+        labelled += approx;
+        smallest = fmin(smallest, atof(f[5]));
+        largest = fmax(largest, atof(f[5]));
+    }
+    free(text);
+    test_cond("approximate points labelled with S, exact ones not", labels_ok && labelled >= 6);
+    test_cond("marker size grows with S", fabs(smallest - 0.7) < 1e-9 && fabs(largest - 2.1) < 1e-9);
+}
+
 /* The PNG's canvas is sized from its panels (DATA's distinct column 1): two per row (one panel: one
  * column, no empty second row), plus the title and key strips. */
 static void canvas_check(const char *base)
@@ -97,6 +121,59 @@ static void canvas_check(const char *base)
     int rows = np > 1 ? (np + 1) / 2 : 1;
     printf("  %s: %d panels, height %ld\n", base, np, h);
     test_cond("canvas height from the panel rows", h >= 400L * rows && h <= 480L * rows + 260);
+}
+
+/* A measured compute ceiling (the summary gains pct_of_compute_ceiling) becomes a line, in the key
+ * only then; executed rates above it are marked. On a copy of the database at db. */
+static void ceiling_checks(const char *db)
+{
+    char out[512], path[1024];
+    int rc;
+    char ceil_db[512];
+    fx_path(ceil_db, sizeof ceil_db, "ceiling.db");
+    char sql[1024];
+    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", ceil_db);
+    test_cond("copy", fx_exec(db, sql) == 0);
+    test_cond("summary with a ceiling",
+              fx_exec(ceil_db, "DROP VIEW summary; CREATE VIEW summary AS SELECT id AS point_id,"
+                               " run_id, CASE WHEN status = 'ok' THEN 50.0 END AS"
+                               " pct_of_compute_ceiling FROM points") == 0);
+    fx_path(out, sizeof out, "ceiling");
+    rc = fx_sh("'%s' plot --db '%s' --out '%s' > /dev/null 2>&1", fx_bin, ceil_db, out);
+    test_cond("plot with a ceiling exits 0", rc == 0);
+    snprintf(path, sizeof path, "%s/tflops_vs_seq.csv", out);
+    char *text = fx_read(path, NULL), *p = text, *f[16];
+    int n, line = 0, ceiling_rows = 0;
+    while (text && (n = fx_csv_record(&p, f, 16)) > 0)
+        if (line++ && n >= 5 && strcmp(f[4], "NaN") != 0 && atof(f[4]) > 0) ceiling_rows++;
+    free(text);
+    test_cond("ceiling column filled", ceiling_rows > 0);
+    snprintf(path, sizeof path, "%s/tflops_vs_seq.svg", out);
+    char *svg = fx_read(path, NULL);
+    test_cond("the ceiling in the key, no mark", svg && strstr(svg, "measured compute ceiling") &&
+                                                     !strstr(svg, "above the ceiling"));
+    free(svg);
+
+    /* Points at S = 128 run at 150 % of it: marked, and the key says what the mark means. */
+    test_cond("summary above the ceiling",
+              fx_exec(ceil_db, "DROP VIEW summary; CREATE VIEW summary AS SELECT id AS point_id,"
+                               " run_id, CASE WHEN status = 'ok' THEN CASE seq WHEN 128 THEN 150.0"
+                               " ELSE 50.0 END END AS pct_of_compute_ceiling FROM points") == 0);
+    rc = fx_sh("'%s' plot --db '%s' --out '%s' > /dev/null 2>&1", fx_bin, ceil_db, out);
+    snprintf(path, sizeof path, "%s/tflops_vs_seq.csv", out);
+    text = fx_read(path, NULL), p = text, line = 0;
+    int marked = 0, marks_ok = 1;
+    while (text && (n = fx_csv_record(&p, f, 16)) > 0)
+        if (line++ && n >= 6 && strcmp(f[5], "1") == 0) {
+            marked++;
+            marks_ok &= atoi(f[2]) == 128;
+        }
+    free(text);
+    test_cond("points above the ceiling marked, only they", rc == 0 && marked > 0 && marks_ok);
+    snprintf(path, sizeof path, "%s/tflops_vs_seq.svg", out);
+    svg = fx_read(path, NULL);
+    test_cond("... and the mark in the key", svg && strstr(svg, "above the ceiling"));
+    free(svg);
 }
 
 static void test_all_figures(void)
@@ -174,6 +251,11 @@ static void test_all_figures(void)
     }
     snprintf(path, sizeof path, "%s/accuracy_vs_speedup.csv", out);
     test_cond("accuracy points", valid_rows(path) >= 6);
+    accuracy_checks(path);
+    snprintf(path, sizeof path, "%s/tflops_vs_seq.svg", out);
+    char *svg = fx_read(path, NULL);
+    test_cond("no ceiling: no ceiling in the key", svg && !strstr(svg, "ceiling"));
+    free(svg);
 
     /* --baseline picks another variant; --run an older run (no approximate variant: skipped). */
     fx_path(path, sizeof path, "naive.out");
@@ -192,26 +274,7 @@ static void test_all_figures(void)
     test_cond("speedup over naive", csv && strstr(csv, ",cublas,") && !strstr(csv, ",naive,"));
     free(csv);
 
-    /* A measured compute ceiling (the summary gains pct_of_compute_ceiling) becomes a line. */
-    char ceil_db[512];
-    fx_path(ceil_db, sizeof ceil_db, "ceiling.db");
-    char sql[1024];
-    snprintf(sql, sizeof sql, "VACUUM INTO '%s'", ceil_db);
-    test_cond("copy", fx_exec(db, sql) == 0);
-    test_cond("summary with a ceiling",
-              fx_exec(ceil_db, "DROP VIEW summary; CREATE VIEW summary AS SELECT id AS point_id,"
-                               " run_id, CASE WHEN status = 'ok' THEN 50.0 END AS"
-                               " pct_of_compute_ceiling FROM points") == 0);
-    fx_path(out, sizeof out, "ceiling");
-    rc = fx_sh("'%s' plot --db '%s' --out '%s' > /dev/null 2>&1", fx_bin, ceil_db, out);
-    test_cond("plot with a ceiling exits 0", rc == 0);
-    snprintf(path, sizeof path, "%s/tflops_vs_seq.csv", out);
-    char *text = fx_read(path, NULL), *p = text, *f[16];
-    int n, line = 0, ceiling_rows = 0;
-    while (text && (n = fx_csv_record(&p, f, 16)) > 0)
-        if (line++ && n >= 5 && strcmp(f[4], "NaN") != 0 && atof(f[4]) > 0) ceiling_rows++;
-    free(text);
-    test_cond("ceiling column filled", ceiling_rows > 0);
+    ceiling_checks(db);
 }
 
 static void test_skips_and_bad_input(void)
@@ -226,6 +289,8 @@ static void test_skips_and_bad_input(void)
     char *notes = fx_read(path, NULL);
     test_cond("no kernel records: one-line note", notes && strstr(notes, "skipped stages_at_seq: the run has no per-kernel records"));
     test_cond("CPU backend: no memory figure", notes && strstr(notes, "skipped memory_vs_seq"));
+    test_cond("one run: no history figure",
+              notes && strstr(notes, "skipped history_at_seq: no earlier run with this run's tag"));
     free(notes);
 
     char bad[512];
@@ -259,9 +324,9 @@ int main(int argc, char **argv)
 {
     (void)argc;
     if (fx_init(argv[0]) != 0) return 1;
-    /* gnuplot is a hard requirement of the tests (Debian: apt-get install gnuplot-nox). */
-    int have_gnuplot = fx_sh("gnuplot --version > /dev/null 2>&1") == 0;
-    test_cond("gnuplot installed (apt-get install gnuplot-nox)", have_gnuplot);
+    /* gnuplot is a hard requirement of the tests (make test installs it or stops first). */
+    int have_gnuplot = fx_have_gnuplot();
+    test_cond(FX_NEEDS_GNUPLOT, have_gnuplot);
     if (have_gnuplot) {
         test_all_figures();
         test_skips_and_bad_input();

@@ -3,7 +3,9 @@
  * HTML page is well-formed (balanced tags, escaped text, no script) and embeds the figures, the
  * CSV and JSON exports parse with one record per point, a run's metrics rows (inserted through
  * SQL, names needing quoting) appear as a report table and as export columns, and bad input exits 2
- * writing nothing. ATTN_KEEP=1 keeps the scratch directory. */
+ * writing nothing. The dense-equivalent rate is "effective TFLOP/s" (effective_tflops in exports)
+ * with the executed rate beside it; an executed rate above the measured compute ceiling is marked
+ * ! with a note. ATTN_KEEP=1 keeps the scratch directory. */
 #include <ctype.h>
 
 #include "fixture.h"
@@ -189,11 +191,52 @@ static void metrics_rows(const char *db, const char *out, const char *err, int p
     free(json);
 }
 
+/* A measured compute ceiling some points run above: their % of ceiling marked !, and a note. */
+static void above_ceiling(const char *db, const char *out, const char *err)
+{
+    test_cond("ceiling stored", fx_exec(db,
+        "INSERT INTO ceilings (run_id, name, dtype, value, unit) VALUES (1, 'gemm', 'bf16',"
+        " (SELECT exec_flops / median_ns / 1e3 FROM points WHERE id = 1) * 1.1, 'TFLOP/s')") == 0);
+    int over = (int)fx_num(db, "SELECT count(*) FROM summary WHERE pct_of_compute_ceiling > 100");
+    int rc = fx_sh("'%s' report --db '%s' > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *md = fx_text(out), note[128];
+    int marked = 0;
+    for (const char *p = md; (p = strstr(p, " ! |")); p++) marked++;
+    test_cond("report with a ceiling exits 0", rc == 0 && strstr(md, "| % of ceiling |"));
+    test_cond("% of ceiling: 91 % for the point at 1/1.1 of it", strstr(md, "| 90.9 |") != NULL);
+    test_cond("above the ceiling: marked !", over > 0 && marked == over);
+    snprintf(note, sizeof note, "**!** %d points executed above the measured compute ceiling", over);
+    test_cond("... with a note", strstr(md, note) != NULL);
+    free(md);
+}
+
+/* The HTML page to --out, with figures rendered into --figures and embedded (needs gnuplot). */
+static void html_with_figures(const char *db, const char *out, const char *err)
+{
+    char html_path[512], figs[512], path[1024];
+    fx_path(html_path, sizeof html_path, "report.html");
+    fx_path(figs, sizeof figs, "figs");
+    int rc = fx_sh("'%s' report --db '%s' --format html --figures '%s' --out '%s' > '%s' 2> '%s'",
+                   fx_bin, db, figs, html_path, out, err);
+    char *html = fx_read(html_path, NULL);
+    test_cond("report html exits 0, nothing on stdout", rc == 0 && fx_size(out) == 0);
+    test_cond("html well-formed", html && html_well_formed(html));
+    test_cond("no JavaScript", html && !strstr(html, "<script"));
+    test_cond("reason escaped", html && strstr(html, "err &lt;b&gt;&amp;|&quot;quoted&quot;"));
+    int images = 0;
+    for (const char *p = html; p && (p = strstr(p, "data:image/svg+xml;base64,")); p++) images++;
+    /* latency, executed throughput, speedup: a single CPU run has no memory, stages or history */
+    test_cond("figures embedded", images == 3);
+    free(html);
+    snprintf(path, sizeof path, "%s/latency_vs_seq.svg", figs);
+    test_cond("figures rendered into --figures", fx_size(path) > 10000);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     if (fx_init(argv[0]) != 0) return 1;
-    char db[512], out[512], err[512], path[1024];
+    char db[512], out[512], err[512];
     fx_path(db, sizeof db, "r.db");
     fx_path(out, sizeof out, "out.txt");
     fx_path(err, sizeof err, "err.txt");
@@ -202,7 +245,8 @@ int main(int argc, char **argv)
                        1 << 20, 0.3};
     test_cond("failed point stored", fx_add(db, 1, &failed) == 0);
     int points = (int)fx_num(db, "SELECT count(*) FROM points WHERE run_id = 1");
-    int columns = (int)fx_num(db, "SELECT count(*) FROM pragma_table_info('summary')");
+    /* export's columns: the summary view's, and executed_tflops after its effective_tflops */
+    int columns = (int)fx_num(db, "SELECT count(*) FROM pragma_table_info('summary')") + 1;
     test_cond("fixture has points", points == 19 && columns > 10);
 
     /* Markdown: provenance, one table row per point. */
@@ -214,30 +258,21 @@ int main(int argc, char **argv)
     test_cond("pipe in a reason escaped", md && strstr(md, "err <b>&\\|\"quoted\""));
     test_cond("shape groups", md && strstr(md, "### bf16, D=64, causal") &&
                                   strstr(md, "### bf16, D=64, non-causal"));
+    test_cond("effective and executed TFLOP/s",
+              md && strstr(md, "| effective TFLOP/s | executed TFLOP/s | speedup |"));
+    test_cond("no ceiling on the CPU: no column, no note", md && !strstr(md, "| % of ceiling |") &&
+                                                             !strstr(md, "**!**"));
     free(md);
 
-    /* HTML to --out, with figures rendered and embedded. */
-    char html_path[512], figs[512];
-    fx_path(html_path, sizeof html_path, "report.html");
-    fx_path(figs, sizeof figs, "figs");
-    rc = fx_sh("'%s' report --db '%s' --format html --figures '%s' --out '%s' > '%s' 2> '%s'",
-               fx_bin, db, figs, html_path, out, err);
-    char *html = fx_read(html_path, NULL);
-    test_cond("report html exits 0, nothing on stdout", rc == 0 && fx_size(out) == 0);
-    test_cond("html well-formed", html && html_well_formed(html));
-    test_cond("no JavaScript", html && !strstr(html, "<script"));
-    test_cond("reason escaped", html && strstr(html, "err &lt;b&gt;&amp;|&quot;quoted&quot;"));
-    int images = 0;
-    for (const char *p = html; p && (p = strstr(p, "data:image/svg+xml;base64,")); p++) images++;
-    test_cond("figures embedded", images >= 4);
-    free(html);
-    snprintf(path, sizeof path, "%s/latency_vs_seq.svg", figs);
-    test_cond("figures rendered into --figures", fx_size(path) > 10000);
+    if (fx_have_gnuplot()) html_with_figures(db, out, err);
+    else test_cond("report --format html --figures: " FX_NEEDS_GNUPLOT, 0);
 
     /* Exports parse: one record per point, one field per summary column. */
     rc = fx_sh("'%s' export --db '%s' --format csv > '%s' 2> '%s'", fx_bin, db, out, err);
     char *csv = fx_read(out, NULL), *p = csv, *f[64];
     int n, records = 0, widths_ok = 1;
+    test_cond("export names the rates", csv && strstr(csv, ",effective_tflops,executed_tflops,") &&
+                                            !strstr(csv, ",tflops,"));
     while (csv && (n = fx_csv_record(&p, f, 64)) > 0) {
         records++;
         widths_ok &= n == columns;
@@ -251,6 +286,7 @@ int main(int argc, char **argv)
     free(json);
 
     metrics_rows(db, out, err, points, columns);
+    above_ceiling(db, out, err);
 
     /* Bad input: one line on stderr, exit 2, nothing written. */
     char never[512];

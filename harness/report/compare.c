@@ -92,8 +92,8 @@ static const cli_command compare_command = {
     "  faster        faster by more than the threshold (adjusted p_faster <= alpha)\n",
     compare_options,
     "Exit status: 0 no regression; 1 at least one key slower; 2 bad usage or data (no such run,\n"
-    "different GPU models); 3 only inconclusive keys where --fail-on-inconclusive asked for a\n"
-    "decision.\n",
+    "different GPU models, an output that cannot be written: nothing was decided); 3 only\n"
+    "inconclusive keys where --fail-on-inconclusive asked for a decision.\n",
     NULL};
 
 static int is_run_id(const char *s)
@@ -317,7 +317,8 @@ int cmp_write_junit(const char *path, const cmp_key *keys, size_t n, const char 
         fputs("    </testcase>\n", f);
     }
     fputs("  </testsuite>\n</testsuites>\n", f);
-    if (fclose(f) != 0) return attn_fail("cannot write JUnit file '%s'", path);
+    int failed = ferror(f);
+    if (fclose(f) != 0 || failed) return attn_fail("cannot write JUnit file '%s'", path);
     return ATTN_OK;
 }
 
@@ -367,13 +368,15 @@ int cmd_compare(int argc, char **argv)
     if (strcmp(o.format, "table") != 0 && strcmp(o.format, "md") != 0)
         return cli_error("compare", "--format is table or md");
     o.markdown = strcmp(o.format, "md") == 0;
+    if (o.junit && (rc = reader_check_output("compare", "--junit", o.junit))) return rc;
     sqlite3 *db;
     if ((rc = reader_open("compare", o.db, &db))) return rc;
     cmp_run base, cand;
     rc = resolve_runs(db, &o, &base, &cand);
     if (rc) {
         store_close(db);
-        return rc < 0 ? 0 : rc;
+        if (rc > 0) return rc;
+        return reader_flush_stdout("compare") ? CLI_USAGE : 0;
     }
     o.rule.same_inputs = base.seed == cand.seed && strcmp(base.init, cand.init) == 0;
     cmp_keys k;
@@ -395,5 +398,5 @@ int cmd_compare(int argc, char **argv)
         rc = cmp_exit_status(k.keys, k.n, o.fail_on_inconclusive);
     cmp_keys_free(&k);
     store_close(db);
-    return rc;
+    return reader_flush_stdout("compare") ? CLI_USAGE : rc;
 }

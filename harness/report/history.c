@@ -63,7 +63,8 @@ static const cli_command history_command = {
     "segmentation finds several). A one-run spike never makes a step; a new step shows three runs\n"
     "after it began. Prints each step with the run where it started.\n",
     history_options,
-    "Exit status: 0 no slower step to alert on; 1 a step to slower times; 2 bad usage or no runs.\n",
+    "Exit status: 0 no slower step to alert on; 1 a step to slower times; 2 bad usage, no runs,\n"
+    "or an output that cannot be written (nothing was decided).\n",
     NULL};
 
 /* The series' reference: the newest run with the tag (any tag when tag is NULL). */
@@ -124,6 +125,28 @@ static int load_runs(sqlite3 *db, const hist_ref *r, int window, int64_t *runs, 
     while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < window)
         runs[(*n)++] = sqlite3_column_int64(st, 0);
     SQLITE_CHECK_GOTO(db, step, rc, end);
+end:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The --variant check: *found = 1 when the window's runs have points of `variant`; their variants
+ * ("naive, cublas") into names. */
+static int find_variant(sqlite3 *db, const hist_ref *r, int window, const char *variant,
+                        char *names, size_t size, int *found)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ATTN_OK;
+    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
+        "SELECT coalesce(group_concat(v, ', '), 'none'), coalesce(max(v = ?4), 0) FROM"
+        " (SELECT DISTINCT variant AS v FROM points WHERE run_id IN (" WINDOW_RUNS ")"
+        "  ORDER BY variant)", -1, &st, NULL), rc, end);
+    ATTN_TRY_GOTO(bind_window(db, st, r, window), rc, end);
+    SQLITE_CHECK_GOTO(db, sqlite3_bind_text(st, 4, variant, -1, SQLITE_STATIC), rc, end);
+    int step = sqlite3_step(st);
+    SQLITE_CHECK_GOTO(db, step, rc, end);
+    *found = step == SQLITE_ROW && sqlite3_column_int(st, 1);
+    snprintf(names, size, "%s", step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "");
 end:
     sqlite3_finalize(st);
     return rc;
@@ -220,14 +243,20 @@ int cmd_history(int argc, char **argv)
     sqlite3 *db;
     if ((rc = reader_open("history", o.db, &db))) return rc;
     hist_ref ref;
-    int found = 0, n_runs = 0;
+    int found = 0, n_runs = 0, has_variant = 1;
     static int64_t runs[MAX_RUNS];
+    char variants[1024] = "";
     if (find_reference(db, o.tag, &ref, &found) != ATTN_OK ||
-        (found && load_runs(db, &ref, o.window, runs, &n_runs) != ATTN_OK)) {
+        (found && load_runs(db, &ref, o.window, runs, &n_runs) != ATTN_OK) ||
+        (found && o.variant && find_variant(db, &ref, o.window, o.variant, variants,
+                                            sizeof variants, &has_variant) != ATTN_OK)) {
         rc = cli_error("history", "%s", attn_last_error.msg);
     } else if (!found) {
         rc = o.tag ? cli_error("history", "no run tagged '%s' in '%s'", o.tag, o.db)
                    : cli_error("history", "no runs in '%s'", o.db);
+    } else if (!has_variant) {
+        rc = cli_error("history", "no variant '%s' in runs %lld..%lld (variants there: %s)",
+                       o.variant, (long long)runs[0], (long long)runs[n_runs - 1], variants);
     } else {
         printf("attnbench history: tag %s on %s, runs %lld..%lld (%d runs, window %d); steps need "
                ">= %d runs before, >= %d after, p < %g, >= %g%%\n\n",
@@ -248,5 +277,5 @@ int cmd_history(int argc, char **argv)
         }
     }
     store_close(db);
-    return rc;
+    return reader_flush_stdout("history") ? CLI_USAGE : rc;
 }

@@ -68,30 +68,44 @@ static const char series_sql[] =
     " WHERE series IN (SELECT series FROM (%s) WHERE y IS NOT NULL) ORDER BY first";
 
 /* A measure against S for lines.gp: every series of a panel at every S of that panel, `value`
- * (over the point k, NULL where the series has no good point there), `ref` a reference line. */
-#define LINES_SQL(series_filter, value, ref)                                                       \
+ * (over the point k, NULL where the series has no good point there), `ref` a reference line (over
+ * the grid row g), `flag` 1 where the point is to be marked. */
+#define LINES_SQL(series_filter, value, ref, flag)                                                 \
     KEYED ", grid AS (SELECT s.panel, s.series, s.head_dim, s.causal, q.seq"                      \
     "   FROM (SELECT DISTINCT panel, series, head_dim, causal FROM keyed WHERE " series_filter ") s" \
     "   JOIN (SELECT DISTINCT panel, seq FROM keyed) q USING (panel))"                            \
-    " SELECT g.panel, g.series, g.seq AS S, " value " AS y, " ref " AS ref, g.head_dim, g.causal" \
+    " SELECT g.panel, g.series, g.seq AS S, " value " AS y, " ref " AS ref, " flag " AS flag,"    \
+    " g.head_dim, g.causal"                                                                        \
     " FROM grid g LEFT JOIN keyed k ON k.panel = g.panel AND k.series = g.series"                 \
     "   AND k.seq = g.seq AND k.good"                                                              \
     " ORDER BY g.head_dim, g.causal, g.series, g.seq"
 
-/* Compute ceiling (dense-equivalent TFLOP/s of the point's dtype) from the summary's
- * pct_of_compute_ceiling, which relates each point's executed FLOP rate to the measured ceiling. */
+/* The rate the variant executes: its own FLOP count over the median (TFLOP/s). */
+#define EXECUTED "k.exec_flops / k.median_ns / 1e3"
+
+/* The measured compute ceiling of a series (TFLOP/s), from the summary's pct_of_compute_ceiling,
+ * which relates each point's executed rate to the ceiling of the type it computes in; constant
+ * along the series, so its line spans the panel. */
 #define CEILING                                                                                    \
-    "(SELECT avg(c.exec_flops / c.median_ns / 1e3 * 100 / s.pct_of_compute_ceiling)"              \
-    "  FROM summary s JOIN points c ON c.id = s.point_id WHERE s.run_id = ?1"                      \
-    "  AND c.dtype = k.dtype AND s.pct_of_compute_ceiling > 0 AND c.median_ns > 0)"
+    "(SELECT avg(q.exec_flops / q.median_ns / 1e3 * 100 / s.pct_of_compute_ceiling)"              \
+    "  FROM keyed q JOIN summary s ON s.point_id = q.id WHERE q.panel = g.panel"                   \
+    "  AND q.series = g.series AND q.good AND s.pct_of_compute_ceiling > 0)"
 
-#define TFLOPS "k.dense_flops / k.median_ns / 1e3"
+/* An executed rate above the measured ceiling: impossible, so a wrong FLOP count or timing. */
+#define ABOVE_CEILING                                                                              \
+    "(SELECT s.pct_of_compute_ceiling > 100 FROM summary s WHERE s.point_id = k.id)"
 
-/* Exact and approximate variants: speedup over the baseline against error vs exact attention. */
+/* Exact and approximate variants: speedup over the baseline against error vs exact attention;
+ * `label` S for the approximate variants' points ("512", "16k"), `size` a marker size growing with
+ * S's rank among the lengths drawn (0.7 to 2.1). */
 #define ACCURACY_SQL                                                                               \
-    KEYED " SELECT panel, series, base_ns / median_ns AS x, exact_rel_l2 AS y,"                   \
-    " CASE WHEN exact = 0 THEN 'S=' || seq ELSE '' END AS label,"                                 \
-    " head_dim, causal FROM keyed WHERE good AND base_ns > 0 AND exact_rel_l2 > 0"                \
+    KEYED ", ranks AS (SELECT seq, dense_rank() OVER (ORDER BY seq) - 1 AS r,"                    \
+    "   count(*) OVER () - 1 AS n FROM (SELECT DISTINCT seq FROM keyed WHERE good AND base_ns > 0))" \
+    " SELECT panel, series, base_ns / median_ns AS x, exact_rel_l2 AS y,"                         \
+    " CASE WHEN exact = 0 THEN CASE WHEN seq >= 1024 AND seq % 1024 = 0 THEN seq / 1024 || 'k'"   \
+    "   ELSE seq END ELSE '' END AS label,"                                                        \
+    " 0.7 + 1.4 * r / max(n, 1) AS size, head_dim, causal"                                        \
+    " FROM keyed JOIN ranks USING (seq) WHERE good AND base_ns > 0 AND exact_rel_l2 > 0"         \
     " ORDER BY head_dim, causal, series, seq"
 
 /* Kernel stages of each series' good point at S = ?3, as shares of the point's GPU span (first
@@ -155,7 +169,8 @@ typedef struct figure {
     const char *ylabel;
     const char *options;  /* the script's OPTIONS argument */
     const char *data;     /* columns panel, series, x, y, … , head_dim, causal */
-    const char *ceiling;  /* data with a compute ceiling (option "ref"), when the schema has one */
+    const char *ceiling;  /* data with a compute ceiling (option "ref") and points above it marked
+                           * (option "flag"), when the run has a ceiling / points above it */
     const char *words;    /* the SERIES argument; NULL: series_sql over the data */
     const char *words2;   /* a second word list for the script, or NULL */
     const char *needs;    /* a row when the figure applies to the run; NULL: always */
@@ -164,23 +179,23 @@ typedef struct figure {
 
 static const figure figures[] = {
     {"latency_vs_seq", "lines", "Latency vs sequence length", "median latency (ms)", "logy",
-     LINES_SQL("1", "k.median_ns / 1e6", "NULL"), NULL, NULL, NULL, NULL, NULL},
-    {"tflops_vs_seq", "lines", "Throughput vs sequence length",
-     "TFLOP/s (dense-equivalent FLOP / median time)", "autolog",
-     LINES_SQL("1", TFLOPS, "NULL"), LINES_SQL("1", TFLOPS, CEILING), NULL, NULL, NULL,
-     NULL},
+     LINES_SQL("1", "k.median_ns / 1e6", "NULL", "NULL"), NULL, NULL, NULL, NULL, NULL},
+    {"tflops_vs_seq", "lines", "Executed throughput vs sequence length",
+     "executed TFLOP/s (FLOP the variant executes / median time)", "autolog",
+     LINES_SQL("1", EXECUTED, "NULL", "NULL"), LINES_SQL("1", EXECUTED, CEILING, ABOVE_CEILING),
+     NULL, NULL, NULL, NULL},
     {"speedup_vs_baseline", "lines", "Speedup over the baseline",
      "speedup (baseline median / variant median)", "logy one keybr",
-     LINES_SQL("variant <> ?2", "k.base_ns / k.median_ns", "NULL"), NULL, NULL, NULL,
+     LINES_SQL("variant <> ?2", "k.base_ns / k.median_ns", "NULL", "NULL"), NULL, NULL, NULL,
      "SELECT 1 FROM points WHERE run_id = ?1 AND variant = ?2 AND status = 'ok'",
      "no ok baseline point in the run"},
     {"memory_vs_seq", "lines", "Peak device memory vs sequence length",
      "device memory: inputs + output + workspace (MiB)", "logy",
-     LINES_SQL("1", "k.device_bytes / 1048576.0", "NULL"), NULL, NULL, NULL,
+     LINES_SQL("1", "k.device_bytes / 1048576.0", "NULL", "NULL"), NULL, NULL, NULL,
      "SELECT 1 FROM points WHERE run_id = ?1 AND device_bytes > 0",
      "no device memory recorded (the CPU backend records none)"},
-    {"accuracy_vs_speedup", "accuracy", "Accuracy vs speedup over the baseline", "relative L2 error vs exact attention",
-     "", ACCURACY_SQL, NULL, NULL, NULL,
+    {"accuracy_vs_speedup", "accuracy", "Accuracy vs speedup over the baseline",
+     "relative L2 error vs exact attention (log scale)", "", ACCURACY_SQL, NULL, NULL, NULL,
      "SELECT 1 FROM points WHERE run_id = ?1 AND exact = 0",
      "the run has no approximate variant"},
     {"stages_at_seq", "stages", "Where the GPU time goes at S = %d",
@@ -189,7 +204,10 @@ static const figure figures[] = {
      "SELECT 1 FROM stages s JOIN points p ON p.id = s.point_id WHERE p.run_id = ?1",
      "the run has no per-kernel records (CUPTI off or the CPU backend)"},
     {"history_at_seq", "history", "History at S = %d (runs with this tag on this device)",
-     "median latency, band p10..p90 (ms)", "", HISTORY_SQL, NULL, NULL, NULL, NULL, NULL},
+     "median latency, band p10..p90 (ms)", "", HISTORY_SQL, NULL, NULL, NULL,
+     "SELECT 1 FROM runs r JOIN runs me ON me.id = ?1 WHERE r.id < me.id AND r.tag IS me.tag"
+     " AND r.backend = me.backend AND r.gpu_name IS me.gpu_name",
+     "no earlier run with this run's tag on this device (a history needs two)"},
 };
 
 #define N_FIGURES ((int)(sizeof figures / sizeof figures[0]))
@@ -238,6 +256,30 @@ static int find_scripts(char *dir, size_t n)
     return access("plots/common.gp", R_OK) == 0;
 }
 
+/* mkdir -p the output directory, then check it can be written: ATTN_SKIP with a sentence when not
+ * (--out /proc/x, a file, a read-only directory). */
+static int make_out_dir(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return attn_skip("output directory path too long: %.200s...", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return attn_skip("cannot create the output directory '%s': %s", path, strerror(errno));
+        if (!c) break;
+        *p = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return attn_skip("the output '%s' exists and is not a directory", path);
+    if (access(path, W_OK | X_OK) != 0)
+        return attn_skip("cannot write into the output directory '%s': %s", path, strerror(errno));
+    return ATTN_OK;
+}
+
 int plot_check(sqlite3 *db, plot_request *r)
 {
     if (!find_on_path("gnuplot", r->gnuplot, sizeof r->gnuplot))
@@ -270,25 +312,9 @@ int plot_check(sqlite3 *db, plot_request *r)
         if (!found) return attn_skip("run %lld has no points", (long long)r->run);
         r->seq = (int)v;
     }
-    return ATTN_OK;
+    return make_out_dir(r->out_dir);
 }
 
-/* mkdir -p */
-static int make_dir(const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return attn_fail("output path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return attn_fail("cannot create directory %s: %s", buf, strerror(errno));
-        if (!c) return ATTN_OK;
-        *p = c;
-    }
-}
 
 /* Runs gnuplot with argv, stdout and stderr into `log`; its exit status, or -1. */
 static int run_gnuplot(const char *gnuplot, char *const argv[], const char *log)
@@ -330,14 +356,19 @@ static int render(sqlite3 *db, const plot_request *r, const figure *f, const cha
 {
     table_bind b[] = {{NULL, r->run}, {r->baseline_name, 0}, {NULL, r->seq}};
     int64_t v;
-    int found = 1, has_ceiling = 0;
+    int found = 1, has_ceiling = 0, above = 0;
     *written = 0;
     if (f->needs) ATTN_TRY(table_int(db, f->needs, b, 3, &v, &found));
     if (!found) {
         fprintf(notes, "skipped %s: %s\n", f->name, f->why_not);
         return ATTN_OK;
     }
-    if (f->ceiling) ATTN_TRY(table_has_column(db, "summary", "pct_of_compute_ceiling", &has_ceiling));
+    if (f->ceiling) {
+        ATTN_TRY(table_int(db, "SELECT 1 FROM summary WHERE run_id = ?1 AND"
+                           " pct_of_compute_ceiling IS NOT NULL", b, 1, &v, &has_ceiling));
+        ATTN_TRY(table_int(db, "SELECT 1 FROM summary WHERE run_id = ?1 AND"
+                           " pct_of_compute_ceiling > 100", b, 1, &v, &above));
+    }
     const char *data = has_ceiling ? f->ceiling : f->data;
 
     char sql[sizeof series_sql + 8192], panels[2048], series[4096], words2[4096] = "";
@@ -372,7 +403,8 @@ static int render(sqlite3 *db, const plot_request *r, const figure *f, const cha
         snprintf(out->title + l, sizeof out->title - l, " (%s)", r->baseline_name);
     }
     snprintf(title, sizeof title, "%s — %s", out->title, caption);
-    snprintf(options, sizeof options, "%s%s", f->options, has_ceiling ? " ref" : "");
+    snprintf(options, sizeof options, "%s%s%s", f->options, has_ceiling ? " ref" : "",
+             above ? " flag" : "");
     char *argv[] = {"gnuplot", "-c", script, csv, base, title, (char *)f->ylabel, options,
                     panels, series, words2, NULL};
     int status = run_gnuplot(r->gnuplot, argv, log);
@@ -405,7 +437,6 @@ int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *fi
     SQLITE_CHECK(db, sqlite3_create_function(db, "attn_short_name", 1,
                                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                              sql_short_name, NULL, NULL));
-    ATTN_TRY(make_dir(r->out_dir));
     ATTN_TRY(run_caption(db, r->run, caption, sizeof caption));
     *n_figs = 0;
     for (int i = 0; i < N_FIGURES; i++) {
@@ -441,12 +472,13 @@ static const cli_command plot_command = {
     "the CSV each was drawn from. Panels: one per head dim and causal flag; lines: one per variant;\n"
     "only ok points appear as speeds; a shape not measured is a gap.\n"
     "  latency_vs_seq       median latency vs S (log-log)\n"
-    "  tflops_vs_seq        dense-equivalent TFLOP/s vs S, with the measured ceiling when stored\n"
+    "  tflops_vs_seq        executed TFLOP/s vs S, with the measured ceiling when stored (! above)\n"
     "  speedup_vs_baseline  baseline median / variant median at the same shape\n"
     "  memory_vs_seq        device memory (inputs + output + workspace) vs S\n"
     "  accuracy_vs_speedup  error vs exact attention against speedup (runs with approximate variants)\n"
     "  stages_at_seq        kernel shares of each variant's GPU span at S, span in ms (CUPTI runs)\n"
-    "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n",
+    "  history_at_seq       median and p10..p90 at S over the runs with this run's tag on this GPU\n"
+    "                       (two runs or more)\n",
     plot_options, "Needs gnuplot (Debian: apt-get install gnuplot-nox).\n", NULL};
 
 int cmd_plot(int argc, char **argv)
@@ -467,6 +499,7 @@ int cmd_plot(int argc, char **argv)
     int n = 0;
     if (rc == ATTN_OK) rc = plot_render(db, &o.r, stdout, figs, &n);
     if (rc != ATTN_OK) fprintf(stderr, "attnbench plot: %s\n", attn_last_error.msg);
+    else if (reader_flush_stdout("plot")) rc = ATTN_ERR;
     store_close(db);
     return rc == ATTN_OK ? 0 : 1;
 }

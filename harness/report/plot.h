@@ -32,8 +32,9 @@ typedef struct plot_figure {
 
 /* Checks the request before anything is written: gnuplot on PATH (else a message naming the Debian
  * package), the scripts found (next to the binary: ../plots, else ./plots), the baseline variant and
- * S present in the run; fills the fields after out_dir and a default seq. ATTN_SKIP with
- * attn_last_error.msg for bad input (the caller exits 2); ATTN_ERR for a database failure. */
+ * S present in the run; fills the fields after out_dir and a default seq; last, creates out_dir
+ * (mkdir -p) and checks it can be written. ATTN_SKIP with attn_last_error.msg for bad input (the
+ * caller exits 2); ATTN_ERR for a database failure. */
 int plot_check(sqlite3 *db, plot_request *r);
 
 /* Renders every figure that applies to a checked request; prints one line per figure written or

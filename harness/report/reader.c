@@ -1,18 +1,56 @@
-/* reader.c — opening a database and resolving a run for the reading commands (see reader.h). */
+/* reader.c — opening a database and resolving a run for the reading commands, and their output
+ * checks (see reader.h). */
 #include "report/reader.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "report/table.h"
+#include "store/open_readonly.h"
 #include "store/store.h"
 
 int reader_open(const char *cmd, const char *path, sqlite3 **db)
 {
-    if (access(path, R_OK) != 0) return cli_error(cmd, "no readable database at '%s'", path);
-    if (store_open(path, db) != ATTN_OK) return cli_error(cmd, "%s", attn_last_error.msg);
+    int rc = store_open_readonly(path, db);
+    if (rc == ATTN_SKIP) return cli_error(cmd, "%s", attn_last_error.msg);
+    if (rc == ATTN_OK) return 0;
+    fprintf(stderr, "attnbench %s: %s\n", cmd, attn_last_error.msg);
+    return 1;
+}
+
+int reader_check_output(const char *cmd, const char *option, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return cli_error(cmd, "cannot write %s '%s': it is a directory", option, path);
+        if (access(path, W_OK) != 0)
+            return cli_error(cmd, "cannot write %s '%s': %s", option, path, strerror(errno));
+        return 0;
+    }
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(cmd, "cannot write %s '%s': no directory '%s'", option, path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return cli_error(cmd, "cannot write %s '%s': directory '%s' is not writable (%s)", option,
+                         path, dir, strerror(errno));
     return 0;
+}
+
+int reader_flush_stdout(const char *cmd)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    fprintf(stderr, "attnbench %s: cannot write to standard output: %s\n", cmd,
+            errno ? strerror(errno) : "a write failed");
+    return -1;
 }
 
 /* The run reader_open_run names; ATTN_SKIP with attn_last_error.msg when there is none. */

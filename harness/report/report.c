@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "core/cli.h"
@@ -21,6 +22,11 @@
 /* SQL text of x formatted with printf format f, NULL when x is NULL. */
 #define FMT(f, x) "CASE WHEN " x " IS NOT NULL THEN printf('" f "', " x ") END"
 
+/* The FLOP a point executes over its median, in TFLOP/s (NULL unless ok). */
+#define EXECUTED                                                                                   \
+    "(SELECT p.exec_flops / p.median_ns / 1e3 FROM points p WHERE p.id = summary.point_id"         \
+    " AND p.status = 'ok')"
+
 /* One row per point of a shape group (?1 run, ?2 dtype, ?3 head dim, ?4 causal). The two %s are
  * optional columns: params (when the run has any) and % of the compute ceiling (when the schema and
  * the run have one). */
@@ -28,15 +34,25 @@ static const char group_sql[] =
     "SELECT variant, seq AS S, batch AS B, heads || '/' || kv_heads AS \"H/Hkv\"%s,"
     " " FMT("%%.4g", "median_ms") " AS \"median ms\","
     " " FMT("%%.4g", "p10_ms") " || '..' || " FMT("%%.4g", "p90_ms") " AS \"p10..p90 ms\","
-    " " FMT("%%.3g", "tflops") " AS \"TFLOP/s\"%s,"
+    " " FMT("%%.3g", "tflops") " AS \"effective TFLOP/s\","
+    " " FMT("%%.3g", EXECUTED) " AS \"executed TFLOP/s\"%s,"
     " " FMT("%%.2f", "speedup_vs_baseline") " AS speedup,"
     " " FMT("%%.2e", "err_rel_l2") " AS \"err rel L2\","
     " " FMT("%%.2e", "exact_rel_l2") " AS \"exact rel L2\", status, reason"
     " FROM summary WHERE run_id = ?1 AND dtype = ?2 AND head_dim = ?3 AND causal = ?4"
     " ORDER BY min(point_id) OVER (PARTITION BY variant), seq, batch, heads, kv_heads, params";
 
+/* The % of ceiling column: the executed rate over the measured compute ceiling, ! above 100. */
+static const char pct_column[] =
+    ", " FMT("%.1f", "pct_of_compute_ceiling") " || CASE WHEN pct_of_compute_ceiling > 100 THEN"
+    " ' !' ELSE '' END AS \"% of ceiling\"";
+
 static const char summary_doc[] =
-    "median: of the accepted samples; TFLOP/s: dense-equivalent FLOP / median; speedup: the "
+    "median: of the accepted samples; effective TFLOP/s: the dense-equivalent FLOP of exact "
+    "attention (4·B·H·S²·D, halved when causal) / median, the rate an exact kernel would need to "
+    "match this time, on which variants doing the same job compare; executed TFLOP/s: the FLOP "
+    "the variant executes / median, the machine's rate; % of ceiling: the executed rate over the "
+    "measured compute ceiling, marked ! above 100 % (a wrong FLOP count or timing); speedup: the "
     "baseline's median / the variant's median at the same shape; err rel L2: relative L2 error "
     "against the check target; exact rel L2: against exact attention.";
 
@@ -135,8 +151,7 @@ static int group_query(sqlite3 *db, int64_t run, char *sql, size_t size)
     if (has_pct)
         ATTN_TRY(table_int(db, "SELECT 1 FROM summary WHERE run_id = ?1 AND"
                            " pct_of_compute_ceiling IS NOT NULL", b, 1, &v, &has_pct));
-    snprintf(sql, size, group_sql, has_params ? ", params" : "",
-             has_pct ? ", " FMT("%.1f", "pct_of_compute_ceiling") " AS \"% of ceiling\"" : "");
+    snprintf(sql, size, group_sql, has_params ? ", params" : "", has_pct ? pct_column : "");
     return ATTN_OK;
 }
 
@@ -162,11 +177,30 @@ static int group_tables(sqlite3 *db, sqlite3_stmt *st, const char *sql, table_bi
     return ATTN_OK;
 }
 
+/* A note under the tables when points executed above the measured compute ceiling. */
+static int ceiling_note(sqlite3 *db, int64_t run, table_format fmt, FILE *out)
+{
+    table_bind b[] = {{NULL, run}};
+    int64_t over;
+    int found;
+    ATTN_TRY(table_int(db, "SELECT count(*) FROM summary WHERE run_id = ?1"
+                       " AND pct_of_compute_ceiling > 100", b, 1, &over, &found));
+    if (over)
+        fprintf(out, fmt == TABLE_MD ? "**!** %lld point%s executed above the measured compute "
+                                       "ceiling: the variant's executed FLOP count or the timing "
+                                       "is wrong.\n\n"
+                                     : "<p><strong>!</strong> %lld point%s executed above the "
+                                       "measured compute ceiling: the variant's executed FLOP count "
+                                       "or the timing is wrong.</p>\n",
+                (long long)over, over == 1 ? "" : "s");
+    return ATTN_OK;
+}
+
 /* A table per shape group (dtype, head dim, causal), one row per point. */
 static int results(sqlite3 *db, int64_t run, table_format fmt, FILE *out)
 {
     table_bind b[4] = {{NULL, run}};
-    char sql[sizeof group_sql + 256], baseline[64];
+    char sql[sizeof group_sql + sizeof pct_column + 16], baseline[64];
     int found;
     ATTN_TRY(group_query(db, run, sql, sizeof sql));
     ATTN_TRY(table_text(db, "SELECT variant FROM points WHERE run_id = ?1 AND is_baseline LIMIT 1",
@@ -185,7 +219,8 @@ static int results(sqlite3 *db, int64_t run, table_format fmt, FILE *out)
         "SELECT DISTINCT dtype, head_dim, causal FROM points WHERE run_id = ?1"
         " ORDER BY dtype, head_dim, causal", -1, &st, NULL), rc, end);
     SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, run), rc, end);
-    rc = group_tables(db, st, sql, b, fmt, out);
+    ATTN_TRY_GOTO(group_tables(db, st, sql, b, fmt, out), rc, end);
+    rc = ceiling_note(db, run, fmt, out);
 end:
     sqlite3_finalize(st);
     return rc;
@@ -265,28 +300,32 @@ static int write_report(sqlite3 *db, const report_options *o, const plot_request
     return ATTN_OK;
 }
 
-/* Writes the report to stdout, or to OUT.tmp renamed to OUT on success. 0, or 1 on failure. */
+/* Writes the report to stdout; or to OUT, through OUT.tmp renamed to OUT on success, or directly
+ * when OUT exists and is not a regular file (/dev/null, a pipe: a rename would replace it). Messages
+ * name OUT, never the temporary file. 0; CLI_USAGE when OUT cannot be opened (nothing written yet);
+ * 1 on a later failure. */
 static int to_output(sqlite3 *db, const report_options *o, const plot_request *figs)
 {
     char tmp[4096];
+    struct stat st;
+    int direct = o->out && stat(o->out, &st) == 0 && !S_ISREG(st.st_mode);
     FILE *out = stdout;
     if (o->out) {
-        snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
-        if (!(out = fopen(tmp, "w"))) {
-            fprintf(stderr, "attnbench report: cannot write %s: %s\n", tmp, strerror(errno));
-            return 1;
-        }
+        snprintf(tmp, sizeof tmp, direct ? "%s" : "%s.tmp", o->out);
+        if (!(out = fopen(tmp, "w")))
+            return cli_error("report", "cannot write --out '%s': %s", o->out, strerror(errno));
     }
     int rc = write_report(db, o, figs, out);
     if (o->out) {
-        if (fclose(out) != 0 && rc == ATTN_OK) rc = attn_fail("cannot write %s", tmp);
-        if (rc == ATTN_OK && rename(tmp, o->out) != 0)
-            rc = attn_fail("cannot rename %s to %s: %s", tmp, o->out, strerror(errno));
-        if (rc != ATTN_OK) remove(tmp);
-    } else if (fflush(stdout) != 0 && rc == ATTN_OK) {
-        rc = attn_fail("cannot write to standard output");
+        int failed = ferror(out);
+        if ((fclose(out) != 0 || failed) && rc == ATTN_OK)
+            rc = attn_fail("cannot write '%s': %s", o->out, strerror(errno));
+        if (!direct && rc == ATTN_OK && rename(tmp, o->out) != 0)
+            rc = attn_fail("cannot write '%s': %s", o->out, strerror(errno));
+        if (!direct && rc != ATTN_OK) remove(tmp);
     }
     if (rc != ATTN_OK) fprintf(stderr, "attnbench report: %s\n", attn_last_error.msg);
+    else if (!o->out && reader_flush_stdout("report")) rc = ATTN_ERR;
     return rc == ATTN_OK ? 0 : 1;
 }
 
@@ -304,9 +343,10 @@ static const cli_option report_options_table[] = {
 static const cli_command report_command = {
     "report", "[--db PATH] [--run N] [--format md|html] [--figures DIR] [--out FILE]",
     "A run's report: provenance (its runs row) and a table per shape group (dtype, head dim,\n"
-    "causal) with one row per point: variant, S, B, H/Hkv, median and p10..p90 (ms), TFLOP/s,\n"
-    "% of the compute ceiling (when measured), speedup vs the baseline, accuracy, status, reason;\n"
-    "then, when the run has metrics rows, a table of them (one column per metric name).\n",
+    "causal) with one row per point: variant, S, B, H/Hkv, median and p10..p90 (ms), effective\n"
+    "TFLOP/s (dense-equivalent), executed TFLOP/s and its % of the compute ceiling (when measured;\n"
+    "! above 100%), speedup vs the baseline, accuracy, status, reason; then, when the run has\n"
+    "metrics rows, a table of them (one column per metric name).\n",
     report_options_table, NULL, NULL};
 
 int cmd_report(int argc, char **argv)
@@ -317,6 +357,7 @@ int cmd_report(int argc, char **argv)
     if (table_format_named(o.format, &o.fmt) != 0 || (o.fmt != TABLE_MD && o.fmt != TABLE_HTML))
         return cli_error("report", "unknown --format '%s' (md or html)", o.format);
     if (o.figures && o.fmt != TABLE_HTML) return cli_error("report", "--figures needs --format html");
+    if (o.out && (rc = reader_check_output("report", "--out", o.out))) return rc;
     sqlite3 *db;
     if ((rc = reader_open_run("report", o.db, o.run, NULL, &db, &o.run))) return rc;
     plot_request figs = {.run = o.run, .out_dir = o.figures};

@@ -160,12 +160,117 @@ static void write_row(FILE *out, table_format fmt, sqlite3_stmt *st, int nc, int
     }
 }
 
+/* ---------------------------------------------------------------- TEXT: aligned columns */
+
+/* A cell of the text table (allocated): reals with 4 significant digits, NULL and non-finite
+ * numbers as null_text, control characters escaped ("\n", "\t", "\r", others '?'). */
+static char *text_cell(sqlite3_stmt *st, int c, const char *null_text)
+{
+    char num[64];
+    const char *s = num;
+    double x;
+    switch (sqlite3_column_type(st, c)) {
+    case SQLITE_NULL: s = null_text; break;
+    case SQLITE_INTEGER: snprintf(num, sizeof num, "%lld", (long long)sqlite3_column_int64(st, c)); break;
+    case SQLITE_FLOAT:
+        x = sqlite3_column_double(st, c);
+        if (!isfinite(x)) s = null_text;
+        else if (x != 0 && (fabs(x) < 1e-3 || fabs(x) >= 1e7)) snprintf(num, sizeof num, "%.3e", x);
+        else snprintf(num, sizeof num, "%.4g", x);
+        break;
+    default: s = (const char *)sqlite3_column_text(st, c);
+    }
+    char *cell = malloc(2 * strlen(s) + 1), *o = cell;
+    for (; cell && *s; s++) {
+        const char *esc = *s == '\n' ? "\\n" : *s == '\t' ? "\\t" : *s == '\r' ? "\\r" : NULL;
+        if (esc) *o++ = esc[0], *o++ = esc[1];
+        else *o++ = (unsigned char)*s < 0x20 ? '?' : *s;
+    }
+    if (cell) *o = 0;
+    return cell;
+}
+
+/* Display width of UTF-8 text: its characters (continuation bytes not counted). */
+static int text_width(const char *s)
+{
+    int w = 0;
+    for (; *s; s++) w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* One row of the text table: cells padded to their column's width, right-aligned where `right`;
+ * blanks are written only before a cell that follows them, so no line ends in blanks. */
+static void text_row(FILE *out, char *const *cells, int nc, const int *width, const int *right)
+{
+    int blanks = 0;
+    for (int c = 0; c < nc; c++) {
+        int pad = width[c] - text_width(cells[c]);
+        if (right[c]) blanks += pad;
+        if (*cells[c]) {
+            fprintf(out, "%*s%s", blanks, "", cells[c]);
+            blanks = 0;
+        }
+        blanks += (right[c] ? 0 : pad) + 2;
+    }
+    fputc('\n', out);
+}
+
+/* Steps st to the end holding every cell (the header row first), then prints the table. */
+static int write_text(sqlite3 *db, sqlite3_stmt *st, int nc, const char *null_text, FILE *out,
+                      int *n_rows)
+{
+    size_t cap = 64 * (size_t)nc, n = 0;
+    char **cells = malloc(cap * sizeof *cells);
+    /* right[c]: 0 once a text cell is seen, 1 while only numbers and NULLs, 2 before any number */
+    int *width = calloc((size_t)nc, sizeof *width), *right = malloc((size_t)nc * sizeof *right);
+    int rc = ATTN_OK, step = SQLITE_DONE;
+    if (!cells || !width || !right) {
+        rc = attn_fail("out of host memory");
+        goto end;
+    }
+    for (int c = 0; c < nc; c++) right[c] = 2;
+    for (int c = 0; c < nc; c++) cells[n++] = strdup(sqlite3_column_name(st, c));
+    while (rc == ATTN_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        char **more = n + (size_t)nc > cap ? realloc(cells, (cap *= 2) * sizeof *cells) : cells;
+        if (!more) {
+            rc = attn_fail("out of host memory");
+            break;
+        }
+        cells = more;
+        for (int c = 0; c < nc; c++) {
+            int type = sqlite3_column_type(st, c);
+            if (type == SQLITE_INTEGER || type == SQLITE_FLOAT) right[c] = right[c] != 0;
+            else if (type != SQLITE_NULL) right[c] = 0;
+            cells[n++] = text_cell(st, c, null_text);
+        }
+    }
+    if (rc == ATTN_OK) SQLITE_CHECK_GOTO(db, step, rc, end);
+    for (size_t i = 0; rc == ATTN_OK && i < n; i++) {
+        if (!cells[i]) rc = attn_fail("out of host memory");
+        else if (text_width(cells[i]) > width[i % (size_t)nc]) width[i % (size_t)nc] = text_width(cells[i]);
+    }
+    for (int c = 0; c < nc; c++) right[c] = right[c] == 1; /* all-NULL columns: left */
+    for (size_t r = 0; rc == ATTN_OK && r < n; r += (size_t)nc) text_row(out, cells + r, nc, width, right);
+    if (rc == ATTN_OK && n_rows) *n_rows = (int)(n / (size_t)nc) - 1;
+end:
+    for (size_t i = 0; cells && i < n; i++) free(cells[i]);
+    free(cells);
+    free(width);
+    free(right);
+    return rc;
+}
+
 int table_write(sqlite3 *db, const char *sql, const table_bind *binds, int n_binds,
                 table_format fmt, const char *null_text, FILE *out, int *n_rows)
 {
     sqlite3_stmt *st;
     ATTN_TRY(prepare(db, sql, binds, n_binds, &st));
     int nc = sqlite3_column_count(st), rows = 0, rc;
+    if (fmt == TABLE_TEXT) {
+        rc = write_text(db, st, nc, null_text, out, n_rows);
+        sqlite3_finalize(st);
+        return rc;
+    }
     if (fmt == TABLE_HTML) fputs("<table>\n", out);
     if (fmt != TABLE_JSON) write_row(out, fmt, st, nc, 1, 1, null_text);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) write_row(out, fmt, st, nc, 0, rows++ == 0, null_text);

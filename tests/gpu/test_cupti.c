@@ -104,8 +104,11 @@ static void fallback_other_subscriber(void)
     }
     test_cond("ns = event time, no kernel data", same && pr.n_kernels == 0);
     test_cond("SM clock read per sample", clock);
-    printf("sample 0: %lld ns, SM %d MHz, %d C, %d mW\n", (long long)sm.ns[0], pr.info[0].sm_clock_mhz,
-           pr.info[0].temp_c, pr.info[0].power_mw);
+    if (rc != ATTN_OK || sm.n == 0 || !pr.info) /* no sample to show (no GPU): say why */
+        printf("measurement failed: %s\n", attn_last_error.msg);
+    else
+        printf("sample 0: %lld ns, SM %d MHz, %d C, %d mW\n", (long long)sm.ns[0],
+               pr.info[0].sm_clock_mhz, pr.info[0].temp_c, pr.info[0].power_mw);
     attn_samples_free(&sm);
     attn_profile_free(&pr);
     cudaFree(fill_buf), cudaFree(flush);
