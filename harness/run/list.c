@@ -32,12 +32,24 @@ static const char *const kind_names[] = {"int", "float", "enum", "string", "file
 static void values_text(const attn_param_spec *s, char *buf, size_t n)
 {
     switch (s->kind) {
-    case ATTN_PARAM_INT:
+    case ATTN_PARAM_INT: snprintf(buf, n, "%.0f..%.0f", s->min, s->max); break;
     case ATTN_PARAM_FLOAT: snprintf(buf, n, "%g..%g", s->min, s->max); break;
     case ATTN_PARAM_ENUM: snprintf(buf, n, "%s", s->choices); break;
     case ATTN_PARAM_FILE: snprintf(buf, n, "a readable file"); break;
     default: snprintf(buf, n, "text without ',' or '='"); break;
     }
+}
+
+/* The width of the widest "variant.key", so the columns line up across variants. */
+static int key_width(void)
+{
+    int w = 0;
+    for (const attn_variant *const *v = attn_variants; *v; v++)
+        for (int i = 0; i < attn_param_count(*v); i++) {
+            const int n = (int)(strlen((*v)->name) + 1 + strlen((*v)->params[i].key));
+            if (n > w) w = n;
+        }
+    return w;
 }
 
 static void print_variant(const attn_variant *v, int params)
@@ -57,7 +69,7 @@ static void print_variant(const attn_variant *v, int params)
         char values[256], key[80];
         values_text(s, values, sizeof values);
         snprintf(key, sizeof key, "%s.%s", v->name, s->key);
-        printf("  %-16s %-6s %-34s default %-8s %s\n", key, kind_names[s->kind], values,
+        printf("  %-*s %-6s %-34s default %-8s %s\n", key_width(), key, kind_names[s->kind], values,
                s->def ? s->def : "-", s->help);
     }
 }
