@@ -13,8 +13,8 @@
 #include "core/cudnn_lib.h"
 #include "core/error.h"
 
-#define SDPA_DESCS_MAX 64   /* descriptors of one graph and its plan (the causal composite: 45) */
-#define SDPA_OPS_MAX 16     /* operations of one graph (the causal composite: 12) */
+#define SDPA_DESCS_MAX 64   /* descriptors of one graph and its plan (the causal composite: 51) */
+#define SDPA_OPS_MAX 16     /* operations of one graph (the causal composite: 14) */
 #define SDPA_CACHE_MAX 64   /* plans kept (shapes × forms) */
 #define TENSOR_ALIGNMENT 16 /* bytes, as cudnn-frontend declares; cudaMalloc gives 256 */
 
@@ -200,7 +200,7 @@ static int composite_graph(attn_cudnn_sdpa *s, int io, void *q, void *kt, void *
     const attn_point *p = &s->shape;
     const sdpa_layout sq = dense(p->batch, p->heads, p->seq, p->seq);
     const sdpa_layout row = dense(p->batch, p->heads, p->seq, 1);
-    void *scores, *scaled, *masked, *max, *shifted, *e, *sum, *probs;
+    void *scores, *scaled, *masked, *max, *shifted, *e, *sum, *log_sum, *stats, *probs;
     ATTN_TRY(virt(s, CUDNN_DATA_FLOAT, &sq, &scores));
     ATTN_TRY(matmul(s, q, kt, scores));
     ATTN_TRY(virt(s, CUDNN_DATA_FLOAT, &sq, &scaled));
@@ -215,6 +215,13 @@ static int composite_graph(attn_cudnn_sdpa *s, int io, void *q, void *kt, void *
     ATTN_TRY(pointwise(s, CUDNN_POINTWISE_EXP, CUDNN_DATA_FLOAT, -1, shifted, NULL, NULL, e));
     ATTN_TRY(virt(s, CUDNN_DATA_FLOAT, &row, &sum));
     ATTN_TRY(reduction(s, CUDNN_REDUCE_TENSOR_ADD, e, sum));
+    /* The row statistics max + log(sum), virtual: the engines match the softmax only with them
+     * (without, cuDNN 9.19 counts its five operations as a malformed dropout and refuses the
+     * graph); cudnn-frontend adds them for inference too. */
+    ATTN_TRY(virt(s, CUDNN_DATA_FLOAT, &row, &log_sum));
+    ATTN_TRY(pointwise(s, CUDNN_POINTWISE_LOG, CUDNN_DATA_FLOAT, -1, sum, NULL, NULL, log_sum));
+    ATTN_TRY(virt(s, CUDNN_DATA_FLOAT, &row, &stats));
+    ATTN_TRY(pointwise(s, CUDNN_POINTWISE_ADD, CUDNN_DATA_FLOAT, -1, max, log_sum, NULL, stats));
     /* P in the I/O type: the engines take the second matmul's A operand in it. */
     ATTN_TRY(virt(s, io, &sq, &probs));
     ATTN_TRY(pointwise(s, CUDNN_POINTWISE_DIV, CUDNN_DATA_FLOAT, -1, e, sum, NULL, probs));

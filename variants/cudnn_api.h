@@ -9,8 +9,9 @@
  *   composite  the flash-attention pattern the engines match: matmul Q·Kᵀ (K described as Kᵀ by
  *              swapping its last two dims and strides), pointwise ×scale, for causal the mask
  *              (GEN_INDEX row and column, CMP_GE, BINARY_SELECT with −inf), softmax as reduction
- *              MAX, SUB, EXP, reduction ADD, DIV into P in the I/O type, matmul P·V. All but Q, K,
- *              V, O and the two scalars are virtual: nothing is materialised.
+ *              MAX, SUB, EXP, reduction ADD, then LOG and ADD into the row statistics (which the
+ *              pattern needs even when nobody reads them), DIV into P in the I/O type, matmul P·V.
+ *              All but Q, K, V, O and the two scalars are virtual: nothing is materialised.
  * Tensors are attnbench's [B][H][S][D] with explicit strides (K and V with H_kv heads:
  * grouped-query attention by broadcast over the head dim); fp32 compute; the scale 1/√D and −inf
  * passed by value.
@@ -40,10 +41,12 @@
     X(CUDNN_DATA_BFLOAT16, 9)                                                                      \
     X(CUDNN_DATA_BOOLEAN, 11)                                                                      \
     /* cudnnPointwiseMode_t */                                                                     \
+    X(CUDNN_POINTWISE_ADD, 0)                                                                      \
     X(CUDNN_POINTWISE_MUL, 1)                                                                      \
     X(CUDNN_POINTWISE_DIV, 6)                                                                      \
     X(CUDNN_POINTWISE_SUB, 9)                                                                      \
     X(CUDNN_POINTWISE_EXP, 13)                                                                     \
+    X(CUDNN_POINTWISE_LOG, 15)                                                                     \
     X(CUDNN_POINTWISE_CMP_GE, 303)                                                                 \
     X(CUDNN_POINTWISE_GEN_INDEX, 501)                                                              \
     X(CUDNN_POINTWISE_BINARY_SELECT, 601)                                                          \
