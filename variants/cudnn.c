@@ -110,8 +110,8 @@ static int cudnn_prepare(const attn_prepare_args *args, attn_plan **plan)
     if (!pl) return ATTN_ERR;
     const int forced = ((const cudnn_config *)args->config)->graph;
     pl->graph = forced != CUDNN_GRAPH_DEFAULT ? (attn_cudnn_graph)forced
-                : args->point->causal        ? ATTN_CUDNN_COMPOSITE
-                                             : ATTN_CUDNN_UNIFIED;
+                : args->point->causal         ? ATTN_CUDNN_COMPOSITE
+                                              : ATTN_CUDNN_UNIFIED;
     int rc = ATTN_OK;
     if (args->dev) {
         ATTN_TRY_GOTO(cudnn_acquire(pl, forced != CUDNN_GRAPH_DEFAULT), rc, fail);

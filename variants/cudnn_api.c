@@ -26,9 +26,9 @@ struct attn_cudnn_sdpa {
     attn_cudnn_graph graph;     /* and the form */
     int users;                  /* holders: acquired, not yet released */
     void *desc[SDPA_DESCS_MAX]; /* every descriptor made for it, destroyed together */
-    int n_desc;
+    int n_desc;                 /* of them */
     void *ops[SDPA_OPS_MAX];    /* the graph's operations, in data-flow order */
-    int n_ops;
+    int n_ops;                  /* of them */
     int64_t next_uid;           /* of the next virtual tensor */
     void *plan;                 /* the execution plan (one of desc) */
     int64_t workspace;          /* bytes its execution needs */
@@ -82,8 +82,8 @@ static sdpa_layout dense(int64_t n0, int64_t n1, int64_t n2, int64_t n3)
 
 enum { T_VIRTUAL = 1, T_BY_VALUE = 2 };
 
-static int tensor(attn_cudnn_sdpa *s, int64_t uid, int dtype, const sdpa_layout *l,
-                  unsigned flags, void **t)
+static int tensor(attn_cudnn_sdpa *s, int64_t uid, int dtype, const sdpa_layout *l, unsigned flags,
+                  void **t)
 {
     const int64_t alignment = TENSOR_ALIGNMENT;
     const bool yes = true;
@@ -271,23 +271,28 @@ static int engine_tag(void *cfg, char *tag, size_t n)
     int rc = ATTN_OK;
     CUDNN_CHECK(L->create_descriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &engine));
     CUDNN_CHECK_GOTO(L->get_attribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE,
-                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count, &engine), rc, end);
+                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count, &engine),
+                     rc, end);
     CUDNN_CHECK_GOTO(L->get_attribute(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1,
-                                      &count, &index), rc, end);
+                                      &count, &index),
+                     rc, end);
     size_t len = (size_t)snprintf(tag, n, "eng%lld", (long long)index);
     for (int i = 0; i < CUDNN_KNOB_TYPE_COUNTS; i++)
         CUDNN_CHECK_GOTO(L->create_descriptor(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, &knobs[i]), rc,
                          end);
     CUDNN_CHECK_GOTO(L->get_attribute(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES,
-                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, CUDNN_KNOB_TYPE_COUNTS,
-                                      &count, knobs), rc, end);
+                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, CUDNN_KNOB_TYPE_COUNTS, &count,
+                                      knobs),
+                     rc, end);
     for (int64_t i = 0; i < count && i < CUDNN_KNOB_TYPE_COUNTS && len < n; i++) {
         int type = -1;
         int64_t value = 0, got;
         CUDNN_CHECK_GOTO(L->get_attribute(knobs[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE,
-                                          CUDNN_TYPE_KNOB_TYPE, 1, &got, &type), rc, end);
+                                          CUDNN_TYPE_KNOB_TYPE, 1, &got, &type),
+                         rc, end);
         CUDNN_CHECK_GOTO(L->get_attribute(knobs[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE,
-                                          CUDNN_TYPE_INT64, 1, &got, &value), rc, end);
+                                          CUDNN_TYPE_INT64, 1, &got, &value),
+                         rc, end);
         len += (size_t)snprintf(tag + len, n - len, "_k%d=%lld", type, (long long)value);
     }
 end:
@@ -307,13 +312,16 @@ static int try_config(attn_cudnn_sdpa *s, void *cfg)
     int64_t count;
     int rc = ATTN_OK;
     CUDNN_CHECK(L->create_descriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan));
-    CUDNN_CHECK_GOTO(L->set_attribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1,
-                                      &handle), rc, fail);
+    CUDNN_CHECK_GOTO(
+        L->set_attribute(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle), rc,
+        fail);
     CUDNN_CHECK_GOTO(L->set_attribute(plan, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg), rc, fail);
+                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfg),
+                     rc, fail);
     CUDNN_CHECK_GOTO(L->finalize(plan), rc, fail);
     CUDNN_CHECK_GOTO(L->get_attribute(plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                      CUDNN_TYPE_INT64, 1, &count, &s->workspace), rc, fail);
+                                      CUDNN_TYPE_INT64, 1, &count, &s->workspace),
+                     rc, fail);
     s->desc[s->n_desc++] = cfg;
     s->desc[s->n_desc++] = plan;
     s->plan = plan;
@@ -351,15 +359,18 @@ static int first_plan(attn_cudnn_sdpa *s, void *graph)
         CUDNN_CHECK_GOTO(L->create_descriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfg[made]), rc,
                          end);
     CUDNN_CHECK_GOTO(L->get_attribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, n, &got, cfg), rc, end);
+                                      CUDNN_TYPE_BACKEND_DESCRIPTOR, n, &got, cfg),
+                     rc, end);
     char last[sizeof attn_last_error.msg] = "";
     for (int64_t i = 0; i < got && i < n && !s->plan; i++) {
         if (try_config(s, cfg[i]) == ATTN_OK) cfg[i] = NULL; /* s owns it now */
-        else snprintf(last, sizeof last, "%s", attn_last_error.msg);
+        else
+            snprintf(last, sizeof last, "%s", attn_last_error.msg);
     }
     if (!s->plan)
         rc = attn_skip("cuDNN %s: none of the %lld engine configurations for the %s graph "
-                       "finalizes (last: %.400s)", L->version_text, (long long)got, form, last);
+                       "finalizes (last: %.400s)",
+                       L->version_text, (long long)got, form, last);
 end:
     for (int64_t i = 0; i < made; i++)
         if (cfg[i]) L->destroy_descriptor(cfg[i]);
@@ -459,8 +470,8 @@ int attn_cudnn_sdpa_run(const attn_cudnn_sdpa *sdpa, const attn_device_io *io, v
                         cudaStream_t stream)
 {
     const int64_t uids[] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_NEG_INF};
-    void *data[] = {(void *)io->q, (void *)io->k, (void *)io->v, io->o, (void *)&sdpa->scale,
-                    (void *)&sdpa->neg_inf};
+    void *data[] = {(void *)io->q, (void *)io->k,        (void *)io->v,
+                    io->o,         (void *)&sdpa->scale, (void *)&sdpa->neg_inf};
     /* −inf is bound only where the graph has it: the composite form's causal mask. */
     const int64_t n = sdpa->graph == ATTN_CUDNN_COMPOSITE && sdpa->shape.causal ? 6 : 5;
     void *pack;
@@ -468,11 +479,14 @@ int attn_cudnn_sdpa_run(const attn_cudnn_sdpa *sdpa, const attn_device_io *io, v
     CUDNN_CHECK(L->set_stream(handle, stream));
     CUDNN_CHECK(L->create_descriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack));
     CUDNN_CHECK_GOTO(L->set_attribute(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR,
-                                      1, &workspace), rc, end);
-    CUDNN_CHECK_GOTO(L->set_attribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS,
-                                      CUDNN_TYPE_VOID_PTR, n, data), rc, end);
-    CUDNN_CHECK_GOTO(L->set_attribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n,
-                                      uids), rc, end);
+                                      1, &workspace),
+                     rc, end);
+    CUDNN_CHECK_GOTO(
+        L->set_attribute(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, data),
+        rc, end);
+    CUDNN_CHECK_GOTO(
+        L->set_attribute(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, uids), rc,
+        end);
     CUDNN_CHECK_GOTO(L->finalize(pack), rc, end);
     CUDNN_CHECK_GOTO(L->execute(handle, sdpa->plan, pack), rc, end);
 end:

@@ -18,7 +18,10 @@ int attn_cudnn_lib_open(const char *path, attn_cudnn_lib *lib)
     size_t (*get_version)(void) = NULL;
     /* Object and function pointers share one representation on every platform CUDA runs on
      * (POSIX requires it of dlsym), so each entry point is stored through a void pointer. */
-    const struct { void **field; const char *name; } entries[] = {
+    const struct {
+        void **field;
+        const char *name;
+    } entries[] = {
         {(void **)&get_version, "cudnnGetVersion"},
         {(void **)&lib->status_string, "cudnnGetErrorString"},
         {(void **)&lib->last_error, "cudnnGetLastErrorString"},

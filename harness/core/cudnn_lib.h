@@ -22,18 +22,18 @@ extern "C" {
 #endif
 
 typedef struct attn_cudnn_lib {
-    size_t version;         /* cudnnGetVersion(): major·10000 + minor·100 + patch (91900) */
-    char version_text[16];  /* "9.19.0" */
-    const char *(*status_string)(int status);             /* cudnnGetErrorString */
-    void (*last_error)(char *message, size_t max_size);   /* cudnnGetLastErrorString */
-    int (*create)(void **handle);                         /* cudnnCreate */
-    int (*set_stream)(void *handle, void *stream);        /* cudnnSetStream (a cudaStream_t) */
-    int (*create_descriptor)(int type, void **desc);      /* cudnnBackendCreateDescriptor */
-    int (*destroy_descriptor)(void *desc);                /* cudnnBackendDestroyDescriptor */
+    size_t version;        /* cudnnGetVersion(): major·10000 + minor·100 + patch (91900) */
+    char version_text[16]; /* "9.19.0" */
+    const char *(*status_string)(int status);           /* cudnnGetErrorString */
+    void (*last_error)(char *message, size_t max_size); /* cudnnGetLastErrorString */
+    int (*create)(void **handle);                       /* cudnnCreate */
+    int (*set_stream)(void *handle, void *stream);      /* cudnnSetStream (a cudaStream_t) */
+    int (*create_descriptor)(int type, void **desc);    /* cudnnBackendCreateDescriptor */
+    int (*destroy_descriptor)(void *desc);              /* cudnnBackendDestroyDescriptor */
     int (*set_attribute)(void *desc, int name, int type, int64_t count, const void *values);
     int (*get_attribute)(void *desc, int name, int type, int64_t requested, int64_t *count,
-                         void *values);                   /* cudnnBackendGetAttribute */
-    int (*finalize)(void *desc);                          /* cudnnBackendFinalize */
+                         void *values);                           /* cudnnBackendGetAttribute */
+    int (*finalize)(void *desc);                                  /* cudnnBackendFinalize */
     int (*execute)(void *handle, void *plan, void *variant_pack); /* cudnnBackendExecute */
 } attn_cudnn_lib;
 
