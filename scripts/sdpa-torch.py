@@ -20,6 +20,7 @@ comparison of event times with event times (its default is the CUPTI kernel span
 
   scripts/sdpa-torch.py [--dtype bf16] [--samples 50] [--db DB [--run N]] SHAPE...
   SHAPE is B,H,H_KV,S,D,CAUSAL, e.g. 1,64,8,8192,128,0
+  scripts/sdpa-torch.py --libcudnn      the libcudnn file PyTorch loads, for ATTNBENCH_CUDNN
 """
 import argparse
 import re
@@ -98,8 +99,10 @@ def attnbench_median_ms(db, run, shape, dtype_name):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("shapes", nargs="+", type=parse_shape, metavar="SHAPE",
+    ap.add_argument("shapes", nargs="*", type=parse_shape, metavar="SHAPE",
                     help="B,H,H_KV,S,D,CAUSAL")
+    ap.add_argument("--libcudnn", action="store_true",
+                    help="print the path of the libcudnn PyTorch loads, and exit")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="bf16")
     ap.add_argument("--samples", type=int, default=50, help="timed samples per shape (median)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed passes first")
@@ -107,6 +110,15 @@ def main():
     ap.add_argument("--run", type=int, help="the run in --db (default: the newest)")
     ap.add_argument("--tolerance", type=float, default=3.0, help="percent (default 3)")
     args = ap.parse_args()
+    if args.libcudnn:
+        torch.backends.cudnn.version()  # loads cuDNN if importing torch did not
+        path = loaded_libcudnn()
+        if not path:
+            sys.exit("sdpa-torch.py: PyTorch has no libcudnn loaded")
+        print(path)
+        return
+    if not args.shapes:
+        ap.error("no SHAPE given")
     if not torch.cuda.is_available():
         sys.exit("sdpa-torch.py: no CUDA device")
 
