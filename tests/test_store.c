@@ -51,7 +51,7 @@ static void schema2_fixture(void)
     sqlite3 *db;
     test_cond("schema-2 database opens", store_open(path, &db) == ATTN_OK);
     test_cond("migrated to the current version",
-              fx_db_num(db, "PRAGMA user_version") == store_schema_version() && store_schema_version() == 3);
+              fx_db_num(db, "PRAGMA user_version") == store_schema_version() && store_schema_version() == 4);
     static const struct { const char *sql; double want; } counts[] = {
         {"SELECT count(*) FROM runs", 1}, {"SELECT count(*) FROM points", 16},
         {"SELECT count(*) FROM samples", 2066}, {"SELECT count(*) FROM kernel_names", 0},
@@ -72,6 +72,8 @@ static void schema2_fixture(void)
                             " AND command LIKE 'attnbench --backend cpu --variants naive,cublas%' FROM runs") == 1);
     test_cond("the new column is NULL (the point's dtype)",
               fx_db_num(db, "SELECT count(*) FROM points WHERE compute_dtype IS NULL") == 16);
+    test_cond("schema 4's column is NULL (no cuDNN recorded)",
+              fx_db_num(db, "SELECT count(*) FROM runs WHERE cudnn_version IS NULL") == 1);
     test_cond("the summary still computes", fx_db_num(db, "SELECT count(*) FROM summary WHERE tflops > 0"
                                                           " AND speedup_vs_baseline > 0") == 16);
     store_close(db);
@@ -88,8 +90,10 @@ static void metrics_and_compute_dtype(void)
     unlink(path);
     sqlite3 *db;
     int64_t run, pid, ns[3] = {1000000, 1000000, 1000000};
-    store_run r = {.command = "attnbench run", .backend = "cuda", .git_dirty = -1, .seed = 3};
+    store_run r = {.command = "attnbench run", .backend = "cuda", .git_dirty = -1, .seed = 3,
+                   .cudnn_version = "9.19.0"};
     test_cond("second database", store_open(path, &db) == ATTN_OK && store_run_begin(db, &r, &run) == ATTN_OK);
+    test_cond("the cuDNN version stored", fx_db_num(db, "SELECT count(*) FROM runs WHERE cudnn_version = '9.19.0'") == 1);
     store_metric m[2] = {{"kept_fraction", 0.25, ""}, {"exact_rmse", NAN, ""}};
     store_point with = make_point("lowrank", 0, 1e6);
     with.metrics = m, with.n_metrics = 2;

@@ -7,6 +7,7 @@
 extern const attn_variant attn_variant_naive;
 extern const attn_variant attn_variant_cublas;
 extern const attn_variant attn_variant_fused;
+extern const attn_variant attn_variant_cudnn;
 extern const attn_variant attn_variant_lowrank;
 extern const attn_variant attn_variant_nystrom;
 
@@ -14,6 +15,7 @@ const attn_variant *const attn_variants[] = {
     &attn_variant_naive,
     &attn_variant_cublas,
     &attn_variant_fused,
+    &attn_variant_cudnn,
     &attn_variant_lowrank,
     &attn_variant_nystrom,
     NULL,

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cudnn_lib.h"
+
 attn_error_info attn_last_error;
 
 static int record(attn_api api, int code, int oom, const char *what, const char *call,
@@ -39,6 +41,25 @@ int attn_fail_cupti(int code, const char *call, const char *file, int line)
     const char *s = NULL;
     if (cuptiGetResultString((CUptiResult)code, &s) != CUPTI_SUCCESS || !s) s = "CUPTI error";
     return record(ATTN_API_CUPTI, code, 0, s, call, file, line);
+}
+
+/* cuDNN's status as its name, then the library's own account of the failure (which attribute,
+ * which engine refused), on one line. CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED (4004)
+ * is out of memory. */
+int attn_fail_cudnn(int code, const char *call, const char *file, int line)
+{
+    char what[512] = "cuDNN error";
+    const attn_cudnn_lib *lib;
+    if (attn_cudnn_lib_get(&lib) == ATTN_OK) {
+        int n = snprintf(what, sizeof what, "%s", lib->status_string(code));
+        if (n > 0 && (size_t)n + 3 < sizeof what) {
+            lib->last_error(what + n + 2, sizeof what - (size_t)n - 2);
+            if (what[n + 2]) memcpy(what + n, ": ", 2);
+            for (char *c = what; *c; c++)
+                if (*c == '\n' || *c == '\r') *c = ' ';
+        }
+    }
+    return record(ATTN_API_CUDNN, code, code == 4004, what, call, file, line);
 }
 
 int attn_fail_sqlite(void *db, int code, const char *call, const char *file, int line)

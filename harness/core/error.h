@@ -1,7 +1,7 @@
-/* error.h — one way to fail. Every CUDA, cuBLAS, CUPTI and SQLite return code goes through one macro
- * per API; a failure is recorded in attn_last_error (API, code, call, file:line) and the enclosing
- * function returns ATTN_ERR. Callers that must classify a failure (out of memory → the point is
- * skipped; a sticky device error → the run is aborted) read attn_last_error.
+/* error.h — one way to fail. Every CUDA, cuBLAS, cuDNN, CUPTI and SQLite return code goes through
+ * one macro per API; a failure is recorded in attn_last_error (API, code, call, file:line) and the
+ * enclosing function returns ATTN_ERR. Callers that must classify a failure (out of memory → the
+ * point is skipped; a sticky device error → the run is aborted) read attn_last_error.
  *
  * Functions that use these macros return int: ATTN_OK, ATTN_ERR, or ATTN_SKIP (the point cannot
  * run here; attn_last_error.msg says why). */
@@ -15,7 +15,7 @@ extern "C" {
 enum { ATTN_OK = 0, ATTN_ERR = -1, ATTN_SKIP = 1 };
 
 typedef enum attn_api { ATTN_API_NONE, ATTN_API_CUDA, ATTN_API_CUBLAS, ATTN_API_CUPTI,
-                        ATTN_API_SQLITE, ATTN_API_HOST } attn_api;
+                        ATTN_API_SQLITE, ATTN_API_HOST, ATTN_API_CUDNN } attn_api;
 
 typedef struct attn_error_info {
     attn_api api;         /* which library failed */
@@ -30,6 +30,8 @@ extern attn_error_info attn_last_error;
 int attn_fail_cuda(int code, const char *call, const char *file, int line);
 int attn_fail_cublas(int code, const char *call, const char *file, int line);
 int attn_fail_cupti(int code, const char *call, const char *file, int line);
+/* cuDNN (loaded at run time, core/cudnn_lib.h): its status string and its last error message. */
+int attn_fail_cudnn(int code, const char *call, const char *file, int line);
 int attn_fail_sqlite(void *db, int code, const char *call, const char *file, int line);
 /* A host-side failure or a skip with a printf-style reason; return ATTN_ERR / ATTN_SKIP. */
 int attn_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -46,6 +48,11 @@ int attn_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     do {                                                                                   \
         int e_ = (int)(call);                                                              \
         if (e_ != 0) return attn_fail_cublas(e_, #call, __FILE__, __LINE__);               \
+    } while (0)
+#define CUDNN_CHECK(call)                                                                  \
+    do {                                                                                   \
+        int e_ = (int)(call);                                                              \
+        if (e_ != 0) return attn_fail_cudnn(e_, #call, __FILE__, __LINE__);               \
     } while (0)
 #define CUPTI_CHECK(call)                                                                  \
     do {                                                                                   \
@@ -84,6 +91,12 @@ int attn_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
         int e_ = (int)(call);                                                              \
         if (e_ != 0)                                                                       \
             ATTN_FAIL_GOTO_(attn_fail_cublas(e_, #call, __FILE__, __LINE__), rc, label);   \
+    } while (0)
+#define CUDNN_CHECK_GOTO(call, rc, label)                                                  \
+    do {                                                                                   \
+        int e_ = (int)(call);                                                              \
+        if (e_ != 0)                                                                       \
+            ATTN_FAIL_GOTO_(attn_fail_cudnn(e_, #call, __FILE__, __LINE__), rc, label);    \
     } while (0)
 #define CUPTI_CHECK_GOTO(call, rc, label)                                                  \
     do {                                                                                   \

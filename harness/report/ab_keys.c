@@ -86,7 +86,7 @@ static void evaluate(cmp_key *k, const cmp_point *at[2][AB_ROUNDS_MAX], int roun
                 snprintf(why, sizeof why, "%s: %s", p->status, p->reason);
             else if (!unusable(p, why, sizeof why))
                 continue;
-            snprintf(k->note, sizeof k->note, "round %d %c: %s", r + 1, side_name[s], why);
+            snprintf(k->note, sizeof k->note, "round %d %c: %.200s", r + 1, side_name[s], why);
             return;
         }
     k->decided = 0;

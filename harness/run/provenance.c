@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cudnn_lib.h"
 #include "measure/trace.h"
 #include "version.h"
 
@@ -38,4 +39,5 @@ void run_provenance(const run_options *o, const attn_gpu_info *gpu, int argc, ch
     r->cupti_version = gpu->cupti, r->cupti = attn_cupti_on();
     r->cupti_reason = attn_cupti_on() ? NULL : attn_cupti_reason();
     r->clock_source = gpu->clocks.source;
+    r->cudnn_version = attn_cudnn_version_text(); /* loadable or not, whatever the variants */
 }

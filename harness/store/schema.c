@@ -170,6 +170,9 @@ static const char *const migrations[] = {
     "ALTER TABLE points ADD COLUMN compute_dtype TEXT;"  /* NULL: the point's dtype */
     "DROP VIEW summary;"
     SUMMARY_VIEW("coalesce(p.compute_dtype, p.dtype)"),
+
+    /* 4: the cuDNN a GPU run could load (run time, not link time: core/cudnn_lib.h). */
+    "ALTER TABLE runs ADD COLUMN cudnn_version TEXT;",   /* "9.19.0"; NULL: none or CPU backend */
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

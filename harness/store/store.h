@@ -56,6 +56,8 @@ typedef struct store_run {
     const char *timing_method; /* the run's default: "cupti_span" or "events" (or "cpu_clock") */
     const char *metrics;       /* --metrics request ("dram"), NULL none */
     const char *metrics_reason;/* why metrics were not collected, NULL when they were */
+    /* Schema 4. */
+    const char *cudnn_version; /* the cuDNN the run could load ("9.19.0"), NULL none */
 } store_run;
 
 int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id);

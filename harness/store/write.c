@@ -12,7 +12,7 @@
 
 #define ISO_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
-/* Schema-2 columns of a run, written right after its row. */
+/* Schema-2 and later columns of a run, written right after its row. */
 static int run_provenance(sqlite3 *db, int64_t run_id, const store_run *r)
 {
     sqlite3_stmt *st;
@@ -20,13 +20,13 @@ static int run_provenance(sqlite3 *db, int64_t run_id, const store_run *r)
         "UPDATE runs SET gpu_uuid = ?1, compute_capability = ?2, sm_count = ?3, l2_bytes = ?4,"
         " mem_bytes = ?5, max_sm_clock_mhz = ?6, max_mem_clock_mhz = ?7, ecc = ?8,"
         " driver_string = ?9, cupti_version = ?10, cupti = ?11, cupti_reason = ?12,"
-        " clock_source = ?13, timing_method = ?14, metrics = ?15, metrics_reason = ?16"
-        " WHERE id = ?17", -1, &st, NULL));
+        " clock_source = ?13, timing_method = ?14, metrics = ?15, metrics_reason = ?16,"
+        " cudnn_version = ?18 WHERE id = ?17", -1, &st, NULL));
     int rc = ATTN_OK;
     const struct { int pos; const char *v; } texts[] = {{1, r->gpu_uuid},
         {2, r->compute_capability}, {9, r->driver_string}, {10, r->cupti_version},
         {12, r->cupti_reason}, {13, r->clock_source}, {14, r->timing_method}, {15, r->metrics},
-        {16, r->metrics_reason}};
+        {16, r->metrics_reason}, {18, r->cudnn_version}};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0] && rc == ATTN_OK; i++)
         rc = store_bind_text(db, st, texts[i].pos, texts[i].v && texts[i].v[0] ? texts[i].v : NULL);
     const struct { int pos; int64_t v; } ints[] = {{3, r->sm_count}, {4, r->l2_bytes},
