@@ -59,7 +59,8 @@ static int print_run(sqlite3 *db, int64_t id, int metrics)
 {
     int rows = 0;
     ATTN_TRY(store_print_table(db,
-        "SELECT id AS run, started_at, status, backend, coalesce(gpu_name, '-') AS gpu,"
+        "SELECT id AS run, started_at, attn_run_status(id) AS status, backend,"
+        " coalesce(gpu_name, '-') AS gpu,"
         " coalesce(tag, '-') AS tag, coalesce(substr(git_commit, 1, 10) ||"
         " CASE git_dirty WHEN 1 THEN '+dirty' ELSE '' END, '-') AS commit_, reason"
         " FROM runs WHERE id = ?1", 1, id, stdout, &rows));
