@@ -9,6 +9,7 @@
 
 #include "check/check.h"
 #include "check/reference.h"
+#include "core/interrupt.h"
 #include "core/npy.h"
 #include "measure/trace.h"
 
@@ -58,13 +59,21 @@ void run_shape_free(const run_env *env, run_shape *s)
     memset(s, 0, sizeof *s);
 }
 
-static const double *shape_reference(run_shape *s)
+/* Exact attention at the checked rows, made on first use in chunks of about 1e7 multiply-adds,
+ * with a Ctrl-C honoured between them. ATTN_ERR when out of memory or interrupted. */
+static int shape_reference(run_shape *s)
 {
-    if (!s->ref) {
-        s->ref = malloc(s->n_rows * s->p.head_dim * sizeof *s->ref);
-        if (s->ref) attn_reference_rows(&s->p, &s->in, s->rows, s->n_rows, s->ref);
-    }
-    return s->ref;
+    if (s->ref) return ATTN_OK;
+    const size_t D = (size_t)s->p.head_dim;
+    if (!(s->ref = malloc(s->n_rows * D * sizeof *s->ref)))
+        return attn_fail("out of host memory for the reference");
+    const size_t chunk = (size_t)fmax(1, 1e7 / (2.0 * s->p.seq * D));
+    int rc = ATTN_OK;
+    for (size_t i = 0; i < s->n_rows && (rc = attn_interrupt_check()) == ATTN_OK; i += chunk)
+        attn_reference_rows(&s->p, &s->in, s->rows + i,
+                            s->n_rows - i < chunk ? s->n_rows - i : chunk, s->ref + i * D);
+    if (rc != ATTN_OK) free(s->ref), s->ref = NULL;
+    return rc;
 }
 
 /* DIR/NAME.npy of a [B][heads][S][D] tensor in the point's dtype. */
@@ -141,14 +150,15 @@ static int check_point(run_point *pt)
 {
     run_shape *s = pt->shape;
     const size_t n = s->n_rows * s->p.head_dim;
-    const double *exact = shape_reference(s);
     float *out = malloc(n * sizeof *out);
     double *target = pt->v->exact ? NULL : malloc(n * sizeof *target);
     int rc = ATTN_OK;
-    if (!exact || !out || (!pt->v->exact && !target)) {
+    if (!out || (!pt->v->exact && !target)) {
         rc = attn_fail("out of host memory for the check");
         goto end;
     }
+    ATTN_TRY_GOTO(shape_reference(s), rc, end);
+    const double *exact = s->ref;
     output_rows(s, out);
     if (target) ATTN_TRY_GOTO(approximate_target(pt, target), rc, end);
     attn_check_policy pol;
@@ -269,6 +279,7 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
         rc = point_steps(pt);
         if (rc != ATTN_OK) point_reason(pt, "");
     }
+    pt->interrupted = rc == ATTN_ERR && attn_interrupted;
     if (rc == ATTN_SKIP) pt->status = RUN_POINT_SKIPPED;
     else if (rc != ATTN_OK) pt->status = env->backend->failed(pt);
     if (pt->plan || pt->workspace) env->backend->release(pt);

@@ -84,6 +84,7 @@ typedef struct run_point {
     char reason[1024];
     char config_text[256];        /* describe(plan), stored as the point's config */
     int abort;                    /* a sticky device error: the run must stop */
+    int interrupted;              /* a Ctrl-C cut it short (core/interrupt.h): not to be stored */
 } run_point;
 
 /* The steps that differ between the backends. Each returns ATTN_OK, ATTN_SKIP (the point cannot

@@ -6,11 +6,14 @@
  * Failure policy: an unsupported or out-of-memory point is stored `skipped` and the sweep goes on;
  * a failed check is stored `failed` (never timed); a non-sticky error is stored `error`; a sticky
  * CUDA error (the context is lost) stores the point, marks the run `aborted` and stops. Usage
- * errors (options, --param keys and values, paths) exit 2 before the database is created. */
+ * errors (options, --param keys and values, paths) exit 2 before the database is created.
+ *
+ * Ctrl-C (SIGINT, SIGTERM: core/interrupt.h) stops the point in progress at its next sample or
+ * row; that point is not stored, and the run is `interrupted` unless every point had finished. A
+ * second signal ends the process at once (its run then reads as abandoned: store.h). */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "core/interrupt.h"
 #include "measure/gpu.h"
 #include "measure/trace.h"
 #include "run/ceilings.h"
@@ -25,14 +29,6 @@
 #include "run/progress.h"
 #include "run/provenance.h"
 #include "run/sweep.h"
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* The command's resources and tallies. */
 typedef struct run_state {
@@ -196,7 +192,7 @@ static void tally(run_state *r, run_point *pt)
     r->progress.done++;
 }
 
-static int going(const run_state *r) { return !interrupted && !r->reason[0]; }
+static int going(const run_state *r) { return !attn_interrupted && !r->reason[0]; }
 
 static void run_points(run_state *r)
 {
@@ -217,7 +213,7 @@ static void run_points(run_state *r)
                 snprintf(p.params, sizeof p.params, "%s", params);
                 run_progress_show(&r->progress, o->variants[j]->name, &p);
                 run_point_run(&r->env, &shape, o->variants[j], params, &pt);
-                tally(r, &pt);
+                if (!pt.interrupted) tally(r, &pt);
                 run_point_free(&pt);
             }
         run_shape_free(&r->env, &shape);
@@ -229,9 +225,10 @@ static void run_points(run_state *r)
 static int finish(run_state *r)
 {
     run_progress_clear(&r->progress);
-    if (interrupted && !r->reason[0]) {
+    if (attn_interrupted && !r->reason[0] && r->progress.done < r->sweep.total) {
         r->status = "interrupted";
-        snprintf(r->reason, sizeof r->reason, "interrupted after %d of %d points", r->progress.done,
+        snprintf(r->reason, sizeof r->reason, "interrupted by %s after %d of %d points",
+                 attn_interrupted == SIGTERM ? "SIGTERM" : "SIGINT", r->progress.done,
                  r->sweep.total);
     } else if (!r->reason[0] && r->n_failed) {
         r->status = "failed";
@@ -269,8 +266,7 @@ int cmd_run(int argc, char **argv)
     if (!rc) rc = open_store(&r, argc, argv);
     if (!rc) {
         if (!o.cpu && !o.no_ceilings) run_ceilings(r.db, r.run_id, r.env.stream);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+        attn_interrupt_install();
         run_progress_start(&r.progress, o.quiet, r.sweep.total);
         fprintf(stderr, "attnbench run %lld: %d points (%d shapes × variants) on %s into %s\n",
                 (long long)r.run_id, r.sweep.total, r.sweep.n_shapes,
