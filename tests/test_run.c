@@ -1,10 +1,11 @@
 /* test_run.c — `attnbench run` end to end on the CPU backend, through the built binary: bad input
  * (options, --param keys and values, qualifiers) exits 2 and writes nothing; a sweep fills the
- * summary; a qualified --param applies to its variant only and reaches the plan; a killed run keeps
- * its completed points; --save-tensors writes loadable .npy files; `show`, `list` and
- * `list --params` work. */
+ * summary; a qualified --param applies to its variant only and reaches the plan; a shape too large
+ * for host memory is skipped; a killed run keeps its completed points; --save-tensors writes
+ * loadable .npy files; `show`, `list` and `list --params` work. */
 #include <cuda_runtime.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,43 @@ static void qualified_param(void)
                                    " AND config LIKE 'path=wgmma tile=%x128 %'") == 1);
 }
 
+/* The first column of the first row of a query as text into buf ("" when none). */
+static const char *query_text(const char *db_path, const char *sql, char *buf, size_t n)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    buf[0] = 0;
+    if (sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return buf;
+}
+
+/* A point that cannot fit in host memory is skipped with the reason, exit 0 (issue 15, item 4):
+ * against MemAvailable (a shape of terabytes) and against RLIMIT_AS (ulimit -v). */
+static void host_memory(void)
+{
+    char db[512], reason[512];
+    fx_path(db, sizeof db, "memory.db");
+    int rc = fx_sh("'%s' run --backend cpu --db %s --variants naive --seq 65536 --heads 64"
+                   " --head-dim 128 --batch 4096 --quiet 2>/dev/null", fx_bin, db);
+    query_text(db, "SELECT reason FROM points WHERE status = 'skipped'", reason, sizeof reason);
+    test_cond("a shape of terabytes: skipped with the reason, exit 0",
+              rc == 0 && strncmp(reason, "host memory: this shape needs about ", 36) == 0 &&
+                  fx_query_int(db, "SELECT status = 'ok' FROM runs") == 1);
+    fx_unlink_db(db);
+    rc = fx_sh("ulimit -v 2500000 && '%s' run --backend cpu --db %s --variants naive,fused --seq 8192"
+               " --heads 16 --head-dim 128 --batch 8 --quiet 2>/dev/null", fx_bin, db);
+    query_text(db, "SELECT reason FROM points WHERE status = 'skipped'", reason, sizeof reason);
+    test_cond("under ulimit -v: every variant skipped, naming RLIMIT_AS, exit 0",
+              rc == 0 && fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'skipped'") == 2 &&
+                  strstr(reason, "available (RLIMIT_AS)") != NULL);
+}
+
 static void killed(void)
 {
     char db[512];
@@ -171,6 +209,7 @@ int main(int argc, char **argv)
     bad_input();
     sweep();
     qualified_param();
+    host_memory();
     killed();
     save_tensors();
     fx_sh("rm -rf '%s'", fx_dir);

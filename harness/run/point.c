@@ -12,6 +12,7 @@
 #include "core/interrupt.h"
 #include "core/npy.h"
 #include "measure/trace.h"
+#include "run/host_memory.h"
 
 static const char *const status_names[] = {"ok", "failed", "skipped", "error"};
 
@@ -43,11 +44,37 @@ static int shape_inputs(const run_env *env, run_shape *s)
     return ATTN_OK;
 }
 
+double run_shape_host_bytes(const run_env *env, const attn_point *p)
+{
+    const double es = (double)attn_dtype_size(p->dtype), nq = (double)attn_q_elems(p);
+    const double nkv = (double)attn_kv_elems(p), S = p->seq, D = p->head_dim;
+    const double all = (double)p->batch * p->heads * S, per_row = 2 * S * D;
+    /* attn_sample_rows: every row within the budget, else about budget / per_row of them. */
+    const double rows = fmin(all, RUN_CHECK_BUDGET / per_row + 32);
+    double bytes = (es + 4) * (nq + 2 * nkv) + es * nq                /* inputs, output */
+                   + rows * (sizeof(attn_row) + 8 * D)                 /* checked rows, reference */
+                   + rows * D * 16 + 16 * S * fmax(D, 64) * 4;         /* a point's check, scratch */
+    if (env->backend == &run_backend_cpu) bytes += all * sizeof(attn_row) + 4 * nq;
+    return bytes;
+}
+
+/* ATTN_SKIP with the reason when the shape's host memory cannot fit (with a 10 % margin). */
+static int shape_fits(const run_env *env, const attn_point *p)
+{
+    run_host_memory m;
+    run_host_memory_available(&m);
+    const double need = run_shape_host_bytes(env, p), gib = 1024.0 * 1024 * 1024;
+    if (need <= 0.9 * m.bytes) return ATTN_OK;
+    return attn_skip("host memory: this shape needs about %.3g GiB, %.3g GiB available (%s)",
+                     need / gib, m.bytes / gib, m.bound);
+}
+
 void run_shape_setup(const run_env *env, const attn_point *p, run_shape *s)
 {
     memset(s, 0, sizeof *s);
     s->p = *p;
-    s->setup_rc = shape_inputs(env, s);
+    s->setup_rc = shape_fits(env, p);
+    if (s->setup_rc == ATTN_OK) s->setup_rc = shape_inputs(env, s);
     if (s->setup_rc != ATTN_OK) s->setup_error = attn_last_error;
 }
 
@@ -274,7 +301,7 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
     if (s->setup_rc != ATTN_OK) {
         attn_last_error = s->setup_error;
         rc = s->setup_rc;
-        point_reason(pt, "inputs: ");
+        point_reason(pt, rc == ATTN_SKIP ? "" : "inputs: ");
     } else {
         rc = point_steps(pt);
         if (rc != ATTN_OK) point_reason(pt, "");
