@@ -3,10 +3,11 @@
  * the fp64 reference, or, for an approximation, against its own CPU algorithm under its accuracy
  * bounds; only if it passes, time it) and store it with every sample in one transaction.
  *
- * Failure policy: an unsupported or out-of-memory point is stored `skipped` and the sweep goes on;
- * a failed check is stored `failed` (never timed); a non-sticky error is stored `error`; a sticky
- * CUDA error (the context is lost) stores the point, marks the run `aborted` and stops. Usage
- * errors (options, --param keys and values, paths) exit 2 before the database is created.
+ * Failure policy: an unsupported or out-of-memory point is stored `skipped` and the sweep goes on
+ * (on the host, a shape that cannot fit is skipped before it is allocated: point.h); a failed check
+ * is stored `failed` (never timed); a non-sticky error is stored `error`; a sticky CUDA error (the
+ * context is lost) stores the point, marks the run `aborted` and stops. Usage errors (options,
+ * --param keys and values, paths) exit 2 before the database is created.
  *
  * Ctrl-C (SIGINT, SIGTERM: core/interrupt.h) stops the point in progress at its next sample or
  * row; that point is not stored, and the run is `interrupted` unless every point had finished. A
@@ -92,19 +93,22 @@ static int gpu_buffers(run_env *env)
 }
 
 /* GPU backend: CUPTI (before the first CUDA call), the device, the run's stream and the L2 flush
- * buffer. 0, or 1 (no usable GPU; said on stderr). */
+ * buffer. 0, or 1 (no usable GPU: one line on stderr says so, and CUPTI's failure, which follows
+ * from it, is not reported). */
 static int open_device(run_state *r)
 {
     const run_options *o = r->o;
     if (o->no_cupti) attn_cupti_disable("disabled by --no-cupti");
-    else if (!(r->cupti_started = attn_cupti_init() == ATTN_OK))
-        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n",
-                attn_cupti_reason());
+    else r->cupti_started = attn_cupti_init() == ATTN_OK;
     if (attn_gpu_open(&r->gpu) != ATTN_OK) {
-        fprintf(stderr, "attnbench run: %s; nothing was run. Use --backend cpu to run the CPU "
-                        "implementations instead.\n", attn_last_error.msg);
+        fprintf(stderr, "attnbench run: no usable GPU (%s); nothing was run: --backend cpu runs "
+                "the CPU implementations\n", attn_last_error.api == ATTN_API_CUDA
+                ? cudaGetErrorString((cudaError_t)attn_last_error.code) : attn_last_error.msg);
         return 1;
     }
+    if (!o->no_cupti && !r->cupti_started)
+        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n",
+                attn_cupti_reason());
     r->env.flush_bytes = 2 * (size_t)r->gpu.l2_bytes;
     r->o->measure.max_sm_mhz = r->gpu.clocks.max_sm_mhz;
     if (gpu_buffers(&r->env) != ATTN_OK) {
@@ -132,17 +136,23 @@ static void open_counters(run_state *r)
         fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, r->metrics_reason);
 }
 
-/* The database and the run's row. 0, 1 (failed), or 2 (a newer database: bad input). */
+/* The database (runs whose process is gone marked abandoned) and the run's row. 0, 1 (failed),
+ * or 2 (a newer database: bad input). */
 static int open_store(run_state *r, int argc, char **argv)
 {
+    int abandoned = 0;
     if (store_open(r->o->db, &r->db) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
         return strstr(attn_last_error.msg, "newer") ? CLI_USAGE : 1;
     }
+    if (store_mark_abandoned(r->db, &abandoned) != ATTN_OK)
+        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
+    else if (abandoned)
+        fprintf(stderr, "attnbench run: %d earlier run%s marked abandoned: %s process is gone\n",
+                abandoned, abandoned == 1 ? "" : "s", abandoned == 1 ? "its" : "their");
     static run_provenance_text text;
     store_run info;
-    run_provenance(r->o, r->o->cpu ? NULL : &r->gpu, argc - 1, argv + 1, r->metrics_reason, &text,
-                   &info);
+    run_provenance(r->o, r->o->cpu ? NULL : &r->gpu, argc, argv, r->metrics_reason, &text, &info);
     if (store_run_begin(r->db, &info, &r->run_id) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
         return 1;
