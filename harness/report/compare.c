@@ -157,7 +157,7 @@ static int resolve_runs(sqlite3 *db, const cmp_opts *o, cmp_run *base, cmp_run *
     if (!found)
         return cli_error("compare", "no %scandidate run '%s' in '%s'%s",
                          cand_choice.passed_over ? "complete " : "", o->candidate, o->db,
-                         cand_choice.passed_over ? " (--include-incomplete to use the others)" : "");
+                         cand_choice.passed_over ? " (--include-incomplete: any)" : "");
     say_choice("--candidate", o->candidate, &cand_choice);
     int by_tag = !is_run_id(o->baseline);
     if (find_run(db, o, o->baseline, by_tag ? cand->id : 0, !by_tag || o->allow_different_gpus,
@@ -183,7 +183,7 @@ static int resolve_runs(sqlite3 *db, const cmp_opts *o, cmp_run *base, cmp_run *
         return cli_error("compare", "no %sbaseline run '%s' in '%s'%s%s",
                          base_choice.passed_over ? "complete " : "", o->baseline, o->db,
                          by_tag ? " other than the candidate" : "",
-                         base_choice.passed_over ? " (--include-incomplete to use the others)" : "");
+                         base_choice.passed_over ? " (--include-incomplete: any)" : "");
     }
     if (!o->allow_different_gpus &&
         (base->has_gpu != cand->has_gpu || strcmp(base->gpu, cand->gpu) != 0))

@@ -52,8 +52,8 @@ static const cli_option history_options[] = {
     {"--alert-within", "K", "alert only on steps that started in the newest K runs (default: the\n"
      "whole window; a nightly job uses 7 so an accepted step stops alerting)", cli_set_count,
      offsetof(hist_opts, alert_within)},
-    {"--include-incomplete", NULL, "count runs that did not finish (running, abandoned, interrupted,\n"
-     "aborted); by default the series holds complete runs only", cli_set_flag,
+    {"--include-incomplete", NULL, "count runs that did not finish (running, abandoned,\n"
+     "interrupted, aborted); by default the series holds complete runs only", cli_set_flag,
      offsetof(hist_opts, include_incomplete)},
     {0}};
 

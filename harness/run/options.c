@@ -27,7 +27,7 @@ INT_LIST_SETTER(set_head_dim, head_dim, "--head-dim")
 INT_LIST_SETTER(set_batch, batch, "--batch")
 #undef INT_LIST_SETTER
 
-/* A variant named twice is an error, as a --param key given twice is: it would be measured twice. */
+/* A variant named twice is an error, as a --param key given twice is: it would run twice. */
 static int set_variants(void *ctx, const char *v)
 {
     run_options *o = ctx;
@@ -37,7 +37,8 @@ static int set_variants(void *ctx, const char *v)
     o->n_variants = 0;
     for (int j = 0; j < k; j++) {
         const attn_variant *found = attn_variant_find(w[j]);
-        if (!found) return cli_error("run", "unknown variant '%s' (attnbench list)", cli_clip(w[j]));
+        if (!found)
+            return cli_error("run", "unknown variant '%s' (attnbench list)", cli_clip(w[j]));
         for (int e = 0; e < o->n_variants; e++)
             if (o->variants[e] == found)
                 return cli_error("run", "--variants names '%s' twice", found->name);
@@ -202,8 +203,8 @@ static const cli_option run_option_table[] = {
     {"--kv-heads", "LIST", "key/value heads H_kv, dividing H (default: = H)", set_kv_heads, 0},
     {"--head-dim", "LIST", "head dim D (default 128)", set_head_dim, 0},
     {"--batch", "LIST", "batch B (default 1)", set_batch, 0},
-    {"--tokens", "N", "instead of --batch (not with it): B = max(1, N / S) for each S", cli_set_count,
-     offsetof(run_options, tokens)},
+    {"--tokens", "N", "instead of --batch (not with it): B = max(1, N / S) for each S",
+     cli_set_count, offsetof(run_options, tokens)},
     {"--model-dim", "N", "instead of --heads (not with it): H = N / D for each D", cli_set_count,
      offsetof(run_options, model_dim)},
     {"--dtype", "LIST", "fp16, bf16, fp32 (default bf16)", set_dtype, 0},

@@ -51,9 +51,9 @@ double run_shape_host_bytes(const run_env *env, const attn_point *p)
     const double all = (double)p->batch * p->heads * S, per_row = 2 * S * D;
     /* attn_sample_rows: every row within the budget, else about budget / per_row of them. */
     const double rows = fmin(all, RUN_CHECK_BUDGET / per_row + 32);
-    double bytes = (es + 4) * (nq + 2 * nkv) + es * nq                /* inputs, output */
-                   + rows * (sizeof(attn_row) + 8 * D)                 /* checked rows, reference */
-                   + rows * D * 16 + 16 * S * fmax(D, 64) * 4;         /* a point's check, scratch */
+    double bytes = (es + 4) * (nq + 2 * nkv) + es * nq        /* inputs, output */
+                   + rows * (sizeof(attn_row) + 8 * D)         /* checked rows, reference */
+                   + rows * D * 16 + 16 * S * fmax(D, 64) * 4; /* a point's check, scratch */
     if (env->backend == &run_backend_cpu) bytes += all * sizeof(attn_row) + 4 * nq;
     return bytes;
 }

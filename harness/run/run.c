@@ -275,8 +275,8 @@ int cmd_run(int argc, char **argv)
     if (!rc) open_counters(&r);
     if (!rc) rc = open_store(&r, argc, argv);
     if (!rc) {
+        attn_interrupt_install(); /* from here a Ctrl-C ends the run with its row */
         if (!o.cpu && !o.no_ceilings) run_ceilings(r.db, r.run_id, r.env.stream);
-        attn_interrupt_install();
         run_progress_start(&r.progress, o.quiet, r.sweep.total);
         fprintf(stderr, "attnbench run %lld: %d points (%d shapes × variants) on %s into %s\n",
                 (long long)r.run_id, r.sweep.total, r.sweep.n_shapes,

@@ -66,8 +66,8 @@ int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 13, r->cache_mode);
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 14, r->compiler);
     if (rc == ATTN_OK) rc = store_bind_int_or_null(db, st, 15, getpid());
-    if (rc == ATTN_OK)
-        rc = store_bind_text(db, st, 16, store_pid_namespace(pid_ns, sizeof pid_ns) ? pid_ns : NULL);
+    if (rc == ATTN_OK && !store_pid_namespace(pid_ns, sizeof pid_ns)) pid_ns[0] = 0;
+    if (rc == ATTN_OK) rc = store_bind_text(db, st, 16, pid_ns[0] ? pid_ns : NULL);
     ATTN_TRY(store_finish(db, st, rc));
     *run_id = sqlite3_last_insert_rowid(db);
     return run_provenance(db, *run_id, r);
