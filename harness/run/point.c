@@ -44,7 +44,11 @@ static int shape_inputs(const run_env *env, run_shape *s)
     return ATTN_OK;
 }
 
-double run_shape_host_bytes(const run_env *env, const attn_point *p)
+/* Host bytes a shape's points take at most: the inputs in the dtype and widened to float, the
+ * output, the checked rows and their fp64 reference, on the CPU backend every row and its float
+ * output; and per point the check's copies and an allowance for the variant's CPU scratch (a few
+ * vectors of S, k or D floats per slice: 16·S·max(D, 64) floats). */
+static double shape_host_bytes(const run_env *env, const attn_point *p)
 {
     const double es = (double)attn_dtype_size(p->dtype), nq = (double)attn_q_elems(p);
     const double nkv = (double)attn_kv_elems(p), S = p->seq, D = p->head_dim;
@@ -63,7 +67,7 @@ static int shape_fits(const run_env *env, const attn_point *p)
 {
     run_host_memory m;
     run_host_memory_available(&m);
-    const double need = run_shape_host_bytes(env, p), gib = 1024.0 * 1024 * 1024;
+    const double need = shape_host_bytes(env, p), gib = 1024.0 * 1024 * 1024;
     if (need <= 0.9 * m.bytes) return ATTN_OK;
     return attn_skip("host memory: this shape needs about %.3g GiB, %.3g GiB available (%s)",
                      need / gib, m.bytes / gib, m.bound);

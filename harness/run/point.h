@@ -112,15 +112,10 @@ typedef struct run_backend {
 extern const run_backend run_backend_gpu, run_backend_cpu;
 
 /* The shape's inputs and checked rows; a failure is kept in s->setup_rc / setup_error, and every
- * point of the shape reports it: ATTN_SKIP (the points are skipped) when the shape's host memory
- * (run_shape_host_bytes) cannot fit in what the host has available (host_memory.h), checked
- * before anything is allocated. run_shape_free frees what setup made. */
+ * point of the shape reports it: ATTN_SKIP (the points are skipped, with the reason) when the
+ * host memory the shape's points need cannot fit in what this process can still take
+ * (host_memory.h), checked before anything is allocated. run_shape_free frees what setup made. */
 void run_shape_setup(const run_env *env, const attn_point *p, run_shape *s);
-/* Host bytes a shape's points take at most: the inputs in the dtype and widened to float, the
- * output, the checked rows and their fp64 reference, on the CPU backend every row and its float
- * output; and per point the check's copies and an allowance for the variant's CPU scratch (a few
- * vectors of S, k or D floats per slice; 16·S·max(D, 64) floats). */
-double run_shape_host_bytes(const run_env *env, const attn_point *p);
 void run_shape_free(const run_env *env, run_shape *s);
 /* --save-tensors: the shape's Q, K, V as DIR/q.npy, k.npy, v.npy. */
 int run_shape_save_inputs(const run_env *env, const run_shape *s);
