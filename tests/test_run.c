@@ -1,10 +1,14 @@
 /* test_run.c — `attnbench run` end to end on the CPU backend, through the built binary: bad input
- * (options, --param keys and values, qualifiers) exits 2 and writes nothing; a sweep fills the
- * summary; a qualified --param applies to its variant only and reaches the plan; a killed run keeps
- * its completed points; --save-tensors writes loadable .npy files; `show`, `list` and
+ * (options, --param keys and values, qualifiers) exits 2, writes nothing and says what and where;
+ * a sweep fills the summary; a qualified --param applies to its variant only and reaches the plan;
+ * the stored command runs again when pasted into sh; runs creating one database at once all
+ * succeed; a shape too large for host memory is skipped; a killed run keeps its completed points
+ * and reads as abandoned; --save-tensors writes loadable .npy files; `show`, `list` and
  * `list --params` work. */
 #include <cuda_runtime.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +32,8 @@ static void bad_input(void)
         "--param fused.tile=64x64 --variants naive,cublas", "--param fused.lse=0 --variants naive",
         "--param tile=64x64 --param fused.tile=128x128", "--param Tile=64x64", "--param tile",
         "--param fused.lse=", "--help-me", "--seed x", "--db=", "--save-tensors=",
-        "--min-samples 0",
+        "--min-samples 0", "--seq ''", "--seq=", "--tokens 100 --batch 2",
+        "--model-dim 256 --heads 4", "--variants naive,naive", "--variants naive,cublas,naive",
     };
     char db[512];
     fx_path(db, sizeof db, "bad.db");
@@ -114,28 +119,213 @@ static void qualified_param(void)
                                    " AND config LIKE 'path=wgmma tile=%x128 %'") == 1);
 }
 
+/* The first column of the first row of a query as text into buf ("" when none). */
+static const char *query_text(const char *db_path, const char *sql, char *buf, size_t n)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    buf[0] = 0;
+    if (sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+    return buf;
+}
+
+/* Runs the binary with argv (argv[0] is the binary), stdout to /dev/null, stderr into err_path;
+ * its exit status, or -1. */
+static int run_bin(char *const argv[], const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open("/dev/null", O_WRONLY), err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out, 1), dup2(err, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Usage errors say what is wrong, where (a --sweep file's line), and quote at most ~80 characters of
+ * a bad value; the helps print no "%%"; without a GPU one line says so (issue 15, items 6, 10). */
+static void messages(void)
+{
+    char db[512], sweep[512], err[512];
+    fx_path(db, sizeof db, "msg.db");
+    fx_path(sweep, sizeof sweep, "bad.sweep");
+    fx_path(err, sizeof err, "msg.err");
+    static const struct { const char *args, *says; } cases[] = {
+        {"--seq ''", "attnbench run: --seq needs a value (LIST)"},
+        {"--seq", "attnbench run: --seq needs a value (LIST)"},
+        {"--tokens 100 --batch 2", "attnbench run: --tokens and --batch exclude each other"},
+        {"--variants naive,cublas,naive", "attnbench run: --variants names 'naive' twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char what[200];
+        snprintf(what, sizeof what, "'%s' says \"%s\"", cases[i].args, cases[i].says);
+        test_cond(what, fx_sh("'%s' run --backend cpu --db %s %s 2>&1 | grep -qF \"%s\"", fx_bin, db,
+                              cases[i].args, cases[i].says) == 0);
+    }
+    FILE *f = fopen(sweep, "w");
+    if (f) fputs("# a sweep\n--seq 64\n--head-dim abc\n", f), fclose(f);
+    test_cond("a bad line of a --sweep file is located (FILE:LINE)",
+              fx_sh("'%s' run --backend cpu --db %s --sweep %s 2>&1 |"
+                    " grep -qF \"attnbench run: %s:3: bad --head-dim value 'abc'\"", fx_bin, db, sweep,
+                    sweep) == 0 && !exists(db));
+    static char huge[100001];
+    memset(huge, 'x', sizeof huge - 1);
+    char *argv[] = {fx_bin, "run", "--backend", "cpu", "--db", db, "--seq", huge, NULL};
+    long len = 0;
+    int rc = run_bin(argv, err);
+    char *text = fx_read(err, &len);
+    test_cond("100 KB of bad input: exit 2, the value cut at 80 characters with …",
+              rc == 2 && text && len < 200 && strstr(text, "xxx…'") != NULL);
+    free(text);
+    argv[6] = huge, argv[7] = NULL; /* an unknown option of 100 KB */
+    rc = run_bin(argv, err);
+    test_cond("100 KB unknown option: exit 2, short message", rc == 2 && fx_size(err) < 200);
+    static const char *const commands[] = {"run", "list", "show", "plot", "report", "export",
+                                           "compare", "history"};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "%s --help prints no %%%%", commands[i]);
+        test_cond(what, fx_sh("'%s' %s --help | grep -q '%%%%'", fx_bin, commands[i]) == 1);
+    }
+    int gpus = 0;
+    if (cudaGetDeviceCount(&gpus) != cudaSuccess) gpus = 0;
+    if (gpus == 0) {
+        char *no_gpu[] = {fx_bin, "run", "--db", db, "--seq", "4", NULL};
+        rc = run_bin(no_gpu, err);
+        text = fx_read(err, NULL);
+        test_cond("no GPU: one line, exit 1, nothing written, no CUPTI noise",
+                  rc == 1 && text && strstr(text, "attnbench run: no usable GPU (") == text &&
+                      strchr(text, '\n') == text + strlen(text) - 1 && strstr(text, "--backend cpu") &&
+                      !strstr(text, "CUPTI") && !exists(db));
+        free(text);
+    }
+}
+
+/* The stored command is the whole command line, quoted for sh: pasted back, it runs again. */
+static void pasted_back(void)
+{
+    char db[512], command[16384], want[4700], err[512];
+    fx_path(db, sizeof db, "paste.db");
+    fx_path(err, sizeof err, "paste.err");
+    int rc = fx_sh("'%s' run --backend cpu --db %s --tag \"it's a 'tag'\" --variants naive --seq 9"
+                   " --heads 2 --head-dim 8 --max-time 0.01 --quiet 2>/dev/null", fx_bin, db);
+    query_text(db, "SELECT command FROM runs", command, sizeof command);
+    snprintf(want, sizeof want, "%s run --backend cpu --db %s --tag ", fx_bin, db);
+    test_cond("the stored command starts with the program and `run`",
+              rc == 0 && strncmp(command, want, strlen(want)) == 0);
+    char *argv[] = {"/bin/sh", "-c", command, NULL};
+    test_cond("pasted back through sh: exit 0, the same run again",
+              run_bin(argv, err) == 0 && fx_query_int(db, "SELECT count(*) FROM runs") == 2 &&
+                  fx_query_int(db, "SELECT count(DISTINCT tag) = 1 AND min(tag) = 'it' || char(39)"
+                                   " || 's a ' || char(39) || 'tag' || char(39) FROM runs") == 1);
+}
+
+/* Several runs creating one new database at the same moment (issue 15, item 1): every one exits
+ * 0, and no run or point is lost; repeated, since the race is a matter of timing. */
+static void racing_creators(void)
+{
+    char db[512], failures[512];
+    fx_path(db, sizeof db, "race.db");
+    fx_path(failures, sizeof failures, "race.failures");
+    enum { TRIALS = 4, PROCESSES = 6 };
+    int all_exit_0 = 1, none_lost = 1;
+    for (int t = 0; t < TRIALS; t++) {
+        fx_unlink_db(db);
+        unlink(failures);
+        fx_sh("for i in 1 2 3 4 5 6; do ('%s' run --backend cpu --variants naive --seq 64 --heads 4"
+              " --head-dim 64 --max-time 0.05 --db %s --quiet 2>>%s.err || echo $? >> %s) & done; wait",
+              fx_bin, db, failures, failures);
+        all_exit_0 &= fx_size(failures) <= 0;
+        none_lost &= fx_query_int(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == PROCESSES &&
+                     fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'ok'") == PROCESSES;
+    }
+    if (!all_exit_0) fx_sh("cat %s.err", failures);
+    test_cond("6 runs creating one database at once, 4 times: every one exits 0", all_exit_0);
+    test_cond("... and every run and point is stored", none_lost);
+}
+
+/* A point that cannot fit in host memory is skipped with the reason, exit 0 (issue 15, item 4):
+ * against MemAvailable (a shape of terabytes) and against RLIMIT_AS (ulimit -v). */
+static void host_memory(void)
+{
+    char db[512], reason[512];
+    fx_path(db, sizeof db, "memory.db");
+    int rc = fx_sh("'%s' run --backend cpu --db %s --variants naive --seq 65536 --heads 64"
+                   " --head-dim 128 --batch 4096 --quiet 2>/dev/null", fx_bin, db);
+    query_text(db, "SELECT reason FROM points WHERE status = 'skipped'", reason, sizeof reason);
+    test_cond("a shape of terabytes: skipped with the reason, exit 0",
+              rc == 0 && strncmp(reason, "host memory: this shape needs about ", 36) == 0 &&
+                  fx_query_int(db, "SELECT status = 'ok' FROM runs") == 1);
+    fx_unlink_db(db);
+    rc = fx_sh("ulimit -v 2500000 && '%s' run --backend cpu --db %s --variants naive,fused --seq 8192"
+               " --heads 16 --head-dim 128 --batch 8 --quiet 2>/dev/null", fx_bin, db);
+    query_text(db, "SELECT reason FROM points WHERE status = 'skipped'", reason, sizeof reason);
+    test_cond("under ulimit -v: every variant skipped, naming RLIMIT_AS, exit 0",
+              rc == 0 && fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'skipped'") == 2 &&
+                  strstr(reason, "available (RLIMIT_AS)") != NULL);
+}
+
+/* A killed run keeps its points; readers show it abandoned, a TAG passes it over for the newest
+ * complete run and says so, and the next writer marks it (issue 15, item 2). */
 static void killed(void)
 {
-    char db[512];
+    char db[512], text[1024], out[512];
     fx_path(db, sizeof db, "killed.db");
+    fx_path(out, sizeof out, "killed.out");
+    const char *small = "--backend cpu --variants naive --seq 8,16 --heads 2 --head-dim 32 --max-time 0.01 --quiet";
+    test_cond("a complete run tagged k", fx_sh("'%s' run --db %s --tag k %s 2>/dev/null", fx_bin, db, small) == 0);
     pid_t pid = fork();
     if (pid == 0) {
         execl(fx_bin, fx_bin, "run", "--backend", "cpu", "--db", db, "--seq", "8:2048:x2", "--heads", "2",
-              "--head-dim", "32", "--max-time", "0.3", "--min-samples", "1000", "--quiet",
+              "--head-dim", "32", "--max-time", "0.3", "--min-samples", "1000", "--quiet", "--tag", "k",
               (char *)NULL);
         _exit(127);
     }
     long long done = 0;
     for (int i = 0; i < 200 && done < 2; i++) {
         usleep(50000);
-        done = exists(db) ? fx_query_int(db, "SELECT count(*) FROM points") : 0;
+        done = fx_query_int(db, "SELECT count(*) FROM points WHERE run_id = 2");
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     test_cond("killed run had completed points", done >= 2);
-    test_cond("its points survive", fx_query_int(db, "SELECT count(*) FROM points") >= 2);
+    test_cond("its points survive", fx_query_int(db, "SELECT count(*) FROM points WHERE run_id = 2") >= 2);
     test_cond("its samples survive", fx_query_int(db, "SELECT count(*) FROM samples") > 0);
-    test_cond("the run is left 'running'", fx_query_int(db, "SELECT status = 'running' FROM runs") == 1);
+    test_cond("its row is left 'running'", fx_query_int(db, "SELECT status = 'running' FROM runs WHERE id = 2") == 1);
+    test_cond("show says abandoned", fx_sh("'%s' show --db %s | grep -q '^ *2  .* abandoned '", fx_bin, db) == 0);
+    test_cond("report says abandoned",
+              fx_sh("'%s' report --db %s | grep -qF -- '- **status_now**: `abandoned`'", fx_bin, db) == 0);
+    test_cond("a complete run tagged new", fx_sh("'%s' run --db %s --tag new %s 2>/dev/null", fx_bin, db, small) == 0);
+    int rc = fx_sh("'%s' compare --db %s --baseline k --candidate new --threshold 99%% >%s 2>&1", fx_bin, db, out);
+    char *said = fx_text(out);
+    test_cond("compare --baseline TAG: the newest complete run, saying so",
+              (rc == 0 || rc == 1) && strstr(said, "vs baseline run 1 (tag k)") &&
+                  strstr(said, "--baseline k: run 1 (ok); passed over 1 newer incomplete run, the newest "
+                               "run 2 (abandoned)"));
+    free(said);
+    fx_sh("'%s' compare --db %s --baseline k --candidate new --include-incomplete >%s 2>&1", fx_bin, db, out);
+    said = fx_text(out);
+    test_cond("--include-incomplete: the killed run", strstr(said, "vs baseline run 2 (tag k)") != NULL);
+    free(said);
+    rc = fx_sh("'%s' history --db %s --tag k >%s 2>&1", fx_bin, db, out);
+    said = fx_text(out);
+    test_cond("history: complete runs only, saying which",
+              rc == 0 && strstr(said, "the series ends at run 1 (ok); passed over 1 newer incomplete run") &&
+                  strstr(said, "runs 1..1 (1 runs"));
+    free(said);
+    test_cond("the next writer marked it abandoned, with the reason",
+              fx_query_int(db, "SELECT status = 'abandoned' AND ended_at IS NOT NULL FROM runs WHERE id = 2") == 1 &&
+                  strncmp(query_text(db, "SELECT reason FROM runs WHERE id = 2", text, sizeof text),
+                          "its process is gone (pid ", 25) == 0);
     test_cond("the database is usable", fx_sh("'%s' show --db %s >/dev/null", fx_bin, db) == 0);
 }
 
@@ -169,8 +359,12 @@ int main(int argc, char **argv)
     (void)argc;
     if (fx_init(argv[0]) != 0) return 1;
     bad_input();
+    messages();
     sweep();
     qualified_param();
+    pasted_back();
+    racing_creators();
+    host_memory();
     killed();
     save_tensors();
     fx_sh("rm -rf '%s'", fx_dir);

@@ -1,12 +1,14 @@
 /* test_store.c — schema creation, migration of an existing database (a schema-2 fixture made by
  * the previous release, tests/fixtures/schema2.sql, migrates forward without loss), refusal of a
- * newer one, transactional point inserts with their metrics, the summary view, and the compute
- * ceiling of a point that computes in another dtype. */
+ * newer one, transactional point inserts with their metrics, the summary view, the compute
+ * ceiling of a point that computes in another dtype, and a run's state: running, abandoned
+ * (a dead or reused pid, a stale heartbeat), complete, and which run a TAG names. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -125,10 +127,111 @@ static void metrics_and_compute_dtype(void)
     fx_unlink_db(path);
 }
 
+/* The pid of a process that has exited (a child, reaped). */
+static int64_t dead_pid(void)
+{
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    return child;
+}
+
+/* A run's liveness: its own process alive, a dead pid, a reused pid (a process started after the
+ * run), another namespace by the heartbeat's age; writers mark the dead ones; a TAG names the
+ * newest complete run and says what it passed over; an older schema reads the stored status. */
+static void run_state(void)
+{
+    char path[] = "/tmp/attnbench-test-state-XXXXXX", sql[256], status[16];
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    sqlite3 *db;
+    int64_t id[6];
+    store_run r = {.command = "attnbench run", .backend = "cpu", .git_dirty = -1, .tag = "t"};
+    int ok = store_open(path, &db) == ATTN_OK;
+    for (int i = 0; ok && i < 6; i++) ok = store_run_begin(db, &r, &id[i]) == ATTN_OK;
+    test_cond("six runs begin", ok);
+    if (!ok) return;
+    test_cond("a run records its pid, namespace and a first heartbeat",
+              fx_db_num(db, "SELECT count(*) FROM runs WHERE pid > 0 AND pid_ns LIKE '%:%'"
+                            " AND heartbeat_at = started_at") == 6);
+    store_run_end(db, id[0], "ok", NULL);
+    store_run_end(db, id[1], "failed", "1 point(s) failed or errored");
+    snprintf(sql, sizeof sql, "UPDATE runs SET pid = %lld WHERE id = 3", (long long)dead_pid());
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_exec(db, "UPDATE runs SET started_at = '2001-01-01T00:00:00.000Z' WHERE id = 4;"
+                     "UPDATE runs SET pid_ns = 'another:1' WHERE id IN (5, 6);"
+                     "UPDATE runs SET heartbeat_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
+                     " '-2 hours') WHERE id = 6", NULL, NULL, NULL);
+    static const char *const want[] = {"ok", "failed", "abandoned", "abandoned", "running",
+                                       "abandoned"};
+    static const char *const what[] = {"ok stays ok", "failed stays failed",
+                                       "a dead pid: abandoned", "a reused pid: abandoned",
+                                       "another namespace, fresh heartbeat: running",
+                                       "another namespace, old heartbeat: abandoned"};
+    for (int i = 0; i < 6; i++)
+        test_cond(what[i], store_run_status(db, id[i], status, sizeof status) == ATTN_OK &&
+                               strcmp(status, want[i]) == 0);
+    test_cond("the same in SQL", fx_db_num(db, "SELECT count(*) FROM runs"
+                                               " WHERE attn_run_status(id) = 'abandoned'") == 3);
+    test_cond("no such run: \"\"", store_run_status(db, 99, status, sizeof status) == ATTN_OK && !status[0]);
+
+    store_run_choice c;
+    store_run_filter f = {"t", 0, 1, NULL, 0};
+    char text[256];
+    test_cond("a TAG names the newest complete run", store_find_run(db, &f, &c) == ATTN_OK &&
+                                                        c.id == 2 && c.passed_over == 4 &&
+                                                        c.newest_passed == 6);
+    store_run_choice_text(&c, text, sizeof text);
+    test_cond("and says what it passed over",
+              strcmp(text, "run 2 (failed); passed over 4 newer incomplete runs, the newest run 6 "
+                           "(abandoned)") == 0);
+    f.incomplete = 1;
+    test_cond("or the newest of any status", store_find_run(db, &f, &c) == ATTN_OK && c.id == 6 &&
+                                                 !c.passed_over);
+    f = (store_run_filter){"t", 2, 1, NULL, 0};
+    test_cond("excluding a run", store_find_run(db, &f, &c) == ATTN_OK && c.id == 1);
+    f = (store_run_filter){"other", 0, 1, NULL, 0};
+    test_cond("no run with that tag", store_find_run(db, &f, &c) == ATTN_OK && c.id == 0);
+    f = (store_run_filter){NULL, 0, 0, "H200", 0};
+    test_cond("none on that GPU", store_find_run(db, &f, &c) == ATTN_OK && c.id == 0);
+
+    int marked = 0;
+    test_cond("a writer marks the dead runs abandoned",
+              store_mark_abandoned(db, &marked) == ATTN_OK && marked == 3 &&
+                  fx_db_num(db, "SELECT count(*) FROM runs WHERE status = 'abandoned'"
+                                " AND ended_at IS NOT NULL AND reason LIKE 'its process is gone%'") == 3);
+    test_cond("the live one is left running", fx_db_num(db, "SELECT status = 'running' FROM runs WHERE id = 5") == 1);
+    store_point p = make_point("naive", 0, 1e6);
+    int64_t ns[3] = {1000000, 1000000, 1000000}, point;
+    test_cond("a point stored by a run marked abandoned by mistake sets it running again",
+              store_point_add(db, id[5], &p, ns, NULL, 3, NULL, NULL, 0, &point) == ATTN_OK &&
+                  fx_db_num(db, "SELECT status = 'running' AND ended_at IS NULL AND reason IS NULL"
+                                " AND heartbeat_at > started_at FROM runs WHERE id = 6") == 1);
+    store_close(db);
+    fx_unlink_db(path);
+}
+
+/* The schema-2 fixture read without migrating it (as a read-only reader does): the stored status. */
+static void run_state_old_schema(void)
+{
+    char *sql = fx_read("tests/fixtures/schema2.sql", NULL), status[16] = "";
+    sqlite3 *raw;
+    int ok = sql && sqlite3_open(":memory:", &raw) == SQLITE_OK &&
+             sqlite3_exec(raw, sql, NULL, NULL, NULL) == SQLITE_OK;
+    test_cond("an older schema: the stored status",
+              ok && store_run_status(raw, 1, status, sizeof status) == ATTN_OK &&
+                  strcmp(status, "ok") == 0);
+    if (ok) sqlite3_close(raw);
+    free(sql);
+}
+
 int main(void)
 {
     schema2_fixture();
     metrics_and_compute_dtype();
+    run_state();
+    run_state_old_schema();
     char path[] = "/tmp/attnbench-test-store-XXXXXX";
     int fd = mkstemp(path);
     close(fd);

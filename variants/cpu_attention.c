@@ -1,11 +1,14 @@
 /* cpu_attention.c — materialised and blockwise attention on the CPU, one query row at a time (see
  * cpu_attention.h). Cost per row is 2·S·D multiply-adds: a row at S=16384, D=128 takes a few ms.
  * The dot products keep eight partial sums so that the adds do not wait on each other (and the
- * compiler can vectorise them); the GPU sums in yet another order, so no order is "the" right one. */
+ * compiler can vectorise them); the GPU sums in yet another order, so no order is "the" right one.
+ * Every row first reads the Ctrl-C flag (core/interrupt.h): a long call stops within a row. */
 #include "cpu_attention.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+#include "core/interrupt.h"
 
 static float dot(const float *a, const float *b, int n)
 {
@@ -26,8 +29,8 @@ int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, con
     const float scale = (float)attn_scale(p);
     float *prob = malloc((size_t)S * sizeof *prob);
     if (!prob) return attn_fail("cpu attention: out of host memory for %d scores", S);
-
-    for (size_t r = 0; r < n_rows; r++) {
+    int rc = ATTN_OK;
+    for (size_t r = 0; r < n_rows && (rc = attn_interrupt_check()) == ATTN_OK; r++) {
         const attn_row row = rows[r];
         const size_t kv_head = (size_t)row.b * p->kv_heads + row.h / group;
         const float *q = in->q + (((size_t)row.b * p->heads + row.h) * S + row.s) * D;
@@ -57,7 +60,7 @@ int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, con
         }
     }
     free(prob);
-    return ATTN_OK;
+    return rc;
 }
 
 int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
@@ -73,7 +76,8 @@ int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, con
         free(acc);
         return attn_fail("blockwise attention: out of host memory");
     }
-    for (size_t r = 0; r < n_rows; r++) {
+    int rc = ATTN_OK;
+    for (size_t r = 0; r < n_rows && (rc = attn_interrupt_check()) == ATTN_OK; r++) {
         const attn_row *w = &rows[r];
         const int hk = w->h / group;
         const float *q = in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D;
@@ -110,5 +114,5 @@ int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, con
     }
     free(sc);
     free(acc);
-    return ATTN_OK;
+    return rc;
 }

@@ -29,7 +29,8 @@ enum {
  * causal) accumulated in float, rounded per `rounding`, scaled by 1/sqrt(D), softmax in float
  * (max subtracted), probabilities rounded per `rounding`, then o = Σ_j p_j·v_j accumulated in float,
  * into out[i·D + d]. Masked keys contribute nothing (their probability is exactly 0 on the GPU).
- * Returns ATTN_OK, or ATTN_ERR when its S-float scratch cannot be allocated. */
+ * Returns ATTN_OK, or ATTN_ERR when its S-float scratch cannot be allocated or a Ctrl-C arrived
+ * (core/interrupt.h). */
 int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                             size_t n_rows, unsigned rounding, float *out);
 
@@ -37,7 +38,7 @@ int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, con
  * tile's BN on the mma path), a running max and sum in float, exp2 with log2(e)/sqrt(D) folded into
  * the scale, each probability rounded to the dtype before P·V (as the GPU feeds P to its tensor
  * cores), normalised at the end. Causal rows attend to keys 0..s. Returns ATTN_OK or ATTN_ERR (no
- * scratch memory). */
+ * scratch memory, or a Ctrl-C). */
 int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                             size_t n_rows, int key_tile, float *out);
 

@@ -99,15 +99,31 @@ int cli_fraction(const char *s, double *out)
     return 0;
 }
 
+const char *cli_source;
+
 int cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "attnbench %s: ", cmd);
+    fprintf(stderr, "attnbench %s: %s%s", cmd, cli_source ? cli_source : "",
+            cli_source ? ": " : "");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return CLI_USAGE;
+}
+
+const char *cli_clip(const char *s)
+{
+    static char buf[4][CLI_CLIP_MAX + 8];
+    static int next;
+    size_t n = strlen(s);
+    if (n <= CLI_CLIP_MAX) return s;
+    char *b = buf[next++ % 4];
+    n = CLI_CLIP_MAX - 3;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* not inside a UTF-8 character */
+    snprintf(b, sizeof buf[0], "%.*s…", (int)n, s);
+    return b;
 }
 
 enum { HEAD_MAX = 24 }; /* widest option column of the help */
@@ -148,7 +164,8 @@ static int set_option(const cli_command *c, const cli_option *o, void *ctx, cons
     int first_line = (int)strcspn(o->help, "\n");
     char head[128];
     head_text(o, head, sizeof head);
-    return cli_error(c->name, "bad value '%s' for %s: %.*s", v ? v : "", head, first_line, o->help);
+    return cli_error(c->name, "bad value '%s' for %s: %.*s", cli_clip(v ? v : ""), head,
+                     first_line, o->help);
 }
 
 int cli_parse(const cli_command *c, int argc, char **argv, void *ctx)
@@ -161,8 +178,8 @@ int cli_parse(const cli_command *c, int argc, char **argv, void *ctx)
         }
         if (a[0] != '-' || a[1] == 0) {
             if (!c->positional)
-                return cli_error(c->name, "unexpected argument '%s' (attnbench %s --help)", a,
-                                 c->name);
+                return cli_error(c->name, "unexpected argument '%s' (attnbench %s --help)",
+                                 cli_clip(a), c->name);
             int rc = c->positional(ctx, a);
             if (rc) return rc;
             continue;
@@ -171,8 +188,10 @@ int cli_parse(const cli_command *c, int argc, char **argv, void *ctx)
         for (; o->name; o++)
             if (o->arg ? cli_opt(argc, argv, &i, o->name, &v) : cli_flag(argv, i, o->name)) break;
         if (!o->name)
-            return cli_error(c->name, "unknown option '%s' (attnbench %s --help)", a, c->name);
-        if (o->arg && !v) return cli_error(c->name, "%s needs a value (%s)", o->name, o->arg);
+            return cli_error(c->name, "unknown option '%s' (attnbench %s --help)", cli_clip(a),
+                             c->name);
+        if (o->arg && (!v || !*v))
+            return cli_error(c->name, "%s needs a value (%s)", o->name, o->arg);
         int rc = set_option(c, o, ctx, v);
         if (rc) return rc;
     }

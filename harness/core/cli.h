@@ -15,7 +15,7 @@
 
 /* Matches argv[*i] against "--name": returns 1 and sets *value (the next argument, or the text after
  * '=') when it matches; advances *i past a separate value. A missing value is a usage error:
- * *value is NULL and the caller reports it with cli_error. */
+ * *value is NULL and the caller reports it with cli_error (cli_parse also reports an empty one). */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Matches a flag without value ("--no-cupti"). */
 int cli_flag(char **argv, int i, const char *name);
@@ -29,8 +29,16 @@ int cli_word_list(const char *s, char *buf, size_t bufsize, char **out, int max)
 int cli_seconds(const char *s, double *out);
 int cli_fraction(const char *s, double *out);
 
-/* Prints "attnbench CMD: message" to stderr; returns CLI_USAGE. */
+/* Prints "attnbench CMD: message" to stderr, with "SOURCE: " before the message while cli_source
+ * is set; returns CLI_USAGE. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Where the arguments being parsed come from when not the command line ("FILE:LINE" of an
+ * options file); NULL: the command line. */
+extern const char *cli_source;
+/* s for quoting in a message: itself up to CLI_CLIP_MAX bytes, else its first bytes (whole UTF-8
+ * characters) and "…", in one of four static buffers (a message may clip up to four values). */
+#define CLI_CLIP_MAX 80
+const char *cli_clip(const char *s);
 
 /* ---------------------------------------------------------------- table-driven commands
  * Every command declares its options in one table; cli_parse reads argv against it and prints the
@@ -63,7 +71,9 @@ typedef struct cli_command {
     int (*positional)(void *ctx, const char *arg);
 } cli_command;
 
-/* Parses argv[1..argc-1]: 0, CLI_USAGE (a message was printed), or CLI_HELP (help printed). */
+/* Parses argv[1..argc-1]: 0, CLI_USAGE (a message was printed: an unknown option, a missing or
+ * empty value — "--seq needs a value (LIST)" —, a value its setter rejects), or CLI_HELP (help
+ * printed). Values are echoed through cli_clip. */
 int cli_parse(const cli_command *c, int argc, char **argv, void *ctx);
 /* The help: usage line, about, one line per option (name and placeholder in a column as wide as
  * the longest up to 24 characters; a longer one gets the description on the next line), epilog. */

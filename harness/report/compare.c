@@ -19,7 +19,7 @@
 typedef struct cmp_opts {
     const char *db, *baseline, *candidate, *junit, *format;
     cmp_rule rule;
-    int allow_different_gpus, fail_on_inconclusive, no_baseline_ok;
+    int allow_different_gpus, fail_on_inconclusive, no_baseline_ok, include_incomplete;
     int markdown; /* --format md */
 } cmp_opts;
 
@@ -64,13 +64,17 @@ static const cli_option compare_options[] = {
     {"--no-baseline-ok", NULL, "a baseline TAG that matches no run is not an error (exit 0): the\n"
      "first nightly run has nothing to compare with", cli_set_flag,
      offsetof(cmp_opts, no_baseline_ok)},
+    {"--include-incomplete", NULL, "a TAG may name a run that did not finish (running, abandoned,\n"
+     "interrupted, aborted); by default it names the newest complete one", cli_set_flag,
+     offsetof(cmp_opts, include_incomplete)},
     {0}};
 
 static const cli_command compare_command = {
     "compare", "--baseline RUN|TAG --candidate RUN|TAG [options]",
     "Compares two runs key by key (variant, B, H, H_kv, S, D, dtype, causal, params) from their\n"
-    "stored, non-throttled samples. A RUN is a run id; a TAG the newest run with that tag (for the\n"
-    "baseline: other than the candidate, on the candidate's GPU model).\n"
+    "stored, non-throttled samples. A RUN is a run id; a TAG the newest complete run (ok or\n"
+    "failed) with that tag (for the baseline: other than the candidate, on the candidate's GPU\n"
+    "model). Which runs were chosen is said on stderr.\n"
     "Per key: ratio of medians (candidate/baseline), Hodges–Lehmann ratio with a 95% bootstrap\n"
     "interval (2000 resamples, fixed seed), and one-sided Mann–Whitney tests on log times of\n"
     "\"slower by more than the threshold\" and \"faster by more than it\", Benjamini–Hochberg\n"
@@ -104,25 +108,31 @@ static int is_run_id(const char *s)
     return 1;
 }
 
-/* Finds the run `spec` names: the run with that id, or the newest run with that tag whose id is
- * not `exclude` and, unless any_gpu, whose GPU model is gpu's (NULL-safe). *found = 0 when none. */
-static int find_run(sqlite3 *db, const char *spec, int64_t exclude, int any_gpu,
-                    const cmp_run *gpu, cmp_run *out, int *found)
+/* Finds the run `spec` names: the run with that id, or the newest complete run (any, with
+ * --include-incomplete) with that tag whose id is not `exclude` and, unless any_gpu, whose GPU
+ * model is gpu's (store_find_run). *found = 0 when none; *choice: the run and what was passed
+ * over. */
+static int find_run(sqlite3 *db, const cmp_opts *o, const char *spec, int64_t exclude,
+                    int any_gpu, const cmp_run *gpu, cmp_run *out, int *found,
+                    store_run_choice *choice)
 {
     sqlite3_stmt *st = NULL;
     int rc = ATTN_OK, by_id = is_run_id(spec);
+    memset(choice, 0, sizeof *choice);
+    if (!by_id) {
+        const store_run_filter f = {spec, exclude, any_gpu, gpu && gpu->has_gpu ? gpu->gpu : NULL,
+                                    o->include_incomplete};
+        ATTN_TRY(store_find_run(db, &f, choice));
+        if (!(*found = choice->id != 0)) return ATTN_OK;
+    } else {
+        choice->id = atoll(spec);
+        ATTN_TRY(store_run_status(db, choice->id, choice->status, sizeof choice->status));
+    }
     SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
         "SELECT id, coalesce(gpu_name, backend || ' backend'), gpu_name IS NOT NULL,"
-        " coalesce(tag, '-'), seed, coalesce(init, '') FROM runs"
-        " WHERE (CASE WHEN ?1 THEN id = ?2 ELSE tag = ?3 END) AND id <> ?4"
-        "   AND (?5 OR gpu_name IS ?6) ORDER BY id DESC LIMIT 1", -1, &st, NULL), rc, end);
-    SQLITE_CHECK_GOTO(db, sqlite3_bind_int(st, 1, by_id), rc, end);
-    SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 2, by_id ? atoll(spec) : 0), rc, end);
-    SQLITE_CHECK_GOTO(db, sqlite3_bind_text(st, 3, spec, -1, SQLITE_STATIC), rc, end);
-    SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 4, exclude), rc, end);
-    SQLITE_CHECK_GOTO(db, sqlite3_bind_int(st, 5, any_gpu), rc, end);
-    SQLITE_CHECK_GOTO(db, gpu && gpu->has_gpu ? sqlite3_bind_text(st, 6, gpu->gpu, -1, SQLITE_STATIC)
-                                              : sqlite3_bind_null(st, 6), rc, end);
+        " coalesce(tag, '-'), seed, coalesce(init, '') FROM runs WHERE id = ?1", -1, &st, NULL),
+        rc, end);
+    SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, choice->id), rc, end);
     int step = sqlite3_step(st);
     SQLITE_CHECK_GOTO(db, step, rc, end);
     if ((*found = step == SQLITE_ROW)) {
@@ -138,22 +148,38 @@ end:
     return rc;
 }
 
+/* Says on stderr which run --baseline or --candidate SPEC named, and what it passed over. */
+static void say_choice(const char *option, const char *spec, const store_run_choice *c)
+{
+    char text[256];
+    store_run_choice_text(c, text, sizeof text);
+    fprintf(stderr, "attnbench compare: %s %s: %s%s\n", option, spec, text,
+            store_status_complete(c->status) ? "" : ", an incomplete run");
+}
+
 /* Resolves both runs; returns 0, CLI_USAGE after a message, or -1 for "no baseline, and that is
  * fine" (--no-baseline-ok). */
 static int resolve_runs(sqlite3 *db, const cmp_opts *o, cmp_run *base, cmp_run *cand)
 {
     int found;
-    if (find_run(db, o->candidate, 0, 1, NULL, cand, &found) != ATTN_OK)
+    store_run_choice cand_choice, base_choice, other_choice;
+    if (find_run(db, o, o->candidate, 0, 1, NULL, cand, &found, &cand_choice) != ATTN_OK)
         return cli_error("compare", "%s", attn_last_error.msg);
-    if (!found) return cli_error("compare", "no candidate run '%s' in '%s'", o->candidate, o->db);
+    if (!found)
+        return cli_error("compare", "no %scandidate run '%s' in '%s'%s",
+                         cand_choice.passed_over ? "complete " : "", o->candidate, o->db,
+                         cand_choice.passed_over ? " (--include-incomplete: any)" : "");
+    say_choice("--candidate", o->candidate, &cand_choice);
     int by_tag = !is_run_id(o->baseline);
-    if (find_run(db, o->baseline, by_tag ? cand->id : 0, !by_tag || o->allow_different_gpus, cand,
-                 base, &found) != ATTN_OK)
+    if (find_run(db, o, o->baseline, by_tag ? cand->id : 0, !by_tag || o->allow_different_gpus,
+                 cand, base, &found, &base_choice) != ATTN_OK)
         return cli_error("compare", "%s", attn_last_error.msg);
+    if (found) say_choice("--baseline", o->baseline, &base_choice);
     if (!found) {
         cmp_run other;
         int other_found = 0;
-        if (by_tag && find_run(db, o->baseline, cand->id, 1, NULL, &other, &other_found) != ATTN_OK)
+        if (by_tag && find_run(db, o, o->baseline, cand->id, 1, NULL, &other, &other_found,
+                               &other_choice) != ATTN_OK)
             return cli_error("compare", "%s", attn_last_error.msg);
         if (other_found)
             return cli_error("compare", "no run tagged '%s' on %s besides candidate run %lld; the "
@@ -165,8 +191,10 @@ static int resolve_runs(sqlite3 *db, const cmp_opts *o, cmp_run *base, cmp_run *
                    "compare (first run of its kind)\n", o->baseline, (long long)cand->id);
             return -1;
         }
-        return cli_error("compare", "no baseline run '%s' in '%s'%s", o->baseline, o->db,
-                         by_tag ? " other than the candidate" : "");
+        return cli_error("compare", "no %sbaseline run '%s' in '%s'%s%s",
+                         base_choice.passed_over ? "complete " : "", o->baseline, o->db,
+                         by_tag ? " other than the candidate" : "",
+                         base_choice.passed_over ? " (--include-incomplete: any)" : "");
     }
     if (!o->allow_different_gpus &&
         (base->has_gpu != cand->has_gpu || strcmp(base->gpu, cand->gpu) != 0))

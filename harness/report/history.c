@@ -24,7 +24,7 @@
 
 typedef struct hist_opts {
     const char *db, *tag, *variant, *key;
-    int window, alert_within;
+    int window, alert_within, include_incomplete;
     double threshold;
 } hist_opts;
 
@@ -52,12 +52,16 @@ static const cli_option history_options[] = {
     {"--alert-within", "K", "alert only on steps that started in the newest K runs (default: the\n"
      "whole window; a nightly job uses 7 so an accepted step stops alerting)", cli_set_count,
      offsetof(hist_opts, alert_within)},
+    {"--include-incomplete", NULL, "count runs that did not finish (running, abandoned,\n"
+     "interrupted, aborted); by default the series holds complete runs only", cli_set_flag,
+     offsetof(hist_opts, include_incomplete)},
     {0}};
 
 static const cli_command history_command = {
     "history", "[--db PATH] [--tag T] [options]",
     "For every key (variant, shape, dtype, causal, params), the series of its median time in each\n"
-    "of the newest --window runs with tag T on the GPU model of the newest such run, searched for\n"
+    "of the newest --window complete runs (ok or failed; --include-incomplete: any) with tag T on\n"
+    "the GPU model of the newest such run, searched for\n"
     "steps: a split with >= 7 runs before and >= 3 after, Welch's test on the log medians with\n"
     "p < 0.001, and medians on either side differing by at least the threshold (binary\n"
     "segmentation finds several). A one-run spike never makes a step; a new step shows three runs\n"
@@ -67,10 +71,12 @@ static const cli_command history_command = {
     "or an output that cannot be written (nothing was decided).\n",
     NULL};
 
-/* The series' reference: the newest run with the tag (any tag when tag is NULL). */
+/* The series' reference: the newest complete run with the tag (any tag when tag is NULL). */
 typedef struct hist_ref {
     char tag[128], gpu[128];
     int tagged, has_gpu; /* 0: the column is NULL */
+    int include_incomplete;
+    store_run_choice choice;
 } hist_ref;
 
 /* Binds text, or NULL when text is NULL; SQLite's status. */
@@ -79,14 +85,17 @@ static int bind_text_or_null(sqlite3_stmt *st, int i, const char *text)
     return text ? sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
-static int find_reference(sqlite3 *db, const char *tag, hist_ref *r, int *found)
+static int find_reference(sqlite3 *db, const hist_opts *o, hist_ref *r, int *found)
 {
     sqlite3_stmt *st = NULL;
     int rc = ATTN_OK;
+    const store_run_filter f = {o->tag, 0, 1, NULL, o->include_incomplete};
+    r->include_incomplete = o->include_incomplete;
+    ATTN_TRY(store_find_run(db, &f, &r->choice));
     SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
-        "SELECT tag, gpu_name, coalesce(gpu_name, backend || ' backend') FROM runs"
-        " WHERE ?1 IS NULL OR tag = ?1 ORDER BY id DESC LIMIT 1", -1, &st, NULL), rc, end);
-    SQLITE_CHECK_GOTO(db, bind_text_or_null(st, 1, tag), rc, end);
+        "SELECT tag, gpu_name, coalesce(gpu_name, backend || ' backend') FROM runs WHERE id = ?1",
+        -1, &st, NULL), rc, end);
+    SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, r->choice.id), rc, end);
     int step = sqlite3_step(st);
     SQLITE_CHECK_GOTO(db, step, rc, end);
     if ((*found = step == SQLITE_ROW)) {
@@ -103,14 +112,17 @@ end:
 
 /* The window's runs, oldest first: ids into runs[], count into *n. */
 #define WINDOW_RUNS                                                                        \
-    "SELECT id FROM runs WHERE tag IS ?1 AND gpu_name IS ?2 ORDER BY id DESC LIMIT ?3"
+    "SELECT id FROM runs WHERE tag IS ?1 AND gpu_name IS ?2"                              \
+    " AND (?6 OR " STORE_RUN_COMPLETE_SQL ") ORDER BY id DESC LIMIT ?3"
 
-/* Binds the reference (tag, GPU) and the window to ?1..?3 of a statement using WINDOW_RUNS. */
+/* Binds the reference (tag, GPU, complete runs only or not) and the window to ?1..?3 and ?6 of a
+ * statement using WINDOW_RUNS. */
 static int bind_window(sqlite3 *db, sqlite3_stmt *st, const hist_ref *r, int window)
 {
     SQLITE_CHECK(db, bind_text_or_null(st, 1, r->tagged ? r->tag : NULL));
     SQLITE_CHECK(db, bind_text_or_null(st, 2, r->has_gpu ? r->gpu : NULL));
     SQLITE_CHECK(db, sqlite3_bind_int(st, 3, window));
+    SQLITE_CHECK(db, sqlite3_bind_int(st, 6, r->include_incomplete));
     return ATTN_OK;
 }
 
@@ -246,18 +258,26 @@ int cmd_history(int argc, char **argv)
     int found = 0, n_runs = 0, has_variant = 1;
     static int64_t runs[MAX_RUNS];
     char variants[1024] = "";
-    if (find_reference(db, o.tag, &ref, &found) != ATTN_OK ||
+    if (find_reference(db, &o, &ref, &found) != ATTN_OK ||
         (found && load_runs(db, &ref, o.window, runs, &n_runs) != ATTN_OK) ||
         (found && o.variant && find_variant(db, &ref, o.window, o.variant, variants,
                                             sizeof variants, &has_variant) != ATTN_OK)) {
         rc = cli_error("history", "%s", attn_last_error.msg);
     } else if (!found) {
-        rc = o.tag ? cli_error("history", "no run tagged '%s' in '%s'", o.tag, o.db)
-                   : cli_error("history", "no runs in '%s'", o.db);
+        rc = o.tag ? cli_error("history", "no %srun tagged '%s' in '%s'%s",
+                               ref.choice.passed_over ? "complete " : "", o.tag, o.db,
+                               ref.choice.passed_over ? " (--include-incomplete)" : "")
+                   : cli_error("history", "no %sruns in '%s'%s",
+                               ref.choice.passed_over ? "complete " : "", o.db,
+                               ref.choice.passed_over ? " (--include-incomplete)" : "");
     } else if (!has_variant) {
         rc = cli_error("history", "no variant '%s' in runs %lld..%lld (variants there: %s)",
                        o.variant, (long long)runs[0], (long long)runs[n_runs - 1], variants);
     } else {
+        char chosen[256];
+        store_run_choice_text(&ref.choice, chosen, sizeof chosen);
+        printf("attnbench history: the series ends at %s%s\n", chosen,
+               o.include_incomplete ? "" : "; complete runs only");
         printf("attnbench history: tag %s on %s, runs %lld..%lld (%d runs, window %d); steps need "
                ">= %d runs before, >= %d after, p < %g, >= %g%%\n\n",
                ref.tagged ? ref.tag : "(none)", ref.gpu, (long long)runs[0],

@@ -122,8 +122,10 @@ static int provenance(sqlite3 *db, int64_t run, table_format fmt, FILE *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = ATTN_OK;
-    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db, "SELECT * FROM runs WHERE id = ?1", -1, &st, NULL),
-                      rc, end);
+    /* status_now: "abandoned" beside a status 'running' whose process is gone (store.h). */
+    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db, "SELECT *, nullif(attn_run_status(id), status)"
+                                                 " AS status_now FROM runs WHERE id = ?1",
+                                             -1, &st, NULL), rc, end);
     SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, run), rc, end);
     int step = sqlite3_step(st);
     SQLITE_CHECK_GOTO(db, step, rc, end);

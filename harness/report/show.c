@@ -36,7 +36,7 @@ static const cli_command show_command = {
 
 /* The runs row. */
 static const char run_sql[] =
-    "SELECT id AS run, started_at, status, backend, gpu_name AS gpu, tag,"
+    "SELECT id AS run, started_at, attn_run_status(id) AS status, backend, gpu_name AS gpu, tag,"
     " substr(git_commit, 1, 10) || CASE git_dirty WHEN 1 THEN '+dirty' ELSE '' END AS \"commit\","
     " reason FROM runs WHERE id = ?1";
 

@@ -17,7 +17,7 @@
     {                                                                                          \
         run_options *o = ctx;                                                                  \
         if ((o->n_##field = cli_int_list(v, 1, o->field, CLI_LIST_MAX)) < 0)                   \
-            return cli_error("run", "bad %s value '%s'", name, v);                             \
+            return cli_error("run", "bad %s value '%s'", name, cli_clip(v));                   \
         return 0;                                                                              \
     }
 INT_LIST_SETTER(set_seq, seq, "--seq")
@@ -27,16 +27,21 @@ INT_LIST_SETTER(set_head_dim, head_dim, "--head-dim")
 INT_LIST_SETTER(set_batch, batch, "--batch")
 #undef INT_LIST_SETTER
 
+/* A variant named twice is an error, as a --param key given twice is: it would run twice. */
 static int set_variants(void *ctx, const char *v)
 {
     run_options *o = ctx;
     char *w[RUN_VARIANTS_MAX];
     int k = cli_word_list(v, o->variant_text, sizeof o->variant_text, w, RUN_VARIANTS_MAX);
-    if (k < 0) return cli_error("run", "bad --variants value '%s'", v);
+    if (k < 0) return cli_error("run", "bad --variants value '%s'", cli_clip(v));
     o->n_variants = 0;
     for (int j = 0; j < k; j++) {
         const attn_variant *found = attn_variant_find(w[j]);
-        if (!found) return cli_error("run", "unknown variant '%s' (attnbench list)", w[j]);
+        if (!found)
+            return cli_error("run", "unknown variant '%s' (attnbench list)", cli_clip(w[j]));
+        for (int e = 0; e < o->n_variants; e++)
+            if (o->variants[e] == found)
+                return cli_error("run", "--variants names '%s' twice", found->name);
         o->variants[o->n_variants++] = found;
     }
     return 0;
@@ -47,10 +52,10 @@ static int set_dtype(void *ctx, const char *v)
     run_options *o = ctx;
     char buf[64], *w[3];
     int k = cli_word_list(v, buf, sizeof buf, w, 3);
-    if (k < 0) return cli_error("run", "bad --dtype value '%s'", v);
+    if (k < 0) return cli_error("run", "bad --dtype value '%s'", cli_clip(v));
     for (int j = 0; j < k; j++)
         if (attn_dtype_parse(w[j], &o->dtypes[j]))
-            return cli_error("run", "unknown dtype '%s' (fp16, bf16, fp32)", w[j]);
+            return cli_error("run", "unknown dtype '%s' (fp16, bf16, fp32)", cli_clip(w[j]));
     o->n_dtypes = k;
     return 0;
 }
@@ -61,7 +66,7 @@ static int set_causal(void *ctx, const char *v)
     int k = cli_int_list(v, 0, o->causal, 2);
     for (int j = 0; j < k; j++)
         if (o->causal[j] > 1) k = -1;
-    if (k < 0) return cli_error("run", "bad --causal value '%s' (0, 1 or 0,1)", v);
+    if (k < 0) return cli_error("run", "bad --causal value '%s' (0, 1 or 0,1)", cli_clip(v));
     o->n_causal = k;
     return 0;
 }
@@ -88,15 +93,15 @@ static int set_param(void *ctx, const char *v)
     const char *key = dot ? dot + 1 : v;
     if (!eq || (size_t)(eq - key) >= sizeof pp->key ||
         (dot && (size_t)(dot - v) >= sizeof pp->variant))
-        return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", v);
+        return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", cli_clip(v));
     if (dot) snprintf(pp->variant, sizeof pp->variant, "%.*s", (int)(dot - v), v);
     snprintf(pp->key, sizeof pp->key, "%.*s", (int)(eq - key), key);
     if (!is_key(pp->key) || (dot && !pp->variant[0]))
-        return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", v);
+        return cli_error("run", "bad --param '%s' ([VARIANT.]KEY=VALUE[,VALUE...])", cli_clip(v));
     pp->n_values = cli_word_list(eq + 1, pp->text, sizeof pp->text, pp->values, CLI_LIST_MAX);
-    if (pp->n_values < 0) return cli_error("run", "bad --param '%s': no value", v);
+    if (pp->n_values < 0) return cli_error("run", "bad --param '%s': no value", cli_clip(v));
     for (int j = 0; j < pp->n_values; j++)
-        if (strchr(pp->values[j], '=')) return cli_error("run", "bad --param '%s'", v);
+        if (strchr(pp->values[j], '=')) return cli_error("run", "bad --param '%s'", cli_clip(v));
     o->n_params++;
     return 0;
 }
@@ -105,16 +110,8 @@ static int set_param(void *ctx, const char *v)
 static int set_backend(void *field, const char *v)
 {
     if (strcmp(v, "cuda") && strcmp(v, "cpu"))
-        return cli_error("run", "unknown backend '%s' (cuda or cpu)", v);
+        return cli_error("run", "unknown backend '%s' (cuda or cpu)", cli_clip(v));
     *(int *)field = strcmp(v, "cpu") == 0;
-    return 0;
-}
-
-/* const char *: a path, not empty (SQLite would open "" as a private temporary database). */
-static int set_path(void *field, const char *v)
-{
-    if (!*v) return CLI_BAD_VALUE;
-    *(const char **)field = v;
     return 0;
 }
 
@@ -133,7 +130,7 @@ static int set_seed(void *field, const char *v)
 static int set_init(void *field, const char *v)
 {
     if (attn_init_parse(v, field))
-        return cli_error("run", "unknown --init '%s' (normal or outliers)", v);
+        return cli_error("run", "unknown --init '%s' (normal or outliers)", cli_clip(v));
     return 0;
 }
 
@@ -141,7 +138,7 @@ static int set_init(void *field, const char *v)
 static int set_cache(void *field, const char *v)
 {
     if (strcmp(v, "cold") && strcmp(v, "hot"))
-        return cli_error("run", "unknown --cache '%s' (cold or hot)", v);
+        return cli_error("run", "unknown --cache '%s' (cold or hot)", cli_clip(v));
     *(int *)field = strcmp(v, "cold") == 0;
     return 0;
 }
@@ -150,7 +147,7 @@ static int set_cache(void *field, const char *v)
 static int set_target_ci(void *field, const char *v)
 {
     if (cli_fraction(v, field) || *(double *)field <= 0)
-        return cli_error("run", "bad --target-ci value '%s' (e.g. 1%%)", v);
+        return cli_error("run", "bad --target-ci value '%s' (e.g. 1%%)", cli_clip(v));
     return 0;
 }
 
@@ -158,14 +155,15 @@ static int set_target_ci(void *field, const char *v)
 static int set_max_time(void *field, const char *v)
 {
     if (cli_seconds(v, field))
-        return cli_error("run", "bad --max-time value '%s' (e.g. 2s, 500ms)", v);
+        return cli_error("run", "bad --max-time value '%s' (e.g. 2s, 500ms)", cli_clip(v));
     return 0;
 }
 
 /* const char *: the one counter set there is, "dram". */
 static int set_metrics(void *field, const char *v)
 {
-    if (strcmp(v, "dram") != 0) return cli_error("run", "unknown --metrics '%s' (dram)", v);
+    if (strcmp(v, "dram") != 0)
+        return cli_error("run", "unknown --metrics '%s' (dram)", cli_clip(v));
     *(const char **)field = v;
     return 0;
 }
@@ -178,7 +176,7 @@ static int set_spin(void *ctx, const char *v)
     int us[1];
     if (!colon || (size_t)(colon - v) >= sizeof name || cli_int_list(colon + 1, 1, us, 1) != 1 ||
         us[0] > 10000000)
-        return cli_error("run", "bad --debug-spin '%s' (VARIANT:MICROSECONDS)", v);
+        return cli_error("run", "bad --debug-spin '%s' (VARIANT:MICROSECONDS)", cli_clip(v));
     snprintf(name, sizeof name, "%.*s", (int)(colon - v), v);
     if (!(o->spin_variant = attn_variant_find(name)))
         return cli_error("run", "unknown variant '%s' in --debug-spin", name);
@@ -186,26 +184,28 @@ static int set_spin(void *ctx, const char *v)
     return 0;
 }
 
-/* --sweep is read before the other options (read_sweep_files); here only from inside a file. */
+/* --sweep files are parsed before the command line's other options (parse_sweep_files): here
+ * nothing is left to do, but inside a file (cli_source set) --sweep is an error. */
 static int set_sweep(void *ctx, const char *v)
 {
     (void)ctx;
-    return cli_error("run", "--sweep '%s' inside a --sweep file: files do not nest", v);
+    if (!cli_source) return 0;
+    return cli_error("run", "--sweep '%s' inside a --sweep file: files do not nest", cli_clip(v));
 }
 
 /* ---------------------------------------------------------------- the table */
 
 static const cli_option run_option_table[] = {
-    {"--variants", "LIST", "variants to run (default: all; `attnbench list` names them)",
+    {"--variants", "LIST", "variants to run, each named once (default: all; `attnbench list`)",
      set_variants, 0},
     {"--seq", "LIST", "sequence lengths S (default 1024)", set_seq, 0},
     {"--heads", "LIST", "query heads H (default 16)", set_heads, 0},
     {"--kv-heads", "LIST", "key/value heads H_kv, dividing H (default: = H)", set_kv_heads, 0},
     {"--head-dim", "LIST", "head dim D (default 128)", set_head_dim, 0},
     {"--batch", "LIST", "batch B (default 1)", set_batch, 0},
-    {"--tokens", "N", "instead of --batch: B = max(1, N / S) for each S", cli_set_count,
-     offsetof(run_options, tokens)},
-    {"--model-dim", "N", "instead of --heads: H = N / D for each D", cli_set_count,
+    {"--tokens", "N", "instead of --batch (not with it): B = max(1, N / S) for each S",
+     cli_set_count, offsetof(run_options, tokens)},
+    {"--model-dim", "N", "instead of --heads (not with it): H = N / D for each D", cli_set_count,
      offsetof(run_options, model_dim)},
     {"--dtype", "LIST", "fp16, bf16, fp32 (default bf16)", set_dtype, 0},
     {"--causal", "LIST", "0, 1 (default 0)", set_causal, 0},
@@ -215,7 +215,7 @@ static const cli_option run_option_table[] = {
      set_param, 0},
     {"--backend", "B", "cuda (default) or cpu: the CPU implementations, same pipeline",
      set_backend, offsetof(run_options, cpu)},
-    {"--db", "PATH", "database (default results/attnbench.db)", set_path,
+    {"--db", "PATH", "database (default results/attnbench.db)", cli_set_text,
      offsetof(run_options, db)},
     {"--tag", "TEXT", "label stored with the run (e.g. nightly)", cli_set_text,
      offsetof(run_options, tag)},
@@ -232,7 +232,7 @@ static const cli_option run_option_table[] = {
     {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time,
      offsetof(run_options, measure.max_time)},
     {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
-     set_path, offsetof(run_options, save_dir)},
+     cli_set_text, offsetof(run_options, save_dir)},
     {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", cli_set_flag,
      offsetof(run_options, no_cupti)},
     {"--cupti-alternate", NULL,
@@ -247,7 +247,7 @@ static const cli_option run_option_table[] = {
      "add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
      "known slowdown, to check that `attnbench compare` catches it",
      set_spin, 0},
-    {"--sweep", "FILE", "read options from FILE (one option per line, # comments) first",
+    {"--sweep", "FILE", "read options from FILE (one or more per line, # comments) first",
      set_sweep, 0},
     {"--quiet", NULL, "no progress line", cli_set_flag, offsetof(run_options, quiet)},
     {0},
@@ -260,64 +260,63 @@ static const cli_command run_command = {
     " \"64:256:+64\".\n",
     run_option_table,
     "Exit status: 0 every point ok or skipped; 1 a point failed its check or errored, the run\n"
-    "was aborted or interrupted, or no GPU; 2 bad usage or input (nothing written).\n",
+    "was aborted or interrupted before its last point, or no GPU; 2 bad usage or input (nothing\n"
+    "written). Ctrl-C stops at the next sample or row (the point in progress is not stored); a\n"
+    "second Ctrl-C quits at once.\n",
     NULL,
 };
 
 /* ---------------------------------------------------------------- parsing */
 
-/* Appends the options of a --sweep file (one or more per line, # comments) to args; the file's
- * text goes to buf, which the options then point into (*used: its bytes). */
-static int read_sweep_file(const char *path, char *buf, size_t bufsize, size_t *used, char **args,
-                           int *n)
+/* Parses the options of a --sweep file into o, line by line (one or more options per line, #
+ * comments), a message naming FILE:LINE; the file's text goes to buf, which the values then point
+ * into (*used: its bytes). */
+static int parse_sweep_file(const char *path, char *buf, size_t bufsize, size_t *used,
+                            run_options *o)
 {
     if (bufsize < 2) return cli_error("run", "--sweep files too large");
     FILE *f = fopen(path, "r");
-    if (!f) return cli_error("run", "cannot read --sweep file '%s': %s", path, strerror(errno));
+    if (!f)
+        return cli_error("run", "cannot read --sweep file '%s': %s", cli_clip(path),
+                         strerror(errno));
     size_t len = fread(buf, 1, bufsize - 1, f);
-    int too_big = !feof(f);
+    int too_big = !feof(f), rc = 0;
     fclose(f);
-    if (too_big) return cli_error("run", "--sweep file '%s' is too large", path);
+    if (too_big) return cli_error("run", "--sweep file '%s' is too large", cli_clip(path));
     buf[len] = 0;
     *used = len + 1;
-    for (char *line = buf, *next; line; line = next) {
+    char where[CLI_CLIP_MAX + 32];
+    int line_no = 1;
+    for (char *line = buf, *next; line && !rc; line = next, line_no++) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
-        char *hash = strchr(line, '#');
+        char *hash = strchr(line, '#'), *args[RUN_ARGS_MAX] = {"run"};
         if (hash) *hash = 0;
-        for (char *save = NULL, *w = strtok_r(line, " \t\r", &save); w;
+        int n = 1;
+        snprintf(where, sizeof where, "%s:%d", cli_clip(path), line_no);
+        cli_source = where;
+        for (char *save = NULL, *w = strtok_r(line, " \t\r", &save); w && !rc;
              w = strtok_r(NULL, " \t\r", &save)) {
-            if (*n == RUN_ARGS_MAX)
-                return cli_error("run", "--sweep file '%s' has too many options", path);
-            args[(*n)++] = w;
+            if (n == RUN_ARGS_MAX) rc = cli_error("run", "too many options on one line");
+            args[n++] = w;
         }
+        if (!rc && n > 1) rc = cli_parse(&run_command, n, args, o);
+        cli_source = NULL;
     }
-    return 0;
+    return rc;
 }
 
-/* args[1..]: the --sweep files' options, then the command line's without its --sweep options. */
-static int gather_args(int argc, char **argv, run_options *o, char **args, int *n)
+/* The --sweep files named on the command line, in order, before its other options. */
+static int parse_sweep_files(int argc, char **argv, run_options *o)
 {
     size_t used = 0, file_bytes = 0;
-    *n = 1;
-    args[0] = argv[0];
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!cli_opt(argc, argv, &i, "--sweep", &v)) continue;
-        if (!v) return cli_error("run", "--sweep needs a value (FILE)");
-        if (read_sweep_file(v, o->sweep_text + used, sizeof o->sweep_text - used, &file_bytes,
-                            args, n))
+        if (!v || !*v) return cli_error("run", "--sweep needs a value (FILE)");
+        if (parse_sweep_file(v, o->sweep_text + used, sizeof o->sweep_text - used, &file_bytes, o))
             return CLI_USAGE;
         used += file_bytes;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--sweep") == 0) {
-            i++;
-            continue;
-        }
-        if (strncmp(argv[i], "--sweep=", 8) == 0) continue;
-        if (*n == RUN_ARGS_MAX) return cli_error("run", "too many options");
-        args[(*n)++] = argv[i];
     }
     return 0;
 }
@@ -326,9 +325,7 @@ static void defaults(run_options *o)
 {
     memset(o, 0, sizeof *o);
     o->seq[0] = 1024, o->n_seq = 1;
-    o->heads[0] = 16, o->n_heads = 1;
     o->head_dim[0] = 128, o->n_head_dim = 1;
-    o->batch[0] = 1, o->n_batch = 1;
     o->dtypes[0] = ATTN_BF16, o->n_dtypes = 1;
     o->n_causal = 1;
     o->db = "results/attnbench.db";
@@ -336,14 +333,19 @@ static void defaults(run_options *o)
     attn_measure_defaults(&o->measure);
 }
 
-int run_options_parse(int argc, char **argv, run_options *o)
+/* What depends on several options: --tokens and --model-dim replace --batch and --heads (so
+ * giving both is an error: one would be silently ignored), the defaults of those two, the
+ * variants (all of them by default), --debug-spin's variant. */
+static int finish_options(run_options *o)
 {
-    char *args[RUN_ARGS_MAX];
-    int n;
-    defaults(o);
-    int rc = gather_args(argc, argv, o, args, &n);
-    if (rc == 0) rc = cli_parse(&run_command, n, args, o);
-    if (rc) return rc;
+    if (o->tokens && o->n_batch)
+        return cli_error("run", "--tokens and --batch exclude each other (--tokens sets B = "
+                         "max(1, N / S) for each S)");
+    if (o->model_dim && o->n_heads)
+        return cli_error("run", "--model-dim and --heads exclude each other (--model-dim sets "
+                         "H = N / D for each D)");
+    if (!o->n_batch) o->batch[0] = 1, o->n_batch = 1;
+    if (!o->n_heads) o->heads[0] = 16, o->n_heads = 1;
     attn_measure_opts *m = &o->measure;
     if (m->min_samples > m->max_samples) m->max_samples = m->min_samples;
     if (!o->n_variants) /* all of them */
@@ -357,4 +359,12 @@ int run_options_parse(int argc, char **argv, run_options *o)
                              o->spin_variant->name);
     }
     return 0;
+}
+
+int run_options_parse(int argc, char **argv, run_options *o)
+{
+    defaults(o);
+    int rc = parse_sweep_files(argc, argv, o);
+    if (rc == 0) rc = cli_parse(&run_command, argc, argv, o);
+    return rc ? rc : finish_options(o);
 }

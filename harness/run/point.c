@@ -9,8 +9,10 @@
 
 #include "check/check.h"
 #include "check/reference.h"
+#include "core/interrupt.h"
 #include "core/npy.h"
 #include "measure/trace.h"
+#include "run/host_memory.h"
 
 static const char *const status_names[] = {"ok", "failed", "skipped", "error"};
 
@@ -42,11 +44,41 @@ static int shape_inputs(const run_env *env, run_shape *s)
     return ATTN_OK;
 }
 
+/* Host bytes a shape's points take at most: the inputs in the dtype and widened to float, the
+ * output, the checked rows and their fp64 reference, on the CPU backend every row and its float
+ * output; and per point the check's copies and an allowance for the variant's CPU scratch (a few
+ * vectors of S, k or D floats per slice: 16·S·max(D, 64) floats). */
+static double shape_host_bytes(const run_env *env, const attn_point *p)
+{
+    const double es = (double)attn_dtype_size(p->dtype), nq = (double)attn_q_elems(p);
+    const double nkv = (double)attn_kv_elems(p), S = p->seq, D = p->head_dim;
+    const double all = (double)p->batch * p->heads * S, per_row = 2 * S * D;
+    /* attn_sample_rows: every row within the budget, else about budget / per_row of them. */
+    const double rows = fmin(all, RUN_CHECK_BUDGET / per_row + 32);
+    double bytes = (es + 4) * (nq + 2 * nkv) + es * nq        /* inputs, output */
+                   + rows * (sizeof(attn_row) + 8 * D)         /* checked rows, reference */
+                   + rows * D * 16 + 16 * S * fmax(D, 64) * 4; /* a point's check, scratch */
+    if (env->backend == &run_backend_cpu) bytes += all * sizeof(attn_row) + 4 * nq;
+    return bytes;
+}
+
+/* ATTN_SKIP with the reason when the shape's host memory cannot fit (with a 10 % margin). */
+static int shape_fits(const run_env *env, const attn_point *p)
+{
+    run_host_memory m;
+    run_host_memory_available(&m);
+    const double need = shape_host_bytes(env, p), gib = 1024.0 * 1024 * 1024;
+    if (need <= 0.9 * m.bytes) return ATTN_OK;
+    return attn_skip("host memory: this shape needs about %.3g GiB, %.3g GiB available (%s)",
+                     need / gib, m.bytes / gib, m.bound);
+}
+
 void run_shape_setup(const run_env *env, const attn_point *p, run_shape *s)
 {
     memset(s, 0, sizeof *s);
     s->p = *p;
-    s->setup_rc = shape_inputs(env, s);
+    s->setup_rc = shape_fits(env, p);
+    if (s->setup_rc == ATTN_OK) s->setup_rc = shape_inputs(env, s);
     if (s->setup_rc != ATTN_OK) s->setup_error = attn_last_error;
 }
 
@@ -58,13 +90,21 @@ void run_shape_free(const run_env *env, run_shape *s)
     memset(s, 0, sizeof *s);
 }
 
-static const double *shape_reference(run_shape *s)
+/* Exact attention at the checked rows, made on first use in chunks of about 1e7 multiply-adds,
+ * with a Ctrl-C honoured between them. ATTN_ERR when out of memory or interrupted. */
+static int shape_reference(run_shape *s)
 {
-    if (!s->ref) {
-        s->ref = malloc(s->n_rows * s->p.head_dim * sizeof *s->ref);
-        if (s->ref) attn_reference_rows(&s->p, &s->in, s->rows, s->n_rows, s->ref);
-    }
-    return s->ref;
+    if (s->ref) return ATTN_OK;
+    const size_t D = (size_t)s->p.head_dim;
+    if (!(s->ref = malloc(s->n_rows * D * sizeof *s->ref)))
+        return attn_fail("out of host memory for the reference");
+    const size_t chunk = (size_t)fmax(1, 1e7 / (2.0 * s->p.seq * D));
+    int rc = ATTN_OK;
+    for (size_t i = 0; i < s->n_rows && (rc = attn_interrupt_check()) == ATTN_OK; i += chunk)
+        attn_reference_rows(&s->p, &s->in, s->rows + i,
+                            s->n_rows - i < chunk ? s->n_rows - i : chunk, s->ref + i * D);
+    if (rc != ATTN_OK) free(s->ref), s->ref = NULL;
+    return rc;
 }
 
 /* DIR/NAME.npy of a [B][heads][S][D] tensor in the point's dtype. */
@@ -141,14 +181,15 @@ static int check_point(run_point *pt)
 {
     run_shape *s = pt->shape;
     const size_t n = s->n_rows * s->p.head_dim;
-    const double *exact = shape_reference(s);
     float *out = malloc(n * sizeof *out);
     double *target = pt->v->exact ? NULL : malloc(n * sizeof *target);
     int rc = ATTN_OK;
-    if (!exact || !out || (!pt->v->exact && !target)) {
+    if (!out || (!pt->v->exact && !target)) {
         rc = attn_fail("out of host memory for the check");
         goto end;
     }
+    ATTN_TRY_GOTO(shape_reference(s), rc, end);
+    const double *exact = s->ref;
     output_rows(s, out);
     if (target) ATTN_TRY_GOTO(approximate_target(pt, target), rc, end);
     attn_check_policy pol;
@@ -264,11 +305,12 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
     if (s->setup_rc != ATTN_OK) {
         attn_last_error = s->setup_error;
         rc = s->setup_rc;
-        point_reason(pt, "inputs: ");
+        point_reason(pt, rc == ATTN_SKIP ? "" : "inputs: ");
     } else {
         rc = point_steps(pt);
         if (rc != ATTN_OK) point_reason(pt, "");
     }
+    pt->interrupted = rc == ATTN_ERR && attn_interrupted;
     if (rc == ATTN_SKIP) pt->status = RUN_POINT_SKIPPED;
     else if (rc != ATTN_OK) pt->status = env->backend->failed(pt);
     if (pt->plan || pt->workspace) env->backend->release(pt);

@@ -84,6 +84,7 @@ typedef struct run_point {
     char reason[1024];
     char config_text[256];        /* describe(plan), stored as the point's config */
     int abort;                    /* a sticky device error: the run must stop */
+    int interrupted;              /* a Ctrl-C cut it short (core/interrupt.h): not to be stored */
 } run_point;
 
 /* The steps that differ between the backends. Each returns ATTN_OK, ATTN_SKIP (the point cannot
@@ -111,7 +112,9 @@ typedef struct run_backend {
 extern const run_backend run_backend_gpu, run_backend_cpu;
 
 /* The shape's inputs and checked rows; a failure is kept in s->setup_rc / setup_error, and every
- * point of the shape reports it. run_shape_free frees what setup made. */
+ * point of the shape reports it: ATTN_SKIP (the points are skipped, with the reason) when the
+ * host memory the shape's points need cannot fit in what this process can still take
+ * (host_memory.h), checked before anything is allocated. run_shape_free frees what setup made. */
 void run_shape_setup(const run_env *env, const attn_point *p, run_shape *s);
 void run_shape_free(const run_env *env, run_shape *s);
 /* --save-tensors: the shape's Q, K, V as DIR/q.npy, k.npy, v.npy. */

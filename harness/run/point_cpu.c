@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/interrupt.h"
 #include "run/point.h"
 
 static void cpu_inputs_free(run_shape *s)
@@ -41,11 +42,12 @@ static int cpu_prepare(run_point *pt)
     return pt->v->prepare(&args, &pt->plan);
 }
 
-/* One forward pass: cpu_rows over every row. */
+/* One forward pass: cpu_rows over every row (none once a Ctrl-C has arrived: between samples). */
 static int cpu_forward(void *ctx)
 {
     run_point *pt = ctx;
     run_shape *s = pt->shape;
+    ATTN_TRY(attn_interrupt_check());
     return pt->v->cpu_rows(pt->plan, &s->in, s->all_rows, s->n_all, s->all_out);
 }
 

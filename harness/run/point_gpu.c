@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "timer.h"
+#include "core/interrupt.h"
 #include "measure/gpu.h"
 #include "measure/trace.h"
 #include "run/point.h"
@@ -89,10 +90,12 @@ static void check_sticky(run_point *pt)
     cudaGetLastError();
 }
 
-/* One timed forward pass (warm-ups and samples), with the --debug-spin busy-wait after it. */
+/* One timed forward pass (warm-ups and samples), with the --debug-spin busy-wait after it; none
+ * once a Ctrl-C has arrived. */
 static int timed_run(void *ctx, cudaStream_t stream)
 {
     run_point *pt = ctx;
+    ATTN_TRY(attn_interrupt_check());
     ATTN_TRY(pt->v->run(pt->plan, &pt->shape->dev, stream));
     return pt->spin_ns ? attn_spin(pt->spin_ns, stream) : ATTN_OK;
 }

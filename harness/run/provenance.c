@@ -1,7 +1,9 @@
 /* provenance.c — a run's provenance row (see provenance.h). The build's git commit and flags come
- * from build/version.h (scripts/version.sh). */
+ * from build/version.h (scripts/version.sh); the command line is stored as the shell reads it back
+ * (glibc's program_invocation_name is the program as invoked). */
 #include "run/provenance.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,12 +12,32 @@
 #include "measure/trace.h"
 #include "version.h"
 
+/* Appends word to buf (at *len, capacity n) as the shell reads it back: as is when it holds only
+ * characters no shell treats specially, else in single quotes (a ' inside as '\''). */
+static void append_word(char *buf, size_t n, size_t *len, const char *word)
+{
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                "_-+=.,:/@%";
+    const int quote = !*word || word[strspn(word, plain)] != 0;
+    size_t k = *len;
+    if (k && k < n) buf[k++] = ' ';
+    if (quote && k < n) buf[k++] = '\'';
+    for (const char *c = word; *c && k < n; c++) {
+        if (*c == '\'' && n - k > 4) k += (size_t)snprintf(buf + k, n - k, "'\\''");
+        else buf[k++] = *c;
+    }
+    if (quote && k < n) buf[k++] = '\'';
+    *len = k < n ? k : n - 1;
+    buf[*len] = 0;
+}
+
 void run_provenance(const run_options *o, const attn_gpu_info *gpu, int argc, char **argv,
                     const char *metrics_reason, run_provenance_text *text, store_run *r)
 {
-    size_t len = (size_t)snprintf(text->command, sizeof text->command, "attnbench");
-    for (int i = 0; i < argc && len < sizeof text->command; i++)
-        len += (size_t)snprintf(text->command + len, sizeof text->command - len, " %s", argv[i]);
+    size_t len = 0;
+    text->command[0] = 0;
+    append_word(text->command, sizeof text->command, &len, program_invocation_name);
+    for (int i = 0; i < argc; i++) append_word(text->command, sizeof text->command, &len, argv[i]);
     text->host[0] = 0;
     gethostname(text->host, sizeof text->host - 1);
     *r = (store_run){

@@ -10,12 +10,14 @@
 
 /* The text the row points to (the command line and the host name). */
 typedef struct run_provenance_text {
-    char command[4096];
+    char command[16384];
     char host[256];
 } run_provenance_text;
 
-/* Fills r from the options, the device (gpu: NULL on the CPU backend), the arguments after `run`
- * and the --metrics outcome (metrics_reason: why counters are not collected, or NULL). */
+/* Fills r from the options, the device (gpu: NULL on the CPU backend), the command's arguments
+ * (argv[0] "run") and the --metrics outcome (metrics_reason: why counters are not collected, or
+ * NULL). The command stored is the program as invoked and every argument, quoted for sh: pasted
+ * into a shell in the same directory it runs the same sweep again. */
 void run_provenance(const run_options *o, const attn_gpu_info *gpu, int argc, char **argv,
                     const char *metrics_reason, run_provenance_text *text, store_run *r);
 

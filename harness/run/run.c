@@ -3,14 +3,18 @@
  * the fp64 reference, or, for an approximation, against its own CPU algorithm under its accuracy
  * bounds; only if it passes, time it) and store it with every sample in one transaction.
  *
- * Failure policy: an unsupported or out-of-memory point is stored `skipped` and the sweep goes on;
- * a failed check is stored `failed` (never timed); a non-sticky error is stored `error`; a sticky
- * CUDA error (the context is lost) stores the point, marks the run `aborted` and stops. Usage
- * errors (options, --param keys and values, paths) exit 2 before the database is created. */
+ * Failure policy: an unsupported or out-of-memory point is stored `skipped` and the sweep goes on
+ * (on the host, a shape that cannot fit is skipped before it is allocated: point.h); a failed check
+ * is stored `failed` (never timed); a non-sticky error is stored `error`; a sticky CUDA error (the
+ * context is lost) stores the point, marks the run `aborted` and stops. Usage errors (options,
+ * --param keys and values, paths) exit 2 before the database is created.
+ *
+ * Ctrl-C (SIGINT, SIGTERM: core/interrupt.h) stops the point in progress at its next sample or
+ * row; that point is not stored, and the run is `interrupted` unless every point had finished. A
+ * second signal ends the process at once (its run then reads as abandoned: store.h). */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "core/interrupt.h"
 #include "measure/gpu.h"
 #include "measure/trace.h"
 #include "run/ceilings.h"
@@ -25,14 +30,6 @@
 #include "run/progress.h"
 #include "run/provenance.h"
 #include "run/sweep.h"
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* The command's resources and tallies. */
 typedef struct run_state {
@@ -96,19 +93,22 @@ static int gpu_buffers(run_env *env)
 }
 
 /* GPU backend: CUPTI (before the first CUDA call), the device, the run's stream and the L2 flush
- * buffer. 0, or 1 (no usable GPU; said on stderr). */
+ * buffer. 0, or 1 (no usable GPU: one line on stderr says so, and CUPTI's failure, which follows
+ * from it, is not reported). */
 static int open_device(run_state *r)
 {
     const run_options *o = r->o;
     if (o->no_cupti) attn_cupti_disable("disabled by --no-cupti");
-    else if (!(r->cupti_started = attn_cupti_init() == ATTN_OK))
-        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n",
-                attn_cupti_reason());
+    else r->cupti_started = attn_cupti_init() == ATTN_OK;
     if (attn_gpu_open(&r->gpu) != ATTN_OK) {
-        fprintf(stderr, "attnbench run: %s; nothing was run. Use --backend cpu to run the CPU "
-                        "implementations instead.\n", attn_last_error.msg);
+        fprintf(stderr, "attnbench run: no usable GPU (%s); nothing was run: --backend cpu runs "
+                "the CPU implementations\n", attn_last_error.api == ATTN_API_CUDA
+                ? cudaGetErrorString((cudaError_t)attn_last_error.code) : attn_last_error.msg);
         return 1;
     }
+    if (!o->no_cupti && !r->cupti_started)
+        fprintf(stderr, "attnbench run: CUPTI off, timing with CUDA events: %s\n",
+                attn_cupti_reason());
     r->env.flush_bytes = 2 * (size_t)r->gpu.l2_bytes;
     r->o->measure.max_sm_mhz = r->gpu.clocks.max_sm_mhz;
     if (gpu_buffers(&r->env) != ATTN_OK) {
@@ -136,17 +136,23 @@ static void open_counters(run_state *r)
         fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, r->metrics_reason);
 }
 
-/* The database and the run's row. 0, 1 (failed), or 2 (a newer database: bad input). */
+/* The database (runs whose process is gone marked abandoned) and the run's row. 0, 1 (failed),
+ * or 2 (a newer database: bad input). */
 static int open_store(run_state *r, int argc, char **argv)
 {
+    int abandoned = 0;
     if (store_open(r->o->db, &r->db) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
         return strstr(attn_last_error.msg, "newer") ? CLI_USAGE : 1;
     }
+    if (store_mark_abandoned(r->db, &abandoned) != ATTN_OK)
+        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
+    else if (abandoned)
+        fprintf(stderr, "attnbench run: %d earlier run%s marked abandoned: %s process is gone\n",
+                abandoned, abandoned == 1 ? "" : "s", abandoned == 1 ? "its" : "their");
     static run_provenance_text text;
     store_run info;
-    run_provenance(r->o, r->o->cpu ? NULL : &r->gpu, argc - 1, argv + 1, r->metrics_reason, &text,
-                   &info);
+    run_provenance(r->o, r->o->cpu ? NULL : &r->gpu, argc, argv, r->metrics_reason, &text, &info);
     if (store_run_begin(r->db, &info, &r->run_id) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
         return 1;
@@ -196,7 +202,7 @@ static void tally(run_state *r, run_point *pt)
     r->progress.done++;
 }
 
-static int going(const run_state *r) { return !interrupted && !r->reason[0]; }
+static int going(const run_state *r) { return !attn_interrupted && !r->reason[0]; }
 
 static void run_points(run_state *r)
 {
@@ -217,7 +223,7 @@ static void run_points(run_state *r)
                 snprintf(p.params, sizeof p.params, "%s", params);
                 run_progress_show(&r->progress, o->variants[j]->name, &p);
                 run_point_run(&r->env, &shape, o->variants[j], params, &pt);
-                tally(r, &pt);
+                if (!pt.interrupted) tally(r, &pt);
                 run_point_free(&pt);
             }
         run_shape_free(&r->env, &shape);
@@ -229,9 +235,10 @@ static void run_points(run_state *r)
 static int finish(run_state *r)
 {
     run_progress_clear(&r->progress);
-    if (interrupted && !r->reason[0]) {
+    if (attn_interrupted && !r->reason[0] && r->progress.done < r->sweep.total) {
         r->status = "interrupted";
-        snprintf(r->reason, sizeof r->reason, "interrupted after %d of %d points", r->progress.done,
+        snprintf(r->reason, sizeof r->reason, "interrupted by %s after %d of %d points",
+                 attn_interrupted == SIGTERM ? "SIGTERM" : "SIGINT", r->progress.done,
                  r->sweep.total);
     } else if (!r->reason[0] && r->n_failed) {
         r->status = "failed";
@@ -268,9 +275,8 @@ int cmd_run(int argc, char **argv)
     if (!rc) open_counters(&r);
     if (!rc) rc = open_store(&r, argc, argv);
     if (!rc) {
+        attn_interrupt_install(); /* from here a Ctrl-C ends the run with its row */
         if (!o.cpu && !o.no_ceilings) run_ceilings(r.db, r.run_id, r.env.stream);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
         run_progress_start(&r.progress, o.quiet, r.sweep.total);
         fprintf(stderr, "attnbench run %lld: %d points (%d shapes × variants) on %s into %s\n",
                 (long long)r.run_id, r.sweep.total, r.sweep.n_shapes,

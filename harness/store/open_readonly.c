@@ -80,6 +80,7 @@ int store_open_readonly(const char *path, sqlite3 **out)
     SQLITE_CHECK_GOTO(db, sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), rc, end);
     SQLITE_CHECK_GOTO(db, sqlite3_busy_timeout(db, 5000), rc, end);
     rc = check_schema(db, path);
+    if (rc == ATTN_OK) rc = store_register_functions(db); /* attn_run_status() for the readers */
 end:
     if (rc == ATTN_OK) {
         *out = db;

@@ -1,11 +1,13 @@
 /* schema.c — the results database's schema: the migrations from version 0 to this code's, applied
- * on open (each in one exclusive transaction with its user_version bump), and the refusal of a
- * newer database. Tuned for many small writes (one transaction per point, WAL) and small analytical
- * reads (the summary view over a few thousand points). */
+ * on open (each in one exclusive transaction that reads the version and bumps it, so that several
+ * processes may create or migrate one database at once), and the refusal of a newer database.
+ * Tuned for many small writes (one transaction per point, WAL) and small analytical reads (the
+ * summary view over a few thousand points). */
 #include "store/store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "store/sql.h"
@@ -171,36 +173,76 @@ static const char *const migrations[] = {
     "DROP VIEW summary;"
     SUMMARY_VIEW("coalesce(p.compute_dtype, p.dtype)"),
 
-    /* 4: the cuDNN a GPU run could load (run time, not link time: core/cudnn_lib.h). */
-    "ALTER TABLE runs ADD COLUMN cudnn_version TEXT;",   /* "9.19.0"; NULL: none or CPU backend */
+    /* 4: the cuDNN a GPU run could load (run time, not link time: core/cudnn_lib.h); liveness —
+     * the writing process (its pid, and the pid namespace that pid is valid in) and a heartbeat per
+     * stored point, so that a run whose process is gone shows as 'abandoned'. */
+    "ALTER TABLE runs ADD COLUMN cudnn_version TEXT;"   /* "9.19.0"; NULL: none or CPU backend */
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN pid_ns TEXT;"           /* boot id + PID namespace inode */
+    "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;",    /* ISO 8601 UTC: the last stored point */
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 int store_schema_version(void) { return N_MIGRATIONS; }
 
-/* Migration step v (to version v + 1) with its user_version bump, inside the step's transaction. */
-static int apply_step(sqlite3 *db, void *arg)
+/* The next migration step, if any, with its user_version bump, inside the step's exclusive
+ * transaction: the version is read there, so that processes opening one new database at once
+ * apply each step once (a version read before the lock would let two of them create `runs`).
+ * *done = 1 when the database is at this code's version. */
+static int migrate_step(sqlite3 *db, void *arg)
 {
-    const int v = *(const int *)arg;
+    int *done = arg;
+    int64_t version; /* PRAGMA user_version: a 32-bit integer */
+    ATTN_TRY(store_query_int64(db, "PRAGMA user_version", &version));
+    if (version > N_MIGRATIONS)
+        return attn_fail("database schema version %d is newer than this attnbench (%d): use a "
+                         "newer build", (int)version, N_MIGRATIONS);
+    if ((*done = version == N_MIGRATIONS)) return ATTN_OK;
     char bump[64];
-    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
-    ATTN_TRY(store_exec(db, migrations[v]));
+    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", (int)version + 1);
+    ATTN_TRY(store_exec(db, migrations[version]));
     return store_exec(db, bump);
 }
 
 static int migrate(sqlite3 *db)
 {
-    int64_t version; /* PRAGMA user_version: a 32-bit integer */
+    int64_t version;
     ATTN_TRY(store_query_int64(db, "PRAGMA user_version", &version));
-    int v = (int)version;
-    if (v > N_MIGRATIONS)
-        return attn_fail("database schema version %d is newer than this attnbench (%d): use a "
-                         "newer build",
-                         v, N_MIGRATIONS);
-    for (; v < N_MIGRATIONS; v++)
-        ATTN_TRY(store_transaction(db, "BEGIN EXCLUSIVE", apply_step, &v));
+    int done = version == N_MIGRATIONS; /* the common case takes no write lock */
+    while (!done) ATTN_TRY(store_transaction(db, "BEGIN EXCLUSIVE", migrate_step, &done));
     return ATTN_OK;
+}
+
+/* Runs a journal_mode pragma: the mode it reports ("wal", "delete"...) in mode, or *busy = 1 when
+ * another connection's lock kept it from running. */
+static int journal_mode(sqlite3 *db, const char *sql, char *mode, size_t n, int *busy)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    int rc = sqlite3_step(st);
+    snprintf(mode, n, "%s", rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "");
+    sqlite3_finalize(st);
+    if ((*busy = rc == SQLITE_BUSY || rc == SQLITE_LOCKED)) return ATTN_OK;
+    SQLITE_CHECK(db, rc);
+    return ATTN_OK;
+}
+
+/* WAL journal. Switching a new file to WAL needs the only lock on it: a process creating the same
+ * database at the same moment can make the switch fail busy at once, so it is retried until the
+ * file is in WAL mode (switched by either process) or STORE_BUSY_MS have passed. */
+static int use_wal(sqlite3 *db)
+{
+    char mode[16];
+    for (int waited = 0;; waited += 10) {
+        int busy;
+        ATTN_TRY(journal_mode(db, "PRAGMA journal_mode = WAL", mode, sizeof mode, &busy));
+        if (!busy && strcmp(mode, "wal") == 0) return ATTN_OK;
+        if (waited >= STORE_BUSY_MS)
+            return attn_fail("cannot switch the database to WAL journal mode (%s): another "
+                             "process holds it", busy ? "busy" : mode);
+        sqlite3_sleep(10);
+    }
 }
 
 int store_open(const char *path, sqlite3 **out)
@@ -214,9 +256,10 @@ int store_open(const char *path, sqlite3 **out)
         sqlite3_close(db);
         return ATTN_ERR;
     }
-    SQLITE_CHECK_GOTO(db, sqlite3_busy_timeout(db, 5000), rc, fail);
+    SQLITE_CHECK_GOTO(db, sqlite3_busy_timeout(db, STORE_BUSY_MS), rc, fail);
+    ATTN_TRY_GOTO(store_register_functions(db), rc, fail);
     ATTN_TRY_GOTO(store_exec(db, "PRAGMA foreign_keys = ON"), rc, fail);
-    ATTN_TRY_GOTO(store_exec(db, "PRAGMA journal_mode = WAL"), rc, fail);
+    ATTN_TRY_GOTO(use_wal(db), rc, fail);
     ATTN_TRY_GOTO(store_exec(db, "PRAGMA synchronous = NORMAL"), rc, fail);
     ATTN_TRY_GOTO(migrate(db), rc, fail);
     *out = db;

@@ -4,6 +4,7 @@
 #define ATTN_STORE_SQL_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Runs SQL text (no parameters). */
@@ -25,5 +26,9 @@ int store_finish(sqlite3 *db, sqlite3_stmt *st, int rc);
 /* Runs fn(db, arg) in one transaction opened by `begin` ("BEGIN IMMEDIATE"...) and commits; on
  * failure rolls back, keeping the failure in attn_last_error. */
 int store_transaction(sqlite3 *db, const char *begin, int (*fn)(sqlite3 *db, void *arg), void *arg);
+
+/* This process's PID namespace as "BOOT_ID:INODE" (the boot id and the namespace's inode: a pid
+ * means the same process only within one) into buf; 0 when /proc cannot say (run_state.c). */
+int store_pid_namespace(char *buf, size_t n);
 
 #endif

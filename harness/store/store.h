@@ -1,11 +1,15 @@
 /* store.h — the SQLite results database: schema, migrations, transactional inserts, queries.
  *
  * One file per database, WAL journal. The schema is versioned with PRAGMA user_version and migrated
- * forward on open; a database newer than this code is refused. Each point (its row, its samples) is
- * one transaction, so a killed run keeps every completed point; its run row then stays 'running'.
+ * forward on open; a database newer than this code is refused. Several processes may create,
+ * migrate and write one database at once (each migration step reads the version inside its
+ * exclusive transaction; every statement waits up to STORE_BUSY_MS for a lock). Each point (its
+ * row, its samples) is one transaction, so a killed run keeps every completed point; its run row
+ * then stays 'running' and reads as 'abandoned' once its process is seen gone (run_state.c).
  * Only bound parameters reach SQL. See README.md "Schema" for the tables and the summary view.
  * Files: schema.c (migrations, open), write.c (runs, points, samples, metrics, ceilings), query.c
- * (reads), sql.c (the bind/step helpers they share, sql.h). */
+ * (reads), run_state.c (liveness, abandoned runs, which run a TAG names), sql.c (the bind/step
+ * helpers they share, sql.h). */
 #ifndef ATTN_STORE_H
 #define ATTN_STORE_H
 
@@ -20,10 +24,19 @@ typedef struct sqlite3 sqlite3;
 /* Schema version this code writes (PRAGMA user_version). */
 int store_schema_version(void);
 
-/* Opens (creating if absent) and migrates. ATTN_ERR with attn_last_error.msg on failure, including
- * "database schema version N is newer than this attnbench (M)". */
+/* How long a statement waits for another connection's lock before failing busy, in ms. */
+#define STORE_BUSY_MS 30000
+
+/* Opens (creating if absent) and migrates, with the SQL functions below registered. ATTN_ERR with
+ * attn_last_error.msg on failure, including "database schema version N is newer than this
+ * attnbench (M)". */
 int store_open(const char *path, sqlite3 **db);
 void store_close(sqlite3 *db);
+
+/* Registers the SQL function attn_run_status(id) on a connection (store_open does; a read-only
+ * open must too, for the readers' queries that use it): store_run_status as SQL, NULL for no
+ * such run. */
+int store_register_functions(sqlite3 *db);
 
 /* Provenance of a run. Strings may be NULL (stored as NULL). */
 typedef struct store_run {
@@ -60,13 +73,16 @@ typedef struct store_run {
     const char *cudnn_version; /* the cuDNN the run could load ("9.19.0"), NULL none */
 } store_run;
 
+/* The run's row, status 'running'. The calling process is the run's: its pid and PID namespace
+ * are recorded, and heartbeat_at (then advanced by every stored point) starts at started_at. */
 int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id);
 /* CUPTI turned off during the run: record it (cupti = 0, the reason). */
 int store_run_cupti_off(sqlite3 *db, int64_t run_id, const char *reason);
 /* A measured ceiling: name "gemm" (dtype "bf16"/"fp16", TFLOP/s) or "copy" (dtype "", GB/s). */
 int store_ceiling_add(sqlite3 *db, int64_t run_id, const char *name, const char *dtype,
                       double value, const char *unit, int reps, const char *detail);
-/* status: "ok", "aborted" (reason says why), or "failed" (some point failed its check). */
+/* status: "ok", "failed" (some point failed its check or errored), "aborted" (reason says why) or
+ * "interrupted" (a signal stopped it before its last point). */
 int store_run_end(sqlite3 *db, int64_t run_id, const char *status, const char *reason);
 
 /* Error metrics of one comparison; NaN where not measured. */
@@ -115,6 +131,52 @@ int store_run_metrics_reason(sqlite3 *db, int64_t run_id, const char *reason);
 
 /* The newest run id (0 if none). */
 int store_latest_run(sqlite3 *db, int64_t *run_id);
+
+/* ---------------------------------------------------------------- run state (run_state.c) */
+
+/* A run on another machine or PID namespace is abandoned when its heartbeat (its last stored
+ * point) is older than this, in seconds; on the writer's own machine and namespace its pid
+ * decides at once. A point that takes longer shows its live run as abandoned until it is
+ * stored (the heartbeat then sets the run 'running' again). */
+#define STORE_HEARTBEAT_BOUND_S 1800
+
+/* A complete run ended having run every point: 'ok', or 'failed' (some point failed its check).
+ * As SQL over runs' columns, and for a status. */
+#define STORE_RUN_COMPLETE_SQL "status IN ('ok', 'failed')"
+int store_status_complete(const char *status);
+
+/* Run id's status as readers show it: the stored one, but "abandoned" for a 'running' run whose
+ * process is gone; "" when there is no such run. Works on older schemas (no liveness columns:
+ * the stored status). */
+int store_run_status(sqlite3 *db, int64_t id, char *status, size_t n);
+
+/* A writer's duty: marks every 'running' run whose process is gone 'abandoned' in the table
+ * (ended_at: its last heartbeat; reason: whose process); their count in *n. */
+int store_mark_abandoned(sqlite3 *db, int *n);
+
+/* The runs store_find_run chooses from. */
+typedef struct store_run_filter {
+    const char *tag;   /* runs with this tag; NULL: any run */
+    int64_t exclude;   /* never this run; 0: none */
+    int any_gpu;       /* 0: only runs whose gpu_name IS gpu */
+    const char *gpu;   /* NULL: runs without a GPU name (the CPU backend) */
+    int incomplete;    /* 1: runs of any status; 0: complete runs only */
+} store_run_filter;
+
+/* Which run was chosen, and which newer ones were passed over as incomplete. */
+typedef struct store_run_choice {
+    int64_t id;              /* the newest run that qualifies; 0: none */
+    char status[16];         /* its status (store_run_status) */
+    int passed_over;         /* newer matching runs left out as incomplete */
+    int64_t newest_passed;   /* the newest of them (0: none), and its status */
+    char passed_status[16];
+} store_run_choice;
+
+/* The newest run that matches f (what a TAG names: the newest complete run with that tag). */
+int store_find_run(sqlite3 *db, const store_run_filter *f, store_run_choice *c);
+/* "run 12 (ok)", with "; passed over 2 newer incomplete runs, the newest run 14 (abandoned)"
+ * when there were any: the sentence a reader prints about its choice. */
+void store_run_choice_text(const store_run_choice *c, char *buf, size_t n);
 
 /* Runs `sql` (with ?1 bound to `arg` when arg_bound) and prints the rows as an aligned table with a
  * header to `out`. Returns ATTN_OK; rows printed in *n_rows. */

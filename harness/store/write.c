@@ -6,6 +6,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "store/sql.h"
@@ -47,11 +48,12 @@ static int bind_seed(sqlite3 *db, sqlite3_stmt *st, int i, uint64_t seed)
 int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
 {
     sqlite3_stmt *st;
+    char pid_ns[128];
     SQLITE_CHECK(db, sqlite3_prepare_v2(db,
         "INSERT INTO runs (started_at, status, command, host, git_commit, git_dirty, backend,"
         " gpu_name, driver_version, cuda_runtime, cublas_version, tag, seed, init, cache_mode,"
-        " compiler) VALUES (" ISO_NOW ", 'running', ?1, ?2, ?3, ?4, ?5,"
-        " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", -1, &st, NULL));
+        " compiler, pid, pid_ns, heartbeat_at) VALUES (" ISO_NOW ", 'running', ?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " ISO_NOW ")", -1, &st, NULL));
     const char *texts[] = {r->command, r->host, r->git_commit};
     int rc = ATTN_OK;
     for (int i = 0; i < 3 && rc == ATTN_OK; i++) rc = store_bind_text(db, st, i + 1, texts[i]);
@@ -63,6 +65,9 @@ int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 12, r->init);
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 13, r->cache_mode);
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 14, r->compiler);
+    if (rc == ATTN_OK) rc = store_bind_int_or_null(db, st, 15, getpid());
+    if (rc == ATTN_OK && !store_pid_namespace(pid_ns, sizeof pid_ns)) pid_ns[0] = 0;
+    if (rc == ATTN_OK) rc = store_bind_text(db, st, 16, pid_ns[0] ? pid_ns : NULL);
     ATTN_TRY(store_finish(db, st, rc));
     *run_id = sqlite3_last_insert_rowid(db);
     return run_provenance(db, *run_id, r);
@@ -309,9 +314,21 @@ typedef struct point_rows {
     int64_t *point_id;
 } point_rows;
 
+/* The run's heartbeat, at every stored point: its process is alive. A run another host's writer
+ * marked abandoned (one point outlasted STORE_HEARTBEAT_BOUND_S) is running again. */
+static int heartbeat(sqlite3 *db, int64_t run_id)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "UPDATE runs SET heartbeat_at = " ISO_NOW ", status = 'running', ended_at = NULL,"
+        " reason = NULL WHERE id = ?1 AND status IN ('running', 'abandoned')", -1, &st, NULL));
+    return store_finish(db, st, store_bind_int_or_null(db, st, 1, run_id));
+}
+
 static int insert_point_rows(sqlite3 *db, void *arg)
 {
     const point_rows *r = arg;
+    ATTN_TRY(heartbeat(db, r->run_id));
     ATTN_TRY(insert_point(db, r->run_id, r->p, r->point_id));
     ATTN_TRY(point_profile(db, *r->point_id, &r->p->profile));
     ATTN_TRY(insert_samples(db, *r->point_id, r->ns, r->throttled, r->n));
