@@ -91,11 +91,12 @@ def attnbench_median_ms(db, run, shape, dtype_name):
     """(median ms, run id) of the ok cudnn point at the shape: in run `run`, or the newest."""
     b, h, hkv, s, d, causal = shape
     row = db.execute(
-        "SELECT median_ns / 1e6, run_id FROM points WHERE (?1 IS NULL OR run_id = ?1)"
-        " AND variant = 'cudnn' AND status = 'ok' AND batch = ?2 AND heads = ?3"
-        " AND kv_heads = ?4 AND seq = ?5 AND head_dim = ?6 AND causal = ?7 AND dtype = ?8"
-        " ORDER BY run_id DESC, id LIMIT 1",
-        (run, b, h, hkv, s, d, causal, dtype_name)).fetchone()
+        "SELECT median_ns / 1e6, run_id FROM points WHERE (:run IS NULL OR run_id = :run)"
+        " AND variant = 'cudnn' AND status = 'ok' AND batch = :b AND heads = :h"
+        " AND kv_heads = :hkv AND seq = :s AND head_dim = :d AND causal = :causal"
+        " AND dtype = :dtype ORDER BY run_id DESC, id LIMIT 1",
+        {"run": run, "b": b, "h": h, "hkv": hkv, "s": s, "d": d, "causal": causal,
+         "dtype": dtype_name}).fetchone()
     return row if row else (None, None)
 
 
