@@ -5,7 +5,9 @@
  * SQL, names needing quoting) appear as a report table and as export columns, and bad input exits 2
  * writing nothing. The dense-equivalent rate is "effective TFLOP/s" (effective_tflops in exports)
  * with the executed rate beside it; an executed rate above the measured compute ceiling is marked
- * ! with a note. ATTN_KEEP=1 keeps the scratch directory. */
+ * ! with a note. Speedup columns: against the run's baseline, plus cudnn once the run has an ok
+ * cudnn point (inserted through the store API), or the --baseline list; each value V's median at
+ * the point's shape over the point's. ATTN_KEEP=1 keeps the scratch directory. */
 #include <ctype.h>
 
 #include "fixture.h"
@@ -210,6 +212,55 @@ static void above_ceiling(const char *db, const char *out, const char *err)
     free(md);
 }
 
+/* The row of `variant` at S = seq in the first (non-causal) table of a Markdown report (a copy to
+ * free; "" when absent). */
+static char *md_row(const char *md, const char *variant, int seq)
+{
+    char start[64];
+    snprintf(start, sizeof start, "\n| %s | %d | 1 | 4/2 |", variant, seq);
+    const char *row = strstr(md, start), *end = row ? strchr(row + 1, '\n') : NULL;
+    return end ? strndup(row + 1, (size_t)(end - row - 1)) : calloc(1, 1);
+}
+
+/* A cudnn point at S=128 non-causal, 1.5 × fused's median there: the default report gains a
+ * "speedup vs cudnn" column after cublas's; --baseline picks and orders the columns. */
+static void vendor_speedups(const char *db, const char *out, const char *err)
+{
+    const char *at = "FROM points WHERE run_id = 1 AND seq = 128 AND causal = 0 AND variant = ";
+    char sql[256], want[64];
+    snprintf(sql, sizeof sql, "SELECT median_ns %s'fused'", at);
+    double fused = fx_num(db, sql);
+    snprintf(sql, sizeof sql, "SELECT median_ns %s'cublas'", at);
+    double cublas = fx_num(db, sql);
+    fx_point vendor = {"cudnn", 1, 128, 0, "ok", NULL, 1.5 * fused, 1 << 20, 1e-3};
+    test_cond("cudnn point stored", fused > 0 && cublas > 0 && fx_add(db, 1, &vendor) == 0);
+
+    int rc = fx_sh("'%s' report --db '%s' > '%s' 2> '%s'", fx_bin, db, out, err);
+    char *md = fx_text(out), *row = md_row(md, "fused", 128);
+    test_cond("default: vs the baseline, then vs cudnn",
+              rc == 0 && strstr(md, "| speedup vs cublas | speedup vs cudnn | err rel L2 |") &&
+                  strstr(md, "Speedup columns: vs `cublas`, vs `cudnn`."));
+    snprintf(want, sizeof want, "| %.2f | 1.50 |", cublas / fused);
+    test_cond("fused at S=128: cublas's median / fused's, cudnn's / fused's", strstr(row, want));
+    free(row);
+    row = md_row(md, "fused", 64);
+    test_cond("no cudnn point at S=64: no value", strstr(row, " | – | ") != NULL);
+    free(row);
+    row = md_row(md, "cudnn", 128);
+    test_cond("cudnn against itself: 1.00", strstr(row, "| 1.00 | ") != NULL);
+    free(row);
+    free(md);
+
+    rc = fx_sh("'%s' report --db '%s' --baseline cudnn,fused --format html > '%s' 2> '%s'",
+               fx_bin, db, out, err);
+    md = fx_text(out);
+    test_cond("--baseline cudnn,fused: those columns, in that order",
+              rc == 0 && html_well_formed(md) && !strstr(md, "speedup vs cublas") &&
+                  strstr(md, "<th>speedup vs cudnn</th><th>speedup vs fused</th>") &&
+                  strstr(md, "Speedup columns: vs <code>cudnn</code>, vs <code>fused</code>."));
+    free(md);
+}
+
 /* The HTML page to --out, with figures rendered into --figures and embedded (needs gnuplot). */
 static void html_with_figures(const char *db, const char *out, const char *err)
 {
@@ -259,7 +310,8 @@ int main(int argc, char **argv)
     test_cond("shape groups", md && strstr(md, "### bf16, D=64, causal") &&
                                   strstr(md, "### bf16, D=64, non-causal"));
     test_cond("effective and executed TFLOP/s",
-              md && strstr(md, "| effective TFLOP/s | executed TFLOP/s | speedup |"));
+              md && strstr(md, "| effective TFLOP/s | executed TFLOP/s | speedup vs cublas |"));
+    test_cond("no cudnn point: no cudnn column", md && !strstr(md, "vs cudnn"));
     test_cond("no ceiling on the CPU: no column, no note", md && !strstr(md, "| % of ceiling |") &&
                                                              !strstr(md, "**!**"));
     free(md);
@@ -287,6 +339,7 @@ int main(int argc, char **argv)
 
     metrics_rows(db, out, err, points, columns);
     above_ceiling(db, out, err);
+    vendor_speedups(db, out, err);
 
     /* Bad input: one line on stderr, exit 2, nothing written. */
     char never[512];
@@ -295,6 +348,12 @@ int main(int argc, char **argv)
         {"missing database", "report --db '%1$s.missing' --out '%2$s'", "no readable database"},
         {"unknown run", "report --db '%1$s' --run 7 --out '%2$s'", "no run 7"},
         {"bad report format", "report --db '%1$s' --format pdf --out '%2$s'", "unknown --format 'pdf'"},
+        {"unknown --baseline variant", "report --db '%1$s' --baseline cudnn,nosuch --out '%2$s'",
+         "no variant 'nosuch' in run 1"},
+        {"empty --baseline name", "report --db '%1$s' --baseline cudnn, --out '%2$s'",
+         "empty variant name"},
+        {"--baseline variant twice", "report --db '%1$s' --baseline fused,fused --out '%2$s'",
+         "named twice"},
         {"figures need html", "report --db '%1$s' --figures x --out '%2$s'", "--figures needs --format html"},
         {"export needs a format", "export --db '%1$s'", "--format csv|json is required"},
         {"bad export format", "export --db '%1$s' --format md", "unknown --format 'md'"},

@@ -9,17 +9,6 @@
 
 #include "core/error.h"
 
-/* s as an SQL identifier: in double quotes, a double quote doubled. */
-static void quoted_identifier(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 /* One column: the subquery with the name bound to ?param, and its label. */
 static int add_column(metric_columns *mc, FILE *sql, sqlite3_stmt *st, const char *point,
                       const char *value, int with_unit)
@@ -38,7 +27,7 @@ static int add_column(metric_columns *mc, FILE *sql, sqlite3_stmt *st, const cha
     snprintf(label, sizeof label, "%s%s%s%s%s", clashes ? "metric:" : "", mc->names[mc->n - 1],
              with_unit && unit && *unit ? " (" : "", with_unit && unit ? unit : "",
              with_unit && unit && *unit ? ")" : "");
-    quoted_identifier(sql, label);
+    table_sql_identifier(sql, label);
     return ATTN_OK;
 }
 

@@ -1,8 +1,11 @@
 /* report.c — `attnbench report`: a run as Markdown (for CI job summaries) or as one static HTML page
  * (no JavaScript; figures embedded as SVG data URIs when --figures DIR is given): provenance, a
- * table per shape group, and the run's metrics rows (one column per name) when it has any. Every
- * table is one query printed by table_write; numbers are formatted in SQL. Output goes to a
- * temporary file renamed over --out at the end, so a failed report leaves nothing behind. */
+ * table per shape group with one "speedup vs V" column per --baseline variant (default: the run's
+ * baseline, and the vendor's cudnn when the run has it), and the run's metrics rows (one column per
+ * name) when it has any. Every table is one query printed by table_write; numbers are formatted in
+ * SQL; variant names are bound, reaching SQL text only as quoted column labels. Output goes to a
+ * temporary file renamed over --out at the end, so a failed report leaves nothing behind. Limits:
+ * REPORT_BASELINES_MAX speedup columns. */
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,16 +30,15 @@
     "(SELECT p.exec_flops / p.median_ns / 1e3 FROM points p WHERE p.id = summary.point_id"         \
     " AND p.status = 'ok')"
 
-/* One row per point of a shape group (?1 run, ?2 dtype, ?3 head dim, ?4 causal). The two %s are
- * optional columns: params (when the run has any) and % of the compute ceiling (when the schema and
- * the run have one). */
+/* One row per point of a shape group (?1 run, ?2 dtype, ?3 head dim, ?4 causal). The three %s are
+ * optional columns: params (when the run has any), % of the compute ceiling (when the schema and
+ * the run have one) and the speedup columns (speedup_column, one per baseline variant). */
 static const char group_sql[] =
     "SELECT variant, seq AS S, batch AS B, heads || '/' || kv_heads AS \"H/Hkv\"%s,"
     " " FMT("%%.4g", "median_ms") " AS \"median ms\","
     " " FMT("%%.4g", "p10_ms") " || '..' || " FMT("%%.4g", "p90_ms") " AS \"p10..p90 ms\","
     " " FMT("%%.3g", "tflops") " AS \"effective TFLOP/s\","
-    " " FMT("%%.3g", EXECUTED) " AS \"executed TFLOP/s\"%s,"
-    " " FMT("%%.2f", "speedup_vs_baseline") " AS speedup,"
+    " " FMT("%%.3g", EXECUTED) " AS \"executed TFLOP/s\"%s%s,"
     " " FMT("%%.2e", "err_rel_l2") " AS \"err rel L2\","
     " " FMT("%%.2e", "exact_rel_l2") " AS \"exact rel L2\", status, reason"
     " FROM summary WHERE run_id = ?1 AND dtype = ?2 AND head_dim = ?3 AND causal = ?4"
@@ -47,13 +49,28 @@ static const char pct_column[] =
     ", " FMT("%.1f", "pct_of_compute_ceiling") " || CASE WHEN pct_of_compute_ceiling > 100 THEN"
     " ' !' ELSE '' END AS \"% of ceiling\"";
 
+/* A speedup column: the median of variant ?N (the %d) at the row's run and shape, params aside,
+ * over the row's median; NULL unless both are ok. Followed by its quoted label. */
+static const char speedup_column[] =
+    ", CASE WHEN status = 'ok' AND median_ms > 0 THEN (SELECT printf('%%.2f', b.median_ns / 1e6"
+    " / summary.median_ms) FROM points b WHERE b.run_id = ?1 AND b.variant = ?%d"
+    " AND b.status = 'ok' AND b.median_ns > 0 AND b.batch = summary.batch"
+    " AND b.heads = summary.heads AND b.kv_heads = summary.kv_heads AND b.seq = summary.seq"
+    " AND b.head_dim = summary.head_dim AND b.dtype = summary.dtype"
+    " AND b.causal = summary.causal ORDER BY b.id LIMIT 1) END AS ";
+
+/* The vendor's exact attention, a default speedup column when the run has ok points of it. */
+static const char vendor_baseline[] = "cudnn";
+
 static const char summary_doc[] =
     "median: of the accepted samples; effective TFLOP/s: the dense-equivalent FLOP of exact "
     "attention (4·B·H·S²·D, halved when causal) / median, the rate an exact kernel would need to "
     "match this time, on which variants doing the same job compare; executed TFLOP/s: the FLOP "
     "the variant executes / median, the machine's rate; % of ceiling: the executed rate over the "
-    "measured compute ceiling, marked ! above 100 % (a wrong FLOP count or timing); speedup: the "
-    "baseline's median / the variant's median at the same shape; err rel L2: relative L2 error "
+    "measured compute ceiling, marked ! above 100 % (a wrong FLOP count or timing); speedup vs V: "
+    "V's median / the variant's median at the same shape in this run (params aside; above 1: "
+    "faster than V), one column per --baseline variant (default: the run's baseline, and cudnn "
+    "when the run has ok cudnn points); err rel L2: relative L2 error "
     "against the check target; exact rel L2: against exact attention.";
 
 /* The points with metrics rows (?1 run): their shape, then the metric columns (the %s). */
@@ -77,8 +94,13 @@ static const char html_head[] =
     "figure { margin: 1em 0 2em; } figure img { max-width: 100%%; border: 1px solid #eee; }\n"
     "</style>\n</head>\n<body>\n";
 
+enum { REPORT_BASELINES_MAX = 4, REPORT_NAME_MAX = 64 };
+
 typedef struct report_options {
     const char *db;
+    const char *baseline; /* --baseline LIST: comma-separated variants; NULL: the default */
+    char speedup_vs[REPORT_BASELINES_MAX][REPORT_NAME_MAX]; /* the variants of the speedup columns */
+    int n_speedup;                                          /* 0..REPORT_BASELINES_MAX */
     int64_t run;         /* --run; then the run read */
     const char *format;  /* --format: "md" or "html" */
     table_format fmt;    /* TABLE_MD or TABLE_HTML */
@@ -140,11 +162,12 @@ end:
     return rc;
 }
 
-/* The group table's query: with params when the run has any, with % of the compute ceiling when
- * the schema and the run have one. */
-static int group_query(sqlite3 *db, int64_t run, char *sql, size_t size)
+/* The group table's query into *sql (free it): with params when the run has any, with % of the
+ * compute ceiling when the schema and the run have one, a speedup column per o->speedup_vs (bound
+ * to ?5..). */
+static int group_query(sqlite3 *db, const report_options *o, char **sql)
 {
-    table_bind b[] = {{NULL, run}};
+    table_bind b[] = {{NULL, o->run}};
     int64_t v;
     int has_params, has_pct;
     ATTN_TRY(table_int(db, "SELECT 1 FROM points WHERE run_id = ?1 AND params <> ''", b, 1, &v,
@@ -153,13 +176,29 @@ static int group_query(sqlite3 *db, int64_t run, char *sql, size_t size)
     if (has_pct)
         ATTN_TRY(table_int(db, "SELECT 1 FROM summary WHERE run_id = ?1 AND"
                            " pct_of_compute_ceiling IS NOT NULL", b, 1, &v, &has_pct));
-    snprintf(sql, size, group_sql, has_params ? ", params" : "", has_pct ? pct_column : "");
-    return ATTN_OK;
+    char *speedups = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&speedups, &size);
+    if (!f) return attn_fail("out of host memory");
+    for (int i = 0; i < o->n_speedup; i++) {
+        char label[16 + REPORT_NAME_MAX];
+        fprintf(f, speedup_column, 5 + i);
+        snprintf(label, sizeof label, "speedup vs %s", o->speedup_vs[i]);
+        table_sql_identifier(f, label);
+    }
+    int failed = fclose(f) != 0;
+    size += sizeof group_sql + sizeof pct_column + 16;
+    *sql = failed ? NULL : malloc(size);
+    if (*sql) snprintf(*sql, size, group_sql, has_params ? ", params" : "",
+                       has_pct ? pct_column : "", speedups);
+    free(speedups);
+    return *sql ? ATTN_OK : attn_fail("out of host memory");
 }
 
-/* The tables, one per shape group (dtype, head dim, causal) of the statement st (bound). */
+/* The tables, one per shape group (dtype, head dim, causal) of the statement st (bound); b[0] the
+ * run, b[4..] the speedup variants, n_binds in all. */
 static int group_tables(sqlite3 *db, sqlite3_stmt *st, const char *sql, table_bind *b,
-                        table_format fmt, FILE *out)
+                        int n_binds, table_format fmt, FILE *out)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -172,7 +211,7 @@ static int group_tables(sqlite3 *db, sqlite3_stmt *st, const char *sql, table_bi
         b[1] = (table_bind){dtype, 0};
         b[2] = (table_bind){NULL, head_dim};
         b[3] = (table_bind){NULL, causal};
-        ATTN_TRY(table_write(db, sql, b, 4, fmt, "–", out, NULL));
+        ATTN_TRY(table_write(db, sql, b, n_binds, fmt, "–", out, NULL));
         if (fmt == TABLE_MD) fputc('\n', out);
     }
     SQLITE_CHECK(db, rc);
@@ -198,33 +237,56 @@ static int ceiling_note(sqlite3 *db, int64_t run, table_format fmt, FILE *out)
     return ATTN_OK;
 }
 
-/* A table per shape group (dtype, head dim, causal), one row per point. */
-static int results(sqlite3 *db, int64_t run, table_format fmt, FILE *out)
+/* A variant name in running text: `name` or <code>name</code>. */
+static void code(FILE *out, table_format fmt, const char *name)
 {
-    table_bind b[4] = {{NULL, run}};
-    char sql[sizeof group_sql + sizeof pct_column + 16], baseline[64];
-    int found;
-    ATTN_TRY(group_query(db, run, sql, sizeof sql));
-    ATTN_TRY(table_text(db, "SELECT variant FROM points WHERE run_id = ?1 AND is_baseline LIMIT 1",
-                        b, 1, baseline, sizeof baseline, &found));
-    heading(out, fmt, 2, "Results");
     if (fmt == TABLE_MD) {
-        fprintf(out, "Baseline: `%s`. %s\n\n", found ? baseline : "none", summary_doc);
-    } else {
-        fputs("<p>Baseline: <code>", out);
-        table_html_escape(out, found ? baseline : "none");
-        fprintf(out, "</code>. %s</p>\n", summary_doc);
+        fprintf(out, "`%s`", name);
+        return;
     }
+    fputs("<code>", out);
+    table_html_escape(out, name);
+    fputs("</code>", out);
+}
+
+/* The results' opening paragraph: the run's baseline, the speedup columns, the columns' meaning. */
+static void results_doc(const report_options *o, const char *baseline, table_format fmt,
+                        FILE *out)
+{
+    fputs(fmt == TABLE_MD ? "Baseline: " : "<p>Baseline: ", out);
+    code(out, fmt, baseline);
+    fputs(". Speedup columns: ", out);
+    for (int i = 0; i < o->n_speedup; i++) {
+        fputs(i ? ", vs " : "vs ", out);
+        code(out, fmt, o->speedup_vs[i]);
+    }
+    fprintf(out, fmt == TABLE_MD ? "%s. %s\n\n" : "%s. %s</p>\n", o->n_speedup ? "" : "none",
+            summary_doc);
+}
+
+/* A table per shape group (dtype, head dim, causal), one row per point. */
+static int results(sqlite3 *db, const report_options *o, table_format fmt, FILE *out)
+{
+    table_bind b[4 + REPORT_BASELINES_MAX] = {{NULL, o->run}};
+    for (int i = 0; i < o->n_speedup; i++) b[4 + i] = (table_bind){o->speedup_vs[i], 0};
+    char baseline[REPORT_NAME_MAX], *sql = NULL;
+    int found;
+    ATTN_TRY(table_text(db, "SELECT variant FROM points WHERE run_id = ?1 AND is_baseline"
+                        " ORDER BY id LIMIT 1", b, 1, baseline, sizeof baseline, &found));
+    ATTN_TRY(group_query(db, o, &sql));
+    heading(out, fmt, 2, "Results");
+    results_doc(o, found ? baseline : "none", fmt, out);
     sqlite3_stmt *st = NULL;
     int rc = ATTN_OK;
     SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
         "SELECT DISTINCT dtype, head_dim, causal FROM points WHERE run_id = ?1"
         " ORDER BY dtype, head_dim, causal", -1, &st, NULL), rc, end);
-    SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, run), rc, end);
-    ATTN_TRY_GOTO(group_tables(db, st, sql, b, fmt, out), rc, end);
-    rc = ceiling_note(db, run, fmt, out);
+    SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, o->run), rc, end);
+    ATTN_TRY_GOTO(group_tables(db, st, sql, b, 4 + o->n_speedup, fmt, out), rc, end);
+    rc = ceiling_note(db, o->run, fmt, out);
 end:
     sqlite3_finalize(st);
+    free(sql);
     return rc;
 }
 
@@ -284,7 +346,7 @@ static int write_report(sqlite3 *db, const report_options *o, const plot_request
         fprintf(out, "<h1>attnbench run %lld</h1>\n", (long long)o->run);
     }
     ATTN_TRY(provenance(db, o->run, o->fmt, out));
-    ATTN_TRY(results(db, o->run, o->fmt, out));
+    ATTN_TRY(results(db, o, o->fmt, out));
     ATTN_TRY(metrics(db, o->run, o->fmt, out));
     if (o->fmt == TABLE_MD) return ATTN_OK;
     if (o->figures) {
@@ -331,9 +393,61 @@ static int to_output(sqlite3 *db, const report_options *o, const plot_request *f
     return rc == ATTN_OK ? 0 : 1;
 }
 
+/* One speedup variant: a variant of the run, not listed before. ATTN_OK; ATTN_SKIP for a usage
+ * error (attn_last_error says which). */
+static int add_speedup(sqlite3 *db, report_options *o, const char *name)
+{
+    table_bind b[] = {{NULL, o->run}, {name, 0}};
+    int64_t v;
+    int found;
+    if (o->n_speedup == REPORT_BASELINES_MAX)
+        return attn_skip("--baseline: at most %d variants", REPORT_BASELINES_MAX);
+    if (!*name || strlen(name) >= REPORT_NAME_MAX)
+        return attn_skip("--baseline: bad variant name '%.80s'", name);
+    for (int i = 0; i < o->n_speedup; i++)
+        if (strcmp(o->speedup_vs[i], name) == 0)
+            return attn_skip("--baseline: variant '%s' named twice", name);
+    ATTN_TRY(table_int(db, "SELECT 1 FROM points WHERE run_id = ?1 AND variant = ?2", b, 2, &v,
+                       &found));
+    if (!found) return attn_skip("no variant '%s' in run %lld", name, (long long)o->run);
+    snprintf(o->speedup_vs[o->n_speedup++], REPORT_NAME_MAX, "%s", name);
+    return ATTN_OK;
+}
+
+/* The speedup variants: --baseline's list, else the run's baseline and, when the run has ok points
+ * of it and it is not that baseline, the vendor's. ATTN_OK, ATTN_SKIP (usage) or ATTN_ERR. */
+static int speedup_variants(sqlite3 *db, report_options *o)
+{
+    table_bind b[] = {{NULL, o->run}, {vendor_baseline, 0}};
+    if (o->baseline) {
+        char list[1024], *save = NULL;
+        if (strlen(o->baseline) >= sizeof list) return attn_skip("--baseline: list too long");
+        snprintf(list, sizeof list, "%s", o->baseline);
+        if (!*list || list[strlen(list) - 1] == ',' || *list == ',' || strstr(list, ",,"))
+            return attn_skip("--baseline: empty variant name in '%.80s'", o->baseline);
+        for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save))
+            ATTN_TRY(add_speedup(db, o, name));
+        return ATTN_OK;
+    }
+    char name[REPORT_NAME_MAX];
+    int64_t v;
+    int found, has_vendor;
+    ATTN_TRY(table_text(db, "SELECT variant FROM points WHERE run_id = ?1 AND is_baseline"
+                        " ORDER BY id LIMIT 1", b, 1, name, sizeof name, &found));
+    if (found) ATTN_TRY(add_speedup(db, o, name));
+    ATTN_TRY(table_int(db, "SELECT 1 FROM points WHERE run_id = ?1 AND variant = ?2"
+                       " AND status = 'ok'", b, 2, &v, &has_vendor));
+    if (has_vendor && !(found && strcmp(name, vendor_baseline) == 0))
+        ATTN_TRY(add_speedup(db, o, vendor_baseline));
+    return ATTN_OK;
+}
+
 static const cli_option report_options_table[] = {
     READER_OPTION_DB(report_options),
     READER_OPTION_RUN(report_options),
+    {"--baseline", "LIST", "comma-separated variants, a \"speedup vs V\" column each (default:\n"
+     "the run's baseline, plus cudnn when the run has ok cudnn points)", cli_set_text,
+     offsetof(report_options, baseline)},
     {"--format", "F", "md (default; for CI job summaries) or html (one static page, no JavaScript)",
      cli_set_text, offsetof(report_options, format)},
     {"--figures", "DIR", "html: render the figures into DIR (as `attnbench plot`) and embed them",
@@ -343,11 +457,13 @@ static const cli_option report_options_table[] = {
     {0}};
 
 static const cli_command report_command = {
-    "report", "[--db PATH] [--run N] [--format md|html] [--figures DIR] [--out FILE]",
+    "report", "[--db PATH] [--run N] [--baseline LIST] [--format md|html] [--figures DIR]"
+    " [--out FILE]",
     "A run's report: provenance (its runs row) and a table per shape group (dtype, head dim,\n"
     "causal) with one row per point: variant, S, B, H/Hkv, median and p10..p90 (ms), effective\n"
     "TFLOP/s (dense-equivalent), executed TFLOP/s and its % of the compute ceiling (when measured;\n"
-    "! above 100%), speedup vs the baseline, accuracy, status, reason; then, when the run has\n"
+    "! above 100%), speedup vs each --baseline variant (V's median at the same shape / the\n"
+    "point's median), accuracy, status, reason; then, when the run has\n"
     "metrics rows, a table of them (one column per metric name).\n",
     report_options_table, NULL, NULL};
 
@@ -363,7 +479,9 @@ int cmd_report(int argc, char **argv)
     sqlite3 *db;
     if ((rc = reader_open_run("report", o.db, o.run, NULL, &db, &o.run))) return rc;
     plot_request figs = {.run = o.run, .out_dir = o.figures};
-    if (o.figures && (rc = plot_check(db, &figs)) != ATTN_OK) {
+    rc = speedup_variants(db, &o);
+    if (o.baseline && o.n_speedup) figs.baseline = o.speedup_vs[0]; /* the figures' speedup too */
+    if (rc != ATTN_OK || (o.figures && (rc = plot_check(db, &figs)) != ATTN_OK)) {
         store_close(db);
         if (rc == ATTN_SKIP) return cli_error("report", "%s", attn_last_error.msg);
         fprintf(stderr, "attnbench report: %s\n", attn_last_error.msg);

@@ -44,6 +44,16 @@ int table_has_column(sqlite3 *db, const char *table, const char *column, int *ex
     return table_int(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", b, 2, &v, exists);
 }
 
+void table_sql_identifier(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
 void table_html_escape(FILE *out, const char *s)
 {
     for (; *s; s++) switch (*s) {

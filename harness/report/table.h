@@ -52,6 +52,10 @@ int table_format_named(const char *name, table_format *fmt);
 /* *exists = 1 when `table` (or view) has `column` (older schemas lack some). */
 int table_has_column(sqlite3 *db, const char *table, const char *column, int *exists);
 
+/* Writes s as an SQL identifier (a column label): in double quotes, a double quote doubled. Names
+ * from the database reach SQL text only this way. */
+void table_sql_identifier(FILE *out, const char *s);
+
 /* Writes s escaped for HTML text and attribute values (& < > " '). */
 void table_html_escape(FILE *out, const char *s);
 
