@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gpu_test.h"
 #include "core/cudnn_lib.h"
 #include "cudnn_api.h"
 #include "fixture.h"
@@ -130,19 +131,14 @@ static void without_cudnn(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-        printf("no GPU: the GPU tests need one\n");
-        return test_report(), 1;
-    }
+    if (gpu_test_init(argv[0])) return 1;
     const attn_cudnn_lib *lib;
     if (attn_cudnn_lib_get(&lib) != ATTN_OK) {
         printf("%s: the cudnn GPU tests need cuDNN 9\n", attn_last_error.msg);
+        fx_sh("rm -rf '%s'", fx_dir);
         return test_report(), 1;
     }
     printf("cuDNN %s\n", lib->version_text);
-    /* This binary is build/tests/gpu/test_cudnn: the tool is two directories up. */
-    if (fx_init_at(argv[0], 2) != 0) return 1;
     correct_everywhere(lib);
     forms_and_sweep_shapes();
     without_cudnn();

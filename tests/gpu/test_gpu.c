@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_test.h"
 #include "fixture.h"
 #include "measure/gpu.h"
 #include "test.h"
@@ -85,13 +86,7 @@ static void out_of_memory_is_skipped(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-        printf("no GPU: the GPU tests need one\n");
-        return test_report(), 1;
-    }
-    /* This binary is build/tests/gpu/test_gpu: the tool is two directories up. */
-    if (fx_init_at(argv[0], 2) != 0) return 1;
+    if (gpu_test_init(argv[0])) return 1;
     generator_matches_host();
     variants_pass("normal");
     variants_pass("outliers");

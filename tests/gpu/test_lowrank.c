@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_test.h"
 #include "approx.h"
 #include "core/npy.h"
 #include "core/rng.h"
@@ -88,13 +89,7 @@ static void proj_file_pass(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-        printf("no GPU: the GPU tests need one\n");
-        return test_report(), 1;
-    }
-    /* This binary is build/tests/gpu/test_lowrank: the tool is two directories up. */
-    if (fx_init_at(argv[0], 2) != 0) return 1;
+    if (gpu_test_init(argv[0])) return 1;
     lowrank_pass("normal");
     lowrank_pass("outliers");
     proj_file_pass();

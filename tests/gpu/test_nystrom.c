@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <stdio.h>
 
+#include "gpu_test.h"
 #include "approx.h"
 #include "test.h"
 
@@ -45,13 +46,7 @@ static void nystrom_pass(const char *init)
 int main(int argc, char **argv)
 {
     (void)argc;
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-        printf("no GPU: the GPU tests need one\n");
-        return test_report(), 1;
-    }
-    /* This binary is build/tests/gpu/test_nystrom: the tool is two directories up. */
-    if (fx_init_at(argv[0], 2) != 0) return 1;
+    if (gpu_test_init(argv[0])) return 1;
     nystrom_pass("normal");
     nystrom_pass("outliers");
     fx_sh("rm -rf '%s'", fx_dir);
