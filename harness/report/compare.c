@@ -74,7 +74,7 @@ static const cli_option compare_options[] = {
     {0}};
 
 static const cli_command compare_command = {
-    "compare", "--baseline RUN|TAG | --baseline-variant V  --candidate RUN|TAG [options]",
+    "compare", "(--baseline RUN|TAG | --baseline-variant V) --candidate RUN|TAG [options]",
     "Compares two runs key by key (variant, B, H, H_kv, S, D, dtype, causal, params) from their\n"
     "stored, non-throttled samples. A RUN is a run id; a TAG the newest complete run (ok or\n"
     "failed) with that tag (for the baseline: other than the candidate, on the candidate's GPU\n"
