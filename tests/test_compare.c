@@ -5,7 +5,8 @@
  * of the table, and that the JUnit file is well-formed XML with one test case per key. Without
  * history the between-run noise is unknown (the 5 % key is inconclusive, not slower); a second
  * fixture of nightly runs with run-to-run noise gives it: an A/A night passes, a +10 % key fails,
- * a key with too short a history says so. */
+ * a key with too short a history says so. A run with cublas, fused and cudnn checks
+ * --baseline-variant: within one run, each variant against cudnn at the same shape. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,20 @@ static void make_fixture(void)
 
     int64_t other = add_run(db, "a100", "NVIDIA A100-SXM4-80GB");            /* run 4 */
     add_common(db, other, 400, "ok");
+
+    /* run 5: fused against cudnn +20 %, -20 %, the same and +5 % (slower within a run: no
+     * between-run rule), cublas the same, and a cublas key cudnn lacks. */
+    int64_t vendor = add_run(db, "vendor", "NVIDIA H100 80GB HBM3");
+    static const int seqs[] = {256, 512, 1024, 2048};
+    static const double fused[] = {1.2, 0.8, 1, 1.05};
+    for (int i = 0; i < 4; i++) {
+        double ns = 1e3 * seqs[i];
+        add_point(db, vendor, "cudnn", 1, seqs[i], "ok", ns, 20, 0, NAN, 500 + (uint64_t)i);
+        add_point(db, vendor, "fused", 1, seqs[i], "ok", ns * fused[i], 20, 0, NAN,
+                  510 + (uint64_t)i);
+        add_point(db, vendor, "cublas", 1, seqs[i] * (i == 3 ? 2 : 1), "ok", ns, 20, 0, NAN,
+                  520 + (uint64_t)i);
+    }
     store_close(db);
 }
 
@@ -214,6 +229,40 @@ static void test_gate(void)
     free(out);
 }
 
+static void test_within_run(void)
+{
+    int rc = compare("--candidate", "vendor", "--baseline-variant", "cudnn", "--junit", junit_path);
+    test_cond("within run: fused slower than cudnn, exit 1", rc == 1);
+    char *out = fx_text(out_path);
+    test_cond("within run: the header says so",
+              strstr(out, "within run 5 (tag vendor)") &&
+                  strstr(out, "a within-run comparison against cudnn: one process, no "
+                              "between-run noise"));
+    test_cond("within run: summary line",
+              strstr(out, "2 slower, 0 inconclusive, 1 missing, 4 same, 1 faster") != NULL);
+    char row[512] = "";
+    const char *first = strstr(out, "\nslower ");
+    if (first) sscanf(first + 1, "%511[^\n]", row);
+    test_cond("within run: +20% first, as fused", strstr(row, " fused ") && strstr(row, "S=256 "));
+    test_cond("within run: +5% slower (no between-run rule)",
+              strstr(out, "S=2048 ") && !strstr(out, "between-run noise unknown"));
+    test_cond("within run: no run-noise column", !strstr(out, "unknown ("));
+    test_cond("within run: a key cudnn lacks is missing",
+              strstr(out, "no cudnn point at this shape") != NULL);
+    test_cond("within run: cudnn is no key", !strstr(out, "  cudnn "));
+    free(out);
+    char *xml = fx_text(junit_path);
+    test_cond("within run: junit well-formed, 8 cases",
+              xml_well_formed(xml) && count(xml, "<testcase ") == 8 &&
+                  strstr(xml, "run 5, variants vs cudnn"));
+    free(xml);
+    test_cond("--baseline with --baseline-variant: exit 2",
+              compare("--baseline", "base", "--candidate", "vendor", "--baseline-variant",
+                      "cudnn") == 2);
+    test_cond("unknown --baseline-variant: exit 2",
+              compare("--candidate", "vendor", "--baseline-variant", "flash9", NULL, NULL) == 2);
+}
+
 static void test_refusals(void)
 {
     test_cond("different GPU models: exit 2",
@@ -308,6 +357,7 @@ int main(void)
     snprintf(night_db, sizeof night_db, "/tmp/attnbench-test-nights-%d.db", (int)getpid());
     make_fixture();
     test_gate();
+    test_within_run();
     test_refusals();
     test_between_runs();
     fx_unlink_db(db_path);

@@ -18,6 +18,7 @@
 
 typedef struct cmp_opts {
     const char *db, *baseline, *candidate, *junit, *format;
+    const char *baseline_variant; /* --baseline-variant V: within the candidate run, against V */
     cmp_rule rule;
     int allow_different_gpus, fail_on_inconclusive, no_baseline_ok, include_incomplete;
     int markdown; /* --format md */
@@ -55,6 +56,9 @@ static const cli_option compare_options[] = {
      offsetof(cmp_opts, baseline)},
     {"--candidate", "RUN|TAG", "the run under test (required)", cli_set_text,
      offsetof(cmp_opts, candidate)},
+    {"--baseline-variant", "V", "instead of --baseline: within the candidate run, each other\n"
+     "variant against V at the same shape (params aside), within-run tests only",
+     cli_set_text, offsetof(cmp_opts, baseline_variant)},
     READER_OPTION_DB(cmp_opts),
     CMP_GATE_OPTIONS(cmp_opts),
     {"--noise-window", "N", "between-run noise from the baseline's newest N runs, 5 to 200\n"
@@ -70,7 +74,7 @@ static const cli_option compare_options[] = {
     {0}};
 
 static const cli_command compare_command = {
-    "compare", "--baseline RUN|TAG --candidate RUN|TAG [options]",
+    "compare", "(--baseline RUN|TAG | --baseline-variant V) --candidate RUN|TAG [options]",
     "Compares two runs key by key (variant, B, H, H_kv, S, D, dtype, causal, params) from their\n"
     "stored, non-throttled samples. A RUN is a run id; a TAG the newest complete run (ok or\n"
     "failed) with that tag (for the baseline: other than the candidate, on the candidate's GPU\n"
@@ -93,7 +97,10 @@ static const cli_command compare_command = {
     "                side, or too noisy: neither slower nor same\n"
     "  missing       measured in one run only\n"
     "  same          a slowdown beyond the threshold ruled out (p <= alpha), and not faster\n"
-    "  faster        faster by more than the threshold (adjusted p_faster <= alpha)\n",
+    "  faster        faster by more than the threshold (adjusted p_faster <= alpha)\n"
+    "--baseline-variant V compares within the candidate run instead: each other variant's points\n"
+    "against V's at the same shape (params aside), with the within-run tests alone (one process:\n"
+    "no between-run noise, no history; errors of differing variants are not compared).\n",
     compare_options,
     "Exit status: 0 no regression; 1 at least one key slower; 2 bad usage or data (no such run,\n"
     "different GPU models, an output that cannot be written: nothing was decided); 3 only\n"
@@ -157,19 +164,28 @@ static void say_choice(const char *option, const char *spec, const store_run_cho
             store_status_complete(c->status) ? "" : ", an incomplete run");
 }
 
+/* Resolves the candidate run; returns 0 or CLI_USAGE after a message. */
+static int resolve_candidate(sqlite3 *db, const cmp_opts *o, cmp_run *cand)
+{
+    int found;
+    store_run_choice choice;
+    if (find_run(db, o, o->candidate, 0, 1, NULL, cand, &found, &choice) != ATTN_OK)
+        return cli_error("compare", "%s", attn_last_error.msg);
+    if (!found)
+        return cli_error("compare", "no %scandidate run '%s' in '%s'%s",
+                         choice.passed_over ? "complete " : "", o->candidate, o->db,
+                         choice.passed_over ? " (--include-incomplete: any)" : "");
+    say_choice("--candidate", o->candidate, &choice);
+    return 0;
+}
+
 /* Resolves both runs; returns 0, CLI_USAGE after a message, or -1 for "no baseline, and that is
  * fine" (--no-baseline-ok). */
 static int resolve_runs(sqlite3 *db, const cmp_opts *o, cmp_run *base, cmp_run *cand)
 {
-    int found;
-    store_run_choice cand_choice, base_choice, other_choice;
-    if (find_run(db, o, o->candidate, 0, 1, NULL, cand, &found, &cand_choice) != ATTN_OK)
-        return cli_error("compare", "%s", attn_last_error.msg);
-    if (!found)
-        return cli_error("compare", "no %scandidate run '%s' in '%s'%s",
-                         cand_choice.passed_over ? "complete " : "", o->candidate, o->db,
-                         cand_choice.passed_over ? " (--include-incomplete: any)" : "");
-    say_choice("--candidate", o->candidate, &cand_choice);
+    int found, rc;
+    store_run_choice base_choice, other_choice;
+    if ((rc = resolve_candidate(db, o, cand))) return rc;
     int by_tag = !is_run_id(o->baseline);
     if (find_run(db, o, o->baseline, by_tag ? cand->id : 0, !by_tag || o->allow_different_gpus,
                  cand, base, &found, &base_choice) != ATTN_OK)
@@ -243,7 +259,7 @@ static void key_cells(const cmp_key *k, char cells[N_COLS][CELL])
     if (k->run.df > 0)
         snprintf(cells[8], CELL, "%.1f%% [%+.1f%%]", noise_spread(&k->run) * 100,
                  (exp(k->run.floor) - 1) * 100);
-    else if (k->tested && !k->n_rounds)
+    else if (k->tested && !k->n_rounds && k->history) /* no history: a within-run comparison */
         snprintf(cells[8], CELL, "unknown (%d run%s)", k->n_history, k->n_history == 1 ? "" : "s");
     else
         snprintf(cells[8], CELL, "-");
@@ -366,11 +382,19 @@ static void print_report(FILE *out, const cmp_key *keys, size_t n, const cmp_run
                          const cmp_run *cand, const cmp_opts *o)
 {
     const char *b = o->markdown ? "**" : "";
-    fprintf(out, "%sattnbench compare%s: candidate run %lld (tag %s) vs baseline run %lld (tag %s) "
-                 "on %s; threshold %g%%, alpha %g (Benjamini–Hochberg over %zu keys); between-run "
-                 "noise from the baseline's newest %d runs (known from %d)\n\n",
-            b, b, (long long)cand->id, cand->tag, (long long)base->id, base->tag, cand->gpu,
-            o->rule.threshold * 100, o->rule.alpha, n, o->rule.noise_window, NOISE_MIN_RUNS);
+    if (o->baseline_variant)
+        fprintf(out, "%sattnbench compare%s: within run %lld (tag %s) on %s, each variant against "
+                     "%s at the same shape (params aside); threshold %g%%, alpha %g "
+                     "(Benjamini–Hochberg over %zu keys); a within-run comparison against %s: "
+                     "one process, no between-run noise\n\n",
+                b, b, (long long)cand->id, cand->tag, cand->gpu, o->baseline_variant,
+                o->rule.threshold * 100, o->rule.alpha, n, o->baseline_variant);
+    else
+        fprintf(out, "%sattnbench compare%s: candidate run %lld (tag %s) vs baseline run %lld (tag "
+                     "%s) on %s; threshold %g%%, alpha %g (Benjamini–Hochberg over %zu keys); "
+                     "between-run noise from the baseline's newest %d runs (known from %d)\n\n",
+                b, b, (long long)cand->id, cand->tag, (long long)base->id, base->tag, cand->gpu,
+                o->rule.threshold * 100, o->rule.alpha, n, o->rule.noise_window, NOISE_MIN_RUNS);
     cmp_print_verdict(out, keys, n, o->markdown);
 }
 
@@ -391,8 +415,12 @@ int cmd_compare(int argc, char **argv)
                            .noise_window = NOISE_WINDOW}};
     int rc = cli_parse(&compare_command, argc, argv, &o);
     if (rc) return rc == CLI_HELP ? 0 : rc;
-    if (!o.baseline || !o.candidate)
-        return cli_error("compare", "--baseline and --candidate are required (attnbench compare --help)");
+    if (o.baseline && o.baseline_variant)
+        return cli_error("compare", "--baseline (a run) and --baseline-variant (a variant within "
+                         "the candidate run) exclude each other");
+    if (!(o.baseline || o.baseline_variant) || !o.candidate)
+        return cli_error("compare", "--candidate and --baseline or --baseline-variant are required "
+                         "(attnbench compare --help)");
     if (strcmp(o.format, "table") != 0 && strcmp(o.format, "md") != 0)
         return cli_error("compare", "--format is table or md");
     o.markdown = strcmp(o.format, "md") == 0;
@@ -400,25 +428,38 @@ int cmd_compare(int argc, char **argv)
     sqlite3 *db;
     if ((rc = reader_open("compare", o.db, &db))) return rc;
     cmp_run base, cand;
-    rc = resolve_runs(db, &o, &base, &cand);
+    rc = o.baseline_variant ? resolve_candidate(db, &o, &cand) : resolve_runs(db, &o, &base, &cand);
     if (rc) {
         store_close(db);
         if (rc > 0) return rc;
         return reader_flush_stdout("compare") ? CLI_USAGE : 0;
     }
-    o.rule.same_inputs = base.seed == cand.seed && strcmp(base.init, cand.init) == 0;
     cmp_keys k;
-    int ok = cmp_keys_build(db, base.id, cand.id, &o.rule, &k) == ATTN_OK;
-    if (ok) {
-        print_report(stdout, k.keys, k.n, &base, &cand, &o);
-        char suite[128];
+    int ok;
+    char suite[128];
+    if (o.baseline_variant) { /* one run: no history; the variants' errors differ by design */
+        base = cand;
+        o.rule.noise_window = 0;
+        o.rule.within_run = 1;
+        ok = cmp_keys_within(db, cand.id, o.baseline_variant, &o.rule, &k) == ATTN_OK;
+        snprintf(suite, sizeof suite, "run %lld, variants vs %.60s", (long long)cand.id,
+                 o.baseline_variant);
+    } else {
+        o.rule.same_inputs = base.seed == cand.seed && strcmp(base.init, cand.init) == 0;
+        ok = cmp_keys_build(db, base.id, cand.id, &o.rule, &k) == ATTN_OK;
         snprintf(suite, sizeof suite, "run %lld vs baseline run %lld", (long long)cand.id,
                  (long long)base.id);
+    }
+    if (ok) {
+        print_report(stdout, k.keys, k.n, &base, &cand, &o);
         if (o.junit)
             ok = cmp_write_junit(o.junit, k.keys, k.n, suite, o.fail_on_inconclusive) == ATTN_OK;
     }
     if (!ok)
         rc = cli_error("compare", "%s", attn_last_error.msg);
+    else if (k.n == 0 && o.baseline_variant)
+        rc = cli_error("compare", "run %lld has no measured variant besides %s", (long long)cand.id,
+                       o.baseline_variant);
     else if (k.n == 0)
         rc = cli_error("compare", "runs %lld and %lld have no measured points", (long long)base.id,
                        (long long)cand.id);

@@ -188,8 +188,7 @@ void cmp_key_measure(cmp_key *k, const double *base, int n_base, double base_thr
         k->tested = 1;
 }
 
-/* Everything about one key that its own points and samples tell. */
-static int evaluate(sqlite3 *db, cmp_key *k, const cmp_rule *o)
+int cmp_key_evaluate(sqlite3 *db, cmp_key *k, const cmp_rule *o)
 {
     if (!k->base || !k->cand) {
         k->state = MISSING;
@@ -385,7 +384,7 @@ static void set_state(cmp_key *k, const cmp_rule *o)
         snprintf(k->note, sizeof k->note, "noisy: a %g%% slowdown is not ruled out",
                  o->threshold * 100);
     }
-    if (k->state == SLOWER && k->s.hl_ratio < 1 + NOISE_UNKNOWN_BOUND) {
+    if (k->state == SLOWER && !o->within_run && k->s.hl_ratio < 1 + NOISE_UNKNOWN_BOUND) {
         k->state = INCONCLUSIVE;
         snprintf(k->note, sizeof k->note, "between-run noise unknown (%d of %d runs): %+.1f%% is "
                  "under the %g%% that counts without it", k->n_history, NOISE_MIN_RUNS,
@@ -421,17 +420,21 @@ static int match(const cmp_point *b, size_t nb, const cmp_point *c, size_t nc, c
     size_t i = 0, j = 0, m = 0;
     while (i < nb || j < nc) {
         int order = i == nb ? 1 : j == nc ? -1 : cmp_point_key(&b[i], &c[j]);
-        k[m].base = order <= 0 ? &b[i++] : NULL;
-        k[m].cand = order >= 0 ? &c[j++] : NULL;
-        k[m].ci_lo = k[m].ci_hi = k[m].p_slower = k[m].p_faster = NAN;
-        m++;
+        const cmp_point *base = order <= 0 ? &b[i++] : NULL;
+        k[m++] = cmp_key_new(base, order >= 0 ? &c[j++] : NULL);
     }
     *keys = k;
     *n = m;
     return ATTN_OK;
 }
 
-const cmp_point *cmp_key_point(const cmp_key *k) { return k->base ? k->base : k->cand; }
+cmp_key cmp_key_new(const cmp_point *base, const cmp_point *cand)
+{
+    return (cmp_key){.base = base, .cand = cand, .ci_lo = NAN, .ci_hi = NAN, .p_slower = NAN,
+                     .p_faster = NAN};
+}
+
+const cmp_point *cmp_key_point(const cmp_key *k) { return k->cand ? k->cand : k->base; }
 
 int cmp_keys_build(sqlite3 *db, int64_t base_run, int64_t cand_run, const cmp_rule *rule,
                    cmp_keys *k)
@@ -440,7 +443,7 @@ int cmp_keys_build(sqlite3 *db, int64_t base_run, int64_t cand_run, const cmp_ru
     ATTN_TRY(cmp_load_points(db, base_run, &k->base, &k->n_base));
     ATTN_TRY(cmp_load_points(db, cand_run, &k->cand, &k->n_cand));
     ATTN_TRY(match(k->base, k->n_base, k->cand, k->n_cand, &k->keys, &k->n));
-    for (size_t i = 0; i < k->n; i++) ATTN_TRY(evaluate(db, &k->keys[i], rule));
+    for (size_t i = 0; i < k->n; i++) ATTN_TRY(cmp_key_evaluate(db, &k->keys[i], rule));
     if (rule->noise_window > 0)
         ATTN_TRY(load_history(db, base_run, cand_run, rule->noise_window, k));
     ATTN_TRY(cmp_keys_decide(k->keys, k->n, rule));

@@ -34,6 +34,8 @@ typedef struct cmp_rule {
     double err_tolerance; /* allowed relative growth of an approximate variant's error */
     int same_inputs;      /* both runs had the same seed and input distribution: errors compare */
     int noise_window;     /* compare: history runs read per key (0: none, within-run tests only) */
+    int within_run;       /* both sides from one run (compare --baseline-variant): no between-run
+                           * noise exists, so the rule for unknown noise does not apply */
 } cmp_rule;
 
 /* One stored point of one run, not its samples (loaded only when the key is tested). */
@@ -107,7 +109,24 @@ void cmp_key_accuracy(cmp_key *k, const cmp_rule *rule);
 /* Sorts keys worst first (state, then largest ratio). */
 void cmp_keys_sort(cmp_key *keys, size_t n);
 
-/* The point that names the key (the baseline's, else the candidate's). */
+/* Everything about one key that its own points and samples tell: its state when a side is missing
+ * or not ok, the accuracy rule, its samples measured (cmp_key_measure) and the bootstrap interval.
+ * ATTN_OK or ATTN_ERR. */
+int cmp_key_evaluate(sqlite3 *db, cmp_key *k, const cmp_rule *rule);
+
+/* The key's points with no statistics yet (intervals and adjusted p NaN). */
+cmp_key cmp_key_new(const cmp_point *base, const cmp_point *cand);
+
+/* Every other variant's point of one run against `variant`'s at the same shape (params aside, as
+ * plot and report --baseline match: its oldest ok point there, else its oldest), through the
+ * within-run tests only (rule->within_run set, no history; compare_within.c). ATTN_OK, ATTN_SKIP
+ * when the run has no measured point of `variant` (attn_last_error says so), or ATTN_ERR. Free with
+ * cmp_keys_free (also after a failure). */
+int cmp_keys_within(sqlite3 *db, int64_t run, const char *variant, const cmp_rule *rule,
+                    cmp_keys *k);
+
+/* The point that names the key (the candidate's, else the baseline's: within a run the candidate
+ * is the variant compared). */
 const cmp_point *cmp_key_point(const cmp_key *k);
 
 /* Key order: variant, dtype, B, H, H_kv, S, D, causal, params (strcmp / numeric). */
