@@ -15,6 +15,7 @@
 
 #include "check/check.h"
 #include "fixture.h"
+#include "test.h"
 #include "variant.h"
 
 static inline attn_point approx_point(int b, int h, int kv, int s, int d, attn_dtype t,
@@ -47,6 +48,29 @@ static inline const char *approx_why(const attn_variant *v, const attn_point *p)
     static char why[1024];
     if (v->config_size > sizeof config) return "test: config larger than approx_why's buffer";
     return attn_variant_configure(v, p, config, why, sizeof why);
+}
+
+/* One configure case at B = 1, H = 2, H_kv = 1, S = 100: want is a substring of the reason the
+ * point is refused with, or NULL when it is supported. */
+typedef struct approx_config_case {
+    attn_dtype t;
+    int d, causal;
+    const char *params, *want;
+} approx_config_case;
+
+/* Checks each case against v's configure step. */
+static inline void approx_configure_cases(const attn_variant *v, const approx_config_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        attn_point p = approx_point(1, 2, 1, 100, c[i].d, c[i].t, c[i].params);
+        p.causal = c[i].causal;
+        const char *why = approx_why(v, &p);
+        char what[512];
+        snprintf(what, sizeof what, "configure(%s d=%d causal=%d %s) -> %s (got %s)",
+                 attn_dtype_name(c[i].t), c[i].d, c[i].causal, c[i].params,
+                 c[i].want ? c[i].want : "supported", why ? why : "supported");
+        test_cond(what, c[i].want ? why && strstr(why, c[i].want) : why == NULL);
+    }
 }
 
 /* Why the CPU backend skips p (configure or prepare), or NULL when it makes a plan. */

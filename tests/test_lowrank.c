@@ -203,11 +203,7 @@ static void mean_tests(void)
 
 static void configure_tests(void)
 {
-    struct {
-        attn_dtype t;
-        int d, causal;
-        const char *params, *want; /* want: a substring of the reason, NULL: supported */
-    } c[] = {
+    const approx_config_case c[] = {
         {ATTN_BF16, 128, 1, "", "causal"},
         {ATTN_BF16, 128, 0, "", NULL},
         {ATTN_FP32, 128, 0, "", NULL},                 /* fp32 runs on the cuBLAS path */
@@ -247,16 +243,7 @@ static void configure_tests(void)
         {ATTN_BF16, 128, 0, "attn=cublas,path=mma", "path applies"},
         {ATTN_BF16, 128, 0, "gemm=splitk", "lowrank has no parameter 'gemm'"},
     };
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        attn_point p = approx_point(1, 2, 1, 100, c[i].d, c[i].t, c[i].params);
-        p.causal = c[i].causal;
-        const char *why = approx_why(V, &p);
-        char what[512];
-        snprintf(what, sizeof what, "configure(%s d=%d causal=%d %s) -> %s (got %s)",
-                 attn_dtype_name(c[i].t), c[i].d, c[i].causal, c[i].params,
-                 c[i].want ? c[i].want : "supported", why ? why : "supported");
-        test_cond(what, c[i].want ? why && strstr(why, c[i].want) : why == NULL);
-    }
+    approx_configure_cases(V, c, sizeof c / sizeof c[0]);
     /* The parameter table (what the CLI validates and `list --params` prints). */
     test_cond("params declare k and proj (and proj_file, seed, attn, path, tile)",
               approx_declares(V, "k") && approx_declares(V, "proj") && approx_declares(V, "proj_file") &&

@@ -254,11 +254,7 @@ static void nystrom_exact_at_m_equals_s(void)
 
 static void configure_tests(void)
 {
-    struct {
-        attn_dtype t;
-        int d, causal;
-        const char *params, *want; /* want: a substring of the reason, NULL: supported */
-    } c[] = {
+    const approx_config_case c[] = {
         {ATTN_BF16, 128, 0, "", NULL},                  /* m = 64 <= S = 100 */
         {ATTN_BF16, 128, 0, "m=100", NULL},
         {ATTN_FP32, 96, 0, "m=16", NULL},               /* the cuBLAS attention path */
@@ -282,16 +278,7 @@ static void configure_tests(void)
         {ATTN_FP32, 128, 0, "m=16,path=mma", "path applies"},
         {ATTN_BF16, 128, 0, "m=16,path=wgmma,tile=64x64", "tile applies to path=mma"},
     };
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        attn_point p = approx_point(1, 2, 1, 100, c[i].d, c[i].t, c[i].params);
-        p.causal = c[i].causal;
-        const char *why = approx_why(V, &p);
-        char what[512];
-        snprintf(what, sizeof what, "configure(%s d=%d causal=%d %s) -> %s (got %s)",
-                 attn_dtype_name(c[i].t), c[i].d, c[i].causal, c[i].params,
-                 c[i].want ? c[i].want : "supported", why ? why : "supported");
-        test_cond(what, c[i].want ? why && strstr(why, c[i].want) : why == NULL);
-    }
+    approx_configure_cases(V, c, sizeof c / sizeof c[0]);
     test_cond("params declare m, attn, path, tile",
               approx_declares(V, "m") && approx_declares(V, "attn") && approx_declares(V, "path") &&
                   approx_declares(V, "tile"));
