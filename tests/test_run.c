@@ -359,11 +359,60 @@ static void save_tensors(void)
               fx_sh("'%s' run --backend cpu --db %s --seq 9,10 --save-tensors %s 2>/dev/null", fx_bin, db, out) == 2);
 }
 
+/* `run --db` on what is not an attnbench database (issue 15, items 5 and 6): a text file, another
+ * application's SQLite file (with a `runs` table of its own or not), a directory, a path SQLite
+ * cannot create: exit 2 with a sentence, and the files are left byte for byte as they were. */
+static void foreign_db(void)
+{
+    char text[512], other[512], other_runs[512], dir[512], empty[512];
+    fx_path(text, sizeof text, "notes.txt");
+    fx_path(other, sizeof other, "other.db");
+    fx_path(other_runs, sizeof other_runs, "other-runs.db");
+    fx_path(dir, sizeof dir, "a-directory");
+    fx_path(empty, sizeof empty, "empty.db");
+    fx_sh("echo 'not a database' > '%s'; mkdir -p '%s'; : > '%s'", text, dir, empty);
+    sqlite3 *db;
+    if (sqlite3_open(other, &db) == SQLITE_OK) sqlite3_exec(db, "CREATE TABLE stuff(a); INSERT INTO stuff VALUES (1)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    if (sqlite3_open(other_runs, &db) == SQLITE_OK) sqlite3_exec(db, "CREATE TABLE runs(x)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    char *before[3] = {fx_text(text), fx_text(other), fx_text(other_runs)};
+    const long size[3] = {fx_size(text), fx_size(other), fx_size(other_runs)};
+    const char *bad[][2] = {{text, "not an attnbench database (not an SQLite file)"},
+                            {other, "not an attnbench database (an SQLite database without"},
+                            {other_runs, "not an attnbench database (an SQLite database without"},
+                            {dir, "is a directory"},
+                            {"/proc/attnbench-test.db", "unable to open"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[512], what[700];
+        fx_path(err, sizeof err, "foreign.err");
+        int rc = fx_sh("'%s' run --backend cpu --variants naive --seq 16 --heads 1 --head-dim 16"
+                       " --max-time 0.01 --quiet --db '%s' 2>'%s'", fx_bin, bad[i][0], err);
+        char *msg = fx_text(err);
+        snprintf(what, sizeof what, "run --db %s: exit 2 saying '%s'", bad[i][0], bad[i][1]);
+        test_cond(what, rc == 2 && msg && strstr(msg, bad[i][1]));
+        free(msg);
+    }
+    const char *paths[3] = {text, other, other_runs};
+    for (int i = 0; i < 3; i++) {
+        char *after = fx_text(paths[i]);
+        char what[600];
+        snprintf(what, sizeof what, "%s left byte for byte as it was", paths[i]);
+        test_cond(what, before[i] && after && fx_size(paths[i]) == size[i] &&
+                            memcmp(before[i], after, (size_t)size[i]) == 0);
+        free(before[i]), free(after);
+    }
+    test_cond("an empty file is an empty database: run writes into it, exit 0",
+              fx_sh("'%s' run --backend cpu --variants naive --seq 16 --heads 1 --head-dim 16"
+                    " --max-time 0.01 --quiet --db '%s' 2>/dev/null", fx_bin, empty) == 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     if (fx_init(argv[0]) != 0) return 1;
     bad_input();
+    foreign_db();
     messages();
     sweep();
     qualified_param();

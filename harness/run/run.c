@@ -30,6 +30,7 @@
 #include "run/progress.h"
 #include "run/provenance.h"
 #include "run/sweep.h"
+#include "store/open_readonly.h"
 
 /* The command's resources and tallies. */
 typedef struct run_state {
@@ -54,10 +55,12 @@ typedef struct run_state {
  * file is a usage error, and nothing is written. */
 static int check_db_path(const char *path)
 {
-    if (access(path, F_OK) == 0)
-        return access(path, R_OK | W_OK) == 0
-                   ? 0
-                   : cli_error("run", "cannot write database '%s': %s", path, strerror(errno));
+    if (access(path, F_OK) == 0) {
+        if (access(path, R_OK | W_OK) != 0)
+            return cli_error("run", "cannot write database '%s': %s", path, strerror(errno));
+        const int rc = store_check_run_target(path);
+        return rc == ATTN_OK ? 0 : cli_error("run", "%s", attn_last_error.msg);
+    }
     char copy[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", path);
     const char *dir = dirname(copy);
@@ -143,7 +146,9 @@ static int open_store(run_state *r, int argc, char **argv)
     int abandoned = 0;
     if (store_open(r->o->db, &r->db) != ATTN_OK) {
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
-        return strstr(attn_last_error.msg, "newer") ? CLI_USAGE : 1;
+        /* A newer schema, or a path SQLite cannot open or create (/proc/x.db): bad input. */
+        const int cannot_open = attn_last_error.api == ATTN_API_SQLITE && attn_last_error.code == 14;
+        return strstr(attn_last_error.msg, "newer") || cannot_open ? CLI_USAGE : 1;
     }
     if (store_mark_abandoned(r->db, &abandoned) != ATTN_OK)
         fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);

@@ -91,3 +91,45 @@ end:
     attn_last_error = saved;
     return rc;
 }
+
+int store_check_run_target(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return ATTN_OK; /* absent: store_open creates it */
+    if (S_ISDIR(st.st_mode)) return attn_skip("'%s' is a directory, not a database file", path);
+    if (!S_ISREG(st.st_mode)) return attn_skip("'%s' is not a regular file", path);
+    if (st.st_size == 0) return ATTN_OK; /* an empty file is an empty SQLite database */
+    sqlite3 *db = NULL;
+    int rc = ATTN_OK, version = 0, tables = 0, objects = 0;
+    SQLITE_CHECK_GOTO(db, sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), rc, end);
+    /* Another run may be creating or migrating it right now: wait as store_open does. */
+    SQLITE_CHECK_GOTO(db, sqlite3_busy_timeout(db, STORE_BUSY_MS), rc, end);
+    if (query_int(db, "PRAGMA user_version", &version) != ATTN_OK) {
+        rc = attn_last_error.code == SQLITE_NOTADB
+                 ? attn_skip("'%s' is not an attnbench database (not an SQLite file)", path)
+                 : ATTN_ERR;
+        goto end;
+    }
+    ATTN_TRY_GOTO(query_int(db, "SELECT count(*) FROM sqlite_master", &objects), rc, end);
+    ATTN_TRY_GOTO(query_int(db,
+                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                            " ('runs', 'points')",
+                            &tables),
+                  rc, end);
+    if (version == 0 && objects == 0) goto end; /* an SQLite database with nothing in it */
+    if (version == 0 || tables != 2)
+        rc = attn_skip("'%s' is not an attnbench database (an SQLite database without "
+                       "attnbench's tables): refusing to add them to it",
+                       path);
+    else if (version > store_schema_version())
+        rc = attn_skip("'%s' has schema version %d, newer than this attnbench (%d): use a newer "
+                       "build",
+                       path, version, store_schema_version());
+end:
+    if (db) {
+        attn_error_info saved = attn_last_error;
+        sqlite3_close(db);
+        attn_last_error = saved;
+    }
+    return rc;
+}
