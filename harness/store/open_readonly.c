@@ -104,18 +104,30 @@ int store_check_run_target(const char *path)
     SQLITE_CHECK_GOTO(db, sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), rc, end);
     /* Another run may be creating or migrating it right now: wait as store_open does. */
     SQLITE_CHECK_GOTO(db, sqlite3_busy_timeout(db, STORE_BUSY_MS), rc, end);
-    if (query_int(db, "PRAGMA user_version", &version) != ATTN_OK) {
-        rc = attn_last_error.code == SQLITE_NOTADB
-                 ? attn_skip("'%s' is not an attnbench database (not an SQLite file)", path)
-                 : ATTN_ERR;
+    /* One statement, so one snapshot: a run creating the database meanwhile commits its first
+     * step (tables and version together) between two statements, never inside one. */
+    sqlite3_stmt *q = NULL;
+    int prep = sqlite3_prepare_v2(db,
+                                  "SELECT (SELECT user_version FROM pragma_user_version),"
+                                  " (SELECT count(*) FROM sqlite_master),"
+                                  " (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+                                  "  name IN ('runs', 'points'))",
+                                  -1, &q, NULL);
+    int step = prep == SQLITE_OK ? sqlite3_step(q) : prep;
+    if (step == SQLITE_ROW) {
+        version = sqlite3_column_int(q, 0);
+        objects = sqlite3_column_int(q, 1);
+        tables = sqlite3_column_int(q, 2);
+    }
+    sqlite3_finalize(q);
+    if (step == SQLITE_NOTADB) {
+        rc = attn_skip("'%s' is not an attnbench database (not an SQLite file)", path);
         goto end;
     }
-    ATTN_TRY_GOTO(query_int(db, "SELECT count(*) FROM sqlite_master", &objects), rc, end);
-    ATTN_TRY_GOTO(query_int(db,
-                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                            " ('runs', 'points')",
-                            &tables),
-                  rc, end);
+    if (step != SQLITE_ROW) {
+        rc = attn_fail_sqlite(db, step, "reading the database's schema", __FILE__, __LINE__);
+        goto end;
+    }
     if (version == 0 && objects == 0) goto end; /* an SQLite database with nothing in it */
     if (version == 0 || tables != 2)
         rc = attn_skip("'%s' is not an attnbench database (an SQLite database without "
