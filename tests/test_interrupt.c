@@ -118,12 +118,15 @@ static void after_the_last_point(void)
     char db[512], err[512];
     fx_path(db, sizeof db, "after.db");
     fx_path(err, sizeof err, "after.err");
-    pid_t pid = start_run(db, err, "--variants naive --seq 128 --heads 2 --head-dim 32 --max-time 0.05");
+    /* The point samples for 1 s (a CI target it cannot reach), so the lock below is taken well
+     * before it is stored, however loaded the machine. */
+    pid_t pid = start_run(db, err, "--variants naive --seq 128 --heads 2 --head-dim 32 --max-time 1"
+                                   " --target-ci 0.001%");
     int started = wait_for(err, "points (", 30);
     sqlite3 *lock = NULL;
     int held = sqlite3_open(db, &lock) == SQLITE_OK && sqlite3_busy_timeout(lock, 10000) == SQLITE_OK &&
                sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-    usleep(1500000); /* the point (tens of ms) is done and waits for the lock */
+    usleep(2500000); /* the point (1 s of samples) is done and waits for the lock */
     int alive = waitpid(pid, NULL, WNOHANG) == 0;
     kill(pid, SIGINT);
     usleep(200000);
