@@ -295,11 +295,11 @@ static void views(void)
 
 static void throttling(void)
 {
-    test_cond("below 75 % throttled", attn_clocks_throttled(1400, 1980));
-    test_cond("at 75 % not throttled", !attn_clocks_throttled(1485, 1980));
-    test_cond("full clock", !attn_clocks_throttled(1980, 1980));
-    test_cond("unknown clock not throttled", !attn_clocks_throttled(-1, 1980));
-    test_cond("unknown max not throttled", !attn_clocks_throttled(500, 0));
+    test_cond("one power-cap step (1965 of 1980 MHz) throttled", attn_clocks_throttled(1965, 1980, 0.995));
+    test_cond("probe jitter (1976 of 1980 MHz) not throttled", !attn_clocks_throttled(1976, 1980, 0.995));
+    test_cond("full clock", !attn_clocks_throttled(1980, 1980, 0.995));
+    test_cond("unknown clock not throttled", !attn_clocks_throttled(-1, 1980, 0.995));
+    test_cond("unknown max not throttled", !attn_clocks_throttled(500, 0, 0.995));
 }
 
 int main(void)

@@ -32,6 +32,7 @@ static void bad_input(void)
         "--param fused.tile=64x64 --variants naive,cublas", "--param fused.lse=0 --variants naive",
         "--param tile=64x64 --param fused.tile=128x128", "--param Tile=64x64", "--param tile",
         "--param fused.lse=", "--help-me", "--seed x", "--db=", "--save-tensors=",
+        "--cooldown -1", "--cooldown 5x", "--throttle-below 0", "--throttle-below 101%",
         "--min-samples 0", "--seq ''", "--seq=", "--tokens 100 --batch 2",
         "--model-dim 256 --heads 4", "--variants naive,naive", "--variants naive,cublas,naive",
     };

@@ -27,9 +27,9 @@ static struct {
     const char *source;
 } N = {.source = "none"};
 
-int attn_clocks_throttled(int sm_mhz, int max_sm_mhz)
+int attn_clocks_throttled(int sm_mhz, int max_sm_mhz, double below)
 {
-    return sm_mhz > 0 && max_sm_mhz > 0 && sm_mhz < 0.75 * max_sm_mhz;
+    return sm_mhz > 0 && max_sm_mhz > 0 && sm_mhz < below * max_sm_mhz;
 }
 
 /* Loads NVML and finds the CUDA device by UUID (else PCI bus id). 0 on success, else reason set. */
@@ -92,8 +92,11 @@ void attn_clocks_open(int device, attn_clock_info *info)
 {
     memset(info, 0, sizeof *info);
     info->ecc = -1;
+    int probe_mhz;
+    const int probe = attn_clock_probe(0, &probe_mhz) == ATTN_OK;
+    cudaGetLastError();
     if (nvml_open(device, info->reason, sizeof info->reason) == 0) {
-        N.source = "nvml";
+        N.source = probe ? "probe+nvml" : "nvml";
         unsigned v;
         int cur, pending;
         if (N.max_clock && N.max_clock(N.dev, NVML_CLOCK_SM, &v) == 0) info->max_sm_mhz = (int)v;
@@ -102,8 +105,7 @@ void attn_clocks_open(int device, attn_clock_info *info)
         if (N.driver && N.driver(info->driver, sizeof info->driver) != 0) info->driver[0] = 0;
     } else {
         N.dev = NULL;
-        int mhz;
-        N.source = attn_clock_probe(0, &mhz) == ATTN_OK ? "probe" : "none";
+        N.source = probe ? "probe" : "none";
         int ecc = 0;
         if (cudaDeviceGetAttribute(&ecc, cudaDevAttrEccEnabled, device) == cudaSuccess) info->ecc = ecc;
     }
@@ -121,12 +123,17 @@ void attn_clocks_read(cudaStream_t stream, int *sm_mhz, int *temp_c, int *power_
 {
     *sm_mhz = *temp_c = *power_mw = -1;
     unsigned v;
+    /* The SM clock from the probe first: NVML reports the clock of the moment it is asked, and
+     * between a sample's end and that moment the power controller has already let the clock rise
+     * again (on an H200 under fused's load: NVML 1980 MHz, the probe 1920-1935 MHz, and the
+     * sample's time in proportion to the probe's clock; kernels/NOTES-fused.md). */
+    if (attn_clock_probe(stream, sm_mhz) != ATTN_OK) {
+        *sm_mhz = -1;
+        cudaGetLastError();
+        if (N.dev && N.clock(N.dev, NVML_CLOCK_SM, &v) == 0) *sm_mhz = (int)v;
+    }
     if (N.dev) {
-        if (N.clock(N.dev, NVML_CLOCK_SM, &v) == 0) *sm_mhz = (int)v;
         if (N.temp && N.temp(N.dev, NVML_TEMPERATURE_GPU, &v) == 0) *temp_c = (int)v;
         if (N.power && N.power(N.dev, &v) == 0) *power_mw = (int)v;
-    } else if (strcmp(N.source, "probe") == 0 && attn_clock_probe(stream, sm_mhz) != ATTN_OK) {
-        *sm_mhz = -1; /* unknown for this sample: it is not flagged */
-        cudaGetLastError();
     }
 }

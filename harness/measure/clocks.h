@@ -1,9 +1,11 @@
 /* clocks.h — the GPU's clocks, temperature and power per sample, and clock/ECC/driver provenance.
  *
- * Source, in order of preference: NVML, loaded with dlopen("libnvidia-ml.so.1") (no header or
- * link-time dependency; the few prototypes used are declared in clocks.c); otherwise a probe
- * kernel (timer.h) that counts clock64() ticks against %globaltimer nanoseconds (SM clock only).
- * Which one is in use is attn_clock_info.source. */
+ * The SM clock of a sample comes from a probe kernel (timer.h) enqueued right after it, which
+ * counts clock64() ticks against %globaltimer nanoseconds: the clock the sample ended at. NVML
+ * (dlopen("libnvidia-ml.so.1"): no header or link-time dependency; the prototypes used are in
+ * clocks.c) gives temperature, power and provenance, and the SM clock only when the probe fails:
+ * under a power cap NVML reads the clock after the controller has raised it again. Which is in
+ * use is attn_clock_info.source: "probe+nvml", "probe", "nvml" or "none". */
 #ifndef ATTN_CLOCKS_H
 #define ATTN_CLOCKS_H
 
@@ -14,7 +16,7 @@ extern "C" {
 #endif
 
 typedef struct attn_clock_info {
-    const char *source;    /* "nvml", "probe" or "none" */
+    const char *source;    /* "probe+nvml", "probe", "nvml" or "none" */
     int max_sm_mhz;        /* max SM clock (NVML, else the CUDA attribute); 0 unknown */
     int max_mem_mhz;       /* max memory clock; 0 unknown */
     int ecc;               /* 1 on, 0 off, -1 unknown */
@@ -30,8 +32,8 @@ void attn_clocks_open(int device, attn_clock_info *info);
  * available. `stream` is used by the probe (enqueued after the sample, outside its timing). */
 void attn_clocks_read(cudaStream_t stream, int *sm_mhz, int *temp_c, int *power_mw);
 
-/* A sample is throttled when its SM clock is known and below 75 % of the max SM clock. */
-int attn_clocks_throttled(int sm_mhz, int max_sm_mhz);
+/* A sample is throttled when its SM clock is known and below `below` times the max SM clock. */
+int attn_clocks_throttled(int sm_mhz, int max_sm_mhz, double below);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* measure.c — warm-up, flush, samples, stop rule (see measure.h). */
 #include "measure/measure.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ void attn_measure_defaults(attn_measure_opts *o)
     o->max_time = 2.0;
     o->cold = 1;
     o->warmup_time = 0.02;
+    o->throttle_below = 0.995;
+    o->cooldown = 0.25;
+    o->max_cooldowns = 8;
     o->max_sm_mhz = 0;
     o->cupti_alternate = 0;
 }
@@ -295,6 +299,20 @@ static int event_time(cudaEvent_t start, cudaEvent_t stop, int64_t *ns)
     return ATTN_OK;
 }
 
+/* After a throttled sample: the GPU idles for o->cooldown seconds, so that the power controller
+ * lets the clock back up before the next sample (at most o->max_cooldowns times a point). Returns
+ * the seconds slept, which the stop rule does not count as timing. */
+static double cool_down(const attn_measure_opts *o, int *cooldowns)
+{
+    if (o->cooldown <= 0 || *cooldowns >= o->max_cooldowns) return 0;
+    ++*cooldowns;
+    double t = attn_now();
+    struct timespec ts = {(time_t)o->cooldown, (long)((o->cooldown - (time_t)o->cooldown) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return attn_now() - t;
+}
+
 int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
                      cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out,
                      attn_profile *prof)
@@ -315,6 +333,7 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
      * rule runs on them. */
     prof->method = "events";
     double t0 = attn_now();
+    int cooldowns = 0;
     while (rc == ATTN_OK && !attn_measure_done(o, out, attn_now() - t0)) {
         /* The flush is enqueued before the start event and outside the CUPTI tag: the GPU runs
          * it, then the sample, back to back, and the sample's time excludes it. */
@@ -350,7 +369,9 @@ int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
         inf->ext_id = (int64_t)ext;
         if (o->max_sm_mhz > 0) {
             attn_clocks_read(stream, &inf->sm_clock_mhz, &inf->temp_c, &inf->power_mw);
-            out->throttled[out->n - 1] = (uint8_t)attn_clocks_throttled(inf->sm_clock_mhz, o->max_sm_mhz);
+            out->throttled[out->n - 1] =
+                (uint8_t)attn_clocks_throttled(inf->sm_clock_mhz, o->max_sm_mhz, o->throttle_below);
+            if (out->throttled[out->n - 1]) t0 += cool_down(o, &cooldowns);
         }
     }
     cudaEventDestroy(start);

@@ -14,8 +14,13 @@
  * collection is turned off before every odd sample and on again before every even one, so traced
  * and untraced samples alternate in one loop (n_kernels = 0 marks the untraced); the summary then
  * times with events ("events": a median over both kinds), the traced samples keep their spans. After
- * each sample the SM clock (and temperature, power) is read (clocks.h); a sample below 75 % of
- * the max SM clock is flagged throttled. NVTX ranges: "warm-up", "flush", "timed". */
+ * each sample the SM clock (and temperature, power) is read (clocks.h); a sample that ended below
+ * throttle_below (99.5 %) of the max SM clock is flagged throttled, and the GPU then idles for
+ * `cooldown` before the next sample. Why: under a sustained tensor-core load an H200 reaches its
+ * power cap within ~60 ms and steps its clock down 1-4 % (more when hot), so without this the
+ * median of a point depends on how warm the GPU was when it started — the between-process
+ * "modes" of issue 12 (kernels/NOTES-fused.md). The medians are those of the GPU at its max clock;
+ * the flagged samples stay in the database. NVTX ranges: "warm-up", "flush", "timed". */
 #ifndef ATTN_MEASURE_H
 #define ATTN_MEASURE_H
 
@@ -33,6 +38,10 @@ typedef struct attn_measure_opts {
     int cold;            /* 1: flush L2 before every sample (--cache cold), 0: hot */
     double warmup_time;  /* warm up for at least this long, seconds (0.02), and ≥ 2 runs */
     int max_sm_mhz;      /* the max SM clock for the throttle flag; 0: no clock readings */
+    double throttle_below; /* a sample ending below this fraction of max_sm_mhz is throttled
+                              (0.995: the first 15 MHz step of an H200's power cap is flagged) */
+    double cooldown;     /* seconds the GPU idles after a throttled sample (0.25) */
+    int max_cooldowns;   /* at most this many cool-downs a point (8) */
     int cupti_alternate; /* 1: with CUPTI on, trace even samples only; odd ones run with
                             collection off (--cupti-alternate, below) */
 } attn_measure_opts;

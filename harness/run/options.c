@@ -159,6 +159,26 @@ static int set_max_time(void *field, const char *v)
     return 0;
 }
 
+/* double in (0, 1], as cli_fraction reads it ("99.5%" or 0.995). */
+static int set_throttle_below(void *field, const char *v)
+{
+    double x;
+    if (cli_fraction(v, &x) || x <= 0 || x > 1)
+        return cli_error("run", "bad --throttle-below value '%s' (a fraction of the max clock, "
+                         "e.g. 99.5%%)", cli_clip(v));
+    *(double *)field = x;
+    return 0;
+}
+
+/* double: seconds > 0, or 0 (no cool-down). */
+static int set_cooldown(void *field, const char *v)
+{
+    if (strcmp(v, "0") == 0) *(double *)field = 0;
+    else if (cli_seconds(v, field))
+        return cli_error("run", "bad --cooldown value '%s' (e.g. 250ms, 0)", cli_clip(v));
+    return 0;
+}
+
 /* const char *: the one counter set there is, "dram". */
 static int set_metrics(void *field, const char *v)
 {
@@ -231,6 +251,12 @@ static const cli_option run_option_table[] = {
      set_target_ci, offsetof(run_options, measure.target_ci)},
     {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time,
      offsetof(run_options, measure.max_time)},
+    {"--throttle-below", "F",
+     "a sample whose SM clock ended below F of the max is throttled: left out\n"
+     "of the median, and the GPU idles --cooldown before the next (default 99.5%)",
+     set_throttle_below, offsetof(run_options, measure.throttle_below)},
+    {"--cooldown", "T", "idle after a throttled sample, at most 8 a point (default 250ms; 0: none)",
+     set_cooldown, offsetof(run_options, measure.cooldown)},
     {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
      cli_set_text, offsetof(run_options, save_dir)},
     {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", cli_set_flag,
