@@ -253,7 +253,8 @@ static void describe_plan(run_point *pt)
      * the rounds its samples span are read with it. */
     const run_options *o = pt->env->o;
     if (pt->spin_ns) run_point_config_add(pt, "debug_spin_us=%d", o->spin_us);
-    if (o->slow_variant == pt->v) run_point_config_add(pt, "debug_slow=%g%%", o->slow_fraction * 100);
+    if (o->slow_variant == pt->v)
+        run_point_config_add(pt, "debug_slow=%g%%", o->slow_fraction * 100);
     if (o->measure.placements > 1) run_point_config_add(pt, "placements=%d", o->measure.placements);
     if (pt->config_text[0]) pt->sp.config = pt->config_text;
 }

@@ -124,7 +124,8 @@ int run_shape_save_inputs(const run_env *env, const run_shape *s);
 
 /* Appends a printf-formatted knob ("debug_spin_us=20") to the point's stored config text, a space
  * before it when the text is not empty. */
-void run_point_config_add(run_point *pt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void run_point_config_add(run_point *pt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The point's NVTX name, which `ncu --nvtx-include "attnbench@NAME/"` matches: "fused bf16 B=2
  * H=32 S=8192 D=64 causal", " Hkv=8" after H where H_kv differs, then the params; free of '/',
