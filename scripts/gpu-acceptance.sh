@@ -278,8 +278,9 @@ gate_nsys() {
             # The range's row: its name as the last field (nsys may prefix the domain), its
             # instances in the column named Instances.
             count=$(awk -F ',' -v n="$name" '
-                NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /Instances/) col = i; next }
-                { r = $NF; gsub(/"/, "", r); sub(/^.*:/, "", r); if (r == n) print $col }' "$out/nsys-nvtx.csv")
+                !col && /Instances/ { for (i = 1; i <= NF; i++) if ($i ~ /Instances/) col = i; next }
+                col { r = $NF; gsub(/"/, "", r); sub(/^.*:/, "", r); c = $col; gsub(/"/, "", c)
+                      if (r == n) print c }' "$out/nsys-nvtx.csv")
             printf '%-8s %-34s %8s %8s\n' "$v" "${name#"$v" }" "$k" "${count:-none}"
         done
     echo "target: every point's range counted once per stored sample"
