@@ -43,14 +43,15 @@ static void placement_rounds(void)
     for (int i = 0; i < cs.n; i++) {
         const int r = pr.info[i].placement;
         if (r < 0 || r > 3 || (i && r < pr.info[i - 1].placement)) ordered = 0;
-        else per_round[r]++;
+        else
+            per_round[r]++;
     }
     test_cond("every sample has its round, in order", ordered);
     test_cond("every round has at least ceil(10 / 4) samples",
               per_round[0] >= 3 && per_round[1] >= 3 && per_round[2] >= 3 && per_round[3] >= 3);
     test_cond("each round stops at its own cap", per_round[0] <= 250 && cs.n <= 1000);
-    test_cond("moved before rounds 1, 2, 3", n_moves == 3 && moves[0] == 1 && moves[1] == 2 &&
-                                                 moves[2] == 3);
+    test_cond("moved before rounds 1, 2, 3",
+              n_moves == 3 && moves[0] == 1 && moves[1] == 2 && moves[2] == 3);
     attn_samples_free(&cs);
     attn_profile_free(&pr);
     attn_measure_defaults(&o);
