@@ -19,7 +19,8 @@
 #   gate-ab-slow   the same with B slowed by --debug-slow fused:5%: OUT/gate-ab-slow.txt (>= 95 %
 #             of fused keys slower, no other key)
 #   gate-spread    10 processes of fused and cuBLAS at issue 12's two keys: the spread of the
-#             per-process medians, OUT/gate-spread.txt (target <= 1 %)
+#             per-process medians, OUT/gate-spread.txt (target <= 1 %); with GATE_RUN_FLAGS
+#             (e.g. "--placements 4") OUT/gate-spread-placements_4.txt, beside the plain one
 #   gate-placement one process, one point, 16 placement rounds: per-round medians,
 #             OUT/gate-placement.txt (are the modes of fused within one process?)
 #   gate-ncu  ncu (per-kernel gpu__time_duration.sum) over run --variants fused,cublas at three
@@ -336,12 +337,18 @@ for stage in "$@"; do
         key_states <"$out/$stage.log" | tee -a "$out/$stage.txt"
         ;;
     gate-spread)
+        # One database and table per GATE_RUN_FLAGS (with and without --placements N side by
+        # side): gate-spread.txt, gate-spread-placements_4.txt, ...
+        suffix=$(printf '%s' "${GATE_RUN_FLAGS:-}" | sed 's/^-*//; s/[^A-Za-z0-9]\{1,\}/_/g')
+        suffix=${suffix:+-$suffix}
+        rm -f "$out/spread$suffix.db"*
         for i in $(seq 10); do
             # shellcheck disable=SC2086
-            step "gate-spread-$i" $bin run --db "$out/spread.db" --tag spread $spread \
-                ${GATE_RUN_FLAGS:-} || status=1
+            step "gate-spread$suffix-$i" $bin run --db "$out/spread$suffix.db" --tag spread \
+                $spread ${GATE_RUN_FLAGS:-} || status=1
         done
-        sql "$out/spread.db" "$spread_sql" | spread_table | tee "$out/gate-spread.txt"
+        { echo "10 processes, run options: $spread ${GATE_RUN_FLAGS:-}"
+          sql "$out/spread$suffix.db" "$spread_sql" | spread_table; } | tee "$out/gate-spread$suffix.txt"
         ;;
     gate-placement)
         # One process, fused at the causal key, 16 rounds of at least 20 samples.
