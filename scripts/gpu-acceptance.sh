@@ -7,8 +7,31 @@
 # Stages (each independent; run them in one call or several):
 #   tests     make test-gpu's binaries, then compute-sanitizer memcheck (every variant) and
 #             racecheck (fused) on small odd shapes
-#   gate      the regression gate on this GPU: two runs of one build (A/A) compared, a run with a
-#             known slowdown (--debug-spin) compared, and CUPTI on vs --no-cupti
+#   gate      every gate-* stage below, in order (longer than one 10-minute call: run them alone)
+#   gate-night     one run of the nightly sweep (tag nightly) into OUT/gate.db (GATE_NIGHTS=N: N
+#             runs); six of them are issue 12's "A/A nights"
+#   gate-aa   every pair of those nightly runs through the nightly's decision path (compare with
+#             history, alpha 0.025): OUT/gate-aa.txt, one row per pair (target: no key slower)
+#   gate-slow      a run with --debug-slow fused:5% compared as a nightly against them:
+#             OUT/gate-slow.txt (target: >= 95 % of fused keys slower, no other key slower)
+#   gate-ab-aa     attnbench ab, 3 rounds, the build against itself: OUT/gate-ab-aa.txt (no key
+#             slower)
+#   gate-ab-slow   the same with B slowed by --debug-slow fused:5%: OUT/gate-ab-slow.txt (>= 95 %
+#             of fused keys slower, no other key)
+#   gate-spread    10 processes of fused and cuBLAS at issue 12's two keys: the spread of the
+#             per-process medians, OUT/gate-spread.txt (target <= 1 %); with GATE_RUN_FLAGS
+#             (e.g. "--placements 4") OUT/gate-spread-placements_4.txt, beside the plain one
+#   gate-placement one process, one point, 16 placement rounds: per-round medians,
+#             OUT/gate-placement.txt (are the modes of fused within one process?)
+#   gate-ncu  ncu (per-kernel gpu__time_duration.sum) over run --variants fused,cublas at three
+#             shapes, each point's kernel time per sample against a normal run's median kernel sum:
+#             OUT/gate-ncu.txt (target: within 1 %)
+#   gate-nsys nsys over a small run: the NVTX range of each point's timed samples, counted by
+#             nsys stats against the samples stored: OUT/gate-nsys.txt
+#             The gate stages read GATE_VARIANTS (run only these of the nightly sweep's variants,
+#             e.g. cublas,fused: faster) and GATE_RUN_FLAGS (more run options for every gate
+#             run, e.g. "--placements 4"). OUT must persist between calls for gate-aa/gate-slow
+#             (e.g. OUT=results/gate, ignored by git, then copy OUT/*.txt where wanted).
 #   cupti     CUPTI on vs off within one run (--cupti-alternate: traced and untraced samples
 #             alternate); table in OUT/cupti.txt (target: medians within 1 %)
 #   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused, then fused's
@@ -38,8 +61,12 @@ cat "$out/gpu.txt"
 
 small="--seq 1,127,1000 --heads 4 --kv-heads 2 --head-dim 64,128 --dtype bf16,fp16 --causal 0,1"
 small="$small --max-time 0.01 --min-samples 2 --no-ceilings --no-cupti --quiet"
-gate="--variants cublas,fused --dtype bf16 --head-dim 128 --causal 0,1 --seq 1024:8192:x2"
-gate="$gate --tokens 16384 --model-dim 2048 --min-samples 40 --max-time 3s --no-ceilings --quiet"
+# The gate stages: the nightly sweep, optionally restricted to GATE_VARIANTS, plus GATE_RUN_FLAGS.
+nightly="--sweep sweeps/nightly.sweep --quiet ${GATE_VARIANTS:+--variants $GATE_VARIANTS} ${GATE_RUN_FLAGS:-}"
+# Issue 12's two keys (fused's between-process modes): bf16 D=64 H=32, B=2 S=8192 causal and
+# B=4 S=4096 not causal (the nightly's tokens and model dim), with the other two of that grid.
+spread="--variants fused,cublas --dtype bf16 --head-dim 64 --seq 4096,8192 --causal 0,1"
+spread="$spread --tokens 16384 --model-dim 2048 --min-samples 40 --max-time 3s --no-ceilings --quiet"
 cupti="--variants cublas,fused --dtype bf16 --head-dim 64,128 --causal 0 --seq 1024:8192:x2"
 cupti="$cupti --tokens 16384 --model-dim 2048 --min-samples 100 --max-time 2s --no-ceilings --quiet"
 cupti="$cupti --cupti-alternate"
@@ -99,6 +126,168 @@ cupti_table() {
         }'
 }
 
+# ---------------------------------------------------------------- the gate stages' helpers
+
+# The nightly's decision options (scripts/nightly.sh step 4).
+nightly_gate=(--no-baseline-ok --alpha 0.025)
+
+# A compare or ab table on stdin: per variant, how many keys in each state; and the exit line.
+key_states() {
+    awk '$1 ~ /^(slower|inconclusive|missing|same|faster)$/ { n[$2 " " $1]++; v[$2] = 1; t[$1]++ }
+        END {
+            printf "%-9s %7s %13s %8s %6s %7s %9s\n", "variant", "slower", "inconclusive",
+                   "missing", "same", "faster", "% slower"
+            for (x in v) {
+                k = n[x " slower"] + n[x " inconclusive"] + n[x " missing"] + n[x " same"] + n[x " faster"]
+                printf "%-9s %7d %13d %8d %6d %7d %8.1f%%\n", x, n[x " slower"], n[x " inconclusive"],
+                       n[x " missing"], n[x " same"], n[x " faster"], k ? 100 * n[x " slower"] / k : 0
+            }
+            printf "all: %d slower, %d inconclusive, %d same, %d faster\n", t["slower"],
+                   t["inconclusive"], t["same"], t["faster"]
+        }'
+}
+
+# Every pair (i < j) of the nightly runs in OUT/gate.db, the later as the candidate, the earlier as
+# the baseline, through the nightly's decision (history: the runs up to the baseline).
+gate_aa() {
+    local ids i j n=0 alarms=0
+    ids=$(sql "$out/gate.db" "SELECT id FROM runs WHERE tag = 'nightly' AND status IN ('ok', 'failed') ORDER BY id")
+    printf '%-9s %-9s %5s %7s %13s %6s %7s\n' baseline candidate exit slower inconclusive same faster
+    for i in $ids; do
+        for j in $ids; do
+            [ "$j" -gt "$i" ] || continue
+            $bin compare "${nightly_gate[@]}" --db "$out/gate.db" --baseline "$i" --candidate "$j" \
+                >"$out/gate-aa-$i-$j.log" 2>&1
+            local rc=$?
+            n=$((n + 1))
+            [ "$rc" = 1 ] && alarms=$((alarms + 1))
+            key_states <"$out/gate-aa-$i-$j.log" | awk -v b="$i" -v c="$j" -v rc="$rc" \
+                '/^all:/ { printf "%-9s %-9s %5s %7s %13s %6s %7s\n", b, c, rc, $2, $4, $6, $8 }'
+        done
+    done
+    echo "$alarms of $n pairs flagged a key slower (target: 0)"
+}
+
+# Per key of the spread runs: processes, min / median / max of their medians (ms), the spread
+# max/min - 1 and the standard deviation of the log medians, in %.
+spread_sql="SELECT p.variant, p.seq, p.batch, p.causal, p.median_ns FROM points p
+  JOIN runs r ON r.id = p.run_id WHERE r.tag = 'spread' AND p.status = 'ok'
+  ORDER BY p.variant, p.seq, p.causal, p.median_ns"
+spread_table() {
+    awk -F '\t' '
+        { k = $1 " S=" $2 " B=" $3 (($4 == 1) ? " causal" : ""); n[k]++; x[k, n[k]] = $5
+          s[k] += log($5); ss[k] += log($5) ^ 2; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+        END {
+            printf "%-28s %5s %9s %9s %9s %8s %8s\n", "key", "procs", "min_ms", "median_ms",
+                   "max_ms", "spread", "sd_log"
+            for (i = 1; i <= m; i++) {
+                k = order[i]; c = n[k]
+                med = (c % 2) ? x[k, (c + 1) / 2] : (x[k, c / 2] + x[k, c / 2 + 1]) / 2
+                v = c > 1 ? (ss[k] - s[k] ^ 2 / c) / (c - 1) : 0
+                printf "%-28s %5d %9.4f %9.4f %9.4f %7.2f%% %7.2f%%\n", k, c, x[k, 1] / 1e6,
+                       med / 1e6, x[k, c] / 1e6, 100 * (x[k, c] / x[k, 1] - 1), 100 * sqrt(v > 0 ? v : 0)
+            }
+            print "target (issue 12): fused spread <= 1 % at B=2 S=8192 causal and B=4 S=4096"
+        }'
+}
+
+# Per-round medians of one point of a --placements run (the experiment mode: one process, many
+# rounds). For any database: replace the tag; the medians of rounds are the rows.
+#   WITH r AS (SELECT s.placement, s.ns, row_number() OVER (PARTITION BY s.placement ORDER BY s.ns)
+#     AS i, count(*) OVER (PARTITION BY s.placement) AS n FROM samples s JOIN points p
+#     ON p.id = s.point_id JOIN runs u ON u.id = p.run_id WHERE u.tag = 'placement'
+#     AND s.throttled = 0)
+#   SELECT placement, max(n), avg(ns) / 1e6 FROM r WHERE i IN ((n + 1) / 2, (n + 2) / 2)
+#   GROUP BY placement ORDER BY placement;
+placement_sql="WITH r AS (SELECT s.placement, s.ns, row_number() OVER (PARTITION BY s.placement
+    ORDER BY s.ns) AS i, count(*) OVER (PARTITION BY s.placement) AS n FROM samples s
+    JOIN points p ON p.id = s.point_id JOIN runs u ON u.id = p.run_id
+    WHERE u.tag = 'placement' AND s.throttled = 0 AND p.id = (SELECT max(q.id) FROM points q
+    JOIN runs v ON v.id = q.run_id WHERE v.tag = 'placement'))
+  SELECT placement, max(n), avg(ns) / 1e6 FROM r WHERE i IN ((n + 1) / 2, (n + 2) / 2)
+  GROUP BY placement ORDER BY placement"
+placement_table() {
+    awk -F '\t' '
+        BEGIN { printf "%6s %8s %10s\n", "round", "samples", "median_ms" }
+        { printf "%6s %8s %10.4f\n", $1, $2, $3; if (NR == 1 || $3 < lo) lo = $3; if ($3 > hi) hi = $3 }
+        END { if (NR) printf "rounds: %d, slowest / fastest round median - 1: %.2f %%\n", NR, 100 * (hi / lo - 1) }'
+}
+
+# ncu: the point's NVTX name (run_point_nvtx_name) for variant $1, S $2, B $3, causal $4.
+nvtx_name() {
+    printf '%s bf16 B=%s H=32 S=%s D=64%s' "$1" "$3" "$2" "$([ "$4" = 1 ] && echo ' causal')"
+}
+
+# Three shapes, fused and cuBLAS: a normal run, then one ncu process per point with only that
+# point's timed samples profiled (--nvtx-include of its NVTX range); the sum of its kernels'
+# gpu__time_duration.sum over the samples the profiled run stored, against the normal run's median
+# kernel sum per sample (points.kernel_sum_median_ns: gaps between cuBLAS's kernels aside).
+gate_ncu() {
+    local ncu=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)} shape v s b c
+    local shapes="1024:16:0 4096:4:0 8192:2:1"
+    for shape in $shapes; do
+        IFS=: read -r s b c <<<"$shape"
+        $bin run --db "$out/ncu.db" --tag ncu-normal --variants fused,cublas --dtype bf16 \
+            --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 40 \
+            --no-ceilings --quiet 2>>"$out/gate-ncu.log"
+    done
+    printf '%-8s %-30s %8s %12s %12s %8s\n' variant shape samples ncu_ms attnbench_ms ratio
+    for shape in $shapes; do
+        IFS=: read -r s b c <<<"$shape"
+        for v in fused cublas; do
+            local name csv tag="ncu-$v-$s"
+            name=$(nvtx_name "$v" "$s" "$b" "$c")
+            csv="$out/ncu-$v-$s.csv"
+            "$ncu" --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
+                --log-file "$csv" --nvtx --nvtx-include "attnbench@$name/" \
+                $bin run --db "$out/ncu.db" --tag "$tag" --variants "$v" --dtype bf16 \
+                --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" \
+                >>"$out/gate-ncu.log" 2>&1 || echo "ncu over $name: exit $?"
+            # Rows "...","Metric Name","Metric Unit","Metric Value": the value is the last field
+            # (thousands separators dropped).
+            local ns samples base
+            ns=$(awk -F '","' '/gpu__time_duration.sum/ { v = $NF; gsub(/[",]/, "", v); t += v }
+                               END { printf "%.0f", t }' "$csv")
+            samples=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag' ORDER BY p.id DESC LIMIT 1")
+            base=$(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c ORDER BY p.id DESC LIMIT 1")
+            awk -v v="$v" -v n="$name" -v ns="$ns" -v k="$samples" -v b="$base" 'BEGIN {
+                per = k > 0 ? ns / k : 0
+                printf "%-8s %-30s %8s %12.4f %12.4f %8.4f\n", v, substr(n, length(v) + 2), k,
+                       per / 1e6, b / 1e6, b > 0 ? per / b : 0 }'
+        done
+    done
+    echo "target (issue 12): every ratio within 1 % of 1"
+    echo "profiler mode seen by the runs under ncu (tag, runs.profiler, status):"
+    sql "$out/ncu.db" "SELECT tag, coalesce(profiler, 'NONE'), status FROM runs WHERE tag LIKE 'ncu-%' AND tag <> 'ncu-normal'"
+}
+
+# nsys over a small run: nsys stats' NVTX summary, each point's range (its NVTX name) counted
+# against the samples the run stored.
+gate_nsys() {
+    local nsys=${NSYS:-$(command -v nsys || echo /usr/local/cuda/bin/nsys)} report="$out/nsys"
+    "$nsys" profile -t cuda,nvtx -o "$report" --force-overwrite true \
+        $bin run --db "$out/nsys.db" --tag nsys --variants fused,cublas --dtype bf16 --head-dim 64 \
+        --heads 32 --batch 4 --seq 4096 --causal 0,1 >"$out/gate-nsys.log" 2>&1 ||
+        echo "nsys profile: exit $?"
+    "$nsys" stats --report nvtx_sum --format csv --output - "$report.nsys-rep" \
+        >"$out/nsys-nvtx.csv" 2>>"$out/gate-nsys.log" || echo "nsys stats: exit $?"
+    printf '%-8s %-34s %8s %8s\n' variant range samples ranges
+    sql "$out/nsys.db" "SELECT variant, seq, batch, causal, n_samples FROM points WHERE status = 'ok'" |
+        while IFS=$'\t' read -r v s b c k; do
+            local name count
+            name=$(nvtx_name "$v" "$s" "$b" "$c")
+            # The range's row: its name as the last field (nsys may prefix the domain), its
+            # instances in the column named Instances.
+            count=$(awk -F ',' -v n="$name" '
+                !col && /Instances/ { for (i = 1; i <= NF; i++) if ($i ~ /Instances/) col = i; next }
+                col { r = $NF; gsub(/"/, "", r); sub(/^.*:/, "", r); c = $col; gsub(/"/, "", c)
+                      if (r == n) print c }' "$out/nsys-nvtx.csv")
+            printf '%-8s %-34s %8s %8s\n' "$v" "${name#"$v" }" "$k" "${count:-none}"
+        done
+    echo "target: every point's range counted once per stored sample"
+    echo "runs.profiler of the run under nsys: $(sql "$out/nsys.db" "SELECT coalesce(profiler, 'NONE') FROM runs")"
+}
+
 for stage in "$@"; do
     case $stage in
     tests)
@@ -114,20 +303,65 @@ for stage in "$@"; do
             --min-samples 1 --no-ceilings --no-cupti --quiet || status=1
         ;;
     gate)
-        db="$out/gate.db"
-        step gate-a $bin run --db "$db" --tag aa $gate || status=1
-        step gate-b $bin run --db "$db" --tag aa $gate || status=1
-        # Right after its CUPTI-on baseline (run 2), so that less clock drift lies between them;
-        # the cupti stage interleaves on and off over three rounds.
-        step gate-nocupti $bin run --db "$db" --tag nocupti --no-cupti $gate || status=1
-        # 20 µs of added work: ~8 % at S = 1024, ~1 % at S = 8192 (under the 2 % threshold).
-        step gate-slow $bin run --db "$db" --tag slow --debug-spin fused:20 $gate || status=1
-        step compare-aa $bin compare --db "$db" --baseline 1 --candidate 2
-        echo "   compare A/A exit $?" >>"$out/steps.txt"
-        step compare-slow $bin compare --db "$db" --baseline 2 --candidate 4 --junit "$out/slow.junit.xml"
-        echo "   compare slowed exit $?" >>"$out/steps.txt"
-        step compare-cupti $bin compare --db "$db" --baseline 2 --candidate 3
-        echo "   compare CUPTI on (2) vs off (3) exit $?" >>"$out/steps.txt"
+        "$0" "$out" gate-night gate-night gate-night gate-night gate-night gate-night gate-aa \
+            gate-slow gate-ab-aa gate-ab-slow gate-spread gate-placement gate-ncu gate-nsys ||
+            status=1
+        ;;
+    gate-night)
+        for _ in $(seq "${GATE_NIGHTS:-1}"); do
+            # shellcheck disable=SC2086 # $nightly is a list of options
+            step gate-night $bin run --db "$out/gate.db" --tag nightly $nightly || status=1
+        done
+        ;;
+    gate-aa)
+        gate_aa | tee "$out/gate-aa.txt"
+        ;;
+    gate-slow)
+        # shellcheck disable=SC2086
+        step gate-slow $bin run --db "$out/gate.db" --tag slow --debug-slow fused:5% $nightly ||
+            status=1
+        id=$(sql "$out/gate.db" "SELECT max(id) FROM runs WHERE tag = 'slow'")
+        $bin compare "${nightly_gate[@]}" --db "$out/gate.db" --baseline nightly --candidate "$id" \
+            >"$out/gate-slow.log" 2>&1
+        echo "compare (nightly path) of slowed run $id: exit $?" | tee "$out/gate-slow.txt"
+        key_states <"$out/gate-slow.log" | tee -a "$out/gate-slow.txt"
+        ;;
+    gate-ab-aa | gate-ab-slow)
+        side=()
+        [ "$stage" = gate-ab-slow ] && side=(--b-options "--debug-slow fused:5%")
+        # shellcheck disable=SC2086 # the run options after -- are a list
+        $bin ab --a $bin --b $bin --rounds 3 --db "$out/ab.db" --tag "$stage" "${side[@]}" \
+            --sweep sweeps/nightly.sweep -- ${GATE_VARIANTS:+--variants $GATE_VARIANTS} \
+            ${GATE_RUN_FLAGS:-} >"$out/$stage.log" 2>&1
+        echo "ab ($stage, 3 rounds): exit $?" | tee "$out/$stage.txt"
+        key_states <"$out/$stage.log" | tee -a "$out/$stage.txt"
+        ;;
+    gate-spread)
+        # One database and table per GATE_RUN_FLAGS (with and without --placements N side by
+        # side): gate-spread.txt, gate-spread-placements_4.txt, ...
+        suffix=$(printf '%s' "${GATE_RUN_FLAGS:-}" | sed 's/^-*//; s/[^A-Za-z0-9]\{1,\}/_/g')
+        suffix=${suffix:+-$suffix}
+        rm -f "$out/spread$suffix.db"*
+        for i in $(seq 10); do
+            # shellcheck disable=SC2086
+            step "gate-spread$suffix-$i" $bin run --db "$out/spread$suffix.db" --tag spread \
+                $spread ${GATE_RUN_FLAGS:-} || status=1
+        done
+        { echo "10 processes, run options: $spread ${GATE_RUN_FLAGS:-}"
+          sql "$out/spread$suffix.db" "$spread_sql" | spread_table; } | tee "$out/gate-spread$suffix.txt"
+        ;;
+    gate-placement)
+        # One process, fused at the causal key, 16 rounds of at least 20 samples.
+        step gate-placement $bin run --db "$out/placement.db" --tag placement --variants fused \
+            --dtype bf16 --head-dim 64 --heads 32 --batch 2 --seq 8192 --causal 1 \
+            --placements 16 --min-samples 320 --max-time 16s --no-ceilings --quiet || status=1
+        sql "$out/placement.db" "$placement_sql" | placement_table | tee "$out/gate-placement.txt"
+        ;;
+    gate-ncu)
+        gate_ncu | tee "$out/gate-ncu.txt"
+        ;;
+    gate-nsys)
+        gate_nsys | tee "$out/gate-nsys.txt"
         ;;
     cupti)
         # What tracing costs, free of the clock drift between two runs (same-mode runs of the

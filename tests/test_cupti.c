@@ -100,7 +100,7 @@ static void event_samples(attn_samples *s, attn_profile *p, int n)
     *p = (attn_profile){.info = malloc((size_t)n * sizeof *p->info), .cap = n, .method = "events"};
     for (int i = 0; i < n; i++) {
         s->ns[i] = 10000 + i;
-        p->info[i] = (attn_sample_info){10000 + i, -1, -1, -1, 1980, 50, 400000, 101 + i};
+        p->info[i] = (attn_sample_info){10000 + i, -1, -1, -1, 1980, 50, 400000, 101 + i, 0};
     }
 }
 

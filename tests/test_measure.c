@@ -1,4 +1,5 @@
-/* test_measure.c — the stop rule and the summary (median, quantiles, CI of the median). */
+/* test_measure.c — the stop rule, placement rounds and the summary (median, quantiles, CI of the
+ * median). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -12,6 +13,51 @@ static int busy(void *ctx)
     (void)ctx;
     calls++;
     return 0;
+}
+
+/* Records the rounds it is called before, in order. */
+static int moves[8], n_moves;
+static int move(void *ctx, int round)
+{
+    (void)ctx;
+    if (n_moves < 8) moves[n_moves] = round;
+    n_moves++;
+    return 0;
+}
+
+/* Placement rounds on the CPU clock: the floor, cap and time split per round, each sample's
+ * round recorded, the move called before each round after the first. */
+static void placement_rounds(void)
+{
+    attn_measure_opts o;
+    attn_measure_defaults(&o);
+    o.placements = 4, o.min_samples = 10, o.max_samples = 1000, o.max_time = 0.2;
+    const attn_measure_opts per = attn_measure_round_opts(&o);
+    test_cond("a round's floor is ceil(min / N)", per.min_samples == 3);
+    test_cond("a round's cap is ceil(max / N)", per.max_samples == 250);
+    test_cond("a round's time is max_time / N", fabs(per.max_time - 0.05) < 1e-12);
+    attn_samples cs = {0};
+    attn_profile pr = {0};
+    test_cond("4 rounds run", attn_measure_cpu(&o, busy, move, NULL, &cs, &pr) == 0);
+    int per_round[4] = {0}, ordered = 1;
+    for (int i = 0; i < cs.n; i++) {
+        const int r = pr.info[i].placement;
+        if (r < 0 || r > 3 || (i && r < pr.info[i - 1].placement)) ordered = 0;
+        else
+            per_round[r]++;
+    }
+    test_cond("every sample has its round, in order", ordered);
+    test_cond("every round has at least ceil(10 / 4) samples",
+              per_round[0] >= 3 && per_round[1] >= 3 && per_round[2] >= 3 && per_round[3] >= 3);
+    test_cond("each round stops at its own cap", per_round[0] <= 250 && cs.n <= 1000);
+    test_cond("moved before rounds 1, 2, 3",
+              n_moves == 3 && moves[0] == 1 && moves[1] == 2 && moves[2] == 3);
+    attn_samples_free(&cs);
+    attn_profile_free(&pr);
+    attn_measure_defaults(&o);
+    test_cond("one placement by default: one round, the options as they are",
+              o.placements == 1 && attn_measure_round_opts(&o).min_samples == o.min_samples &&
+                  attn_measure_round_opts(&o).max_time == o.max_time);
 }
 
 int main(void)
@@ -59,8 +105,9 @@ int main(void)
     attn_measure_defaults(&o);
     o.max_time = 0.05;
     attn_samples cs = {0};
-    test_cond("cpu measure runs", attn_measure_cpu(&o, busy, NULL, &cs) == 0);
+    test_cond("cpu measure runs", attn_measure_cpu(&o, busy, NULL, NULL, &cs, NULL) == 0);
     test_cond("cpu measure ≥ min samples", cs.n >= o.min_samples && calls == cs.n);
     attn_samples_free(&cs);
+    placement_rounds();
     return test_report();
 }

@@ -27,6 +27,9 @@ void attn_measure_defaults(attn_measure_opts *o)
     o->max_cooldowns = 8;
     o->max_sm_mhz = 0;
     o->cupti_alternate = 0;
+    o->placements = 1;
+    o->no_hold = 0;
+    o->sample_range = NULL;
 }
 
 double attn_now(void)
@@ -66,7 +69,7 @@ static int profile_push(attn_profile *p, int n)
         p->info = i2;
         p->cap = cap;
     }
-    p->info[n] = (attn_sample_info){-1, -1, -1, -1, -1, -1, -1, -1};
+    p->info[n] = (attn_sample_info){-1, -1, -1, -1, -1, -1, -1, -1, -1};
     return ATTN_OK;
 }
 
@@ -114,6 +117,25 @@ int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double 
     stats_median_ci_sorted(x, (size_t)n, 0.95, &lo, &hi);
     free(x);
     return (hi - lo) / 2 <= o->target_ci * med;
+}
+
+attn_measure_opts attn_measure_round_opts(const attn_measure_opts *o)
+{
+    attn_measure_opts r = *o;
+    const int n = o->placements > 1 ? o->placements : 1;
+    r.min_samples = (o->min_samples + n - 1) / n;
+    r.max_samples = (o->max_samples + n - 1) / n;
+    r.max_time = o->max_time / n;
+    return r;
+}
+
+/* Is the round begun at sample `first` done (per: attn_measure_round_opts)? */
+static int round_done(const attn_measure_opts *per, const attn_samples *s, int first,
+                      double elapsed)
+{
+    const attn_samples round = {s->ns ? s->ns + first : NULL,
+                                s->throttled ? s->throttled + first : NULL, s->n - first, 0};
+    return attn_measure_done(per, &round, elapsed);
 }
 
 void attn_summarize(const attn_samples *s, attn_timing *t)
@@ -259,7 +281,8 @@ void attn_profile_finish(attn_samples *s, attn_profile *prof, attn_cupti_log *lo
 }
 
 /* Warm-up: module load, cuBLAS heuristics and clocks ramping stay out of the samples. */
-static int warm_up(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx, cudaStream_t stream)
+static int warm_runs(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
+                     cudaStream_t stream)
 {
     double t0 = attn_now();
     for (int i = 0; i < 2 || attn_now() - t0 < o->warmup_time; i++) {
@@ -269,6 +292,14 @@ static int warm_up(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx, c
     return ATTN_OK;
 }
 
+static int warm_up(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx, cudaStream_t stream)
+{
+    attn_nvtx_push("warm-up");
+    int rc = warm_runs(o, run, ctx, stream);
+    attn_nvtx_pop();
+    return rc;
+}
+
 /* Evicts the inputs from L2: a memset of at least twice its size (a new byte each sample). */
 static int flush_l2(void *flush, int byte, size_t bytes, cudaStream_t stream)
 {
@@ -276,7 +307,7 @@ static int flush_l2(void *flush, int byte, size_t bytes, cudaStream_t stream)
     return ATTN_OK;
 }
 
-/* One run between two events, enqueued behind the stream hold. */
+/* One run between two events (behind the stream hold when there is one). */
 static int enqueue_run(attn_gpu_run_fn run, void *ctx, cudaStream_t stream, cudaEvent_t start,
                        cudaEvent_t stop)
 {
@@ -286,14 +317,15 @@ static int enqueue_run(attn_gpu_run_fn run, void *ctx, cudaStream_t stream, cuda
     return ATTN_OK;
 }
 
-/* Once the hold is released: the time between the two events. */
-static int event_time(cudaEvent_t start, cudaEvent_t stop, int64_t *ns)
+/* Once the hold (if held) is released: the time between the two events. */
+static int event_time(cudaEvent_t start, cudaEvent_t stop, int held, int64_t *ns)
 {
     float ms;
     CUDA_CHECK(cudaEventSynchronize(stop));
-    if (attn_stream_hold_timed_out())
+    if (held && attn_stream_hold_timed_out())
         return attn_fail("the stream hold timed out: run() took over 1 s to enqueue, or "
-                         "synchronised (a variant's run() must only enqueue work)");
+                         "synchronised (a variant's run() must only enqueue work; under a "
+                         "profiler, run --profile)");
     CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
     *ns = (int64_t)llround(ms * 1e6);
     return ATTN_OK;
@@ -313,88 +345,134 @@ static double cool_down(const attn_measure_opts *o, int *cooldowns)
     return attn_now() - t;
 }
 
-int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
+/* What every sample of one GPU measurement shares. */
+typedef struct gpu_loop {
+    const attn_measure_opts *o;
+    attn_gpu_run_fn run;
+    void *ctx;
+    cudaStream_t stream;
+    void *flush;
+    size_t flush_bytes;
+    cudaEvent_t start, stop;
+    int cupti;          /* CUPTI still usable for this point's samples */
+    uint64_t *next_ext; /* the process's next external id */
+    int cooldowns;      /* cool-downs taken (cool_down) */
+} gpu_loop;
+
+/* One sample of placement round `round`, appended to out and prof. */
+static int take_sample(gpu_loop *L, int round, attn_samples *out, attn_profile *prof)
+{
+    const attn_measure_opts *o = L->o;
+    /* The flush is enqueued before the start event and outside the CUPTI tag: the GPU runs it,
+     * then the sample, back to back, and the sample's time excludes it. */
+    if (o->cold) {
+        attn_nvtx_push("flush");
+        int rc = flush_l2(L->flush, out->n & 0xff, L->flush_bytes, L->stream);
+        attn_nvtx_pop();
+        ATTN_TRY(rc);
+    }
+    uint64_t ext = (*L->next_ext)++;
+    int64_t event_ns = 0;
+    /* The hold keeps the GPU from reaching the start event until the whole sample is enqueued;
+     * it and the flush stay outside the CUPTI tag. The tag is the loop's only CUPTI work: a flush
+     * between samples idles the GPU, so a CUPTI run would see other clocks than a --no-cupti one
+     * (on an H200, 1980 against 1620-1785 MHz for the fused kernel, 3-11 % in its medians).
+     * CUPTI takes new buffers as they fill (trace.c). */
+    const int traced = !o->cupti_alternate || out->n % 2 == 0;
+    if (L->cupti && o->cupti_alternate) L->cupti = attn_cupti_collect(traced) == ATTN_OK;
+    attn_nvtx_push(o->sample_range ? o->sample_range : "timed");
+    int rc = o->no_hold ? ATTN_OK : attn_stream_hold(L->stream);
+    int tagged = rc == ATTN_OK && L->cupti && traced && attn_cupti_push(ext) == ATTN_OK;
+    if (rc == ATTN_OK) rc = enqueue_run(L->run, L->ctx, L->stream, L->start, L->stop);
+    if (tagged) attn_cupti_pop();
+    L->cupti = L->cupti && (tagged || !traced); /* a traced sample without records: events */
+    if (!o->no_hold) attn_stream_release();
+    if (rc == ATTN_OK) rc = event_time(L->start, L->stop, !o->no_hold, &event_ns);
+    attn_nvtx_pop();
+    ATTN_TRY(rc);
+    ATTN_TRY(profile_push(prof, out->n));
+    ATTN_TRY(push(out, event_ns));
+    attn_sample_info *inf = &prof->info[out->n - 1];
+    inf->event_ns = event_ns;
+    inf->ext_id = (int64_t)ext;
+    inf->placement = round;
+    if (o->max_sm_mhz > 0) {
+        attn_clocks_read(L->stream, &inf->sm_clock_mhz, &inf->temp_c, &inf->power_mw);
+        out->throttled[out->n - 1] =
+            (uint8_t)attn_clocks_throttled(inf->sm_clock_mhz, o->max_sm_mhz, o->throttle_below);
+    }
+    return ATTN_OK;
+}
+
+/* Every placement round's samples: before each round after the first the inputs move (when there
+ * is a move function) and the warm-up runs again. */
+static int sample_rounds(gpu_loop *L, attn_move_fn move, attn_samples *out, attn_profile *prof)
+{
+    const attn_measure_opts per = attn_measure_round_opts(L->o);
+    const int rounds = L->o->placements > 1 ? L->o->placements : 1;
+    for (int r = 0; r < rounds; r++) {
+        if (r > 0 && move) {
+            ATTN_TRY(move(L->ctx, r));
+            ATTN_TRY(warm_up(L->o, L->run, L->ctx, L->stream));
+        }
+        const int first = out->n;
+        double t0 = attn_now();
+        while (!round_done(&per, out, first, attn_now() - t0)) {
+            ATTN_TRY(take_sample(L, r, out, prof));
+            if (out->throttled[out->n - 1]) t0 += cool_down(L->o, &L->cooldowns);
+        }
+    }
+    return ATTN_OK;
+}
+
+int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, attn_move_fn move, void *ctx,
                      cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out,
                      attn_profile *prof)
 {
-    cudaEvent_t start, stop;
-    CUDA_CHECK(cudaEventCreate(&start));
-    CUDA_CHECK(cudaEventCreate(&stop));
     static uint64_t next_ext = 1; /* external ids: unique in the process */
-    attn_nvtx_push("warm-up");
+    gpu_loop L = {o, run, ctx, stream, flush, flush_bytes, NULL, NULL, 0, &next_ext, 0};
+    CUDA_CHECK(cudaEventCreate(&L.start));
+    CUDA_CHECK(cudaEventCreate(&L.stop));
     int rc = warm_up(o, run, ctx, stream);
-    attn_nvtx_pop();
     /* Records of the checks and warm-ups are dropped; from here the log holds this point's. */
-    int cupti = attn_cupti_on();
-    if (cupti) attn_cupti_clear();
-    cupti = attn_cupti_on();
+    if (attn_cupti_on()) attn_cupti_clear();
+    L.cupti = attn_cupti_on();
     uint64_t first_ext = next_ext;
     /* Until the records are read after the last sample, ns holds the event times, and the stop
      * rule runs on them. */
     prof->method = "events";
-    double t0 = attn_now();
-    int cooldowns = 0;
-    while (rc == ATTN_OK && !attn_measure_done(o, out, attn_now() - t0)) {
-        /* The flush is enqueued before the start event and outside the CUPTI tag: the GPU runs
-         * it, then the sample, back to back, and the sample's time excludes it. */
-        if (o->cold) {
-            attn_nvtx_push("flush");
-            rc = flush_l2(flush, out->n & 0xff, flush_bytes, stream);
-            attn_nvtx_pop();
-            if (rc != ATTN_OK) break;
-        }
-        uint64_t ext = next_ext++;
-        int64_t event_ns = 0;
-        /* The hold keeps the GPU from reaching the start event until the whole sample is
-         * enqueued; it and the flush stay outside the CUPTI tag. The tag is the loop's only
-         * CUPTI work: a flush between samples idles the GPU, so a CUPTI run would see other
-         * clocks than a --no-cupti one (on an H200, 1980 against 1620-1785 MHz for the fused
-         * kernel, 3-11 % in its medians). CUPTI takes new buffers as they fill (trace.c). */
-        const int traced = !o->cupti_alternate || out->n % 2 == 0;
-        if (cupti && o->cupti_alternate) cupti = attn_cupti_collect(traced) == ATTN_OK;
-        attn_nvtx_push("timed");
-        rc = attn_stream_hold(stream);
-        int tagged = rc == ATTN_OK && cupti && traced && attn_cupti_push(ext) == ATTN_OK;
-        if (rc == ATTN_OK) rc = enqueue_run(run, ctx, stream, start, stop);
-        if (tagged) attn_cupti_pop();
-        cupti = cupti && (tagged || !traced); /* a traced sample without records: events */
-        attn_stream_release();
-        if (rc == ATTN_OK) rc = event_time(start, stop, &event_ns);
-        attn_nvtx_pop();
-        if (rc != ATTN_OK) break;
-        if ((rc = profile_push(prof, out->n)) != ATTN_OK || (rc = push(out, event_ns)) != ATTN_OK)
-            break;
-        attn_sample_info *inf = &prof->info[out->n - 1];
-        inf->event_ns = event_ns;
-        inf->ext_id = (int64_t)ext;
-        if (o->max_sm_mhz > 0) {
-            attn_clocks_read(stream, &inf->sm_clock_mhz, &inf->temp_c, &inf->power_mw);
-            out->throttled[out->n - 1] =
-                (uint8_t)attn_clocks_throttled(inf->sm_clock_mhz, o->max_sm_mhz, o->throttle_below);
-            if (out->throttled[out->n - 1]) t0 += cool_down(o, &cooldowns);
-        }
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    if (cupti && o->cupti_alternate) cupti = attn_cupti_collect(1) == ATTN_OK;
+    if (rc == ATTN_OK) rc = sample_rounds(&L, move, out, prof);
+    cudaEventDestroy(L.start);
+    cudaEventDestroy(L.stop);
+    if (L.cupti && o->cupti_alternate) L.cupti = attn_cupti_collect(1) == ATTN_OK;
     /* The whole point's records, in one flush; CUPTI timing only when every sample has its
      * records (a failed push or pop turned CUPTI off, and then the flush fails). */
     attn_cupti_log *log = NULL;
-    if (rc == ATTN_OK && cupti && attn_cupti_flush() == ATTN_OK) log = attn_cupti_lock();
+    if (rc == ATTN_OK && L.cupti && attn_cupti_flush() == ATTN_OK) log = attn_cupti_lock();
     attn_profile_finish(out, prof, log, first_ext);
     if (log) attn_cupti_unlock();
     if (attn_cupti_on()) attn_cupti_clear();
     return rc;
 }
 
-int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, void *ctx,
-                     attn_samples *out)
+int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, attn_move_fn move,
+                     void *ctx, attn_samples *out, attn_profile *prof)
 {
-    double t0 = attn_now();
-    while (!attn_measure_done(o, out, attn_now() - t0)) {
-        double a = attn_now();
-        ATTN_TRY(run(ctx));
-        ATTN_TRY(push(out, (int64_t)llround((attn_now() - a) * 1e9)));
+    const attn_measure_opts per = attn_measure_round_opts(o);
+    const int rounds = o->placements > 1 ? o->placements : 1;
+    for (int r = 0; r < rounds; r++) {
+        if (r > 0 && move) ATTN_TRY(move(ctx, r));
+        const int first = out->n;
+        const double t0 = attn_now();
+        while (!round_done(&per, out, first, attn_now() - t0)) {
+            double a = attn_now();
+            ATTN_TRY(run(ctx));
+            ATTN_TRY(push(out, (int64_t)llround((attn_now() - a) * 1e9)));
+            if (prof) {
+                ATTN_TRY(profile_push(prof, out->n - 1));
+                prof->info[out->n - 1].placement = r;
+            }
+        }
     }
     return ATTN_OK;
 }

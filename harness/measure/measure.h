@@ -20,7 +20,18 @@
  * power cap within ~60 ms and steps its clock down 1-4 % (more when hot), so without this the
  * median of a point depends on how warm the GPU was when it started — the between-process
  * "modes" of issue 12 (kernels/NOTES-fused.md). The medians are those of the GPU at its max clock;
- * the flagged samples stay in the database. NVTX ranges: "warm-up", "flush", "timed". */
+ * the flagged samples stay in the database. NVTX ranges: "warm-up", "flush", and one per sample
+ * (sample_range, else "timed").
+ *
+ * Placement rounds: with placements = N > 1 the samples are taken in N rounds, and before each
+ * round after the first the caller's move function places the inputs anew (point_gpu.c: fresh
+ * buffers behind a spacer allocation), then the warm-up runs again. Each round has its own stop
+ * rule: ceil(min_samples / N) samples at least, ceil(max_samples / N) at most, max_time / N
+ * seconds, and the CI target on its own samples; every sample records its round
+ * (attn_sample_info.placement), and the point's summary spans them. (Issue 12 suspected placement
+ * behind fused's modes; measured, it was the power cap — rounds stay for checking that on other
+ * GPUs and kernels.) Without a stream hold (no_hold) a sample's events also time the host's
+ * enqueueing: for profiler runs only, whose times are the profiler's business. */
 #ifndef ATTN_MEASURE_H
 #define ATTN_MEASURE_H
 
@@ -44,6 +55,9 @@ typedef struct attn_measure_opts {
     int max_cooldowns;   /* at most this many cool-downs a point (8) */
     int cupti_alternate; /* 1: with CUPTI on, trace even samples only; odd ones run with
                             collection off (--cupti-alternate, below) */
+    int placements;      /* placement rounds the samples are split into (1: one; below) */
+    int no_hold;         /* 1: no stream hold around a sample (profiler mode: profiler.h) */
+    const char *sample_range; /* NVTX range of each timed sample; NULL: "timed" */
 } attn_measure_opts;
 
 void attn_measure_defaults(attn_measure_opts *o);
@@ -59,6 +73,7 @@ typedef struct attn_sample_info {
     int n_kernels;             /* records attributed to the sample */
     int sm_clock_mhz, temp_c, power_mw;
     int64_t ext_id;            /* CUPTI external correlation id of the sample */
+    int placement;             /* the placement round it was taken in (0, 1, ...: measure below) */
 } attn_sample_info;
 
 /* One kernel, memset or memcpy execution of a sample (the store's table kernels). */
@@ -112,13 +127,19 @@ void attn_profile_free(attn_profile *p);
 /* One forward pass of the thing being timed. GPU: enqueue on `stream` (asynchronous). */
 typedef int (*attn_gpu_run_fn)(void *ctx, cudaStream_t stream);
 typedef int (*attn_cpu_run_fn)(void *ctx);
+/* Before placement round `round` (1, 2, ...): places the inputs anew (whatever refers to them
+ * too). Nothing it does is timed; it may allocate and synchronise. */
+typedef int (*attn_move_fn)(void *ctx, int round);
 
-/* flush/flush_bytes: a device buffer of at least twice the L2 size, used when o->cold. */
-int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx,
+/* flush/flush_bytes: a device buffer of at least twice the L2 size, used when o->cold. move may be
+ * NULL (the rounds then keep one placement). */
+int attn_measure_gpu(const attn_measure_opts *o, attn_gpu_run_fn run, attn_move_fn move, void *ctx,
                      cudaStream_t stream, void *flush, size_t flush_bytes, attn_samples *out,
                      attn_profile *prof);
-int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, void *ctx,
-                     attn_samples *out);
+/* The same rounds on the monotonic clock; prof (may be NULL) gets each sample's round, nothing
+ * else. */
+int attn_measure_cpu(const attn_measure_opts *o, attn_cpu_run_fn run, attn_move_fn move,
+                     void *ctx, attn_samples *out, attn_profile *prof);
 
 /* After a point's last sample, from the complete log (NULL: no records; sample i has external id
  * first_ext + i): moves the point's records into prof->kernels and sets each sample's record
@@ -130,6 +151,9 @@ void attn_profile_finish(attn_samples *s, attn_profile *prof, attn_cupti_log *lo
 /* The stop rule: at least min_samples, then a tight enough CI or the time budget spent; never
  * more than max_samples. */
 int attn_measure_done(const attn_measure_opts *o, const attn_samples *s, double elapsed);
+/* The stop rule of one placement round: o's, the floor, cap and time budget split over the
+ * rounds (above). */
+attn_measure_opts attn_measure_round_opts(const attn_measure_opts *o);
 
 /* Median, p10, p90 and the 95 % CI of the median over the samples not flagged throttled. */
 void attn_summarize(const attn_samples *s, attn_timing *t);

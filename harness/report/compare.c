@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "report/compare.h"
 #include "report/compare_keys.h"
+#include "store/sql.h"
 #include "report/reader.h"
 #include "store/store.h"
 
@@ -32,6 +33,7 @@ typedef struct cmp_run {
     char tag[128];    /* "-" when untagged */
     int64_t seed;
     char init[32];    /* input distribution; with the seed, decides if error metrics compare */
+    char profiler[64];/* the profiler it ran under ("": none): its times are not timings */
 } cmp_run;
 
 int cmp_set_alpha(void *field, const char *value)
@@ -103,7 +105,8 @@ static const cli_command compare_command = {
     "no between-run noise, no history; errors of differing variants are not compared).\n",
     compare_options,
     "Exit status: 0 no regression; 1 at least one key slower; 2 bad usage or data (no such run,\n"
-    "different GPU models, an output that cannot be written: nothing was decided); 3 only\n"
+    "different GPU models, a run made under a profiler (run --profile, ncu, nsys,\n"
+    "compute-sanitizer), an output that cannot be written: nothing was decided); 3 only\n"
     "inconclusive keys where --fail-on-inconclusive asked for a decision.\n",
     NULL};
 
@@ -135,10 +138,16 @@ static int find_run(sqlite3 *db, const cmp_opts *o, const char *spec, int64_t ex
         choice->id = atoll(spec);
         ATTN_TRY(store_run_status(db, choice->id, choice->status, sizeof choice->status));
     }
-    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
-        "SELECT id, coalesce(gpu_name, backend || ' backend'), gpu_name IS NOT NULL,"
-        " coalesce(tag, '-'), seed, coalesce(init, '') FROM runs WHERE id = ?1", -1, &st, NULL),
-        rc, end);
+    int64_t schema5; /* runs.profiler exists (older databases hold no profiler runs) */
+    ATTN_TRY(store_query_int64(db, "SELECT count(*) FROM pragma_table_info('runs')"
+                                   " WHERE name = 'profiler'", &schema5));
+    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db, schema5
+        ? "SELECT id, coalesce(gpu_name, backend || ' backend'), gpu_name IS NOT NULL,"
+          " coalesce(tag, '-'), seed, coalesce(init, ''), coalesce(profiler, '') FROM runs"
+          " WHERE id = ?1"
+        : "SELECT id, coalesce(gpu_name, backend || ' backend'), gpu_name IS NOT NULL,"
+          " coalesce(tag, '-'), seed, coalesce(init, ''), '' FROM runs WHERE id = ?1",
+        -1, &st, NULL), rc, end);
     SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, choice->id), rc, end);
     int step = sqlite3_step(st);
     SQLITE_CHECK_GOTO(db, step, rc, end);
@@ -149,6 +158,8 @@ static int find_run(sqlite3 *db, const cmp_opts *o, const char *spec, int64_t ex
         snprintf(out->tag, sizeof out->tag, "%s", (const char *)sqlite3_column_text(st, 3));
         out->seed = sqlite3_column_int64(st, 4);
         snprintf(out->init, sizeof out->init, "%s", (const char *)sqlite3_column_text(st, 5));
+        snprintf(out->profiler, sizeof out->profiler, "%s",
+                 (const char *)sqlite3_column_text(st, 6));
     }
 end:
     sqlite3_finalize(st);
@@ -164,6 +175,16 @@ static void say_choice(const char *option, const char *spec, const store_run_cho
             store_status_complete(c->status) ? "" : ", an incomplete run");
 }
 
+/* A run made in profiler mode (run --profile, or under ncu, nsys, compute-sanitizer) is refused:
+ * its kernels were serialised or instrumented, and its few samples are no timing. 0, or
+ * CLI_USAGE after a message. */
+static int refuse_profiler_run(const char *role, const cmp_run *r)
+{
+    if (!r->profiler[0]) return 0;
+    return cli_error("compare", "%s run %lld ran under a profiler (%s): its times are not timings; "
+                     "compare runs made without one", role, (long long)r->id, r->profiler);
+}
+
 /* Resolves the candidate run; returns 0 or CLI_USAGE after a message. */
 static int resolve_candidate(sqlite3 *db, const cmp_opts *o, cmp_run *cand)
 {
@@ -176,7 +197,7 @@ static int resolve_candidate(sqlite3 *db, const cmp_opts *o, cmp_run *cand)
                          choice.passed_over ? "complete " : "", o->candidate, o->db,
                          choice.passed_over ? " (--include-incomplete: any)" : "");
     say_choice("--candidate", o->candidate, &choice);
-    return 0;
+    return refuse_profiler_run("candidate", cand);
 }
 
 /* Resolves both runs; returns 0, CLI_USAGE after a message, or -1 for "no baseline, and that is
@@ -191,6 +212,7 @@ static int resolve_runs(sqlite3 *db, const cmp_opts *o, cmp_run *base, cmp_run *
                  cand, base, &found, &base_choice) != ATTN_OK)
         return cli_error("compare", "%s", attn_last_error.msg);
     if (found) say_choice("--baseline", o->baseline, &base_choice);
+    if (found && (rc = refuse_profiler_run("baseline", base))) return rc;
     if (!found) {
         cmp_run other;
         int other_found = 0;

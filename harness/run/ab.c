@@ -62,7 +62,7 @@ static const cli_option ab_options[] = {
     {"--a-options", "TEXT", "run options for A's runs only, words split at spaces", cli_set_text,
      offsetof(ab_opts, side_options[0])},
     {"--b-options", "TEXT",
-     "the same for B: e.g. '--debug-spin fused:20', a known slowdown\n"
+     "the same for B: e.g. '--debug-slow fused:5%', a known slowdown\n"
      "that ab must find",
      cli_set_text, offsetof(ab_opts, side_options[1])},
     READER_OPTION_DB(ab_opts),

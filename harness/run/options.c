@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "measure/profiler.h"
+
 /* ---------------------------------------------------------------- setters
  * Each gets the field the table's offset names, or the whole run_options (offset 0) when it
  * fills more than one field (a list and its count, --param, --debug-spin). Plain counts, texts
@@ -188,19 +190,56 @@ static int set_metrics(void *field, const char *v)
     return 0;
 }
 
+/* The VARIANT of a --debug-* option's VARIANT:VALUE into *out, the VALUE's text into *value;
+ * 0, or CLI_USAGE after a message (`form` says what the option takes). */
+static int debug_variant(const char *option, const char *form, const char *v,
+                         const attn_variant **out, const char **value)
+{
+    const char *colon = strchr(v, ':');
+    char name[64];
+    if (!colon || (size_t)(colon - v) >= sizeof name)
+        return cli_error("run", "bad %s '%s' (%s)", option, cli_clip(v), form);
+    snprintf(name, sizeof name, "%.*s", (int)(colon - v), v);
+    if (!(*out = attn_variant_find(name)))
+        return cli_error("run", "unknown variant '%s' in %s", name, option);
+    *value = colon + 1;
+    return 0;
+}
+
 static int set_spin(void *ctx, const char *v)
 {
     run_options *o = ctx;
-    const char *colon = strchr(v, ':');
-    char name[64];
+    const char *value;
     int us[1];
-    if (!colon || (size_t)(colon - v) >= sizeof name || cli_int_list(colon + 1, 1, us, 1) != 1 ||
-        us[0] > 10000000)
+    if (debug_variant("--debug-spin", "VARIANT:MICROSECONDS", v, &o->spin_variant, &value))
+        return CLI_USAGE;
+    if (cli_int_list(value, 1, us, 1) != 1 || us[0] > 10000000)
         return cli_error("run", "bad --debug-spin '%s' (VARIANT:MICROSECONDS)", cli_clip(v));
-    snprintf(name, sizeof name, "%.*s", (int)(colon - v), v);
-    if (!(o->spin_variant = attn_variant_find(name)))
-        return cli_error("run", "unknown variant '%s' in --debug-spin", name);
     o->spin_us = us[0];
+    return 0;
+}
+
+/* VARIANT:P% with 0 < P <= 1000; the % is required, so that 5 is never read as 500 %. */
+static int set_slow(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    const char *value;
+    if (debug_variant("--debug-slow", "VARIANT:P%, e.g. fused:5%", v, &o->slow_variant, &value))
+        return CLI_USAGE;
+    const size_t len = strlen(value);
+    if (len < 2 || value[len - 1] != '%' || cli_fraction(value, &o->slow_fraction) ||
+        !(o->slow_fraction > 0) || o->slow_fraction > 10)
+        return cli_error("run", "bad --debug-slow '%s' (VARIANT:P%%, 0 < P <= 1000, e.g. "
+                         "fused:5%%)", cli_clip(v));
+    return 0;
+}
+
+/* int: placement rounds, 1 to RUN_PLACEMENTS_MAX. */
+static int set_placements(void *field, const char *v)
+{
+    if (cli_set_count(field, v) || *(int *)field > RUN_PLACEMENTS_MAX)
+        return cli_error("run", "bad --placements value '%s' (1 to %d)", cli_clip(v),
+                         RUN_PLACEMENTS_MAX);
     return 0;
 }
 
@@ -245,8 +284,8 @@ static const cli_option run_option_table[] = {
      offsetof(run_options, init)},
     {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache,
      offsetof(run_options, measure.cold)},
-    {"--min-samples", "N", "at least N samples per point (default 10)", cli_set_count,
-     offsetof(run_options, measure.min_samples)},
+    {"--min-samples", "N", "at least N samples per point (default 10; 3 in profiler mode)",
+     cli_set_count, offsetof(run_options, measure.min_samples)},
     {"--target-ci", "P", "stop when the 95 % CI of the median is within ±P (default 1%)",
      set_target_ci, offsetof(run_options, measure.target_ci)},
     {"--max-time", "T", "at most T seconds of timing per point (default 2s)", set_max_time,
@@ -269,10 +308,23 @@ static const cli_option run_option_table[] = {
      cli_set_flag, offsetof(run_options, no_ceilings)},
     {"--metrics", "dram", "DRAM bytes per point from hardware counters (a separate pass)",
      set_metrics, offsetof(run_options, metrics)},
+    {"--placements", "N",
+     "split each point's samples into N rounds, the device inputs moved to\n"
+     "a fresh allocation before each round after the first (default 1)",
+     set_placements, offsetof(run_options, measure.placements)},
+    {"--profile", NULL,
+     "profiler mode (automatic under ncu, nsys, compute-sanitizer): no\n"
+     "stream hold, no CUPTI, no ceilings, 3 to 5 samples unless\n"
+     "--min-samples; the run is marked a profiler run",
+     cli_set_flag, offsetof(run_options, profile)},
     {"--debug-spin", "V:US",
      "add a US-microsecond busy-wait kernel to variant V's timed runs: a\n"
      "known slowdown, to check that `attnbench compare` catches it",
      set_spin, 0},
+    {"--debug-slow", "V:P%",
+     "add P% of variant V's own median (measured first, untimed) as a\n"
+     "busy-wait to its timed runs: a known relative slowdown",
+     set_slow, 0},
     {"--sweep", "FILE", "read options from FILE (one or more per line, # comments) first",
      set_sweep, 0},
     {"--quiet", NULL, "no progress line", cli_set_flag, offsetof(run_options, quiet)},
@@ -357,11 +409,41 @@ static void defaults(run_options *o)
     o->db = "results/attnbench.db";
     o->seed = 1;
     attn_measure_defaults(&o->measure);
+    o->measure.min_samples = 0; /* unset: finish_options sets the default of the run's mode */
+}
+
+static const char *env(const char *name) { return getenv(name); }
+
+/* Profiler mode (measure/profiler.h): under a tool the environment names, or --profile. */
+static void profiler_mode(run_options *o)
+{
+    attn_measure_opts *m = &o->measure;
+    const char *tool = attn_profiler_detect(env);
+    o->profiler = tool ? tool : o->profile ? "--profile" : NULL;
+    if (!o->profiler) {
+        if (!m->min_samples) m->min_samples = 10;
+        return;
+    }
+    o->no_cupti = o->no_ceilings = 1;
+    m->no_hold = 1;
+    if (!m->min_samples) m->min_samples = 3;
+    m->max_samples = m->min_samples > 5 ? m->min_samples : 5;
+}
+
+/* --debug-spin's and --debug-slow's variant must be one that runs, on the GPU. */
+static int check_debug_variant(const run_options *o, const char *option, const attn_variant *v)
+{
+    int listed = 0;
+    for (int j = 0; j < o->n_variants; j++) listed |= o->variants[j] == v;
+    if (!listed || o->cpu)
+        return cli_error("run", "%s needs the GPU backend and '%s' among --variants", option,
+                         v->name);
+    return 0;
 }
 
 /* What depends on several options: --tokens and --model-dim replace --batch and --heads (so
  * giving both is an error: one would be silently ignored), the defaults of those two, the
- * variants (all of them by default), --debug-spin's variant. */
+ * variants (all of them by default), profiler mode, the --debug-spin and --debug-slow variants. */
 static int finish_options(run_options *o)
 {
     if (o->tokens && o->n_batch)
@@ -372,18 +454,16 @@ static int finish_options(run_options *o)
                          "H = N / D for each D)");
     if (!o->n_batch) o->batch[0] = 1, o->n_batch = 1;
     if (!o->n_heads) o->heads[0] = 16, o->n_heads = 1;
+    profiler_mode(o);
     attn_measure_opts *m = &o->measure;
     if (m->min_samples > m->max_samples) m->max_samples = m->min_samples;
     if (!o->n_variants) /* all of them */
         for (const attn_variant *const *v = attn_variants; *v; v++)
             o->variants[o->n_variants++] = *v;
-    if (o->spin_variant) {
-        int listed = 0;
-        for (int j = 0; j < o->n_variants; j++) listed |= o->variants[j] == o->spin_variant;
-        if (!listed || o->cpu)
-            return cli_error("run", "--debug-spin needs the GPU backend and '%s' among --variants",
-                             o->spin_variant->name);
-    }
+    if (o->spin_variant && check_debug_variant(o, "--debug-spin", o->spin_variant))
+        return CLI_USAGE;
+    if (o->slow_variant && check_debug_variant(o, "--debug-slow", o->slow_variant))
+        return CLI_USAGE;
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #define RUN_VARIANTS_MAX 64
 #define RUN_PARAMS_MAX 8     /* --param options */
 #define RUN_ARGS_MAX 512     /* options from --sweep files and the command line together */
+#define RUN_PLACEMENTS_MAX 256 /* --placements */
 
 /* One --param [VARIANT.]KEY=LIST. */
 typedef struct run_param {
@@ -48,6 +49,11 @@ typedef struct run_options {
     const char *metrics;                    /* --metrics: "dram" or NULL */
     const attn_variant *spin_variant;       /* --debug-spin: the variant slowed on purpose */
     int spin_us;
+    const attn_variant *slow_variant;       /* --debug-slow: the variant slowed by a share */
+    double slow_fraction;                   /* of its own median (0.05 for 5%) */
+    int profile;                            /* --profile: profiler mode even if none is seen */
+    const char *profiler;                   /* profiler mode: the tool (measure/profiler.h), or
+                                               "--profile"; NULL: a normal run */
     /* Storage the parsed values point into. */
     char variant_text[1024];
     char sweep_text[64 << 10];

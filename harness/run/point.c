@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,12 +249,36 @@ static void describe_plan(run_point *pt)
     if (pt->v->work) pt->v->work(pt->plan, &w);
     pt->sp.exec_flops = w.flops, pt->sp.bytes = w.bytes;
     if (pt->v->describe) pt->v->describe(pt->plan, pt->config_text, sizeof pt->config_text);
-    if (pt->spin_ns) { /* the point carries the knob: no one mistakes it for the variant's speed */
-        size_t len = strlen(pt->config_text);
-        snprintf(pt->config_text + len, sizeof pt->config_text - len, "%sdebug_spin_us=%d",
-                 len ? " " : "", pt->env->o->spin_us);
-    }
+    /* The point carries the knobs: no one mistakes a slowed point for the variant's speed, and
+     * the rounds its samples span are read with it. */
+    const run_options *o = pt->env->o;
+    if (pt->spin_ns) run_point_config_add(pt, "debug_spin_us=%d", o->spin_us);
+    if (o->slow_variant == pt->v)
+        run_point_config_add(pt, "debug_slow=%g%%", o->slow_fraction * 100);
+    if (o->measure.placements > 1) run_point_config_add(pt, "placements=%d", o->measure.placements);
     if (pt->config_text[0]) pt->sp.config = pt->config_text;
+}
+
+void run_point_config_add(run_point *pt, const char *fmt, ...)
+{
+    size_t len = strlen(pt->config_text);
+    va_list ap;
+    if (len && len + 1 < sizeof pt->config_text) pt->config_text[len++] = ' ';
+    va_start(ap, fmt);
+    vsnprintf(pt->config_text + len, sizeof pt->config_text - len, fmt, ap);
+    va_end(ap);
+    if (pt->config_text[0]) pt->sp.config = pt->config_text;
+}
+
+void run_point_nvtx_name(const attn_variant *v, const attn_point *p, char *buf, size_t n)
+{
+    char kv[32] = "";
+    if (p->kv_heads != p->heads) snprintf(kv, sizeof kv, " Hkv=%d", p->kv_heads);
+    snprintf(buf, n, "%s %s B=%d H=%d%s S=%d D=%d%s%s%s", v->name, attn_dtype_name(p->dtype),
+             p->batch, p->heads, kv, p->seq, p->head_dim, p->causal ? " causal" : "",
+             p->params[0] ? " " : "", p->params);
+    for (char *c = buf; *c; c++)
+        if (*c == '/') *c = ':';
 }
 
 /* --save-tensors: the checked output, written once, whichever backend made it. */
@@ -298,8 +323,9 @@ void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, cons
                    run_point *pt)
 {
     init_point(env, s, v, params, pt);
-    char range[256], text[200];
-    snprintf(range, sizeof range, "%s %s", v->name, attn_point_format(&pt->p, text, sizeof text));
+    char range[sizeof pt->nvtx_name + 8];
+    run_point_nvtx_name(v, &pt->p, pt->nvtx_name, sizeof pt->nvtx_name);
+    snprintf(range, sizeof range, "point %s", pt->nvtx_name);
     attn_nvtx_push(range);
     int rc;
     if (s->setup_rc != ATTN_OK) {

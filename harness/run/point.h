@@ -74,6 +74,8 @@ typedef struct run_point {
     void *workspace;              /* GPU: v->workspace_bytes() of device memory */
     size_t workspace_bytes;
     uint64_t spin_ns;             /* --debug-spin: busy-wait after each timed run */
+    uint64_t slow_ns;             /* --debug-slow: the same, its share of the calibrated median */
+    char nvtx_name[256];          /* each timed sample's NVTX range (run_point_nvtx_name) */
     run_point_status status;
     store_point sp;               /* the row stored */
     attn_samples samples;
@@ -120,7 +122,18 @@ void run_shape_free(const run_env *env, run_shape *s);
 /* --save-tensors: the shape's Q, K, V as DIR/q.npy, k.npy, v.npy. */
 int run_shape_save_inputs(const run_env *env, const run_shape *s);
 
-/* One variant with one params text at shape s: everything up to storing (pt is filled). */
+/* Appends a printf-formatted knob ("debug_spin_us=20") to the point's stored config text, a space
+ * before it when the text is not empty. */
+void run_point_config_add(run_point *pt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The point's NVTX name, which `ncu --nvtx-include "attnbench@NAME/"` matches: "fused bf16 B=2
+ * H=32 S=8192 D=64 causal", " Hkv=8" after H where H_kv differs, then the params; free of '/',
+ * ncu's separator of nested ranges (one in a params text becomes ':'). */
+void run_point_nvtx_name(const attn_variant *v, const attn_point *p, char *buf, size_t n);
+
+/* One variant with one params text at shape s: everything up to storing (pt is filled). The NVTX
+ * range "point NAME" spans it; each timed sample has a range NAME of its own. */
 void run_point_run(const run_env *env, run_shape *s, const attn_variant *v, const char *params,
                    run_point *pt);
 /* Stores the point: its row, samples, kernel records and metrics in one transaction. */

@@ -65,7 +65,10 @@ static int cpu_checked_run(run_point *pt)
 
 static int cpu_time(run_point *pt)
 {
-    ATTN_TRY(attn_measure_cpu(&pt->env->o->measure, cpu_forward, pt, &pt->samples));
+    /* No move between placement rounds: the host inputs stay where they are (the rounds are
+     * recorded all the same, so that the GPU's pipeline is tested here). */
+    ATTN_TRY(attn_measure_cpu(&pt->env->o->measure, cpu_forward, NULL, pt, &pt->samples,
+                              &pt->profile));
     pt->profile.method = "cpu_clock";
     return ATTN_OK;
 }

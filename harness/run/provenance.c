@@ -48,7 +48,7 @@ void run_provenance(const run_options *o, const attn_gpu_info *gpu, int argc, ch
         .sm_count = -1, .l2_bytes = -1, .mem_bytes = -1, .max_sm_clock_mhz = -1,
         .max_mem_clock_mhz = -1, .ecc = -1, .cupti = -1,
         .timing_method = !gpu ? "cpu_clock" : attn_cupti_on() ? "cupti_span" : "events",
-        .metrics = o->metrics, .metrics_reason = metrics_reason,
+        .metrics = o->metrics, .metrics_reason = metrics_reason, .profiler = o->profiler,
     };
     if (!gpu) return;
     r->gpu_name = gpu->name, r->driver_version = gpu->driver, r->cuda_runtime = gpu->runtime;

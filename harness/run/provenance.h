@@ -1,6 +1,7 @@
 /* provenance.h — what a run stores about where and how it ran (its runs row): the command line,
  * host, build, backend, input seed and distribution, cache mode, and on the GPU backend the
- * device's identity, clocks, profiling setup and the cuDNN version it can load. */
+ * device's identity, clocks, profiling setup and the cuDNN version it can load; the profiler it
+ * ran under (profiler mode), if any. */
 #ifndef ATTN_RUN_PROVENANCE_H
 #define ATTN_RUN_PROVENANCE_H
 

@@ -101,7 +101,8 @@ static int gpu_buffers(run_env *env)
 static int open_device(run_state *r)
 {
     const run_options *o = r->o;
-    if (o->no_cupti) attn_cupti_disable("disabled by --no-cupti");
+    if (o->profiler) attn_cupti_disable("profiler mode: CUPTI left to the profiler");
+    else if (o->no_cupti) attn_cupti_disable("disabled by --no-cupti");
     else r->cupti_started = attn_cupti_init() == ATTN_OK;
     if (attn_gpu_open(&r->gpu) != ATTN_OK) {
         fprintf(stderr, "attnbench run: no usable GPU (%s); nothing was run: --backend cpu runs "
@@ -128,6 +129,7 @@ static void open_counters(run_state *r)
     const run_options *o = r->o;
     if (!o->metrics) return;
     if (o->cpu) r->metrics_reason = "no hardware counters on the CPU backend";
+    else if (o->profiler) r->metrics_reason = "profiler mode: the counters are the profiler's";
     else if (attn_metrics_open(o->metrics, r->metrics_why, sizeof r->metrics_why) == ATTN_OK)
         r->env.metrics_on = 1;
     else r->metrics_reason = r->metrics_why;
@@ -282,6 +284,10 @@ int cmd_run(int argc, char **argv)
     if (!rc) {
         attn_interrupt_install(); /* from here a Ctrl-C ends the run with its row */
         if (!o.cpu && !o.no_ceilings) run_ceilings(r.db, r.run_id, r.env.stream);
+        if (o.profiler)
+            fprintf(stderr, "attnbench run: profiler mode (%s): no stream hold, no CUPTI, no "
+                    "ceilings, %d to %d samples per point; the run is marked a profiler run, "
+                    "not a timing\n", o.profiler, o.measure.min_samples, o.measure.max_samples);
         run_progress_start(&r.progress, o.quiet, r.sweep.total);
         fprintf(stderr, "attnbench run %lld: %d points (%d shapes × variants) on %s into %s\n",
                 (long long)r.run_id, r.sweep.total, r.sweep.n_shapes,

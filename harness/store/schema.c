@@ -180,6 +180,12 @@ static const char *const migrations[] = {
     "ALTER TABLE runs ADD COLUMN pid INTEGER;"
     "ALTER TABLE runs ADD COLUMN pid_ns TEXT;"           /* boot id + PID namespace inode */
     "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;",    /* ISO 8601 UTC: the last stored point */
+
+    /* 5: placement rounds and profiler runs (issue 12) — a point's samples taken in rounds, its
+     * device inputs moved to a fresh allocation before each round after the first (the round of
+     * each sample); a run under ncu, nsys or compute-sanitizer (whose times are not timings). */
+    "ALTER TABLE samples ADD COLUMN placement INTEGER;"  /* round 0, 1, ...; NULL: not recorded */
+    "ALTER TABLE runs ADD COLUMN profiler TEXT;",        /* ncu | nsys | compute-sanitizer | ... */
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

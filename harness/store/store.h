@@ -71,6 +71,8 @@ typedef struct store_run {
     const char *metrics_reason;/* why metrics were not collected, NULL when they were */
     /* Schema 4. */
     const char *cudnn_version; /* the cuDNN the run could load ("9.19.0"), NULL none */
+    /* Schema 5. */
+    const char *profiler;      /* the tool the run ran under (profiler mode), NULL none */
 } store_run;
 
 /* The run's row, status 'running'. The calling process is the run's: its pid and PID namespace

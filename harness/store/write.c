@@ -22,12 +22,12 @@ static int run_provenance(sqlite3 *db, int64_t run_id, const store_run *r)
         " mem_bytes = ?5, max_sm_clock_mhz = ?6, max_mem_clock_mhz = ?7, ecc = ?8,"
         " driver_string = ?9, cupti_version = ?10, cupti = ?11, cupti_reason = ?12,"
         " clock_source = ?13, timing_method = ?14, metrics = ?15, metrics_reason = ?16,"
-        " cudnn_version = ?18 WHERE id = ?17", -1, &st, NULL));
+        " cudnn_version = ?18, profiler = ?19 WHERE id = ?17", -1, &st, NULL));
     int rc = ATTN_OK;
     const struct { int pos; const char *v; } texts[] = {{1, r->gpu_uuid},
         {2, r->compute_capability}, {9, r->driver_string}, {10, r->cupti_version},
         {12, r->cupti_reason}, {13, r->clock_source}, {14, r->timing_method}, {15, r->metrics},
-        {16, r->metrics_reason}, {18, r->cudnn_version}};
+        {16, r->metrics_reason}, {18, r->cudnn_version}, {19, r->profiler}};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0] && rc == ATTN_OK; i++)
         rc = store_bind_text(db, st, texts[i].pos, texts[i].v && texts[i].v[0] ? texts[i].v : NULL);
     const struct { int pos; int64_t v; } ints[] = {{3, r->sm_count}, {4, r->l2_bytes},
@@ -211,14 +211,15 @@ static int sample_info(sqlite3 *db, int64_t point_id, const attn_sample_info *in
     sqlite3_stmt *st;
     SQLITE_CHECK(db, sqlite3_prepare_v2(db,
         "UPDATE samples SET event_ns = ?1, kernel_sum_ns = ?2, span_ns = ?3, n_kernels = ?4,"
-        " sm_clock_mhz = ?5, temp_c = ?6, power_mw = ?7, ext_id = ?8"
+        " sm_clock_mhz = ?5, temp_c = ?6, power_mw = ?7, ext_id = ?8, placement = ?11"
         " WHERE point_id = ?9 AND idx = ?10", -1, &st, NULL));
     int rc = ATTN_OK;
     for (int i = 0; i < n && rc == ATTN_OK; i++) {
         const attn_sample_info *x = &info[i];
         const int64_t v[] = {x->event_ns, x->kernel_sum_ns, x->span_ns, x->n_kernels,
-                             x->sm_clock_mhz, x->temp_c, x->power_mw, x->ext_id, point_id, i};
-        rc = step_row(db, st, v, 10);
+                             x->sm_clock_mhz, x->temp_c, x->power_mw, x->ext_id, point_id, i,
+                             x->placement};
+        rc = step_row(db, st, v, 11);
     }
     sqlite3_finalize(st);
     return rc;

@@ -94,7 +94,7 @@ static void fallback_other_subscriber(void)
     o.max_time = 0.05, o.max_sm_mhz = g.clocks.max_sm_mhz;
     attn_samples sm = {0};
     attn_profile pr = {0};
-    int rc = attn_measure_gpu(&o, two_fills, NULL, s, flush, 2 * (size_t)g.l2_bytes, &sm, &pr);
+    int rc = attn_measure_gpu(&o, two_fills, NULL, NULL, s, flush, 2 * (size_t)g.l2_bytes, &sm, &pr);
     test_cond("events measurement goes on", rc == ATTN_OK && sm.n >= 10);
     test_cond("method events", pr.method && strcmp(pr.method, "events") == 0);
     int same = 1, clock = 1;
