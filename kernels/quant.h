@@ -46,6 +46,12 @@ typedef struct attn_quant_args {
     cudaStream_t stream;
 } attn_quant_args;
 
+/* The Hopper kernel (kernels/quant_sm90.cu): available() is 1 on an sm_90 device with the sm_90a
+ * build; setup() once per configuration outside timing (ATTN_SKIP: no such kernel). */
+int attn_quant_sm90_available(void);
+int attn_quant_sm90_setup(const attn_quant_args *a);
+int attn_quant_sm90_launch(const attn_quant_args *a);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,12 @@ typedef struct attn_sparse_args {
 /* The portable kernel (kernels/sparse.cu, mma.sync, sm_80+). */
 int attn_sparse_mma_launch(const attn_sparse_args *a);
 
+/* The Hopper kernel (kernels/sparse_sm90.cu): available() is 1 on an sm_90 device with the sm_90a
+ * build; setup() once per (dtype, D, DV, tile) outside timing (ATTN_SKIP: no such kernel). */
+int attn_sparse_sm90_available(void);
+int attn_sparse_sm90_setup(int dtype, int D, int DV, int tile);
+int attn_sparse_sm90_launch(const attn_sparse_args *a);
+
 #ifdef __cplusplus
 }
 #endif
