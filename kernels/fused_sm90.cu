@@ -123,10 +123,11 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
             for (int it = 0;; it++) {
                 const int qb = it & 1;
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
-                const int t = sm90_queue_take(&attn_sm90_next_tile, &attn_sm90_blocks_done, p.total);
-                if (t < 0) {
+                const int t = sm90_queue_take(&attn_sm90_next_tile);
+                if (t >= p.total) {
                     slot[qb] = -1; /* releases the consumers: no more tiles */
                     mbar_arrive(bar.tile_full(qb));
+                    sm90_queue_leave(&attn_sm90_next_tile, &attn_sm90_blocks_done);
                     break;
                 }
                 const tile_pos tp = tile_at(p, t);
@@ -194,8 +195,8 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
 
             if (cw == NWG - 1) named_arrive(1, 256); /* warpgroup 0 issues first */
 
-            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK + st * C::K_BYTES); };
-            auto issue_pv = [&](int st) { sm90_issue_pv<T, D, BN>(o, pf, sV + st * C::V_BYTES, p.v_lbo, p.v_sbo); };
+            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES); };
+            auto issue_pv = [&](int st) { sm90_issue_pv<T, D, BN>(o, pf, sV, st * C::V_BYTES, p.v_lbo, p.v_sbo); };
             /* mask keys >= Sk and (causal) keys after the query, only on tiles that need it */
             auto mask = [&](int j) { sm90_mask<BN>(s, j * BN, Sk, p.causal, wg_row0, row_a, row_b, t); };
             auto softmax = [&](float (&alpha)[2]) { sm90_softmax<BN>(s, m_i, l_i, sl2, alpha); };
@@ -265,8 +266,10 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
             float inv[2];
             sm90_row_sums(l_i, inv);
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            sm90_stage_o<T, D, BM>(o, inv, stg, cw, warp, g, t);
             T *gO = static_cast<T *>(p.o) + ((size_t)tp.b * p.H + tp.h) * (size_t)S * D;
-            sm90_store_o<T, D, BM>(o, inv, gbase + qb * C::Q_BYTES, gO, m0, S, cw, warp, lane);
+            sm90_store_o<T, D, BM>(stg, gO, m0, S, cw, warp, lane);
             mbar_arrive(bar.q_empty(qb));
             if (p.lse && t == 0) {
                 float *lse = p.lse + ((size_t)tp.b * p.H + tp.h) * (size_t)S;

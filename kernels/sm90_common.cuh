@@ -217,48 +217,48 @@ template <int ST> struct sm90_bars {
     }
 };
 
-/* The next item of a persistent grid's work queue (next: the counter; done: the blocks that found
- * it empty), or -1 when none is left; the last block to find it empty resets both counters, so
- * every launch starts from zero without a memset (launches using one pair must not overlap). */
-__device__ __forceinline__ int sm90_queue_take(unsigned int *next, unsigned int *done, int total)
+/* A persistent grid's work queue: a counter of the next item (next) and one of the blocks that
+ * found it empty (done). sm90_queue_take: the next item, >= total when none is left; a block that
+ * gets none calls sm90_queue_leave once, and the last to leave resets both counters, so every
+ * launch starts from zero without a memset (launches using one pair must not overlap in time). */
+__device__ __forceinline__ int sm90_queue_take(unsigned int *next) { return (int)atomicAdd(next, 1u); }
+__device__ __forceinline__ void sm90_queue_leave(unsigned int *next, unsigned int *done)
 {
-    const int t = (int)atomicAdd(next, 1u);
-    if (t < total) return t;
     if (atomicAdd(done, 1u) == gridDim.x - 1) {
         *next = 0;
         *done = 0;
     }
-    return -1;
 }
 
-/* s = Q·Kᵀ of one warpgroup: its 64 rows of the Q buffer sQ (BM rows) against the K stage sK (BN
- * keys), both K-major in 64-column swizzled blocks; issued and committed, not waited for. */
+/* s = Q·Kᵀ of one warpgroup: its 64 rows of the Q buffer sQ (BM rows) against the K stage at sK +
+ * st_off (BN keys), both K-major in 64-column swizzled blocks; issued and committed, not waited for.
+ * (Base and stage offset apart: the address sum in this order is the code the dense kernel had.) */
 template <typename T, int D, int BM, int BN>
-__device__ __forceinline__ void sm90_issue_qk(float (&s)[BN / 2], uint32_t sQ, int cw, uint32_t sK)
+__device__ __forceinline__ void sm90_issue_qk(float (&s)[BN / 2], uint32_t sQ, int cw, uint32_t sK, uint32_t st_off)
 {
     wg_fence();
     fence_regs(s);
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
         const uint64_t da = gdesc(sQ + (kk / 4) * BM * 128 + cw * 64 * 128 + (kk % 4) * 32, 16, 1024);
-        const uint64_t dk = gdesc(sK + (kk / 4) * BN * 128 + (kk % 4) * 32, 16, 1024);
+        const uint64_t dk = gdesc(sK + st_off + (kk / 4) * BN * 128 + (kk % 4) * 32, 16, 1024);
         wg_ops<T>::template ss<BN>(s, da, dk, kk > 0);
     }
     wg_commit();
     fence_regs(s);
 }
 
-/* o += P·V: P from registers (pf, packed by sm90_pack_p), the V stage sV N-major (lbo: the next 64
- * columns, sbo: the next 8 keys); issued and committed, not waited for. */
+/* o += P·V: P from registers (pf, packed by sm90_pack_p), the V stage at sV + st_off N-major (lbo:
+ * the next 64 columns, sbo: the next 8 keys); issued and committed, not waited for. */
 template <typename T, int DV, int BN>
 __device__ __forceinline__ void sm90_issue_pv(float (&o)[DV / 2], const uint32_t (&pf)[BN / 16][4],
-                                              uint32_t sV, uint32_t lbo, uint32_t sbo)
+                                              uint32_t sV, uint32_t st_off, uint32_t lbo, uint32_t sbo)
 {
     wg_fence();
     fence_regs(o);
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++) {
-        const uint64_t dv = gdesc(sV + kk * 16 * 128, lbo, sbo);
+        const uint64_t dv = gdesc(sV + st_off + kk * 16 * 128, lbo, sbo);
         wg_ops<T>::template rs<DV>(o, pf[kk], dv);
     }
     wg_commit();
@@ -267,9 +267,10 @@ __device__ __forceinline__ void sm90_issue_pv(float (&o)[DV / 2], const uint32_t
 
 /* Keys >= Sk and (causal) keys after the query set to -inf in s, the scores of keys key0 .. key0 +
  * BN − 1 for rows row_a, row_b of a warpgroup whose first row is wg_row0; only on a tile that
- * crosses the end of the keys or the diagonal (t: the lane's index in its quad). */
+ * crosses the end of the keys or the diagonal (t: the lane's index in its quad; causal by reference,
+ * read where used: by value, the dense kernel compiled to other code). */
 template <int BN>
-__device__ __forceinline__ void sm90_mask(float (&s)[BN / 2], int key0, int Sk, int causal, int wg_row0,
+__device__ __forceinline__ void sm90_mask(float (&s)[BN / 2], int key0, int Sk, const int &causal, int wg_row0,
                                           int row_a, int row_b, int t)
 {
     if (key0 + BN > Sk || (causal && key0 + BN - 1 > wg_row0)) {
@@ -352,14 +353,14 @@ __device__ __forceinline__ void sm90_row_sums(float (&l_i)[2], float (&inv)[2])
     }
 }
 
-/* O·inv rounded to T, staged in this warp's 16 rows of stg (a BM-row Q buffer, same swizzle), then
- * stored with 16-byte coalesced writes to the rows m0 + row < S of gO (row stride DV). The caller
- * makes sure no warp of the warpgroup still reads those Q rows. */
+/* The epilogue of a warp: sm90_stage_o writes O·inv rounded to T into this warp's 16 rows of stg
+ * (a BM-row Q buffer, same swizzle; g, t: the lane's quad and its index in it; the caller makes
+ * sure no warp of the warpgroup still reads them), sm90_store_o then stores those rows < S with 16-byte coalesced writes to gO (row m0 + row,
+ * stride DV) and orders the reads before the next TMA write of the buffer. */
 template <typename T, int DV, int BM>
-__device__ __forceinline__ void sm90_store_o(const float (&o)[DV / 2], const float (&inv)[2], unsigned char *stg,
-                                             T *gO, int m0, int S, int cw, int warp, int lane)
+__device__ __forceinline__ void sm90_stage_o(const float (&o)[DV / 2], const float (&inv)[2], unsigned char *stg,
+                                             int cw, int warp, int g, int t)
 {
-    const int g = lane >> 2, t = lane & 3;
     {
         const int ra = cw * 64 + warp * 16 + g, rb = ra + 8;
 #pragma unroll
@@ -372,6 +373,10 @@ __device__ __forceinline__ void sm90_store_o(const float (&o)[DV / 2], const flo
         }
     }
     __syncwarp();
+}
+template <typename T, int DV, int BM>
+__device__ __forceinline__ void sm90_store_o(unsigned char *stg, T *gO, int m0, int S, int cw, int warp, int lane)
+{
     constexpr int CH = DV / 8;
 #pragma unroll
     for (int k = 0; k < 16 * CH / 32; k++) {

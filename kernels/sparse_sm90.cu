@@ -75,10 +75,11 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             for (int it = 0;; it++) {
                 const int qb = it & 1;
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
-                const int t = sm90_queue_take(&attn_sparse_sm90_next_row, &attn_sparse_sm90_blocks_done, p.total);
-                if (t < 0) {
+                const int t = sm90_queue_take(&attn_sparse_sm90_next_row);
+                if (t >= p.total) {
                     slot[qb] = -1; /* releases the consumers: no more rows */
                     mbar_arrive(bar.tile_full(qb));
+                    sm90_queue_leave(&attn_sparse_sm90_next_row, &attn_sparse_sm90_blocks_done);
                     break;
                 }
                 const int r = p.order ? __ldg(p.order + t) : t;
@@ -140,8 +141,8 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             for (int i = 0; i < DV / 2; i++) o[i] = 0.f;
             float m_i[2] = {-INFINITY, -INFINITY}, l_i[2] = {0.f, 0.f};
 
-            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK + st * C::K_BYTES); };
-            auto issue_pv = [&](int st) { sm90_issue_pv<T, DV, BN>(o, pf, sV + st * C::V_BYTES, v_lbo, v_sbo); };
+            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES); };
+            auto issue_pv = [&](int st) { sm90_issue_pv<T, DV, BN>(o, pf, sV, st * C::V_BYTES, v_lbo, v_sbo); };
             auto mask = [&](int key0) { sm90_mask<BN>(s, key0, S, p.causal, wg_row0, row_a, row_b, t); };
             auto release = [&](uint32_t b) {
                 if (lane == 0) mbar_arrive(b);
@@ -209,8 +210,10 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             float inv[2];
             sm90_row_sums(l_i, inv);
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            sm90_stage_o<T, DV, BM>(o, inv, stg, cw, warp, g, t);
             T *gO = static_cast<T *>(p.o) + (size_t)hb * S * DV;
-            sm90_store_o<T, DV, BM>(o, inv, gbase + qb * C::Q_BYTES, gO, m0, S, cw, warp, lane);
+            sm90_store_o<T, DV, BM>(stg, gO, m0, S, cw, warp, lane);
             mbar_arrive(bar.q_empty(qb));
         }
     }
