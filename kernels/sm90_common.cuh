@@ -25,8 +25,9 @@
 
 /* Shared memory of a block: two Q buffers of BM rows (the next tile's Q loads while this one
  * computes; O is staged in its tile's buffer), ST stages of K (BN × D) and V (BN × DV), the
- * mbarriers, then one int per Q buffer (the tile it holds). 1024 bytes of slack align the base. */
-template <int BM_, int BN_, int D, int DV, int ST> struct sm90_layout {
+ * mbarriers, then SLOT ints per Q buffer (the tile it holds, and what the producer tells the
+ * consumers about it). 1024 bytes of slack align the base. */
+template <int BM_, int BN_, int D, int DV, int ST, int SLOT = 1> struct sm90_layout {
     static constexpr int BM = BM_, BN = BN_, STAGES = ST;
     static constexpr int Q_BYTES = BM * D * 2;
     static constexpr int K_BYTES = BN * D * 2, V_BYTES = BN * DV * 2;
@@ -35,7 +36,7 @@ template <int BM_, int BN_, int D, int DV, int ST> struct sm90_layout {
     static constexpr int OFF_BAR = OFF_V + ST * V_BYTES;
     static constexpr int N_BAR = 6 + 4 * ST; /* tile/q full, q empty ×2; k/v full/empty */
     static constexpr int OFF_SLOT = OFF_BAR + 8 * N_BAR;
-    static constexpr int SMEM = OFF_SLOT + 8 + 1024;
+    static constexpr int SMEM = OFF_SLOT + 8 * SLOT + 1024;
 };
 
 #ifdef ATTN_SM90_DEVICE

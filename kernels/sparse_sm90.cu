@@ -40,8 +40,9 @@ struct sparse_params {
     float scale_log2;
 };
 
-/* query tile = key tile = TILE; NWG = TILE / 64 consumer warpgroups; ring of 2 stages */
-template <int TILE, int D, int DV> using sparse_cfg = sm90_layout<TILE, TILE, D, DV, 2>;
+/* query tile = key tile = TILE; NWG = TILE / 64 consumer warpgroups; ring of 2 stages; per Q
+ * buffer 3 ints: the row, its first entry in col_idx, its number of kept tiles */
+template <int TILE, int D, int DV> using sparse_cfg = sm90_layout<TILE, TILE, D, DV, 2, 3>;
 
 template <typename T, int D, int DV, int TILE>
 __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
@@ -56,7 +57,7 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
     extern __shared__ unsigned char smem_raw[];
     const uint32_t base = (attn_smem_u32(smem_raw) + 1023u) & ~1023u;
     unsigned char *gbase = smem_raw + (base - attn_smem_u32(smem_raw));
-    volatile int *slot = reinterpret_cast<volatile int *>(gbase + C::OFF_SLOT); /* row per Q buffer */
+    volatile int *slot = reinterpret_cast<volatile int *>(gbase + C::OFF_SLOT); /* 3 ints per Q buffer */
     const uint32_t sK = base + C::OFF_K, sV = base + C::OFF_V;
     const sm90_bars<ST> bar{base + C::OFF_BAR};
     const int S = p.S;
@@ -77,7 +78,7 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
                 const int t = sm90_queue_take(&attn_sparse_sm90_next_row);
                 if (t >= p.total) {
-                    slot[qb] = -1; /* releases the consumers: no more rows */
+                    slot[3 * qb] = -1; /* releases the consumers: no more rows */
                     mbar_arrive(bar.tile_full(qb));
                     sm90_queue_leave(&attn_sparse_sm90_next_row, &attn_sparse_sm90_blocks_done);
                     break;
@@ -87,7 +88,9 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
                 const int h = hb % p.H, b = hb / p.H, hk = h / (p.H / p.Hkv);
                 const int c0 = __ldg(p.row_ptr + r), c1 = __ldg(p.row_ptr + r + 1);
                 const uint32_t sQ = base + qb * C::Q_BYTES;
-                slot[qb] = r;
+                slot[3 * qb] = r;
+                slot[3 * qb + 1] = c0;
+                slot[3 * qb + 2] = c1 - c0;
                 mbar_arrive(bar.tile_full(qb));
                 mbar_expect_tx(bar.q_full(qb), C::Q_BYTES);
 #pragma unroll
@@ -126,11 +129,11 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
         for (int it = 0;; it++) {
             const int qb = it & 1;
             mbar_wait(bar.tile_full(qb), (uint32_t)((it >> 1) & 1));
-            const int r = slot[qb];
+            const int r = slot[3 * qb];
             if (r < 0) break;
             mbar_wait(bar.q_full(qb), (uint32_t)((it >> 1) & 1));
             const int hb = r / p.n_tiles, m = r - hb * p.n_tiles;
-            const int c0 = __ldg(p.row_ptr + r), n = __ldg(p.row_ptr + r + 1) - c0;
+            const int c0 = slot[3 * qb + 1], n = slot[3 * qb + 2];
             const int m0 = m * BM;
             const int wg_row0 = m0 + cw * 64;
             const int row_a = wg_row0 + warp * 16 + g, row_b = row_a + 8;
