@@ -119,7 +119,6 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
         const int warp = tid >> 5, lane = tid & 31;
         const int g = lane >> 2, t = lane & 3;
         const float sl2 = p.scale_log2;
-        const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
         const uint32_t v_lbo = BN * 128, v_sbo = 1024; /* N-major V: next 64 columns, next 8 keys */
 
         float o[DV / 2];
@@ -138,74 +137,15 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             const int wg_row0 = m0 + cw * 64;
             const int row_a = wg_row0 + warp * 16 + g, row_b = row_a + 8;
             const uint32_t sQ = base + qb * C::Q_BYTES;
-            auto stage = [&](int j) { return (kv + j) % ST; };
-            auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
 #pragma unroll
             for (int i = 0; i < DV / 2; i++) o[i] = 0.f;
             float m_i[2] = {-INFINITY, -INFINITY}, l_i[2] = {0.f, 0.f};
-
-            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES); };
-            auto issue_pv = [&](int st) { sm90_issue_pv<T, DV, BN>(o, pf, sV, st * C::V_BYTES, v_lbo, v_sbo); };
-            auto mask = [&](int key0) { sm90_mask<BN>(s, key0, S, p.causal, wg_row0, row_a, row_b, t); };
-            auto release = [&](uint32_t b) {
-                if (lane == 0) mbar_arrive(b);
-            };
-            /* the ping-pong turn (NWG = 2): wait for it, pass it on unless this is the last issue */
-            auto take_turn = [&]() {
-                if constexpr (NWG > 1) named_sync(sched_bar, 128 * NWG);
-            };
-            auto pass_turn = [&](int j) {
-                if constexpr (NWG > 1)
-                    if (!(cw == NWG - 1 && j == n - 1)) named_arrive(next_bar, 128 * NWG);
-            };
-
-            if (n > 0) {
-                if constexpr (NWG > 1)
-                    if (cw == NWG - 1) named_arrive(1, 128 * NWG); /* warpgroup 0 issues first */
-                int key0 = __ldg(p.col_idx + c0) * BN;
-                {
-                    const int st = stage(0);
-                    mbar_wait(bar.full_k(st), phase(0));
-                    take_turn();
-                    issue_s(st);
-                    pass_turn(0);
-                    wg_wait<0>();
-                    fence_regs(s);
-                    release(bar.empty_k(st));
-                    mask(key0);
-                    float alpha[2];
-                    sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
-                    sm90_pack_p<T, BN>(s, pf);
-                }
-                for (int j = 1; j < n; j++) {
-                    key0 = __ldg(p.col_idx + c0 + j) * BN;
-                    const int st = stage(j), sp = stage(j - 1);
-                    mbar_wait(bar.full_k(st), phase(j));
-                    mbar_wait(bar.full_v(sp), phase(j - 1));
-                    take_turn();
-                    issue_s(st);
-                    issue_pv(sp);
-                    pass_turn(j);
-                    wg_wait<1>();
-                    fence_regs(s);
-                    release(bar.empty_k(st));
-                    mask(key0);
-                    float alpha[2];
-                    sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
-                    wg_wait<0>();
-                    fence_regs(o);
-                    release(bar.empty_v(sp));
-                    sm90_rescale<DV>(o, alpha);
-                    sm90_pack_p<T, BN>(s, pf);
-                }
-                {
-                    const int st = stage(n - 1);
-                    mbar_wait(bar.full_v(st), phase(n - 1));
-                    issue_pv(st);
-                    wg_wait<0>();
-                    fence_regs(o);
-                    release(bar.empty_v(st));
-                }
+            if (n > 0) { /* (every warpgroup of the block sees the same n: the turns stay paired) */
+                int key0 = 0;
+                auto next = [&](int j) { key0 = __ldg(p.col_idx + c0 + j) * BN; };
+                auto mask = [&](int) { sm90_mask<BN>(s, key0, S, p.causal, wg_row0, row_a, row_b, t); };
+                sm90_walk_tiles<T, C, NWG>(bar, kv, n, n, sQ, sK, sV, v_lbo, v_sbo, cw, lane, sl2, o, s, pf, m_i,
+                                           l_i, next, mask);
                 kv += n;
             }
 
