@@ -7,7 +7,7 @@
  * first; a second launch bitwise equal (the work queue resets itself). The checker is shown to
  * reject a corrupted element and the output of a different tile list.
  *   --small     a few small shapes only (for compute-sanitizer memcheck / racecheck)
- *   --bench S   (S a comma list) time the dense fused_sm90 kernel and the sparse kernel at
+ *   --bench S [TILE]  (S a comma list; tile 128 unless given) time the dense fused_sm90 kernel and the sparse kernel at
  *               densities 1.0, 0.5, 0.1 (bf16, B·H = 32, D = 128 and 64, causal and not):
  *               cudaEvents, L2 flushed before every launch, runs alternated, medians.
  * Off an sm_90 device the tests are skipped (said so); without a GPU it fails with the reason. */
@@ -56,14 +56,18 @@ static int by_count_desc(const void *a, const void *b)
     return sx != sy ? (sx > sy) - (sx < sy) : nx != ny ? ny - nx : x - y;
 }
 
-static uint64_t coin(uint64_t seed, long long r, int c) { return attn_mix64(seed ^ attn_mix64((uint64_t)r * 131071u + (uint64_t)c)); }
+static uint64_t coin(uint64_t seed, long long r, int c)
+{
+    return attn_mix64(seed ^ attn_mix64((uint64_t)r * 131071u + (uint64_t)c));
+}
 
 /* Whether tile c of row r (query tile m, tiles 0..last visible) is kept under a Bernoulli or
  * banded pattern; PAT_COUNT is drawn in plan_row_count. */
 static int keep_tile(const sp_case *c, uint64_t seed, long long r, int m, int t, int last)
 {
     if (c->density >= 1.0) return 1;
-    if (c->pat == PAT_RANDOM) return r % 11 != 5 && (double)(coin(seed, r, t) >> 11) * 0x1.0p-53 < c->density;
+    if (c->pat == PAT_RANDOM)
+        return r % 11 != 5 && (double)(coin(seed, r, t) >> 11) * 0x1.0p-53 < c->density;
     const int w = (int)(c->density * (last + 1)) > 1 ? (int)(c->density * (last + 1)) : 1;
     return t == 0 || (c->causal ? m - t < w : abs(m - t) <= w / 2);
 }
@@ -71,7 +75,8 @@ static int keep_tile(const sp_case *c, uint64_t seed, long long r, int m, int t,
 /* PAT_COUNT: exactly max(1, round(density · (last + 1))) tiles of 0..last, causal keeping the
  * diagonal; written ascending into out, returns the count. scratch: 2·(last + 1) ints, the second
  * half zero (and left zero). */
-static int plan_row_count(const sp_case *c, uint64_t seed, long long r, int last, int *out, int *scratch)
+static int plan_row_count(const sp_case *c, uint64_t seed, long long r, int last, int *out,
+                          int *scratch)
 {
     int *flag = scratch + last + 1;
     int k = (int)lround(c->density * (last + 1));
@@ -127,7 +132,8 @@ static int plan_build(sp_plan *pl, const sp_case *c, uint64_t seed)
     pl->row_ptr[pl->rows] = (int)w;
     pl->kept = w;
     free(scratch);
-    const long long kv_bytes = 2LL * c->S * (c->D + c->DV), sec = (16LL << 20) / kv_bytes * (c->H / c->Hkv);
+    const long long kv_bytes = 2LL * c->S * (c->D + c->DV),
+                    sec = (16LL << 20) / kv_bytes * (c->H / c->Hkv);
     cmp_row_ptr = pl->row_ptr;
     cmp_sec_rows = (sec > 1 ? sec : 1) * pl->n_tiles;
     qsort(pl->order, pl->rows, sizeof(int), by_count_desc);
@@ -152,17 +158,34 @@ static int dev_plan(sp_dev *d, const sp_plan *pl)
     return cudaMalloc((void **)&d->row_ptr, sizeof(int) * (pl->rows + 1)) != cudaSuccess ||
            cudaMalloc((void **)&d->col_idx, sizeof(int) * (pl->kept + 1)) != cudaSuccess ||
            cudaMalloc((void **)&d->order, sizeof(int) * pl->rows) != cudaSuccess ||
-           cudaMemcpy(d->row_ptr, pl->row_ptr, sizeof(int) * (pl->rows + 1), cudaMemcpyHostToDevice) != cudaSuccess ||
-           cudaMemcpy(d->col_idx, pl->col_idx, sizeof(int) * pl->kept, cudaMemcpyHostToDevice) != cudaSuccess ||
-           cudaMemcpy(d->order, pl->order, sizeof(int) * pl->rows, cudaMemcpyHostToDevice) != cudaSuccess;
+           cudaMemcpy(d->row_ptr, pl->row_ptr, sizeof(int) * (pl->rows + 1),
+                      cudaMemcpyHostToDevice) != cudaSuccess ||
+           cudaMemcpy(d->col_idx, pl->col_idx, sizeof(int) * pl->kept, cudaMemcpyHostToDevice) !=
+               cudaSuccess ||
+           cudaMemcpy(d->order, pl->order, sizeof(int) * pl->rows, cudaMemcpyHostToDevice) !=
+               cudaSuccess;
 }
 
 static int sp_launch(const sp_case *c, const sp_plan *pl, const sp_dev *d)
 {
-    attn_sparse_args a = {.dtype = (int)c->dt, .B = c->B, .H = c->H, .Hkv = c->Hkv, .S = c->S, .D = c->D,
-                          .DV = c->DV, .causal = c->causal, .q = d->q, .k = d->k, .v = d->v, .o = d->o,
-                          .tile = c->tile, .n_tiles = pl->n_tiles, .row_ptr = d->row_ptr,
-                          .col_idx = d->col_idx, .order = c->ordered ? d->order : NULL, .stream = 0};
+    attn_sparse_args a = {.dtype = (int)c->dt,
+                          .B = c->B,
+                          .H = c->H,
+                          .Hkv = c->Hkv,
+                          .S = c->S,
+                          .D = c->D,
+                          .DV = c->DV,
+                          .causal = c->causal,
+                          .q = d->q,
+                          .k = d->k,
+                          .v = d->v,
+                          .o = d->o,
+                          .tile = c->tile,
+                          .n_tiles = pl->n_tiles,
+                          .row_ptr = d->row_ptr,
+                          .col_idx = d->col_idx,
+                          .order = c->ordered ? d->order : NULL,
+                          .stream = 0};
     return attn_sparse_sm90_launch(&a);
 }
 
@@ -199,23 +222,27 @@ static int host_inputs(sp_host *h, const sp_case *c, uint64_t seed, attn_init in
     attn_fill_host(h->q, c->dt, h->nq, seed, ATTN_TENSOR_Q, init, c->D);
     attn_fill_host(h->k, c->dt, h->nk, seed, ATTN_TENSOR_K, init, c->D);
     attn_fill_host(h->v, c->dt, h->nv, seed, ATTN_TENSOR_V, init, c->DV);
-    h->qf = to_float(c->dt, h->q, h->nq), h->kf = to_float(c->dt, h->k, h->nk), h->vf = to_float(c->dt, h->v, h->nv);
+    h->qf = to_float(c->dt, h->q, h->nq), h->kf = to_float(c->dt, h->k, h->nk),
+    h->vf = to_float(c->dt, h->v, h->nv);
     return h->qf && h->kf && h->vf ? 0 : -1;
 }
 
 static int dev_tensors(sp_dev *d, const sp_case *c, const sp_host *h)
 {
     const size_t es = attn_dtype_size(c->dt), no = (size_t)c->B * c->H * c->S * c->DV * es;
-    return cudaMalloc(&d->q, h->nq * es) != cudaSuccess || cudaMalloc(&d->k, h->nk * es) != cudaSuccess ||
+    return cudaMalloc(&d->q, h->nq * es) != cudaSuccess ||
+           cudaMalloc(&d->k, h->nk * es) != cudaSuccess ||
            cudaMalloc(&d->v, h->nv * es) != cudaSuccess || cudaMalloc(&d->o, no) != cudaSuccess ||
            cudaMemcpy(d->q, h->q, h->nq * es, cudaMemcpyHostToDevice) != cudaSuccess ||
            cudaMemcpy(d->k, h->k, h->nk * es, cudaMemcpyHostToDevice) != cudaSuccess ||
            cudaMemcpy(d->v, h->v, h->nv * es, cudaMemcpyHostToDevice) != cudaSuccess ||
-           cudaMemset(d->o, 0xff, no) != cudaSuccess; /* NaN in fp16 and bf16: unwritten rows show */
+           cudaMemset(d->o, 0xff, no) !=
+               cudaSuccess; /* NaN in fp16 and bf16: unwritten rows show */
 }
 
 /* fp64 attention of query row i of head (b, h) over the kept tiles of its row of pl; out[DV]. */
-static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int b, int h, int i, double *out, double *p)
+static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int b, int h, int i,
+                    double *out, double *p)
 {
     const int hk = h / (c->H / c->Hkv), m = i / c->tile, r = (b * c->H + h) * pl->n_tiles + m;
     const float *q = hs->qf + (((size_t)b * c->H + h) * c->S + i) * c->D;
@@ -225,7 +252,8 @@ static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int 
     double mx = -INFINITY, l = 0;
     int n = 0;
     for (int e = pl->row_ptr[r]; e < pl->row_ptr[r + 1]; e++)
-        for (int j = pl->col_idx[e] * c->tile; j < (pl->col_idx[e] + 1) * c->tile && j < c->S; j++) {
+        for (int j = pl->col_idx[e] * c->tile; j < (pl->col_idx[e] + 1) * c->tile && j < c->S;
+             j++) {
             if (c->causal && j > i) break;
             double s = 0;
             for (int d = 0; d < c->D; d++) s += (double)q[d] * kb[(size_t)j * c->D + d];
@@ -235,7 +263,8 @@ static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int 
     for (int d = 0; d < c->DV; d++) out[d] = 0;
     n = 0;
     for (int e = pl->row_ptr[r]; e < pl->row_ptr[r + 1]; e++)
-        for (int j = pl->col_idx[e] * c->tile; j < (pl->col_idx[e] + 1) * c->tile && j < c->S; j++) {
+        for (int j = pl->col_idx[e] * c->tile; j < (pl->col_idx[e] + 1) * c->tile && j < c->S;
+             j++) {
             if (c->causal && j > i) break;
             const double w = exp(p[n++] - mx);
             l += w;
@@ -277,14 +306,15 @@ static int compare_build(sp_cmp *k, const sp_case *c, const sp_plan *pl, const s
 static void case_name(const sp_case *c, char *buf, size_t n)
 {
     static const char *pats[] = {"random", "band", "count"};
-    snprintf(buf, n, "%s B%d H%d/%d S%d D%d DV%d tile%d causal%d dens%.2f %s%s", attn_dtype_name(c->dt), c->B,
-             c->H, c->Hkv, c->S, c->D, c->DV, c->tile, c->causal, c->density, pats[c->pat],
-             c->ordered ? " ordered" : "");
+    snprintf(buf, n, "%s B%d H%d/%d S%d D%d DV%d tile%d causal%d dens%.2f %s%s",
+             attn_dtype_name(c->dt), c->B, c->H, c->Hkv, c->S, c->D, c->DV, c->tile, c->causal,
+             c->density, pats[c->pat], c->ordered ? " ordered" : "");
 }
 
 /* The checker rejects this output with one element corrupted, and against the reference of another
  * tile list (the last kept tile of every row with two or more dropped). */
-static void rejects(const sp_case *c, const sp_plan *pl, const sp_host *hs, const sp_cmp *k, const char *name)
+static void rejects(const sp_case *c, const sp_plan *pl, const sp_host *hs, const sp_cmp *k,
+                    const char *name)
 {
     char what[600];
     attn_check_result res;
@@ -330,11 +360,14 @@ static void run_case(const sp_case *c, uint64_t seed, int negatives)
     const size_t no = (size_t)c->B * c->H * c->S * c->DV * attn_dtype_size(c->dt);
     void *first = malloc(no);
     int ok = first && plan_build(&pl, c, seed) == 0;
-    ok = ok && host_inputs(&hs, c, seed, seed % 3 == 2 ? ATTN_INIT_OUTLIERS : ATTN_INIT_NORMAL) == 0;
+    ok =
+        ok && host_inputs(&hs, c, seed, seed % 3 == 2 ? ATTN_INIT_OUTLIERS : ATTN_INIT_NORMAL) == 0;
     ok = ok && dev_plan(&d, &pl) == 0 && dev_tensors(&d, c, &hs) == 0;
     ok = ok && attn_sparse_sm90_setup((int)c->dt, c->D, c->DV, c->tile) == ATTN_OK;
-    ok = ok && sp_launch(c, &pl, &d) == ATTN_OK && cudaMemcpy(first, d.o, no, cudaMemcpyDeviceToHost) == cudaSuccess;
-    ok = ok && sp_launch(c, &pl, &d) == ATTN_OK && cudaMemcpy(hs.o, d.o, no, cudaMemcpyDeviceToHost) == cudaSuccess;
+    ok = ok && sp_launch(c, &pl, &d) == ATTN_OK &&
+         cudaMemcpy(first, d.o, no, cudaMemcpyDeviceToHost) == cudaSuccess;
+    ok = ok && sp_launch(c, &pl, &d) == ATTN_OK &&
+         cudaMemcpy(hs.o, d.o, no, cudaMemcpyDeviceToHost) == cudaSuccess;
     snprintf(what, sizeof what, "%s: runs (%.200s)", name, ok ? "ok" : attn_last_error.msg);
     test_cond(what, ok);
     if (ok) {
@@ -344,8 +377,8 @@ static void run_case(const sp_case *c, uint64_t seed, int negatives)
         ok = compare_build(&k, c, &pl, &hs) == 0;
         if (ok) attn_check(k.out, k.ref, k.n_rows * c->DV, c->DV, attn_tolerance(c->dt), &res);
         printf("%-72s density %.3f rows %zu max_abs %.2e rel_l2 %.2e bad %zu\n", name,
-               (double)pl.kept / (double)pl.candidates, k.n_rows, ok ? res.max_abs : -1, ok ? res.rel_l2 : -1,
-               ok ? res.n_bad : 0);
+               (double)pl.kept / (double)pl.candidates, k.n_rows, ok ? res.max_abs : -1,
+               ok ? res.rel_l2 : -1, ok ? res.n_bad : 0);
         snprintf(what, sizeof what, "%s: within tolerance of the fp64 reference", name);
         test_cond(what, ok && attn_check_passed(&res));
         if (ok && negatives) rejects(c, &pl, &hs, &k, name);
@@ -370,22 +403,57 @@ static void correctness(void)
                     const int D = dims[di][0], DV = dims[di][1];
                     sp_case c1 = {t, 1, 3, 1, 1, D, DV, tile, causal, 1.0, PAT_RANDOM, 0};
                     sp_case c2 = {t, 1, 4, 2, 127, D, DV, tile, causal, 0.5, PAT_RANDOM, 1};
-                    sp_case c3 = {t, 2, 4, 2, 1000, D, DV, tile, causal, dens[n % 3], (enum sp_pattern)(n % 3), n & 1};
-                    sp_case c4 = {t, 1, 2, 1, 4096, D, DV, tile, causal, dens[(n + 1) % 3],
-                                  (enum sp_pattern)((n + 2) % 3), 1};
+                    sp_case c3 = {t,
+                                  2,
+                                  4,
+                                  2,
+                                  1000,
+                                  D,
+                                  DV,
+                                  tile,
+                                  causal,
+                                  dens[n % 3],
+                                  (enum sp_pattern)(n % 3),
+                                  n & 1};
+                    sp_case c4 = {t,
+                                  1,
+                                  2,
+                                  1,
+                                  4096,
+                                  D,
+                                  DV,
+                                  tile,
+                                  causal,
+                                  dens[(n + 1) % 3],
+                                  (enum sp_pattern)((n + 2) % 3),
+                                  1};
                     run_case(&c1, 11 + n, 0);
                     run_case(&c2, 12 + n, n < 2);
                     run_case(&c3, 13 + n, 0);
                     run_case(&c4, 14 + n, 0);
                 }
     for (int dt = 0; dt < 2; dt++)
-        for (int causal = 0; causal < 2; causal++) { /* vprune: V and O with 64 of D = 128 columns */
-            sp_case c = {dt ? ATTN_FP16 : ATTN_BF16, 1, 4, 2, 1000, 128, 64, dt ? 64 : 128, causal, 0.5, PAT_COUNT, 1};
+        for (int causal = 0; causal < 2;
+             causal++) { /* vprune: V and O with 64 of D = 128 columns */
+            sp_case c = {dt ? ATTN_FP16 : ATTN_BF16,
+                         1,
+                         4,
+                         2,
+                         1000,
+                         128,
+                         64,
+                         dt ? 64 : 128,
+                         causal,
+                         0.5,
+                         PAT_COUNT,
+                         1};
             run_case(&c, 77 + dt * 2 + causal, 0);
         }
     char what[200];
-    snprintf(what, sizeof what, "DV = 96 skipped with the reason (%d)", attn_sparse_sm90_setup(ATTN_BF16, 128, 96, 128));
-    test_cond(what, attn_sparse_sm90_setup(ATTN_BF16, 128, 96, 128) == ATTN_SKIP && strstr(attn_last_error.msg, "DV=96"));
+    snprintf(what, sizeof what, "DV = 96 skipped with the reason (%d)",
+             attn_sparse_sm90_setup(ATTN_BF16, 128, 96, 128));
+    test_cond(what, attn_sparse_sm90_setup(ATTN_BF16, 128, 96, 128) == ATTN_SKIP &&
+                        strstr(attn_last_error.msg, "DV=96"));
     test_cond("tile 32 skipped", attn_sparse_sm90_setup(ATTN_BF16, 128, 128, 32) == ATTN_SKIP);
 }
 
@@ -417,8 +485,8 @@ static float time_one(bench_set *bs, const sp_case *c, sp_plan *pl, sp_dev *d, i
     float ms = -1;
     if (cudaMemsetAsync(bs->flush, k, bs->flush_bytes, 0) != cudaSuccess) return -1;
     cudaEventRecord(bs->ev[0], 0);
-    int rc = k == 0 ? attn_fused_sm90_launch((int)c->dt, c->D, nwg, c->B, c->H, c->Hkv, c->S, c->causal, d[0].q,
-                                             d[0].k, d[0].v, d[0].o, NULL, 0)
+    int rc = k == 0 ? attn_fused_sm90_launch((int)c->dt, c->D, nwg, c->B, c->H, c->Hkv, c->S,
+                                             c->causal, d[0].q, d[0].k, d[0].v, d[0].o, NULL, 0)
                     : sp_launch(c, &pl[k - 1], &d[k - 1]);
     cudaEventRecord(bs->ev[1], 0);
     if (rc != ATTN_OK || cudaEventSynchronize(bs->ev[1]) != cudaSuccess) return -1;
@@ -447,20 +515,27 @@ static int bench_shape(bench_set *bs, sp_case *c, double *achieved, float *med)
         achieved[i] = ok ? (double)pl[i].kept / (double)pl[i].candidates : 0;
         if (ok && i) d[i].q = d[0].q, d[i].k = d[0].k, d[i].v = d[0].v, d[i].o = d[0].o;
         if (ok && !i)
-            ok = cudaMalloc(&d[0].q, nq * es) == cudaSuccess && cudaMalloc(&d[0].k, nq * es) == cudaSuccess &&
-                 cudaMalloc(&d[0].v, nq * es) == cudaSuccess && cudaMalloc(&d[0].o, nq * es) == cudaSuccess &&
-                 attn_fill_device(d[0].q, c->dt, nq, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, c->D, 0) == ATTN_OK &&
-                 attn_fill_device(d[0].k, c->dt, nq, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, c->D, 0) == ATTN_OK &&
-                 attn_fill_device(d[0].v, c->dt, nq, 7, ATTN_TENSOR_V, ATTN_INIT_NORMAL, c->D, 0) == ATTN_OK;
+            ok = cudaMalloc(&d[0].q, nq * es) == cudaSuccess &&
+                 cudaMalloc(&d[0].k, nq * es) == cudaSuccess &&
+                 cudaMalloc(&d[0].v, nq * es) == cudaSuccess &&
+                 cudaMalloc(&d[0].o, nq * es) == cudaSuccess &&
+                 attn_fill_device(d[0].q, c->dt, nq, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, c->D, 0) ==
+                     ATTN_OK &&
+                 attn_fill_device(d[0].k, c->dt, nq, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, c->D, 0) ==
+                     ATTN_OK &&
+                 attn_fill_device(d[0].v, c->dt, nq, 7, ATTN_TENSOR_V, ATTN_INIT_NORMAL, c->D, 0) ==
+                     ATTN_OK;
     }
     const int nwg = attn_fused_sm90_default_nwg(c->D, c->S, c->causal);
     ok = ok && attn_fused_sm90_setup((int)c->dt, c->D, nwg) == ATTN_OK &&
          attn_sparse_sm90_setup((int)c->dt, c->D, c->DV, c->tile) == ATTN_OK;
     const int rounds = c->S <= 8192 ? 15 : c->S <= 32768 ? 7 : 5;
     float t[1 + BENCH_DENS][15];
-    for (int k = 0; ok && k <= BENCH_DENS; k++) ok = time_one(bs, c, pl, d, k, nwg) >= 0; /* warm-up */
+    for (int k = 0; ok && k <= BENCH_DENS; k++)
+        ok = time_one(bs, c, pl, d, k, nwg) >= 0; /* warm-up */
     for (int r = 0; ok && r < rounds; r++)
-        for (int k = 0; ok && k <= BENCH_DENS; k++) ok = (t[k][r] = time_one(bs, c, pl, d, k, nwg)) >= 0;
+        for (int k = 0; ok && k <= BENCH_DENS; k++)
+            ok = (t[k][r] = time_one(bs, c, pl, d, k, nwg)) >= 0;
     for (int k = 0; ok && k <= BENCH_DENS; k++) {
         qsort(t[k], rounds, sizeof(float), cmp_float);
         med[k] = t[k][rounds / 2];
@@ -469,24 +544,26 @@ static int bench_shape(bench_set *bs, sp_case *c, double *achieved, float *med)
         if (i) d[i].q = d[i].k = d[i].v = d[i].o = NULL;
         dev_free(&d[i]), plan_free(&pl[i]);
     }
-    if (!ok) printf("bench S=%d D=%d causal=%d failed: %s\n", c->S, c->D, c->causal, attn_last_error.msg);
+    if (!ok)
+        printf("bench S=%d D=%d causal=%d failed: %s\n", c->S, c->D, c->causal,
+               attn_last_error.msg);
     return ok ? 0 : -1;
 }
 
-static int bench(const char *list)
+static int bench(const char *list, int tile)
 {
     bench_set bs = {.flush_bytes = 256u << 20};
     if (cudaEventCreate(&bs.ev[0]) != cudaSuccess || cudaEventCreate(&bs.ev[1]) != cudaSuccess ||
         cudaMalloc(&bs.flush, bs.flush_bytes) != cudaSuccess)
         return 1;
-    printf("%6s %4s %3s %7s %8s %9s %9s %8s %6s %8s\n", "S", "D", "cau", "density", "achieved", "dense_ms",
-           "sparse_ms", "speedup", "eta", "TFLOP/s");
+    printf("%6s %4s %3s %7s %8s %9s %9s %8s %6s %8s\n", "S", "D", "cau", "density", "achieved",
+           "dense_ms", "sparse_ms", "speedup", "eta", "TFLOP/s");
     int rc = 0;
     for (const char *p = list; *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : p + strlen(p))
         for (int D = 128; D >= 64; D -= 64) {
             double eta[2][BENCH_DENS] = {{0}};
             for (int causal = 0; causal < 2; causal++) {
-                sp_case c = {ATTN_BF16, 1, 32, 32, atoi(p), D, D, 128, causal, 1.0, PAT_COUNT, 1};
+                sp_case c = {ATTN_BF16, 1, 32, 32, atoi(p), D, D, tile, causal, 1.0, PAT_COUNT, 1};
                 double ach[BENCH_DENS];
                 float med[1 + BENCH_DENS];
                 if (bench_shape(&bs, &c, ach, med)) {
@@ -496,15 +573,21 @@ static int bench(const char *list)
                 for (int i = 0; i < BENCH_DENS; i++) {
                     const double flops = 4.0 * c.D * (double)c.tile * c.tile * ach[i] * c.B * c.H *
                                          ((double)(c.S + c.tile - 1) / c.tile) *
-                                         (causal ? ((c.S + c.tile - 1) / c.tile + 1) / 2.0 : (c.S + c.tile - 1) / c.tile);
+                                         (causal ? ((c.S + c.tile - 1) / c.tile + 1) / 2.0
+                                                 : (c.S + c.tile - 1) / c.tile);
                     eta[causal][i] = med[0] / med[1 + i] * ach[i];
-                    printf("%6d %4d %3d %7.2f %8.3f %9.3f %9.3f %8.2f %6.3f %8.1f\n", c.S, D, causal,
-                           i == 0 ? 1.0 : i == 1 ? 0.5 : 0.1, ach[i], med[0], med[1 + i], med[0] / med[1 + i],
-                           eta[causal][i], flops / (med[1 + i] * 1e9));
+                    printf("%6d %4d %3d %7.2f %8.3f %9.3f %9.3f %8.2f %6.3f %8.1f\n", c.S, D,
+                           causal,
+                           i == 0   ? 1.0
+                           : i == 1 ? 0.5
+                                    : 0.1,
+                           ach[i], med[0], med[1 + i], med[0] / med[1 + i], eta[causal][i],
+                           flops / (med[1 + i] * 1e9));
                 }
             }
             for (int i = 0; i < BENCH_DENS; i++)
-                printf("  S=%s D=%d density %d: causal eta / non-causal eta = %.3f\n", p, D, i, eta[1][i] / eta[0][i]);
+                printf("  S=%s D=%d density %d: causal eta / non-causal eta = %.3f\n", p, D, i,
+                       eta[1][i] / eta[0][i]);
         }
     cudaFree(bs.flush);
     return rc;
@@ -520,12 +603,13 @@ int main(int argc, char **argv)
     }
     if (!attn_sparse_sm90_available()) {
         printf("not an sm_90 device: the Hopper sparse kernel's tests are skipped\n");
-        test_cond("setup skips off sm_90", attn_sparse_sm90_setup(ATTN_BF16, 128, 128, 128) == ATTN_SKIP);
+        test_cond("setup skips off sm_90",
+                  attn_sparse_sm90_setup(ATTN_BF16, 128, 128, 128) == ATTN_SKIP);
         return test_report();
     }
-    if (argc > 2 && strcmp(argv[1], "--bench") == 0) return bench(argv[2]);
-    if (argc > 1 && strcmp(argv[1], "--small") == 0)
-        small();
+    if (argc > 2 && strcmp(argv[1], "--bench") == 0)
+        return bench(argv[2], argc > 3 ? atoi(argv[3]) : 128);
+    if (argc > 1 && strcmp(argv[1], "--small") == 0) small();
     else
         correctness();
     return test_report();
