@@ -6,10 +6,11 @@
  * tile 128 and 64; fp16, bf16; the natural and heaviest-first row orders; output poisoned with NaN
  * first; a second launch bitwise equal (the work queue resets itself). The checker is shown to
  * reject a corrupted element and the output of a different tile list.
- *   --small     a few small shapes only (for compute-sanitizer memcheck / racecheck)
- *   --bench S [TILE]  (S a comma list; tile 128 unless given) time the dense fused_sm90 kernel and the sparse kernel at
- *               densities 1.0, 0.5, 0.1 (bf16, B·H = 32, D = 128 and 64, causal and not):
- *               cudaEvents, L2 flushed before every launch, runs alternated, medians.
+ *   --small           a few small shapes only (for compute-sanitizer memcheck / racecheck)
+ *   --bench S [TILE]  S a comma list; tile 128 unless given: time the dense fused_sm90 kernel and
+ *                     the sparse kernel at densities 1.0, 0.5, 0.1 (bf16, B·H = 32, D = 128 and
+ *                     64, causal and not): cudaEvents, L2 flushed before every launch, runs
+ *                     alternated, medians.
  * Off an sm_90 device the tests are skipped (said so); without a GPU it fails with the reason. */
 #include <cuda_runtime.h>
 #include <math.h>
