@@ -324,7 +324,7 @@ static void rejects(const sp_case *c, const sp_plan *pl, const sp_host *hs, cons
     for (size_t i = 0; i < n; i++) big = fabs(k->ref[i]) > big ? fabs(k->ref[i]) : big;
     const float keep = k->out[e];
     k->out[e] = (float)(k->ref[e] + 4 * big + 1);
-    attn_check(k->out, k->ref, n, c->DV, attn_tolerance(c->dt), &res);
+    attn_check(k->out, k->ref, k->n_rows, c->DV, attn_tolerance(c->dt), &res);
     k->out[e] = keep;
     snprintf(what, sizeof what, "%s: one corrupted element rejected", name);
     test_cond(what, !attn_check_passed(&res));
@@ -342,7 +342,7 @@ static void rejects(const sp_case *c, const sp_plan *pl, const sp_host *hs, cons
     int ok = wrong.row_ptr && wrong.col_idx;
     if (ok) wrong.row_ptr[pl->rows] = w;
     ok = ok && w < pl->kept && compare_build(&other, c, &wrong, hs) == 0;
-    if (ok) attn_check(k->out, other.ref, n, c->DV, attn_tolerance(c->dt), &res);
+    if (ok) attn_check(k->out, other.ref, k->n_rows, c->DV, attn_tolerance(c->dt), &res);
     snprintf(what, sizeof what, "%s: rejected against the reference of another tile list", name);
     test_cond(what, ok && !attn_check_passed(&res));
     free(other.out), free(other.ref), free(wrong.row_ptr), free(wrong.col_idx);
@@ -376,7 +376,7 @@ static void run_case(const sp_case *c, uint64_t seed, int negatives)
         test_cond(what, memcmp(first, hs.o, no) == 0);
         attn_check_result res;
         ok = compare_build(&k, c, &pl, &hs) == 0;
-        if (ok) attn_check(k.out, k.ref, k.n_rows * c->DV, c->DV, attn_tolerance(c->dt), &res);
+        if (ok) attn_check(k.out, k.ref, k.n_rows, c->DV, attn_tolerance(c->dt), &res);
         printf("%-72s density %.3f rows %zu max_abs %.2e rel_l2 %.2e bad %zu\n", name,
                (double)pl.kept / (double)pl.candidates, k.n_rows, ok ? res.max_abs : -1,
                ok ? res.rel_l2 : -1, ok ? res.n_bad : 0);
@@ -429,8 +429,8 @@ static void correctness(void)
                                   (enum sp_pattern)((n + 2) % 3),
                                   1};
                     run_case(&c1, 11 + n, 0);
-                    run_case(&c2, 12 + n, n < 2);
-                    run_case(&c3, 13 + n, 0);
+                    run_case(&c2, 12 + n, 0);
+                    run_case(&c3, 13 + n, n < 2 || n == 9);
                     run_case(&c4, 14 + n, 0);
                 }
     for (int dt = 0; dt < 2; dt++)
