@@ -35,6 +35,8 @@
  * One launch at a time per device (the queue counter is a device global).
  * Shared memory per block: 193 KB at D=128, 97 KB / 113 KB at D=64 (NWG 2 / 3); setmaxnreg gives
  * the consumers 240 (NWG=2) or 160 (NWG=3) registers and the producer 24 or 32.
+ * The helpers (wrappers, layout, queue, softmax, key-tile walk, epilogue, tensor maps) live in
+ * kernels/sm90_common.cuh, shared with the block-sparse kernel kernels/sparse_sm90.cu.
  * Registers, SASS, measured speed and the history of each version: kernels/NOTES-fused.md. */
 #include <limits.h>
 
