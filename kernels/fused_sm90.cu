@@ -110,12 +110,8 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         const int n = (Sk + BN - 1) / BN;
         return p.causal ? min(n, (min((m + 1) * BM, S) - 1) / BN + 1) : n;
     };
-    /* warpgroup index, warp-uniform for the compiler (branches around wgmma stay convergent) */
-    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
+    const int wg = sm90_block_start(bar, NWG);
     const int tid = threadIdx.x & 127;
-
-    if (threadIdx.x == 0) bar.init(NWG);
-    __syncthreads();
 
     if (wg == 0) {
         /* ---------------- producer: takes tiles from the queue until it is empty ---------------- */
@@ -137,25 +133,9 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
                 const uint32_t sQ = base + qb * C::Q_BYTES;
                 slot[qb] = t;
                 mbar_arrive(bar.tile_full(qb));
-                mbar_expect_tx(bar.q_full(qb), C::Q_BYTES);
-#pragma unroll
-                for (int db = 0; db < D / 64; db++)
-                    tma_load4(sQ + db * BM * 128, &tmQ, bar.q_full(qb), db * 64, tp.m_block * BM, tp.h, tp.b);
+                sm90_load_q<C>(bar, sQ, qb, &tmQ, tp.m_block * BM, tp.h, tp.b);
                 const int n_tiles = key_tiles(tp.m_block);
-                for (int j = 0; j < n_tiles; j++, kv++) {
-                    const int s = kv % ST;
-                    const uint32_t ph = (uint32_t)((kv / ST) & 1);
-                    mbar_wait(bar.empty_k(s), ph ^ 1);
-                    mbar_expect_tx(bar.full_k(s), C::K_BYTES);
-#pragma unroll
-                    for (int db = 0; db < D / 64; db++)
-                        tma_load4(sK + s * C::K_BYTES + db * BN * 128, &tmK, bar.full_k(s), db * 64, j * BN, hk, tp.b);
-                    mbar_wait(bar.empty_v(s), ph ^ 1);
-                    mbar_expect_tx(bar.full_v(s), C::V_BYTES);
-#pragma unroll
-                    for (int db = 0; db < D / 64; db++)
-                        tma_load4(sV + s * C::V_BYTES + db * BN * 128, &tmV, bar.full_v(s), db * 64, j * BN, hk, tp.b);
-                }
+                for (int j = 0; j < n_tiles; j++, kv++) sm90_load_kv<C>(bar, sK, sV, kv, &tmK, &tmV, j * BN, hk, tp.b);
             }
         }
     } else {

@@ -231,6 +231,47 @@ __device__ __forceinline__ void sm90_queue_leave(unsigned int *next, unsigned in
     }
 }
 
+/* The start of a block: the mbarriers initialised, then this thread's warpgroup index, made
+ * warp-uniform for the compiler (so that branches around wgmma stay convergent). */
+template <int ST> __device__ __forceinline__ int sm90_block_start(const sm90_bars<ST> &bar, int nwg)
+{
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
+    if (threadIdx.x == 0) bar.init(nwg);
+    __syncthreads();
+    return wg;
+}
+
+/* The producer's loads (one thread): sm90_load_q brings the BM-row Q tile starting at row m0 of
+ * head (h, b) into the buffer sQ, completing on bar.q_full(qb); sm90_load_kv brings the key tile
+ * starting at key0 of KV head (hk, b) into ring position kv (stage kv % ST), K then V, each once
+ * the consumers released that stage's previous contents. */
+template <typename C>
+__device__ __forceinline__ void sm90_load_q(const sm90_bars<C::STAGES> &bar, uint32_t sQ, int qb, const CUtensorMap *tmQ,
+                                            int m0, int h, int b)
+{
+    mbar_expect_tx(bar.q_full(qb), C::Q_BYTES);
+#pragma unroll
+    for (int db = 0; db < C::HD / 64; db++) tma_load4(sQ + db * C::BM * 128, tmQ, bar.q_full(qb), db * 64, m0, h, b);
+}
+template <typename C>
+__device__ __forceinline__ void sm90_load_kv(const sm90_bars<C::STAGES> &bar, uint32_t sK, uint32_t sV, int kv,
+                                             const CUtensorMap *tmK, const CUtensorMap *tmV, int key0, int hk, int b)
+{
+    constexpr int ST = C::STAGES, BN = C::BN;
+    const int s = kv % ST;
+    const uint32_t ph = (uint32_t)((kv / ST) & 1);
+    mbar_wait(bar.empty_k(s), ph ^ 1);
+    mbar_expect_tx(bar.full_k(s), C::K_BYTES);
+#pragma unroll
+    for (int db = 0; db < C::HD / 64; db++)
+        tma_load4(sK + s * C::K_BYTES + db * BN * 128, tmK, bar.full_k(s), db * 64, key0, hk, b);
+    mbar_wait(bar.empty_v(s), ph ^ 1);
+    mbar_expect_tx(bar.full_v(s), C::V_BYTES);
+#pragma unroll
+    for (int db = 0; db < C::VD / 64; db++)
+        tma_load4(sV + s * C::V_BYTES + db * BN * 128, tmV, bar.full_v(s), db * 64, key0, hk, b);
+}
+
 /* s = Q·Kᵀ of one warpgroup: its 64 rows of the Q buffer sQ (BM rows) against the K stage at sK +
  * st_off (BN keys), both K-major in 64-column swizzled blocks; issued and committed, not waited for.
  * (Base and stage offset apart: the address sum in this order is the code the dense kernel had.) */

@@ -61,12 +61,8 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
     const uint32_t sK = base + C::OFF_K, sV = base + C::OFF_V;
     const sm90_bars<ST> bar{base + C::OFF_BAR};
     const int S = p.S;
-    /* warpgroup index, warp-uniform for the compiler (branches around wgmma stay convergent) */
-    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0);
+    const int wg = sm90_block_start(bar, NWG);
     const int tid = threadIdx.x & 127;
-
-    if (threadIdx.x == 0) bar.init(NWG);
-    __syncthreads();
 
     if (wg == 0) {
         /* ---------------- producer: takes rows from the queue until it is empty ---------------- */
@@ -92,24 +88,9 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
                 slot[3 * qb + 1] = c0;
                 slot[3 * qb + 2] = c1 - c0;
                 mbar_arrive(bar.tile_full(qb));
-                mbar_expect_tx(bar.q_full(qb), C::Q_BYTES);
-#pragma unroll
-                for (int db = 0; db < D / 64; db++)
-                    tma_load4(sQ + db * BM * 128, &tmQ, bar.q_full(qb), db * 64, m * BM, h, b);
-                for (int c = c0; c < c1; c++, kv++) {
-                    const int s = kv % ST, key0 = __ldg(p.col_idx + c) * BN;
-                    const uint32_t ph = (uint32_t)((kv / ST) & 1);
-                    mbar_wait(bar.empty_k(s), ph ^ 1);
-                    mbar_expect_tx(bar.full_k(s), C::K_BYTES);
-#pragma unroll
-                    for (int db = 0; db < D / 64; db++)
-                        tma_load4(sK + s * C::K_BYTES + db * BN * 128, &tmK, bar.full_k(s), db * 64, key0, hk, b);
-                    mbar_wait(bar.empty_v(s), ph ^ 1);
-                    mbar_expect_tx(bar.full_v(s), C::V_BYTES);
-#pragma unroll
-                    for (int db = 0; db < DV / 64; db++)
-                        tma_load4(sV + s * C::V_BYTES + db * BN * 128, &tmV, bar.full_v(s), db * 64, key0, hk, b);
-                }
+                sm90_load_q<C>(bar, sQ, qb, &tmQ, m * BM, h, b);
+                for (int c = c0; c < c1; c++, kv++)
+                    sm90_load_kv<C>(bar, sK, sV, kv, &tmK, &tmV, __ldg(p.col_idx + c) * BN, hk, b);
             }
         }
     } else {
