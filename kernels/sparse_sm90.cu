@@ -188,7 +188,9 @@ int attn_sparse_sm90_launch(const attn_sparse_args *a)
 {
     int smem;
     sparse_fn fn = sparse_lookup(a->dtype, a->D, a->DV, a->tile, &smem);
-    if (!fn) return attn_skip("sparse: no wgmma kernel for dtype %d D=%d DV=%d tile=%d", a->dtype, a->D, a->DV, a->tile);
+    if (!fn)
+        return attn_skip("sparse: no wgmma kernel for dtype %d D=%d DV=%d tile=%d", a->dtype, a->D, a->DV,
+                         a->tile);
     if (a->S < 1 || a->n_tiles != (a->S + a->tile - 1) / a->tile || a->Hkv < 1 || a->H % a->Hkv)
         return attn_fail("sparse: bad shape (S %d, tile %d, n_tiles %d, H %d, Hkv %d)", a->S, a->tile, a->n_tiles,
                          a->H, a->Hkv);
