@@ -250,6 +250,12 @@ gate_ncu() {
                                END { printf "%.0f", t }' "$csv")
             samples=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag' ORDER BY p.id DESC LIMIT 1")
             base=$(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c ORDER BY p.id DESC LIMIT 1")
+            if [ "${ns:-0}" = 0 ]; then # nothing profiled: say what ncu and the run said
+                echo "  no gpu__time_duration rows for '$name'; ncu and run said:"
+                grep -h -m 8 -E '==(PROF|ERROR|WARNING)==|attnbench' "$csv" "$out/gate-ncu.log" |
+                    sed 's/^/    /'
+                sql "$out/ncu.db" "SELECT p.status, coalesce(p.reason, '') FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag'" | sed 's/^/    point: /'
+            fi
             awk -v v="$v" -v n="$name" -v ns="$ns" -v k="$samples" -v b="$base" 'BEGIN {
                 per = k > 0 ? ns / k : 0
                 printf "%-8s %-30s %8s %12.4f %12.4f %8.4f\n", v, substr(n, length(v) + 2), k,
@@ -261,16 +267,43 @@ gate_ncu() {
     sql "$out/ncu.db" "SELECT tag, coalesce(profiler, 'NONE'), status FROM runs WHERE tag LIKE 'ncu-%' AND tag <> 'ncu-normal'"
 }
 
+# Nsight Systems: on the PATH, or a full install under /opt/nvidia, or the copy that ships inside
+# Nsight Compute.
+find_nsys() {
+    command -v nsys && return
+    ls -d /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems*/*/bin/nsys \
+        /opt/nvidia/nsight-systems*/bin/nsys /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys \
+        2>/dev/null | head -1
+}
+
 # nsys over a small run: nsys stats' NVTX summary, each point's range (its NVTX name) counted
 # against the samples the run stored.
 gate_nsys() {
-    local nsys=${NSYS:-$(command -v nsys || echo /usr/local/cuda/bin/nsys)} report="$out/nsys"
+    local nsys=${NSYS:-$(find_nsys)} report="$out/nsys"
+    echo "nsys: ${nsys:-not found}"
+    [ -n "$nsys" ] || return 1
     "$nsys" profile -t cuda,nvtx -o "$report" --force-overwrite true \
         $bin run --db "$out/nsys.db" --tag nsys --variants fused,cublas --dtype bf16 --head-dim 64 \
         --heads 32 --batch 4 --seq 4096 --causal 0,1 >"$out/gate-nsys.log" 2>&1 ||
         echo "nsys profile: exit $?"
+    if [ ! -f "$report.nsys-rep" ] && [ -f "$report.qdstrm" ]; then
+        # The target-only nsys leaves the raw stream: its importer makes the report.
+        local importer
+        importer=$(ls -d "$(dirname "$nsys")"/QdstrmImporter /opt/nvidia/*/*/host/*/QdstrmImporter \
+            2>/dev/null | head -1)
+        echo "importer: ${importer:-not found}"
+        [ -n "$importer" ] && "$importer" -i "$report.qdstrm" >>"$out/gate-nsys.log" 2>&1
+    fi
     "$nsys" stats --report nvtx_sum --format csv --output - "$report.nsys-rep" \
         >"$out/nsys-nvtx.csv" 2>>"$out/gate-nsys.log" || echo "nsys stats: exit $?"
+    if ! grep -q Instances "$out/nsys-nvtx.csv" 2>/dev/null; then
+        # No stats reports: count the ranges in the report's SQLite export instead.
+        "$nsys" export --type sqlite --force-overwrite true -o "$report.sqlite" "$report.nsys-rep" \
+            >>"$out/gate-nsys.log" 2>&1 || echo "nsys export: exit $?"
+        sql "$report.sqlite" "SELECT 'Instances', 'Range' UNION ALL SELECT count(*),
+            coalesce(e.text, s.value) FROM NVTX_EVENTS e LEFT JOIN StringIds s ON s.id = e.textId
+            WHERE e.end IS NOT NULL GROUP BY 2" | tr '\t' ',' >"$out/nsys-nvtx.csv"
+    fi
     printf '%-8s %-34s %8s %8s\n' variant range samples ranges
     sql "$out/nsys.db" "SELECT variant, seq, batch, causal, n_samples FROM points WHERE status = 'ok'" |
         while IFS=$'\t' read -r v s b c k; do
