@@ -257,9 +257,9 @@ gate_ncu() {
                 sql "$out/ncu.db" "SELECT p.status, coalesce(p.reason, '') FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag'" | sed 's/^/    point: /'
             fi
             awk -v v="$v" -v n="$name" -v ns="$ns" -v k="$samples" -v b="$base" 'BEGIN {
-                per = k > 0 ? ns / k : 0
+                per = (k > 0 ? ns / k : 0) # parenthesised: a bare > in printf redirects
                 printf "%-8s %-30s %8s %12.4f %12.4f %8.4f\n", v, substr(n, length(v) + 2), k,
-                       per / 1e6, b / 1e6, b > 0 ? per / b : 0 }'
+                       per / 1e6, b / 1e6, (b > 0 ? per / b : 0) }'
         done
     done
     echo "target (issue 12): every ratio within 1 % of 1"
