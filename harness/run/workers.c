@@ -169,7 +169,7 @@ int run_workers(const run_options *o, sqlite3 *db, int64_t run_id, int n_open)
         return 1;
     }
     run_progress_start(&pr, o->quiet, n_open);
-    for (int i = 0; i < o->n_devices; i++) {
+    for (int i = 0; i < o->n_devices && i < n_open; i++) { /* no idle workers */
         w[n] = (worker_proc){0, 0, o->devices[i]};
         if (store_worker_add(db, run_id, w[n].device, -1, &w[n].idx) != ATTN_OK) {
             fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);

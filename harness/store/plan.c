@@ -138,6 +138,10 @@ int store_run_resume(sqlite3 *db, int64_t run_id)
     char pid[32], ns[128];
     snprintf(pid, sizeof pid, "%lld", (long long)getpid());
     const char *texts[] = {pid, store_pid_namespace(ns, sizeof ns) ? ns : NULL};
+    ATTN_TRY(exec_run(db, "UPDATE workers SET status = 'crashed', ended_at = coalesce(ended_at, "
+                          ISO_NOW "), exit_reason = 'its process was gone when the run was"
+                          " resumed' WHERE run_id = ?1 AND status IN ('starting', 'running')",
+                      run_id, NULL, 0));
     return exec_run(db, "UPDATE runs SET status = 'running', ended_at = NULL, reason = NULL,"
                         " pid = CAST(?2 AS INTEGER), pid_ns = ?3, heartbeat_at = " ISO_NOW
                         " WHERE id = ?1", run_id, texts, 2);

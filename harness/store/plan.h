@@ -32,7 +32,8 @@ int store_run_by_uuid(sqlite3 *db, const char *run_uuid, int64_t *run_id);
  * stored (a run from before schema 6), attn_last_error.msg saying which. */
 int store_run_argv(sqlite3 *db, int64_t run_id, int *argc, char ***argv);
 void store_argv_free(int argc, char **argv);
-/* The run is being resumed by this process: 'running' again, with its pid and heartbeat. */
+/* The run is being resumed by this process: 'running' again, with its pid and heartbeat; its
+ * earlier workers that never recorded an end are 'crashed'. */
 int store_run_resume(sqlite3 *db, int64_t run_id);
 
 /* The plan rows, state 'pending', in one transaction. */

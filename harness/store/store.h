@@ -76,7 +76,8 @@ typedef struct store_run {
 } store_run;
 
 /* The run's row, status 'running'. The calling process is the run's: its pid and PID namespace
- * are recorded, and heartbeat_at (then advanced by every stored point) starts at started_at. */
+ * are recorded, and heartbeat_at (then advanced by every stored point) starts at started_at; its
+ * run_uuid is random (128 bits in hex) until store_run_scale (plan.h) sets it. */
 int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id);
 /* A run whose row was made without a device (the coordinator of `run --devices`): the first
  * worker's device provenance (r's GPU columns), unless another worker gave it first. */

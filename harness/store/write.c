@@ -53,8 +53,9 @@ int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
     SQLITE_CHECK(db, sqlite3_prepare_v2(db,
         "INSERT INTO runs (started_at, status, command, host, git_commit, git_dirty, backend,"
         " gpu_name, driver_version, cuda_runtime, cublas_version, tag, seed, init, cache_mode,"
-        " compiler, pid, pid_ns, heartbeat_at) VALUES (" ISO_NOW ", 'running', ?1, ?2, ?3, ?4,"
-        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " ISO_NOW ")", -1, &st, NULL));
+        " compiler, pid, pid_ns, heartbeat_at, run_uuid) VALUES (" ISO_NOW ", 'running', ?1, ?2,"
+        " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " ISO_NOW ","
+        " lower(hex(randomblob(16))))", -1, &st, NULL));
     const char *texts[] = {r->command, r->host, r->git_commit};
     int rc = ATTN_OK;
     for (int i = 0; i < 3 && rc == ATTN_OK; i++) rc = store_bind_text(db, st, i + 1, texts[i]);
