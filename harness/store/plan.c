@@ -106,7 +106,8 @@ int store_run_argv(sqlite3 *db, int64_t run_id, int *argc, char ***argv)
 {
     int64_t count;
     *argc = 0, *argv = NULL;
-    ATTN_TRY(query_run_int(db, "SELECT json_array_length(argv) FROM runs WHERE id = ?1", run_id,
+    ATTN_TRY(query_run_int(db, "SELECT coalesce((SELECT coalesce(json_array_length(argv),"
+                               " 0) FROM runs WHERE id = ?1), -1)", run_id,
                            NULL, &count));
     if (count <= 0) {
         attn_fail("run %lld %s", (long long)run_id,
