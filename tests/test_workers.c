@@ -43,6 +43,23 @@ static void three_devices(void)
     test_cond("every plan row done", q(db, "SELECT count(*) FROM plan WHERE state = 'done'") == 18);
 }
 
+/* --devices all on the CPU backend: one worker, labelled device 0. */
+static void all_devices(void)
+{
+    char db[512];
+    fx_path(db, sizeof db, "all.db");
+    test_cond("--devices all exits 0",
+              fx_sh("'%s' run " SWEEP " --db '%s' --devices all 2>> '%s'", fx_bin, db,
+                    log_path) == 0);
+    test_cond("one worker, device 0, every point",
+              q(db, "SELECT count(*) FROM workers WHERE device = 0 AND status = 'ok' AND"
+                    " n_points = 18") == 1 &&
+                  q(db, "SELECT count(*) FROM workers") == 1 &&
+                  q(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == 1);
+    test_cond("--devices 0,0: exit 2", fx_sh("'%s' run " SWEEP " --db '%s' --devices 0,0 2>> '%s'",
+                                             fx_bin, db, log_path) == 2);
+}
+
 static void worker_killed_then_resumed(void)
 {
     char db[512];
@@ -116,6 +133,7 @@ int main(int argc, char **argv)
     if (fx_init(argv[0])) return 1;
     fx_path(log_path, sizeof log_path, "stderr.log");
     three_devices();
+    all_devices();
     worker_killed_then_resumed();
     single_killed_then_resumed();
     two_writers();

@@ -452,7 +452,7 @@ int cmd_run(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.o = &o, r.status = "ok", r.worker = -1, r.device = o.cpu ? -1 : 0;
     r.worker_process = run_worker_identity(&r.worker, &r.device) == 0 && o.resume;
-    if (r.worker_process) o.n_devices = 0; /* a worker runs points itself */
+    if (r.worker_process) o.n_devices = o.devices_all = 0; /* a worker runs points itself */
     r.env = (run_env){.o = &o, .backend = o.cpu ? &run_backend_cpu : &run_backend_gpu};
     if (run_sweep_make(&o, &r.sweep) || run_plan_make(&o, &r.sweep, &r.plan)) rc = CLI_USAGE;
     if (!rc) rc = check_paths(&o, r.sweep.n_shapes) ? CLI_USAGE : 0;
