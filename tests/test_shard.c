@@ -12,8 +12,8 @@
 #include "test.h"
 
 /* Small and quick, several shapes (the shards deal points by length), random inputs. */
-#define SWEEP                                                                                   \
-    "--backend cpu --quiet --variants naive,fused,cublas --seq 33,64,127 --heads 4 "           \
+#define SWEEP                                                                                      \
+    "--backend cpu --quiet --variants naive,fused,cublas --seq 33,64,127 --heads 4 "               \
     "--kv-heads 2 --head-dim 64 --causal 0,1 --max-time 0.01 --min-samples 3"
 #define SWEEP_POINTS 18
 
@@ -22,13 +22,15 @@ static char db_u[512], db_s[3][512], db_m[512];
 /* Points of a that b lacks plus those of b that a lacks, by variant, shape, params and status. */
 static long long point_set_difference(const char *a, const char *b)
 {
-    static const char key[] = "SELECT variant, dtype, batch, heads, kv_heads, seq, head_dim, causal,"
-                              " params, status FROM ";
+    static const char key[] =
+        "SELECT variant, dtype, batch, heads, kv_heads, seq, head_dim, causal,"
+        " params, status FROM ";
     char sql[1024];
     sqlite3 *db;
     sqlite3_stmt *st;
     long long n = -1;
-    snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM (%s main.points EXCEPT %s"
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM (%s main.points EXCEPT %s"
              " other.points)) + (SELECT count(*) FROM (%s other.points EXCEPT %s main.points))",
              key, key, key, key);
     if (sqlite3_open_v2(a, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return -1;
@@ -54,7 +56,8 @@ static void shards_cover_the_sweep(void)
         snprintf(name, sizeof name, "shard%d.db", i);
         fx_path(db_s[i], sizeof db_s[i], name);
         test_cond("a shard runs", fx_sh("'%s' run " SWEEP " --db '%s' --shard %d/3 --run-uuid "
-                                        "nightly-42", fx_bin, db_s[i], i) == 0);
+                                        "nightly-42",
+                                        fx_bin, db_s[i], i) == 0);
         const long long n = fx_query_int(db_s[i], "SELECT count(*) FROM points");
         test_cond("a shard holds a third of the points", n == SWEEP_POINTS / 3);
         test_cond("the shard's run records its shard and the sweep's size",
@@ -79,7 +82,8 @@ static void merged_equals_unsharded(void)
               merged("SELECT count(DISTINCT plan_idx) FROM plan WHERE state = 'done'") == 18 &&
                   merged("SELECT count(DISTINCT plan_idx) FROM points") == 18);
     test_cond("the merged run is ok and lists its shards",
-              merged("SELECT count(*) FROM runs WHERE status = 'ok' AND shard = '0/3 1/3 2/3'") == 1);
+              merged("SELECT count(*) FROM runs WHERE status = 'ok' AND shard = '0/3 1/3 2/3'") ==
+                  1);
     test_cond("samples follow their points", merged("SELECT count(*) FROM samples s LEFT JOIN"
                                                     " points p ON p.id = s.point_id WHERE"
                                                     " p.id IS NULL") == 0 &&
@@ -101,7 +105,7 @@ static void partial_and_separate(void)
     fx_path(db, sizeof db, "two.db");
     fx_sh("'%s' merge '%s' '%s' '%s' > /dev/null", fx_bin, db, db_s[0], db_s[1]);
     test_cond("two of three shards: partial", fx_query_int(db, "SELECT count(*) FROM runs WHERE"
-                                                              " status = 'partial'") == 1);
+                                                               " status = 'partial'") == 1);
     fx_path(db_a, sizeof db_a, "own0.db");
     fx_path(db_b, sizeof db_b, "own1.db");
     fx_sh("'%s' run " SWEEP " --db '%s' --shard 0/2", fx_bin, db_a);
@@ -126,9 +130,12 @@ static void schema_versions(void)
     sqlite3_close(raw);
     free(sql);
     const long long points = fx_query_int(old, "SELECT count(*) FROM points");
-    test_cond("an older shard merges", fx_sh("'%s' merge '%s' '%s' > /dev/null", fx_bin, out, old) == 0);
-    test_cond("it was migrated in place", fx_query_int(old, "PRAGMA user_version") == store_schema_version());
-    test_cond("its points merged", fx_query_int(out, "SELECT count(*) FROM points") == points && points > 0);
+    test_cond("an older shard merges",
+              fx_sh("'%s' merge '%s' '%s' > /dev/null", fx_bin, out, old) == 0);
+    test_cond("it was migrated in place",
+              fx_query_int(old, "PRAGMA user_version") == store_schema_version());
+    test_cond("its points merged",
+              fx_query_int(out, "SELECT count(*) FROM points") == points && points > 0);
     fx_sh("'%s' merge '%s' '%s' > /dev/null", fx_bin, out, old);
     test_cond("merged once only", fx_query_int(out, "SELECT count(*) FROM points") == points &&
                                       fx_query_int(out, "SELECT count(*) FROM runs") == 1);
@@ -155,12 +162,14 @@ static void usage_errors(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         test_cond("a bad --shard: exit 2, nothing written",
                   fx_sh("'%s' run " SWEEP " --db '%s' --shard '%s' 2> /dev/null", fx_bin, db,
-                        bad[i]) == 2 && fx_size(db) < 0);
+                        bad[i]) == 2 &&
+                      fx_size(db) < 0);
     test_cond("a bad --run-uuid: exit 2",
               fx_sh("'%s' run " SWEEP " --db '%s' --run-uuid 'a b' 2> /dev/null", fx_bin, db) == 2);
     test_cond("a --run-uuid the database has: exit 2",
               fx_sh("'%s' run " SWEEP " --db '%s' --run-uuid nightly-42 2> /dev/null", fx_bin,
-                    db_s[0]) == 2 && fx_query_int(db_s[0], "SELECT count(*) FROM runs") == 1);
+                    db_s[0]) == 2 &&
+                  fx_query_int(db_s[0], "SELECT count(*) FROM runs") == 1);
 }
 
 int main(int argc, char **argv)

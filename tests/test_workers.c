@@ -11,8 +11,8 @@
 #include "fixture.h"
 #include "test.h"
 
-#define SWEEP                                                                                   \
-    "--backend cpu --quiet --variants naive,fused,cublas --seq 33,64,127 --heads 4 "           \
+#define SWEEP                                                                                      \
+    "--backend cpu --quiet --variants naive,fused,cublas --seq 33,64,127 --heads 4 "               \
     "--kv-heads 2 --head-dim 64 --causal 0,1 --max-time 0.02 --min-samples 5"
 #define SWEEP_POINTS 18
 
@@ -24,9 +24,9 @@ static void three_devices(void)
 {
     char db[512];
     fx_path(db, sizeof db, "three.db");
-    test_cond("--devices 0,1,2 exits 0",
-              fx_sh("'%s' run " SWEEP " --db '%s' --devices 0,1,2 2>> '%s'", fx_bin, db,
-                    log_path) == 0);
+    test_cond(
+        "--devices 0,1,2 exits 0",
+        fx_sh("'%s' run " SWEEP " --db '%s' --devices 0,1,2 2>> '%s'", fx_bin, db, log_path) == 0);
     test_cond("one run, ok", q(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == 1);
     test_cond("every point once", q(db, "SELECT count(DISTINCT plan_idx) FROM points") == 18 &&
                                       q(db, "SELECT count(*) FROM points") == SWEEP_POINTS);
@@ -48,9 +48,8 @@ static void all_devices(void)
 {
     char db[512];
     fx_path(db, sizeof db, "all.db");
-    test_cond("--devices all exits 0",
-              fx_sh("'%s' run " SWEEP " --db '%s' --devices all 2>> '%s'", fx_bin, db,
-                    log_path) == 0);
+    test_cond("--devices all exits 0", fx_sh("'%s' run " SWEEP " --db '%s' --devices all 2>> '%s'",
+                                             fx_bin, db, log_path) == 0);
     test_cond("one worker, device 0, every point",
               q(db, "SELECT count(*) FROM workers WHERE device = 0 AND status = 'ok' AND"
                     " n_points = 18") == 1 &&
@@ -65,17 +64,20 @@ static void worker_killed_then_resumed(void)
     char db[512];
     fx_path(db, sizeof db, "killed.db");
     const int rc = fx_sh("ATTNBENCH_DEBUG_KILL=1:1 '%s' run " SWEEP " --db '%s' --devices 0,1,2"
-                         " 2>> '%s'", fx_bin, db, log_path);
+                         " 2>> '%s'",
+                         fx_bin, db, log_path);
     test_cond("a killed worker: exit 1", rc == 1);
     test_cond("the run is partial", q(db, "SELECT count(*) FROM runs WHERE status = 'partial'"
                                           " AND reason LIKE '%killed by signal 9%'") == 1);
     test_cond("the worker of device 1 crashed, after its one point",
               q(db, "SELECT count(*) FROM workers WHERE device = 1 AND status = 'crashed' AND"
                     " exit_reason LIKE 'killed by signal 9%' AND n_points = 1") == 1);
-    test_cond("the others ended ok", q(db, "SELECT count(*) FROM workers WHERE status = 'ok'") == 2);
+    test_cond("the others ended ok",
+              q(db, "SELECT count(*) FROM workers WHERE status = 'ok'") == 2);
     test_cond("its point in flight is lost, with the reason",
-              q(db, "SELECT count(*) FROM plan WHERE state = 'lost' AND reason LIKE 'worker % (device"
-                    " 1) killed by signal 9%'") == 1 &&
+              q(db,
+                "SELECT count(*) FROM plan WHERE state = 'lost' AND reason LIKE 'worker % (device"
+                " 1) killed by signal 9%'") == 1 &&
                   q(db, "SELECT count(*) FROM plan WHERE state <> 'done'") == 1);
     test_cond("none of the others' points lost", q(db, "SELECT count(*) FROM points") == 17);
     test_cond("--resume exits 0",
@@ -98,9 +100,10 @@ static void single_killed_then_resumed(void)
                                                  " 'running'") == 1);
     test_cond("--resume of the killed run exits 0",
               fx_sh("'%s' run --db '%s' --resume 1 2>> '%s'", fx_bin, db, log_path) == 0);
-    test_cond("the missing points only", q(db, "SELECT count(*) FROM points") == 18 &&
-                                             q(db, "SELECT count(DISTINCT plan_idx) FROM points") == 18 &&
-                                             q(db, "SELECT n_points FROM workers WHERE idx = 1") == 11);
+    test_cond("the missing points only",
+              q(db, "SELECT count(*) FROM points") == 18 &&
+                  q(db, "SELECT count(DISTINCT plan_idx) FROM points") == 18 &&
+                  q(db, "SELECT n_points FROM workers WHERE idx = 1") == 11);
     test_cond("the killed process's worker row: crashed",
               q(db, "SELECT count(*) FROM workers WHERE idx = 0 AND status = 'crashed'") == 1);
     test_cond("the run is ok", q(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == 1);
@@ -119,7 +122,8 @@ static void two_writers(void)
     fx_path(db, sizeof db, "two.db");
     test_cond("two runs at once into one database",
               fx_sh("('%s' run " SWEEP " --db '%s' --tag a & '%s' run " SWEEP " --db '%s' --tag b &"
-                    " wait) 2>> '%s'", fx_bin, db, fx_bin, db, log_path) == 0);
+                    " wait) 2>> '%s'",
+                    fx_bin, db, fx_bin, db, log_path) == 0);
     test_cond("both ok", q(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == 2);
     test_cond("no row lost", q(db, "SELECT count(*) FROM points") == 2 * SWEEP_POINTS &&
                                  q(db, "SELECT count(*) FROM plan WHERE state = 'done'") == 36 &&

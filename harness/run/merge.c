@@ -31,7 +31,8 @@ static int add_path(void *ctx, const char *arg)
 static const cli_option merge_option_table[] = {{0}};
 
 static const cli_command merge_command = {
-    "merge", "OUT.db IN.db...",
+    "merge",
+    "OUT.db IN.db...",
     "Merges the runs of each IN into OUT (created when absent). Runs are keyed by their run_uuid:\n"
     "a run OUT has already is joined (the points it lacks are added: shards run with one\n"
     "--run-uuid become one run), so merging twice adds nothing. An older IN is migrated in\n"
@@ -56,7 +57,8 @@ static int check_inputs(const merge_options *m)
             return cli_error("merge", "%s", attn_last_error.msg);
     }
     return store_check_run_target(m->paths[0]) == ATTN_OK
-               ? 0 : cli_error("merge", "%s", attn_last_error.msg);
+               ? 0
+               : cli_error("merge", "%s", attn_last_error.msg);
 }
 
 int cmd_merge(int argc, char **argv)

@@ -14,7 +14,7 @@
 
 /* One point of the whole sweep. */
 typedef struct run_plan_entry {
-    int shape, variant, combo;         /* indices into the sweep */
+    int shape, variant, combo; /* indices into the sweep */
     double dense_flops;
     char point[ATTN_PARAMS_MAX + 160]; /* "bf16 B=1 H=4 S=127 D=64 path=mma" */
 } run_plan_entry;
@@ -22,7 +22,7 @@ typedef struct run_plan_entry {
 typedef struct run_plan {
     run_plan_entry *entries; /* every point of the sweep, by plan_idx */
     int n;
-    store_plan_row *rows;    /* the run's points (its shard's), by plan_idx, with deal order */
+    store_plan_row *rows; /* the run's points (its shard's), by plan_idx, with deal order */
     int n_rows;
 } run_plan;
 

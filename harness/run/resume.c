@@ -19,8 +19,10 @@ static int check_resume_line(int argc, char **argv)
             ok = cli_opt(argc, argv, &i, with_value[k], &v);
         }
         if (!ok)
-            return cli_error("run", "--resume runs with the run's own options: '%s' cannot be "
-                             "given (only --db, --devices, --quiet)", cli_clip(argv[i]));
+            return cli_error("run",
+                             "--resume runs with the run's own options: '%s' cannot be "
+                             "given (only --db, --devices, --quiet)",
+                             cli_clip(argv[i]));
     }
     return 0;
 }
@@ -33,8 +35,8 @@ static int load_stored(const run_options *o, run_args *a)
     if (rc != ATTN_OK) return cli_error("run", "--resume: %s", attn_last_error.msg);
     rc = store_run_argv(db, o->resume, &a->n_stored, &a->stored);
     store_close(db);
-    if (rc != ATTN_OK) return cli_error("run", "--resume %lld: %s", (long long)o->resume,
-                                        attn_last_error.msg);
+    if (rc != ATTN_OK)
+        return cli_error("run", "--resume %lld: %s", (long long)o->resume, attn_last_error.msg);
     return 0;
 }
 

@@ -10,8 +10,8 @@
 
 typedef struct run_args {
     int argc;
-    char **argv;    /* the arguments the options were parsed from ("run" first) */
-    char **stored;  /* --resume: the run's stored arguments (owned) */
+    char **argv;   /* the arguments the options were parsed from ("run" first) */
+    char **stored; /* --resume: the run's stored arguments (owned) */
     int n_stored;
 } run_args;
 

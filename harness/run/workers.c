@@ -19,9 +19,9 @@
 #define POLL_US 200000
 
 typedef struct worker_proc {
-    pid_t pid;     /* 0 once reaped */
-    int idx;       /* workers.idx */
-    int device;    /* --devices index */
+    pid_t pid;  /* 0 once reaped */
+    int idx;    /* workers.idx */
+    int device; /* --devices index */
 } worker_proc;
 
 int run_worker_identity(int *idx, int *device)
@@ -98,8 +98,10 @@ static void reaped(sqlite3 *db, int64_t run_id, const worker_proc *w, int wstatu
         snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(wstatus),
                  strsignal(WTERMSIG(wstatus)));
     else
-        snprintf(why, sizeof why, "exited with status %d before recording its end (its stderr "
-                 "says why)", WEXITSTATUS(wstatus));
+        snprintf(why, sizeof why,
+                 "exited with status %d before recording its end (its stderr "
+                 "says why)",
+                 WEXITSTATUS(wstatus));
     snprintf(lost, sizeof lost, "worker %d (device %d) %s while running it", w->idx, w->device,
              why);
     if (store_worker_end(db, run_id, w->idx, "crashed", why, 1) != ATTN_OK ||

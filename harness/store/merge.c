@@ -53,12 +53,13 @@ static int prepare_input(const char *path)
 }
 
 /* Table's columns in OUT but those in skip, as "prefix.a, prefix.b" (prefix "" : "a, b"). */
-static int columns(sqlite3 *db, const char *table, const char *skip, const char *prefix,
-                   char *buf, size_t n)
+static int columns(sqlite3 *db, const char *table, const char *skip, const char *prefix, char *buf,
+                   size_t n)
 {
     sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1, 'main')"
-                                            " WHERE instr(?2, ' ' || name || ' ') = 0 ORDER BY cid",
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+                                        "SELECT name FROM pragma_table_info(?1, 'main')"
+                                        " WHERE instr(?2, ' ' || name || ' ') = 0 ORDER BY cid",
                                         -1, &st, NULL));
     int rc = store_bind_text(db, st, 1, table);
     if (rc == ATTN_OK) rc = store_bind_text(db, st, 2, skip);
@@ -87,12 +88,14 @@ static int copy_rows(sqlite3 *db, const char *table, const char *skip, const cha
  * offset of its workers' idx. New runs are copied here. */
 static int map_runs(sqlite3 *db, store_merge_stats *s)
 {
-    ATTN_TRY(store_exec(db,
+    ATTN_TRY(store_exec(
+        db,
         "CREATE TEMP TABLE rmap (src INTEGER PRIMARY KEY, dst INTEGER, new INTEGER, woff INTEGER);"
         "INSERT INTO temp.rmap SELECT r.id, m.id, m.id IS NULL, coalesce((SELECT max(idx) + 1"
         "  FROM main.workers w WHERE w.run_id = m.id), 0)"
         " FROM src.runs r LEFT JOIN main.runs m ON m.run_uuid = r.run_uuid;"));
-    ATTN_TRY(copy_rows(db, "runs", " id ", "r",
+    ATTN_TRY(copy_rows(
+        db, "runs", " id ", "r",
         "INSERT INTO main.runs (%s) SELECT %s FROM src.runs r JOIN temp.rmap ON rmap.src = r.id"
         " WHERE rmap.new ORDER BY r.id;"));
     ATTN_TRY(store_exec(db, "UPDATE temp.rmap SET dst = (SELECT m.id FROM main.runs m JOIN"
@@ -110,7 +113,8 @@ static int map_runs(sqlite3 *db, store_merge_stats *s)
  * plan_idx OUT's run lacks), each to its id plus OUT's largest. */
 static int map_points(sqlite3 *db, store_merge_stats *s)
 {
-    ATTN_TRY(store_exec(db,
+    ATTN_TRY(store_exec(
+        db,
         "CREATE TEMP TABLE pmap (src INTEGER PRIMARY KEY, dst INTEGER, run INTEGER, woff INTEGER);"
         "INSERT INTO temp.pmap SELECT p.id, p.id + (SELECT coalesce(max(id), 0) FROM main.points),"
         "  rmap.dst, rmap.woff FROM src.points p JOIN temp.rmap ON rmap.src = p.run_id"
@@ -126,19 +130,23 @@ static int map_points(sqlite3 *db, store_merge_stats *s)
 /* The points and everything that hangs from them. */
 static int copy_points(sqlite3 *db)
 {
-    ATTN_TRY(copy_rows(db, "points", " id run_id worker ", "p",
+    ATTN_TRY(copy_rows(
+        db, "points", " id run_id worker ", "p",
         "INSERT INTO main.points (id, run_id, worker, %s) SELECT pmap.dst, pmap.run,"
         " p.worker + pmap.woff, %s FROM src.points p JOIN temp.pmap ON pmap.src = p.id;"));
-    ATTN_TRY(copy_rows(db, "samples", " point_id ", "x",
-        "INSERT INTO main.samples (point_id, %s) SELECT pmap.dst, %s FROM src.samples x"
-        " JOIN temp.pmap ON pmap.src = x.point_id;"));
+    ATTN_TRY(
+        copy_rows(db, "samples", " point_id ", "x",
+                  "INSERT INTO main.samples (point_id, %s) SELECT pmap.dst, %s FROM src.samples x"
+                  " JOIN temp.pmap ON pmap.src = x.point_id;"));
     ATTN_TRY(store_exec(db, "INSERT OR IGNORE INTO main.kernel_names (name, short_name)"
                             " SELECT name, short_name FROM src.kernel_names;"));
-    ATTN_TRY(copy_rows(db, "kernels", " point_id name_id ", "k",
+    ATTN_TRY(copy_rows(
+        db, "kernels", " point_id name_id ", "k",
         "INSERT INTO main.kernels (point_id, name_id, %s) SELECT pmap.dst, (SELECT m.id FROM"
         " main.kernel_names m JOIN src.kernel_names n ON n.name = m.name WHERE n.id = k.name_id),"
         " %s FROM src.kernels k JOIN temp.pmap ON pmap.src = k.point_id;"));
-    return copy_rows(db, "metrics", " point_id ", "x",
+    return copy_rows(
+        db, "metrics", " point_id ", "x",
         "INSERT INTO main.metrics (point_id, %s) SELECT pmap.dst, %s FROM src.metrics x"
         " JOIN temp.pmap ON pmap.src = x.point_id;");
 }
@@ -147,15 +155,18 @@ static int copy_points(sqlite3 *db)
  * joined run's row filled when OUT's did not run and the input's did). */
 static int copy_run_rows(sqlite3 *db)
 {
-    ATTN_TRY(copy_rows(db, "ceilings", " run_id ", "c",
+    ATTN_TRY(copy_rows(
+        db, "ceilings", " run_id ", "c",
         "INSERT OR IGNORE INTO main.ceilings (run_id, %s) SELECT rmap.dst, %s FROM src.ceilings c"
         " JOIN temp.rmap ON rmap.src = c.run_id;"));
-    ATTN_TRY(copy_rows(db, "workers", " run_id idx ", "w",
+    ATTN_TRY(copy_rows(
+        db, "workers", " run_id idx ", "w",
         "INSERT INTO main.workers (run_id, idx, %s) SELECT rmap.dst, w.idx + rmap.woff, %s"
         " FROM src.workers w JOIN temp.rmap ON rmap.src = w.run_id WHERE NOT EXISTS (SELECT 1"
         "  FROM main.workers m WHERE m.run_id = rmap.dst AND m.host IS w.host AND m.pid IS w.pid"
         "  AND m.started_at = w.started_at);"));
-    return copy_rows(db, "plan", " run_id worker point_id ", "x",
+    return copy_rows(
+        db, "plan", " run_id worker point_id ", "x",
         "INSERT INTO main.plan (run_id, worker, point_id, %s) SELECT rmap.dst, x.worker +"
         " rmap.woff, (SELECT pmap.dst FROM temp.pmap WHERE pmap.src = x.point_id), %s"
         " FROM src.plan x JOIN temp.rmap ON rmap.src = x.run_id WHERE true"
@@ -167,7 +178,8 @@ static int copy_run_rows(sqlite3 *db)
 /* A joined run: its shards listed, its span, and its status over all of them. */
 static int update_joined(sqlite3 *db)
 {
-    ATTN_TRY(store_exec(db,
+    ATTN_TRY(store_exec(
+        db,
         "UPDATE main.runs SET"
         " shard = CASE WHEN r.shard IS NULL OR instr(' ' || main.runs.shard || ' ',"
         "  ' ' || r.shard || ' ') THEN main.runs.shard ELSE main.runs.shard || ' ' || r.shard END,"
@@ -178,11 +190,15 @@ static int update_joined(sqlite3 *db)
         "  JOIN src.runs s ON s.id = rmap.src WHERE NOT rmap.new) AS r"
         " WHERE main.runs.id = r.dst;"));
     sqlite3_stmt *st, *up;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT dst FROM temp.rmap WHERE NOT new", -1, &st,
-                                        NULL));
+    SQLITE_CHECK(db,
+                 sqlite3_prepare_v2(db, "SELECT dst FROM temp.rmap WHERE NOT new", -1, &st, NULL));
     int rc = ATTN_OK;
-    SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db, "UPDATE main.runs SET status = ?2, reason = ?3"
-                                                 " WHERE id = ?1", -1, &up, NULL), rc, end);
+    SQLITE_CHECK_GOTO(db,
+                      sqlite3_prepare_v2(db,
+                                         "UPDATE main.runs SET status = ?2, reason = ?3"
+                                         " WHERE id = ?1",
+                                         -1, &up, NULL),
+                      rc, end);
     while (rc == ATTN_OK && sqlite3_step(st) == SQLITE_ROW) {
         const int64_t id = sqlite3_column_int64(st, 0);
         const char *status;

@@ -58,8 +58,10 @@ static int json_string(char *buf, size_t n, size_t *len, const char *s)
         const unsigned char c = (unsigned char)*s;
         if (n - k < 8) return -1;
         if (c == '"' || c == '\\') buf[k++] = '\\', buf[k++] = (char)c;
-        else if (c < 0x20) k += (size_t)snprintf(buf + k, n - k, "\\u%04x", c);
-        else buf[k++] = (char)c;
+        else if (c < 0x20)
+            k += (size_t)snprintf(buf + k, n - k, "\\u%04x", c);
+        else
+            buf[k++] = (char)c;
     }
     if (k + 2 >= n) return -1;
     buf[k++] = '"';
@@ -84,16 +86,17 @@ int store_run_scale(sqlite3 *db, int64_t run_id, const char *run_uuid, const cha
     char points[32];
     snprintf(points, sizeof points, "%d", sweep_points);
     const char *texts[] = {run_uuid, shard, points, json};
-    int rc = exec_run(db, "UPDATE runs SET run_uuid = ?2, shard = ?3, sweep_points = CAST(?4 AS"
-                          " INTEGER), argv = json(?5) WHERE id = ?1", run_id, texts, 4);
+    int rc = exec_run(db,
+                      "UPDATE runs SET run_uuid = ?2, shard = ?3, sweep_points = CAST(?4 AS"
+                      " INTEGER), argv = json(?5) WHERE id = ?1",
+                      run_id, texts, 4);
     free(json);
     return rc;
 }
 
 int store_run_by_uuid(sqlite3 *db, const char *run_uuid, int64_t *run_id)
 {
-    return query_run_int(db, "SELECT id FROM runs WHERE run_uuid = ?2", 0, run_uuid,
-                         run_id);
+    return query_run_int(db, "SELECT id FROM runs WHERE run_uuid = ?2", 0, run_uuid, run_id);
 }
 
 void store_argv_free(int argc, char **argv)
@@ -106,17 +109,20 @@ int store_run_argv(sqlite3 *db, int64_t run_id, int *argc, char ***argv)
 {
     int64_t count;
     *argc = 0, *argv = NULL;
-    ATTN_TRY(query_run_int(db, "SELECT coalesce((SELECT coalesce(json_array_length(argv),"
-                               " 0) FROM runs WHERE id = ?1), -1)", run_id,
-                           NULL, &count));
+    ATTN_TRY(query_run_int(db,
+                           "SELECT coalesce((SELECT coalesce(json_array_length(argv),"
+                           " 0) FROM runs WHERE id = ?1), -1)",
+                           run_id, NULL, &count));
     if (count <= 0) {
         attn_fail("run %lld %s", (long long)run_id,
                   count < 0 ? "does not exist" : "has no stored arguments (made before schema 6)");
         return ATTN_SKIP;
     }
     sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT value FROM runs, json_each(runs.argv)"
-                                            " WHERE runs.id = ?1 ORDER BY key", -1, &st, NULL));
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+                                        "SELECT value FROM runs, json_each(runs.argv)"
+                                        " WHERE runs.id = ?1 ORDER BY key",
+                                        -1, &st, NULL));
     int rc = store_bind_int_or_null(db, st, 1, run_id), step;
     char **v = calloc((size_t)count + 1, sizeof *v);
     if (!v) rc = attn_fail("out of host memory for the run's arguments");
@@ -127,8 +133,9 @@ int store_run_argv(sqlite3 *db, int64_t run_id, int *argc, char ***argv)
     sqlite3_finalize(st);
     if (rc != ATTN_OK || k != count) {
         store_argv_free(k, v);
-        return rc != ATTN_OK ? rc : attn_fail("run %lld: its arguments do not read back",
-                                              (long long)run_id);
+        return rc != ATTN_OK
+                   ? rc
+                   : attn_fail("run %lld: its arguments do not read back", (long long)run_id);
     }
     *argc = k, *argv = v;
     return ATTN_OK;
@@ -139,13 +146,17 @@ int store_run_resume(sqlite3 *db, int64_t run_id)
     char pid[32], ns[128];
     snprintf(pid, sizeof pid, "%lld", (long long)getpid());
     const char *texts[] = {pid, store_pid_namespace(ns, sizeof ns) ? ns : NULL};
-    ATTN_TRY(exec_run(db, "UPDATE workers SET status = 'crashed', ended_at = coalesce(ended_at, "
-                          ISO_NOW "), exit_reason = 'its process was gone when the run was"
-                          " resumed' WHERE run_id = ?1 AND status IN ('starting', 'running')",
-                      run_id, NULL, 0));
-    return exec_run(db, "UPDATE runs SET status = 'running', ended_at = NULL, reason = NULL,"
-                        " pid = CAST(?2 AS INTEGER), pid_ns = ?3, heartbeat_at = " ISO_NOW
-                        " WHERE id = ?1", run_id, texts, 2);
+    ATTN_TRY(
+        exec_run(db,
+                 "UPDATE workers SET status = 'crashed', ended_at = coalesce(ended_at, " ISO_NOW
+                 "), exit_reason = 'its process was gone when the run was"
+                 " resumed' WHERE run_id = ?1 AND status IN ('starting', 'running')",
+                 run_id, NULL, 0));
+    return exec_run(db,
+                    "UPDATE runs SET status = 'running', ended_at = NULL, reason = NULL,"
+                    " pid = CAST(?2 AS INTEGER), pid_ns = ?3, heartbeat_at = " ISO_NOW
+                    " WHERE id = ?1",
+                    run_id, texts, 2);
 }
 
 /* ---------------------------------------------------------------- the plan */
@@ -160,14 +171,18 @@ static int insert_plan(sqlite3 *db, void *arg)
 {
     const plan_rows *p = arg;
     sqlite3_stmt *st;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
-        "INSERT INTO plan (run_id, plan_idx, deal, variant, point, dense_flops, state)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')", -1, &st, NULL));
+    SQLITE_CHECK(db,
+                 sqlite3_prepare_v2(
+                     db,
+                     "INSERT INTO plan (run_id, plan_idx, deal, variant, point, dense_flops, state)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                     -1, &st, NULL));
     int rc = ATTN_OK;
     for (int i = 0; i < p->n && rc == ATTN_OK; i++) {
         const store_plan_row *r = &p->rows[i];
         const int64_t v[] = {p->run_id, r->plan_idx, r->deal};
-        for (int j = 0; j < 3 && rc == ATTN_OK; j++) rc = store_bind_int_or_null(db, st, j + 1, v[j]);
+        for (int j = 0; j < 3 && rc == ATTN_OK; j++)
+            rc = store_bind_int_or_null(db, st, j + 1, v[j]);
         if (rc == ATTN_OK) rc = store_bind_text(db, st, 4, r->variant);
         if (rc == ATTN_OK) rc = store_bind_text(db, st, 5, r->point);
         if (rc == ATTN_OK) rc = store_bind_real(db, st, 6, r->dense_flops);
@@ -185,15 +200,15 @@ int store_plan_add(sqlite3 *db, int64_t run_id, const store_plan_row *rows, int 
     return store_transaction(db, "BEGIN IMMEDIATE", insert_plan, &p);
 }
 
-int store_plan_differs(sqlite3 *db, int64_t run_id, const store_plan_row *rows, int n,
-                       int *differ)
+int store_plan_differs(sqlite3 *db, int64_t run_id, const store_plan_row *rows, int n, int *differ)
 {
     sqlite3_stmt *st;
     int64_t stored;
-    ATTN_TRY(query_run_int(db, "SELECT count(*) FROM plan WHERE run_id = ?1", run_id, NULL,
-                           &stored));
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT count(*) FROM plan WHERE run_id = ?1 AND"
-                                            " plan_idx = ?2 AND variant = ?3 AND point = ?4",
+    ATTN_TRY(
+        query_run_int(db, "SELECT count(*) FROM plan WHERE run_id = ?1", run_id, NULL, &stored));
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM plan WHERE run_id = ?1 AND"
+                                        " plan_idx = ?2 AND variant = ?3 AND point = ?4",
                                         -1, &st, NULL));
     int rc = store_bind_int_or_null(db, st, 1, run_id), same = 0;
     for (int i = 0; i < n && rc == ATTN_OK; i++) {
@@ -210,8 +225,10 @@ int store_plan_differs(sqlite3 *db, int64_t run_id, const store_plan_row *rows, 
 
 int store_plan_reopen(sqlite3 *db, int64_t run_id, int *n_open)
 {
-    ATTN_TRY(exec_run(db, "UPDATE plan SET state = 'pending', worker = NULL, reason = NULL"
-                          " WHERE run_id = ?1 AND state <> 'done'", run_id, NULL, 0));
+    ATTN_TRY(exec_run(db,
+                      "UPDATE plan SET state = 'pending', worker = NULL, reason = NULL"
+                      " WHERE run_id = ?1 AND state <> 'done'",
+                      run_id, NULL, 0));
     *n_open = sqlite3_changes(db);
     return ATTN_OK;
 }
@@ -227,17 +244,19 @@ static int claim_next(sqlite3 *db, void *arg)
     int64_t idx;
     char worker[32];
     snprintf(worker, sizeof worker, "%d", c->worker);
-    ATTN_TRY(query_run_int(db, "SELECT coalesce((SELECT plan_idx FROM plan WHERE run_id = ?1 AND"
-                               " state = 'pending' ORDER BY deal LIMIT 1), -1)",
+    ATTN_TRY(query_run_int(db,
+                           "SELECT coalesce((SELECT plan_idx FROM plan WHERE run_id = ?1 AND"
+                           " state = 'pending' ORDER BY deal LIMIT 1), -1)",
                            c->run_id, NULL, &idx));
     c->plan_idx = (int)idx;
     if (idx < 0) return ATTN_OK;
     char plan_idx[32];
     snprintf(plan_idx, sizeof plan_idx, "%lld", (long long)idx);
     const char *texts[] = {worker, plan_idx};
-    return exec_run(db, "UPDATE plan SET state = 'running', worker = CAST(?2 AS INTEGER)"
-                        " WHERE run_id = ?1 AND plan_idx = CAST(?3 AS INTEGER)", c->run_id,
-                    texts, 2);
+    return exec_run(db,
+                    "UPDATE plan SET state = 'running', worker = CAST(?2 AS INTEGER)"
+                    " WHERE run_id = ?1 AND plan_idx = CAST(?3 AS INTEGER)",
+                    c->run_id, texts, 2);
 }
 
 int store_plan_claim(sqlite3 *db, int64_t run_id, int worker, int *plan_idx)
@@ -254,23 +273,28 @@ int store_plan_release(sqlite3 *db, int64_t run_id, int worker, const char *stat
     char w[32];
     snprintf(w, sizeof w, "%d", worker);
     const char *texts[] = {w, state, reason};
-    return exec_run(db, "UPDATE plan SET state = ?3, reason = ?4 WHERE run_id = ?1 AND"
-                        " worker = CAST(?2 AS INTEGER) AND state = 'running'", run_id, texts, 3);
+    return exec_run(db,
+                    "UPDATE plan SET state = ?3, reason = ?4 WHERE run_id = ?1 AND"
+                    " worker = CAST(?2 AS INTEGER) AND state = 'running'",
+                    run_id, texts, 3);
 }
 
 int store_plan_unrun(sqlite3 *db, int64_t run_id, const char *reason)
 {
     const char *texts[] = {reason};
-    return exec_run(db, "UPDATE plan SET reason = ?2 WHERE run_id = ?1 AND state = 'pending'"
-                        " AND reason IS NULL", run_id, texts, 1);
+    return exec_run(db,
+                    "UPDATE plan SET reason = ?2 WHERE run_id = ?1 AND state = 'pending'"
+                    " AND reason IS NULL",
+                    run_id, texts, 1);
 }
 
 int store_plan_count(sqlite3 *db, int64_t run_id, const char *state, int *n)
 {
     int64_t v;
-    ATTN_TRY(query_run_int(db, "SELECT count(*) FROM plan WHERE run_id = ?1 AND"
-                               " (?2 IS NULL AND state <> 'done' OR state = ?2)", run_id, state,
-                           &v));
+    ATTN_TRY(query_run_int(db,
+                           "SELECT count(*) FROM plan WHERE run_id = ?1 AND"
+                           " (?2 IS NULL AND state <> 'done' OR state = ?2)",
+                           run_id, state, &v));
     *n = (int)v;
     return ATTN_OK;
 }
@@ -284,15 +308,20 @@ int store_point_origin_write(sqlite3 *db, int64_t run_id, int64_t point_id,
     snprintf(worker, sizeof worker, "%d", o->worker);
     snprintf(device, sizeof device, "%d", o->device);
     const char *texts[] = {id, plan_idx, worker, o->device >= 0 ? device : NULL, o->gpu_uuid};
-    ATTN_TRY(exec_run(db, "UPDATE points SET plan_idx = CAST(?3 AS INTEGER), worker = CAST(?4 AS"
-                          " INTEGER), device = CAST(?5 AS INTEGER), gpu_uuid = ?6"
-                          " WHERE id = CAST(?2 AS INTEGER) AND run_id = ?1", run_id, texts, 5));
-    ATTN_TRY(exec_run(db, "UPDATE plan SET state = 'done', point_id = CAST(?2 AS INTEGER),"
-                          " worker = CAST(?4 AS INTEGER), reason = NULL"
-                          " WHERE run_id = ?1 AND plan_idx = CAST(?3 AS INTEGER)", run_id, texts,
-                      3));
-    return exec_run(db, "UPDATE workers SET n_points = n_points + 1 WHERE run_id = ?1 AND"
-                        " idx = CAST(?4 AS INTEGER)", run_id, texts, 3);
+    ATTN_TRY(exec_run(db,
+                      "UPDATE points SET plan_idx = CAST(?3 AS INTEGER), worker = CAST(?4 AS"
+                      " INTEGER), device = CAST(?5 AS INTEGER), gpu_uuid = ?6"
+                      " WHERE id = CAST(?2 AS INTEGER) AND run_id = ?1",
+                      run_id, texts, 5));
+    ATTN_TRY(exec_run(db,
+                      "UPDATE plan SET state = 'done', point_id = CAST(?2 AS INTEGER),"
+                      " worker = CAST(?4 AS INTEGER), reason = NULL"
+                      " WHERE run_id = ?1 AND plan_idx = CAST(?3 AS INTEGER)",
+                      run_id, texts, 3));
+    return exec_run(db,
+                    "UPDATE workers SET n_points = n_points + 1 WHERE run_id = ?1 AND"
+                    " idx = CAST(?4 AS INTEGER)",
+                    run_id, texts, 3);
 }
 
 /* ---------------------------------------------------------------- workers */
@@ -304,13 +333,17 @@ int store_worker_add(sqlite3 *db, int64_t run_id, int device, int64_t pid, int *
     snprintf(p, sizeof p, "%lld", (long long)pid);
     gethostname(host, sizeof host - 1);
     const char *texts[] = {device >= 0 ? dev : NULL, pid > 0 ? p : NULL, host};
-    ATTN_TRY(exec_run(db, "INSERT INTO workers (run_id, idx, device, pid, host, status,"
-                          " started_at) VALUES (?1, (SELECT coalesce(max(idx) + 1, 0) FROM"
-                          " workers WHERE run_id = ?1), CAST(?2 AS INTEGER), CAST(?3 AS INTEGER),"
-                          " ?4, 'starting', " ISO_NOW ")", run_id, texts, 3));
+    ATTN_TRY(exec_run(db,
+                      "INSERT INTO workers (run_id, idx, device, pid, host, status,"
+                      " started_at) VALUES (?1, (SELECT coalesce(max(idx) + 1, 0) FROM"
+                      " workers WHERE run_id = ?1), CAST(?2 AS INTEGER), CAST(?3 AS INTEGER),"
+                      " ?4, 'starting', " ISO_NOW ")",
+                      run_id, texts, 3));
     int64_t v;
-    ATTN_TRY(query_run_int(db, "SELECT idx FROM workers WHERE rowid = last_insert_rowid() AND"
-                               " run_id = ?1", run_id, NULL, &v));
+    ATTN_TRY(query_run_int(db,
+                           "SELECT idx FROM workers WHERE rowid = last_insert_rowid() AND"
+                           " run_id = ?1",
+                           run_id, NULL, &v));
     *idx = (int)v;
     return ATTN_OK;
 }
@@ -322,30 +355,38 @@ int store_worker_started(sqlite3 *db, int64_t run_id, int idx, const char *gpu_u
     snprintf(i, sizeof i, "%d", idx);
     snprintf(pid, sizeof pid, "%lld", (long long)getpid());
     const char *texts[] = {i, gpu_uuid, gpu_name, pid};
-    return exec_run(db, "UPDATE workers SET status = 'running', gpu_uuid = ?3, gpu_name = ?4,"
-                        " pid = CAST(?5 AS INTEGER) WHERE run_id = ?1 AND idx = CAST(?2 AS"
-                        " INTEGER)", run_id, texts, 4);
+    return exec_run(db,
+                    "UPDATE workers SET status = 'running', gpu_uuid = ?3, gpu_name = ?4,"
+                    " pid = CAST(?5 AS INTEGER) WHERE run_id = ?1 AND idx = CAST(?2 AS"
+                    " INTEGER)",
+                    run_id, texts, 4);
 }
 
-int store_worker_end(sqlite3 *db, int64_t run_id, int idx, const char *status,
-                     const char *reason, int only_if_live)
+int store_worker_end(sqlite3 *db, int64_t run_id, int idx, const char *status, const char *reason,
+                     int only_if_live)
 {
     char i[32];
     snprintf(i, sizeof i, "%d", idx);
     const char *texts[] = {i, status, reason, only_if_live ? "1" : "0"};
-    return exec_run(db, "UPDATE workers SET status = ?3, exit_reason = ?4, ended_at = " ISO_NOW
-                        " WHERE run_id = ?1 AND idx = CAST(?2 AS INTEGER) AND"
-                        " (?5 = '0' OR status IN ('starting', 'running'))", run_id, texts, 4);
+    return exec_run(db,
+                    "UPDATE workers SET status = ?3, exit_reason = ?4, ended_at = " ISO_NOW
+                    " WHERE run_id = ?1 AND idx = CAST(?2 AS INTEGER) AND"
+                    " (?5 = '0' OR status IN ('starting', 'running'))",
+                    run_id, texts, 4);
 }
 
 int store_worker_failures(sqlite3 *db, int64_t run_id, char *buf, size_t n)
 {
     sqlite3_stmt *st;
     buf[0] = 0;
-    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
-        "SELECT 'worker ' || idx || coalesce(' (device ' || device || ')', '') || ': ' || status"
-        " || coalesce(', ' || exit_reason, '') FROM workers WHERE run_id = ?1 AND status <> 'ok'"
-        " ORDER BY idx", -1, &st, NULL));
+    SQLITE_CHECK(
+        db,
+        sqlite3_prepare_v2(
+            db,
+            "SELECT 'worker ' || idx || coalesce(' (device ' || device || ')', '') || ': ' || status"
+            " || coalesce(', ' || exit_reason, '') FROM workers WHERE run_id = ?1 AND status <> 'ok'"
+            " ORDER BY idx",
+            -1, &st, NULL));
     int rc = store_bind_int_or_null(db, st, 1, run_id);
     size_t len = 0;
     while (rc == ATTN_OK && sqlite3_step(st) == SQLITE_ROW && len < n)
@@ -360,14 +401,18 @@ int store_worker_failures(sqlite3 *db, int64_t run_id, char *buf, size_t n)
 int store_run_outcome(sqlite3 *db, int64_t run_id, const char **status, char *reason, size_t n)
 {
     int64_t planned, open, bad, sweep;
-    ATTN_TRY(query_run_int(db, "SELECT count(*) FROM plan WHERE run_id = ?1", run_id, NULL,
-                           &planned));
+    ATTN_TRY(
+        query_run_int(db, "SELECT count(*) FROM plan WHERE run_id = ?1", run_id, NULL, &planned));
     ATTN_TRY(query_run_int(db, "SELECT count(*) FROM plan WHERE run_id = ?1 AND state <> 'done'",
                            run_id, NULL, &open));
-    ATTN_TRY(query_run_int(db, "SELECT count(*) FROM points WHERE run_id = ?1 AND status IN"
-                               " ('failed', 'error')", run_id, NULL, &bad));
-    ATTN_TRY(query_run_int(db, "SELECT CASE WHEN shard LIKE '% %' THEN sweep_points ELSE 0 END"
-                               " FROM runs WHERE id = ?1", run_id, NULL, &sweep));
+    ATTN_TRY(query_run_int(db,
+                           "SELECT count(*) FROM points WHERE run_id = ?1 AND status IN"
+                           " ('failed', 'error')",
+                           run_id, NULL, &bad));
+    ATTN_TRY(query_run_int(db,
+                           "SELECT CASE WHEN shard LIKE '% %' THEN sweep_points ELSE 0 END"
+                           " FROM runs WHERE id = ?1",
+                           run_id, NULL, &sweep));
     char failures[1024];
     ATTN_TRY(store_worker_failures(db, run_id, failures, sizeof failures));
     *status = "ok", reason[0] = 0;
@@ -377,8 +422,8 @@ int store_run_outcome(sqlite3 *db, int64_t run_id, const char **status, char *re
                  (long long)open, (long long)planned, failures[0] ? ": " : "", failures);
     } else if (sweep > planned) {
         *status = "partial";
-        snprintf(reason, n, "merged shards hold %lld of the sweep's %lld points", (long long)planned,
-                 (long long)sweep);
+        snprintf(reason, n, "merged shards hold %lld of the sweep's %lld points",
+                 (long long)planned, (long long)sweep);
     } else if (bad) {
         *status = "failed";
         snprintf(reason, n, "%lld point(s) failed or errored", (long long)bad);

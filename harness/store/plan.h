@@ -14,10 +14,10 @@
 
 /* One planned point. */
 typedef struct store_plan_row {
-    int plan_idx;        /* position in the whole sweep (before --shard) */
-    int deal;            /* the order points are claimed in, from 0 */
+    int plan_idx; /* position in the whole sweep (before --shard) */
+    int deal;     /* the order points are claimed in, from 0 */
     const char *variant;
-    const char *point;   /* the shape and params as text: compared on --resume */
+    const char *point; /* the shape and params as text: compared on --resume */
     double dense_flops;
 } store_plan_row;
 
@@ -40,8 +40,7 @@ int store_run_resume(sqlite3 *db, int64_t run_id);
 int store_plan_add(sqlite3 *db, int64_t run_id, const store_plan_row *rows, int n);
 /* How many of rows differ from the stored plan (plan_idx, variant and point), counting stored
  * rows that are not among them too. */
-int store_plan_differs(sqlite3 *db, int64_t run_id, const store_plan_row *rows, int n,
-                       int *differ);
+int store_plan_differs(sqlite3 *db, int64_t run_id, const store_plan_row *rows, int n, int *differ);
 /* Every row not 'done' back to 'pending' (its reason cleared): what --resume runs. Their count. */
 int store_plan_reopen(sqlite3 *db, int64_t run_id, int *n_open);
 /* Claims the next pending row (lowest deal) for worker: state 'running'. *plan_idx = -1 when
@@ -62,8 +61,8 @@ int store_worker_add(sqlite3 *db, int64_t run_id, int device, int64_t pid, int *
 int store_worker_started(sqlite3 *db, int64_t run_id, int idx, const char *gpu_uuid,
                          const char *gpu_name);
 /* The worker's end, unless it already recorded one (only_if_live: from 'starting'/'running'). */
-int store_worker_end(sqlite3 *db, int64_t run_id, int idx, const char *status,
-                     const char *reason, int only_if_live);
+int store_worker_end(sqlite3 *db, int64_t run_id, int idx, const char *status, const char *reason,
+                     int only_if_live);
 /* "worker 1 (device 1): killed by SIGKILL; ..." for every worker of the run that did not end
  * 'ok', into buf; "" when none. */
 int store_worker_failures(sqlite3 *db, int64_t run_id, char *buf, size_t n);

@@ -8,8 +8,9 @@
  * then stays 'running' and reads as 'abandoned' once its process is seen gone (run_state.c).
  * Only bound parameters reach SQL. See README.md "Schema" for the tables and the summary view.
  * Files: schema.c (migrations, open), write.c (runs, points, samples, metrics, ceilings), query.c
- * (reads), run_state.c (liveness, abandoned runs, which run a TAG names), sql.c (the bind/step
- * helpers they share, sql.h). */
+ * (reads), run_state.c (liveness, abandoned runs, which run a TAG names), plan.c (a run's plan,
+ * its workers, the claims: plan.h), merge.c (databases merged by run_uuid: plan.h), sql.c (the
+ * bind/step helpers they share, sql.h). */
 #ifndef ATTN_STORE_H
 #define ATTN_STORE_H
 
