@@ -3,7 +3,6 @@
  * row, and every writer waits STORE_BUSY_MS for the others' locks. */
 #include "store/plan.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,17 +14,26 @@
 
 #define ISO_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
-/* Prepares sql, binds ?1 = run_id and the texts ?2.. (NULL entries bound as NULL; those past
- * the statement's last parameter left out), runs it. */
-static int exec_run(sqlite3 *db, const char *sql, int64_t run_id, const char *const *texts,
-                    int n_texts)
+/* A statement's parameter ?2, ?3, ...: an integer (< 0: NULL, as unknown), or a text (NULL). */
+typedef struct plan_arg {
+    const char *text;
+    int64_t num;
+    int is_num;
+} plan_arg;
+#define NUM(v) ((plan_arg){NULL, (int64_t)(v), 1})
+#define TEXT(s) ((plan_arg){(s), 0, 0})
+
+/* Prepares sql, binds ?1 = run_id and args to ?2.. (those past the statement's last parameter
+ * left out), runs it. */
+static int exec_run(sqlite3 *db, const char *sql, int64_t run_id, const plan_arg *args, int n)
 {
     sqlite3_stmt *st;
     SQLITE_CHECK(db, sqlite3_prepare_v2(db, sql, -1, &st, NULL));
     int rc = store_bind_int_or_null(db, st, 1, run_id);
     const int n_params = sqlite3_bind_parameter_count(st);
-    for (int i = 0; i < n_texts && i + 2 <= n_params && rc == ATTN_OK; i++)
-        rc = store_bind_text(db, st, i + 2, texts[i]);
+    for (int i = 0; i < n && i + 2 <= n_params && rc == ATTN_OK; i++)
+        rc = args[i].is_num ? store_bind_int_or_null(db, st, i + 2, args[i].num)
+                            : store_bind_text(db, st, i + 2, args[i].text);
     return store_finish(db, st, rc);
 }
 
@@ -83,13 +91,11 @@ int store_run_scale(sqlite3 *db, int64_t run_id, const char *run_uuid, const cha
         json_string(json, n, &len, argv[i]); /* n covers the worst case */
     }
     json[len++] = ']', json[len] = 0;
-    char points[32];
-    snprintf(points, sizeof points, "%d", sweep_points);
-    const char *texts[] = {run_uuid, shard, points, json};
+    const plan_arg args[] = {TEXT(run_uuid), TEXT(shard), NUM(sweep_points), TEXT(json)};
     int rc = exec_run(db,
-                      "UPDATE runs SET run_uuid = ?2, shard = ?3, sweep_points = CAST(?4 AS"
-                      " INTEGER), argv = json(?5) WHERE id = ?1",
-                      run_id, texts, 4);
+                      "UPDATE runs SET run_uuid = ?2, shard = ?3, sweep_points = ?4,"
+                      " argv = json(?5) WHERE id = ?1",
+                      run_id, args, 4);
     free(json);
     return rc;
 }
@@ -143,9 +149,8 @@ int store_run_argv(sqlite3 *db, int64_t run_id, int *argc, char ***argv)
 
 int store_run_resume(sqlite3 *db, int64_t run_id)
 {
-    char pid[32], ns[128];
-    snprintf(pid, sizeof pid, "%lld", (long long)getpid());
-    const char *texts[] = {pid, store_pid_namespace(ns, sizeof ns) ? ns : NULL};
+    char ns[128];
+    const plan_arg args[] = {NUM(getpid()), TEXT(store_pid_namespace(ns, sizeof ns) ? ns : NULL)};
     ATTN_TRY(
         exec_run(db,
                  "UPDATE workers SET status = 'crashed', ended_at = coalesce(ended_at, " ISO_NOW
@@ -154,9 +159,8 @@ int store_run_resume(sqlite3 *db, int64_t run_id)
                  run_id, NULL, 0));
     return exec_run(db,
                     "UPDATE runs SET status = 'running', ended_at = NULL, reason = NULL,"
-                    " pid = CAST(?2 AS INTEGER), pid_ns = ?3, heartbeat_at = " ISO_NOW
-                    " WHERE id = ?1",
-                    run_id, texts, 2);
+                    " pid = ?2, pid_ns = ?3, heartbeat_at = " ISO_NOW " WHERE id = ?1",
+                    run_id, args, 2);
 }
 
 /* ---------------------------------------------------------------- the plan */
@@ -242,21 +246,17 @@ static int claim_next(sqlite3 *db, void *arg)
 {
     claim *c = arg;
     int64_t idx;
-    char worker[32];
-    snprintf(worker, sizeof worker, "%d", c->worker);
     ATTN_TRY(query_run_int(db,
                            "SELECT coalesce((SELECT plan_idx FROM plan WHERE run_id = ?1 AND"
                            " state = 'pending' ORDER BY deal LIMIT 1), -1)",
                            c->run_id, NULL, &idx));
     c->plan_idx = (int)idx;
     if (idx < 0) return ATTN_OK;
-    char plan_idx[32];
-    snprintf(plan_idx, sizeof plan_idx, "%lld", (long long)idx);
-    const char *texts[] = {worker, plan_idx};
+    const plan_arg args[] = {NUM(c->worker), NUM(idx)};
     return exec_run(db,
-                    "UPDATE plan SET state = 'running', worker = CAST(?2 AS INTEGER)"
-                    " WHERE run_id = ?1 AND plan_idx = CAST(?3 AS INTEGER)",
-                    c->run_id, texts, 2);
+                    "UPDATE plan SET state = 'running', worker = ?2 WHERE run_id = ?1 AND"
+                    " plan_idx = ?3",
+                    c->run_id, args, 2);
 }
 
 int store_plan_claim(sqlite3 *db, int64_t run_id, int worker, int *plan_idx)
@@ -270,22 +270,20 @@ int store_plan_claim(sqlite3 *db, int64_t run_id, int worker, int *plan_idx)
 int store_plan_release(sqlite3 *db, int64_t run_id, int worker, const char *state,
                        const char *reason)
 {
-    char w[32];
-    snprintf(w, sizeof w, "%d", worker);
-    const char *texts[] = {w, state, reason};
+    const plan_arg args[] = {NUM(worker), TEXT(state), TEXT(reason)};
     return exec_run(db,
-                    "UPDATE plan SET state = ?3, reason = ?4 WHERE run_id = ?1 AND"
-                    " worker = CAST(?2 AS INTEGER) AND state = 'running'",
-                    run_id, texts, 3);
+                    "UPDATE plan SET state = ?3, reason = ?4 WHERE run_id = ?1 AND worker = ?2"
+                    " AND state = 'running'",
+                    run_id, args, 3);
 }
 
 int store_plan_unrun(sqlite3 *db, int64_t run_id, const char *reason)
 {
-    const char *texts[] = {reason};
+    const plan_arg args[] = {TEXT(reason)};
     return exec_run(db,
                     "UPDATE plan SET reason = ?2 WHERE run_id = ?1 AND state = 'pending'"
                     " AND reason IS NULL",
-                    run_id, texts, 1);
+                    run_id, args, 1);
 }
 
 int store_plan_count(sqlite3 *db, int64_t run_id, const char *state, int *n)
@@ -302,43 +300,32 @@ int store_plan_count(sqlite3 *db, int64_t run_id, const char *state, int *n)
 int store_point_origin_write(sqlite3 *db, int64_t run_id, int64_t point_id,
                              const store_point_origin *o)
 {
-    char id[32], plan_idx[32], worker[32], device[32];
-    snprintf(id, sizeof id, "%lld", (long long)point_id);
-    snprintf(plan_idx, sizeof plan_idx, "%d", o->plan_idx);
-    snprintf(worker, sizeof worker, "%d", o->worker);
-    snprintf(device, sizeof device, "%d", o->device);
-    const char *texts[] = {id, plan_idx, worker, o->device >= 0 ? device : NULL, o->gpu_uuid};
+    const plan_arg args[] = {NUM(point_id), NUM(o->plan_idx), NUM(o->worker), NUM(o->device),
+                             TEXT(o->gpu_uuid)};
     ATTN_TRY(exec_run(db,
-                      "UPDATE points SET plan_idx = CAST(?3 AS INTEGER), worker = CAST(?4 AS"
-                      " INTEGER), device = CAST(?5 AS INTEGER), gpu_uuid = ?6"
-                      " WHERE id = CAST(?2 AS INTEGER) AND run_id = ?1",
-                      run_id, texts, 5));
+                      "UPDATE points SET plan_idx = ?3, worker = ?4, device = ?5, gpu_uuid = ?6"
+                      " WHERE id = ?2 AND run_id = ?1",
+                      run_id, args, 5));
     ATTN_TRY(exec_run(db,
-                      "UPDATE plan SET state = 'done', point_id = CAST(?2 AS INTEGER),"
-                      " worker = CAST(?4 AS INTEGER), reason = NULL"
-                      " WHERE run_id = ?1 AND plan_idx = CAST(?3 AS INTEGER)",
-                      run_id, texts, 3));
-    return exec_run(db,
-                    "UPDATE workers SET n_points = n_points + 1 WHERE run_id = ?1 AND"
-                    " idx = CAST(?4 AS INTEGER)",
-                    run_id, texts, 3);
+                      "UPDATE plan SET state = 'done', point_id = ?2, worker = ?4, reason = NULL"
+                      " WHERE run_id = ?1 AND plan_idx = ?3",
+                      run_id, args, 3));
+    return exec_run(db, "UPDATE workers SET n_points = n_points + 1 WHERE run_id = ?1 AND idx = ?4",
+                    run_id, args, 3);
 }
 
 /* ---------------------------------------------------------------- workers */
 
 int store_worker_add(sqlite3 *db, int64_t run_id, int device, int64_t pid, int *idx)
 {
-    char dev[32], p[32], host[256] = "";
-    snprintf(dev, sizeof dev, "%d", device);
-    snprintf(p, sizeof p, "%lld", (long long)pid);
+    char host[256] = "";
     gethostname(host, sizeof host - 1);
-    const char *texts[] = {device >= 0 ? dev : NULL, pid > 0 ? p : NULL, host};
+    const plan_arg args[] = {NUM(device), NUM(pid), TEXT(host)};
     ATTN_TRY(exec_run(db,
-                      "INSERT INTO workers (run_id, idx, device, pid, host, status,"
-                      " started_at) VALUES (?1, (SELECT coalesce(max(idx) + 1, 0) FROM"
-                      " workers WHERE run_id = ?1), CAST(?2 AS INTEGER), CAST(?3 AS INTEGER),"
-                      " ?4, 'starting', " ISO_NOW ")",
-                      run_id, texts, 3));
+                      "INSERT INTO workers (run_id, idx, device, pid, host, status, started_at)"
+                      " VALUES (?1, (SELECT coalesce(max(idx) + 1, 0) FROM workers WHERE"
+                      " run_id = ?1), ?2, ?3, ?4, 'starting', " ISO_NOW ")",
+                      run_id, args, 3));
     int64_t v;
     ATTN_TRY(query_run_int(db,
                            "SELECT idx FROM workers WHERE rowid = last_insert_rowid() AND"
@@ -351,28 +338,22 @@ int store_worker_add(sqlite3 *db, int64_t run_id, int device, int64_t pid, int *
 int store_worker_started(sqlite3 *db, int64_t run_id, int idx, const char *gpu_uuid,
                          const char *gpu_name)
 {
-    char i[32], pid[32];
-    snprintf(i, sizeof i, "%d", idx);
-    snprintf(pid, sizeof pid, "%lld", (long long)getpid());
-    const char *texts[] = {i, gpu_uuid, gpu_name, pid};
+    const plan_arg args[] = {NUM(idx), TEXT(gpu_uuid), TEXT(gpu_name), NUM(getpid())};
     return exec_run(db,
                     "UPDATE workers SET status = 'running', gpu_uuid = ?3, gpu_name = ?4,"
-                    " pid = CAST(?5 AS INTEGER) WHERE run_id = ?1 AND idx = CAST(?2 AS"
-                    " INTEGER)",
-                    run_id, texts, 4);
+                    " pid = ?5 WHERE run_id = ?1 AND idx = ?2",
+                    run_id, args, 4);
 }
 
 int store_worker_end(sqlite3 *db, int64_t run_id, int idx, const char *status, const char *reason,
                      int only_if_live)
 {
-    char i[32];
-    snprintf(i, sizeof i, "%d", idx);
-    const char *texts[] = {i, status, reason, only_if_live ? "1" : "0"};
+    const plan_arg args[] = {NUM(idx), TEXT(status), TEXT(reason), NUM(only_if_live)};
     return exec_run(db,
                     "UPDATE workers SET status = ?3, exit_reason = ?4, ended_at = " ISO_NOW
-                    " WHERE run_id = ?1 AND idx = CAST(?2 AS INTEGER) AND"
-                    " (?5 = '0' OR status IN ('starting', 'running'))",
-                    run_id, texts, 4);
+                    " WHERE run_id = ?1 AND idx = ?2 AND (NOT ?5 OR status IN ('starting',"
+                    " 'running'))",
+                    run_id, args, 4);
 }
 
 int store_worker_failures(sqlite3 *db, int64_t run_id, char *buf, size_t n)
