@@ -151,21 +151,6 @@ static void open_counters(run_state *r)
         fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, r->metrics_reason);
 }
 
-/* A random version-4 UUID into buf (at least 37 bytes): the run's global id. */
-static void make_uuid(char *buf, size_t n)
-{
-    unsigned char b[16] = {0};
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(b, 1, sizeof b, f) != sizeof b) /* no /dev/urandom: time and pid */
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)(((uint64_t)(attn_now() * 1e9) ^ (uint64_t)getpid() << 20) >> (i % 8 * 8));
-    if (f) fclose(f);
-    b[6] = (unsigned char)(b[6] & 0x0f) | 0x40, b[8] = (unsigned char)(b[8] & 0x3f) | 0x80;
-    snprintf(buf, n, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* A new run: its row, its scale-out columns (the arguments it is parsed from again by --resume
  * and the workers) and its plan. 0, 1 or CLI_USAGE (--run-uuid already in the database). */
 static int begin_run(run_state *r, const run_args *a)
@@ -173,22 +158,20 @@ static int begin_run(run_state *r, const run_args *a)
     const run_options *o = r->o;
     static run_provenance_text text;
     store_run info;
-    char uuid[40], shard[32];
+    char shard[32];
     int64_t existing = 0;
     if (o->run_uuid && store_run_by_uuid(r->db, o->run_uuid, &existing) == ATTN_OK && existing)
         return cli_error("run", "--run-uuid %s: run %lld of %s has it already (--resume %lld "
                          "finishes that run; shards that share an id write databases of their "
                          "own, then attnbench merge)", o->run_uuid, (long long)existing, o->db,
                          (long long)existing);
-    if (o->run_uuid) snprintf(uuid, sizeof uuid, "%s", o->run_uuid);
-    else make_uuid(uuid, sizeof uuid);
     snprintf(shard, sizeof shard, "%d/%d", o->shard, o->n_shards);
     run_provenance(o, o->cpu || o->n_devices ? NULL : &r->gpu, a->argc, a->argv,
                    r->metrics_reason, &text, &info);
     if (!o->cpu && o->n_devices) /* the workers' GPUs: the first one to start fills them in */
         info.backend = "cuda", info.timing_method = NULL, info.cache_mode = NULL;
     if (store_run_begin(r->db, &info, &r->run_id) != ATTN_OK ||
-        store_run_scale(r->db, r->run_id, uuid, o->n_shards ? shard : NULL, r->plan.n, a->argc,
+        store_run_scale(r->db, r->run_id, o->run_uuid, o->n_shards ? shard : NULL, r->plan.n, a->argc,
                         a->argv) != ATTN_OK ||
         store_plan_add(r->db, r->run_id, r->plan.rows, r->plan.n_rows) != ATTN_OK)
         return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;

@@ -13,6 +13,12 @@
 #include "store/sql.h"
 
 #define ISO_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+/* A random version-4 UUID ("3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b") from SQLite's PRNG, for one
+ * row (the subquery is evaluated once per statement). */
+#define RANDOM_UUID                                                                                \
+    "(SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-' ||"      \
+    " substr('89ab', 1 + abs(random() % 4), 1) || substr(h, 18, 3) || '-' || substr(h, 21, 12)"    \
+    " FROM (SELECT lower(hex(randomblob(16))) AS h))"
 
 /* A statement's parameter ?2, ?3, ...: an integer (< 0: NULL, as unknown), or a text (NULL). */
 typedef struct plan_arg {
@@ -93,8 +99,8 @@ int store_run_scale(sqlite3 *db, int64_t run_id, const char *run_uuid, const cha
     json[len++] = ']', json[len] = 0;
     const plan_arg args[] = {TEXT(run_uuid), TEXT(shard), NUM(sweep_points), TEXT(json)};
     int rc = exec_run(db,
-                      "UPDATE runs SET run_uuid = ?2, shard = ?3, sweep_points = ?4,"
-                      " argv = json(?5) WHERE id = ?1",
+                      "UPDATE runs SET run_uuid = coalesce(?2, " RANDOM_UUID "), shard = ?3,"
+                      " sweep_points = ?4, argv = json(?5) WHERE id = ?1",
                       run_id, args, 4);
     free(json);
     return rc;

@@ -21,8 +21,8 @@ typedef struct store_plan_row {
     double dense_flops;
 } store_plan_row;
 
-/* The run's scale-out columns: run_uuid (unique in the database), shard ("i/n", NULL: the whole
- * sweep), the whole sweep's point count, and argv (`run` and its arguments) as a JSON array. */
+/* The run's scale-out columns: run_uuid (unique in the database; NULL: a random version-4
+ * UUID), shard ("i/n", NULL: the whole sweep), the whole sweep's point count, and argv (`run` and its arguments) as a JSON array. */
 int store_run_scale(sqlite3 *db, int64_t run_id, const char *run_uuid, const char *shard,
                     int sweep_points, int argc, char *const *argv);
 /* A run with this run_uuid: its id in *run_id, 0 when none. */
