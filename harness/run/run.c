@@ -11,7 +11,13 @@
  *
  * Ctrl-C (SIGINT, SIGTERM: core/interrupt.h) stops the point in progress at its next sample or
  * row; that point is not stored, and the run is `interrupted` unless every point had finished. A
- * second signal ends the process at once (its run then reads as abandoned: store.h). */
+ * second signal ends the process at once (its run then reads as abandoned: store.h).
+ *
+ * The points are the run's plan (run/plan.h), stored with the run and claimed from the database
+ * one at a time (store/plan.h), so that a run killed mid-sweep can be finished (--resume: the
+ * run's own arguments, run/resume.h; which run and worker row, run/attach.h). With --devices
+ * this process is the coordinator of one worker process per GPU (run/workers.h), and each worker
+ * runs this file's loop on the same plan. */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -25,11 +31,11 @@
 #include "core/interrupt.h"
 #include "measure/gpu.h"
 #include "measure/trace.h"
+#include "run/attach.h"
 #include "run/ceilings.h"
 #include "run/point.h"
 #include "run/plan.h"
 #include "run/progress.h"
-#include "run/provenance.h"
 #include "run/resume.h"
 #include "run/sweep.h"
 #include "run/workers.h"
@@ -151,80 +157,6 @@ static void open_counters(run_state *r)
         fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, r->metrics_reason);
 }
 
-/* A new run: its row, its scale-out columns (the arguments it is parsed from again by --resume
- * and the workers) and its plan. 0, 1 or CLI_USAGE (--run-uuid already in the database). */
-static int begin_run(run_state *r, const run_args *a)
-{
-    const run_options *o = r->o;
-    static run_provenance_text text;
-    store_run info;
-    char shard[32];
-    int64_t existing = 0;
-    if (o->run_uuid && store_run_by_uuid(r->db, o->run_uuid, &existing) == ATTN_OK && existing)
-        return cli_error("run", "--run-uuid %s: run %lld of %s has it already (--resume %lld "
-                         "finishes that run; shards that share an id write databases of their "
-                         "own, then attnbench merge)", o->run_uuid, (long long)existing, o->db,
-                         (long long)existing);
-    snprintf(shard, sizeof shard, "%d/%d", o->shard, o->n_shards);
-    run_provenance(o, o->cpu || o->n_devices ? NULL : &r->gpu, a->argc, a->argv,
-                   r->metrics_reason, &text, &info);
-    if (!o->cpu && o->n_devices) /* the workers' GPUs: the first one to start fills them in */
-        info.backend = "cuda", info.timing_method = NULL, info.cache_mode = NULL;
-    if (store_run_begin(r->db, &info, &r->run_id) != ATTN_OK ||
-        store_run_scale(r->db, r->run_id, o->run_uuid, o->n_shards ? shard : NULL, r->plan.n, a->argc,
-                        a->argv) != ATTN_OK ||
-        store_plan_add(r->db, r->run_id, r->plan.rows, r->plan.n_rows) != ATTN_OK)
-        return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;
-    r->n_open = r->plan.n_rows;
-    return 0;
-}
-
-/* --resume RUN: the run is there, not running, and its plan is the one its options give now;
- * its points not done are opened again. 0, 1, CLI_USAGE, or -1: nothing left to run. */
-static int resume_run(run_state *r)
-{
-    const int64_t id = r->o->resume;
-    char status[32];
-    int differ;
-    if (store_run_status(r->db, id, status, sizeof status) != ATTN_OK ||
-        store_plan_differs(r->db, id, r->plan.rows, r->plan.n_rows, &differ) != ATTN_OK)
-        return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;
-    r->run_id = id;
-    if (r->worker_process) return 0; /* the coordinator checked */
-    if (strcmp(status, "running") == 0)
-        return cli_error("run", "--resume %lld: the run is still running", (long long)id);
-    if (differ)
-        return cli_error("run", "--resume %lld: %d planned points differ from what the run's "
-                         "options give now (another build, or a changed --sweep file)",
-                         (long long)id, differ);
-    if (store_plan_reopen(r->db, id, &r->n_open) != ATTN_OK ||
-        (r->n_open && store_run_resume(r->db, id) != ATTN_OK))
-        return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;
-    if (r->n_open) return 0;
-    fprintf(stderr, "attnbench run: run %lld (%s) ran every planned point: nothing to resume\n",
-            (long long)id, status);
-    return -1;
-}
-
-/* This process's worker row, when it runs points itself (not the coordinator of --devices); a
- * worker of a GPU run also gives the run its device's provenance if no other worker has yet. */
-static int own_worker_row(run_state *r, const run_args *a)
-{
-    const char *uuid = r->o->cpu ? NULL : r->gpu.uuid, *name = r->o->cpu ? NULL : r->gpu.name;
-    if (!r->worker_process && store_worker_add(r->db, r->run_id, r->device, getpid(),
-                                               &r->worker) != ATTN_OK)
-        return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;
-    if (store_worker_started(r->db, r->run_id, r->worker, uuid, name) != ATTN_OK)
-        return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;
-    if (r->o->cpu || !r->worker_process) return 0;
-    static run_provenance_text text;
-    store_run info;
-    run_provenance(r->o, &r->gpu, a->argc, a->argv, r->metrics_reason, &text, &info);
-    if (store_run_device(r->db, r->run_id, &info) != ATTN_OK)
-        return fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg), 1;
-    return 0;
-}
-
 /* The database (runs whose process is gone marked abandoned) and the run's row: a new run, or
  * the one --resume names. 0, 1 (failed), 2 (a newer database: bad input; --run-uuid taken; a
  * resume that cannot be), or -1 (nothing to resume). */
@@ -242,9 +174,11 @@ static int open_store(run_state *r, const run_args *a)
     else if (abandoned)
         fprintf(stderr, "attnbench run: %d earlier run%s marked abandoned: %s process is gone\n",
                 abandoned, abandoned == 1 ? "" : "s", abandoned == 1 ? "its" : "their");
-    const int rc = r->o->resume ? resume_run(r) : begin_run(r, a);
-    if (rc || r->o->n_devices) return rc; /* the coordinator runs no points */
-    return own_worker_row(r, a);
+    run_attach at = {r->db, r->o, &r->plan, a, r->o->cpu || r->o->n_devices ? NULL : &r->gpu,
+                     r->metrics_reason, r->worker_process, r->device, 0, r->worker, 0};
+    const int rc = run_attach_store(&at);
+    r->run_id = at.run_id, r->worker = at.worker, r->n_open = at.n_open;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the loop */
