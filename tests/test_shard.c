@@ -176,11 +176,15 @@ int main(int argc, char **argv)
 {
     (void)argc;
     if (fx_init(argv[0])) return 1;
+    char log_path[512];
+    fx_path(log_path, sizeof log_path, "stderr.log"); /* the runs' messages, shown on failure */
+    if (!freopen(log_path, "w", stderr)) return 1;
     shards_cover_the_sweep();
     merged_equals_unsharded();
     partial_and_separate();
     schema_versions();
     usage_errors();
+    if (test_failed) fputs(fx_text(log_path), stdout);
     fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }

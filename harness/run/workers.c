@@ -68,7 +68,7 @@ static void visible_device(int d, char *buf, size_t n)
         if (i == d) snprintf(buf, n, "%s", w);
 }
 
-/* Forks and execs `attnbench run --resume RUN --db DB --quiet` as worker w; its own process
+/* Forks and execs this binary's `run --resume RUN --db DB --quiet` as worker w; its own process
  * group (a terminal's Ctrl-C reaches the coordinator, which passes one SIGTERM on), ended by
  * SIGTERM if the coordinator dies. */
 static pid_t start_worker(const run_options *o, int64_t run_id, const worker_proc *w)
@@ -77,6 +77,10 @@ static pid_t start_worker(const run_options *o, int64_t run_id, const worker_pro
     snprintf(run, sizeof run, "%lld", (long long)run_id);
     snprintf(identity, sizeof identity, "%d:%d", w->idx, w->device);
     visible_device(w->device, visible, sizeof visible);
+    /* This binary: as invoked when that names a file (under valgrind /proc/self/exe is the tool),
+     * else /proc/self/exe (found on the PATH, which may have changed). */
+    const char *self =
+        strchr(program_invocation_name, '/') ? program_invocation_name : "/proc/self/exe";
     fflush(NULL);
     const pid_t pid = fork();
     if (pid != 0) return pid;
@@ -84,8 +88,7 @@ static pid_t start_worker(const run_options *o, int64_t run_id, const worker_pro
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     setenv(WORKER_ENV, identity, 1);
     setenv("CUDA_VISIBLE_DEVICES", visible, 1);
-    execl("/proc/self/exe", "attnbench", "run", "--resume", run, "--db", o->db, "--quiet",
-          (char *)NULL);
+    execl(self, "attnbench", "run", "--resume", run, "--db", o->db, "--quiet", (char *)NULL);
     fprintf(stderr, "attnbench run: cannot start a worker: %s\n", strerror(errno));
     _exit(127);
 }
