@@ -175,14 +175,21 @@ static int copy_run_rows(sqlite3 *db)
         " WHERE plan.state <> 'done' AND excluded.state = 'done';");
 }
 
-/* A joined run: its shards listed, its span, and its status over all of them. */
+/* A joined run: its shards listed, its span, and, when the input added to it (points, or a
+ * shard not listed yet), its status over all of them (a database merged again changes nothing,
+ * an interrupted run's status included). */
 static int update_joined(sqlite3 *db)
 {
     ATTN_TRY(store_exec(
         db,
+        "CREATE TEMP TABLE grew AS SELECT rmap.dst FROM temp.rmap JOIN src.runs s ON"
+        " s.id = rmap.src JOIN main.runs m ON m.id = rmap.dst WHERE NOT rmap.new AND"
+        " (EXISTS (SELECT 1 FROM temp.pmap WHERE pmap.run = rmap.dst) OR (s.shard IS NOT NULL"
+        "  AND instr(' ' || coalesce(m.shard, '') || ' ', ' ' || s.shard || ' ') = 0));"
         "UPDATE main.runs SET"
-        " shard = CASE WHEN r.shard IS NULL OR instr(' ' || main.runs.shard || ' ',"
-        "  ' ' || r.shard || ' ') THEN main.runs.shard ELSE main.runs.shard || ' ' || r.shard END,"
+        " shard = CASE WHEN r.shard IS NULL OR instr(' ' || coalesce(main.runs.shard, '') || ' ',"
+        "  ' ' || r.shard || ' ') THEN main.runs.shard"
+        "  ELSE ltrim(coalesce(main.runs.shard, '') || ' ' || r.shard) END,"
         " started_at = min(main.runs.started_at, r.started_at),"
         " ended_at = max(coalesce(main.runs.ended_at, r.ended_at),"
         "  coalesce(r.ended_at, main.runs.ended_at))"
@@ -190,8 +197,7 @@ static int update_joined(sqlite3 *db)
         "  JOIN src.runs s ON s.id = rmap.src WHERE NOT rmap.new) AS r"
         " WHERE main.runs.id = r.dst;"));
     sqlite3_stmt *st, *up;
-    SQLITE_CHECK(db,
-                 sqlite3_prepare_v2(db, "SELECT dst FROM temp.rmap WHERE NOT new", -1, &st, NULL));
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db, "SELECT dst FROM temp.grew", -1, &st, NULL));
     int rc = ATTN_OK;
     SQLITE_CHECK_GOTO(db,
                       sqlite3_prepare_v2(db,
@@ -224,7 +230,7 @@ static int merge_attached(sqlite3 *db, void *arg)
     ATTN_TRY(copy_points(db));
     ATTN_TRY(copy_run_rows(db));
     ATTN_TRY(update_joined(db));
-    return store_exec(db, "DROP TABLE temp.rmap; DROP TABLE temp.pmap;");
+    return store_exec(db, "DROP TABLE temp.rmap; DROP TABLE temp.pmap; DROP TABLE temp.grew;");
 }
 
 int store_merge(sqlite3 *db, const char *in_path, store_merge_stats *s)
