@@ -106,14 +106,18 @@ static void partial_and_separate(void)
     fx_sh("'%s' merge '%s' '%s' '%s' > /dev/null", fx_bin, db, db_s[0], db_s[1]);
     test_cond("two of three shards: partial", fx_query_int(db, "SELECT count(*) FROM runs WHERE"
                                                                " status = 'partial'") == 1);
+    fx_path(db, sizeof db, "one.db");
+    fx_sh("'%s' merge '%s' '%s' > /dev/null", fx_bin, db, db_s[1]);
+    test_cond("one shard alone: partial", fx_query_int(db, "SELECT count(*) FROM runs WHERE status"
+                                                           " = 'partial' AND shard = '1/3'") == 1);
     fx_path(db_a, sizeof db_a, "own0.db");
     fx_path(db_b, sizeof db_b, "own1.db");
     fx_sh("'%s' run " SWEEP " --db '%s' --shard 0/2", fx_bin, db_a);
     fx_sh("'%s' run " SWEEP " --db '%s' --shard 1/2", fx_bin, db_b);
     fx_path(db, sizeof db, "separate.db");
     fx_sh("'%s' merge '%s' '%s' '%s' > /dev/null", fx_bin, db, db_a, db_b);
-    test_cond("shards with their own ids: two runs",
-              fx_query_int(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == 2 &&
+    test_cond("shards with their own ids: two runs, each partial (half of its sweep)",
+              fx_query_int(db, "SELECT count(*) FROM runs WHERE status = 'partial'") == 2 &&
                   fx_query_int(db, "SELECT count(*) FROM points") == SWEEP_POINTS);
 }
 

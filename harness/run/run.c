@@ -296,7 +296,7 @@ static void outcome(run_state *r)
                  attn_interrupted == SIGTERM ? "SIGTERM" : "SIGINT", r->progress.done,
                  r->progress.total);
     } else if (!r->reason[0] && !r->worker_process) {
-        if (store_run_outcome(r->db, r->run_id, &r->status, r->reason, sizeof r->reason) != ATTN_OK)
+        if (store_run_outcome(r->db, r->run_id, 0, &r->status, r->reason, sizeof r->reason) != ATTN_OK)
             stop_run(r, "aborted", "reading the outcome", attn_last_error.msg);
     } else if (!r->reason[0] && r->n_failed) {
         r->status = "failed";

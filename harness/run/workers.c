@@ -152,7 +152,7 @@ static int end_run(sqlite3 *db, int64_t run_id, const run_progress *pr)
         snprintf(reason, sizeof reason, "interrupted by %s after %d of %d points",
                  attn_interrupted == SIGTERM ? "SIGTERM" : "SIGINT", pr->done, pr->total);
     else if (rc == ATTN_OK)
-        rc = store_run_outcome(db, run_id, &status, reason, sizeof reason);
+        rc = store_run_outcome(db, run_id, 0, &status, reason, sizeof reason);
     if (rc == ATTN_OK) rc = store_plan_unrun(db, run_id, "not run: no worker was left to run it");
     if (rc == ATTN_OK) rc = store_run_end(db, run_id, status, reason[0] ? reason : NULL);
     if (rc != ATTN_OK) {

@@ -175,17 +175,18 @@ static int copy_run_rows(sqlite3 *db)
         " WHERE plan.state <> 'done' AND excluded.state = 'done';");
 }
 
-/* A joined run: its shards listed, its span, and, when the input added to it (points, or a
- * shard not listed yet), its status over all of them (a database merged again changes nothing,
- * an interrupted run's status included). */
+/* A joined run: its shards listed, its span. Its status over all its shards when the input
+ * added to it (points, or a shard not listed yet), and a new shard's status as the sweep's (a
+ * database merged again changes nothing, an interrupted run's status included). */
 static int update_joined(sqlite3 *db)
 {
     ATTN_TRY(store_exec(
         db,
         "CREATE TEMP TABLE grew AS SELECT rmap.dst FROM temp.rmap JOIN src.runs s ON"
-        " s.id = rmap.src JOIN main.runs m ON m.id = rmap.dst WHERE NOT rmap.new AND"
-        " (EXISTS (SELECT 1 FROM temp.pmap WHERE pmap.run = rmap.dst) OR (s.shard IS NOT NULL"
-        "  AND instr(' ' || coalesce(m.shard, '') || ' ', ' ' || s.shard || ' ') = 0));"
+        " s.id = rmap.src JOIN main.runs m ON m.id = rmap.dst WHERE s.shard IS NOT NULL AND"
+        " rmap.new OR NOT rmap.new AND (EXISTS (SELECT 1 FROM temp.pmap WHERE pmap.run ="
+        " rmap.dst) OR (s.shard IS NOT NULL AND instr(' ' || coalesce(m.shard, '') || ' ',"
+        " ' ' || s.shard || ' ') = 0));"
         "UPDATE main.runs SET"
         " shard = CASE WHEN r.shard IS NULL OR instr(' ' || coalesce(main.runs.shard, '') || ' ',"
         "  ' ' || r.shard || ' ') THEN main.runs.shard"
@@ -209,7 +210,7 @@ static int update_joined(sqlite3 *db)
         const int64_t id = sqlite3_column_int64(st, 0);
         const char *status;
         char reason[2048];
-        rc = store_run_outcome(db, id, &status, reason, sizeof reason);
+        rc = store_run_outcome(db, id, 1, &status, reason, sizeof reason);
         if (rc == ATTN_OK) rc = store_bind_int_or_null(db, up, 1, id);
         if (rc == ATTN_OK) rc = store_bind_text(db, up, 2, status);
         if (rc == ATTN_OK) rc = store_bind_text(db, up, 3, reason[0] ? reason : NULL);

@@ -385,7 +385,8 @@ int store_worker_failures(sqlite3 *db, int64_t run_id, char *buf, size_t n)
 
 /* ---------------------------------------------------------------- the outcome */
 
-int store_run_outcome(sqlite3 *db, int64_t run_id, const char **status, char *reason, size_t n)
+int store_run_outcome(sqlite3 *db, int64_t run_id, int whole_sweep, const char **status,
+                      char *reason, size_t n)
 {
     int64_t planned, open, bad, sweep;
     ATTN_TRY(
@@ -396,10 +397,8 @@ int store_run_outcome(sqlite3 *db, int64_t run_id, const char **status, char *re
                            "SELECT count(*) FROM points WHERE run_id = ?1 AND status IN"
                            " ('failed', 'error')",
                            run_id, NULL, &bad));
-    ATTN_TRY(query_run_int(db,
-                           "SELECT CASE WHEN shard LIKE '% %' THEN sweep_points ELSE 0 END"
-                           " FROM runs WHERE id = ?1",
-                           run_id, NULL, &sweep));
+    ATTN_TRY(query_run_int(db, "SELECT coalesce(sweep_points, 0) FROM runs WHERE id = ?1", run_id,
+                           NULL, &sweep));
     char failures[1024];
     ATTN_TRY(store_worker_failures(db, run_id, failures, sizeof failures));
     *status = "ok", reason[0] = 0;
@@ -407,7 +406,7 @@ int store_run_outcome(sqlite3 *db, int64_t run_id, const char **status, char *re
         *status = "partial";
         snprintf(reason, n, "%lld of %lld planned points did not run (plan.reason says why)%s%s",
                  (long long)open, (long long)planned, failures[0] ? ": " : "", failures);
-    } else if (sweep > planned) {
+    } else if (whole_sweep && sweep > planned) {
         *status = "partial";
         snprintf(reason, n, "merged shards hold %lld of the sweep's %lld points",
                  (long long)planned, (long long)sweep);

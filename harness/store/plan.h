@@ -68,9 +68,11 @@ int store_worker_end(sqlite3 *db, int64_t run_id, int idx, const char *status, c
 int store_worker_failures(sqlite3 *db, int64_t run_id, char *buf, size_t n);
 
 /* The run's final status from its plan and points: 'partial' (some planned point did not run,
- * or, for a run merged from shards, the sweep's points are not all here), 'failed' (a point
- * failed its check or errored), else 'ok'; the reason into buf ("" for ok). */
-int store_run_outcome(sqlite3 *db, int64_t run_id, const char **status, char *reason, size_t n);
+ * or with whole_sweep — a shard's run merged into another database, standing for the sweep —
+ * the sweep's points are not all in its plan), 'failed' (a point failed its check or errored),
+ * else 'ok'; the reason into buf ("" for ok). */
+int store_run_outcome(sqlite3 *db, int64_t run_id, int whole_sweep, const char **status,
+                      char *reason, size_t n);
 
 /* The point's schema-6 columns and its plan row 'done' (inside store_point_add's transaction). */
 int store_point_origin_write(sqlite3 *db, int64_t run_id, int64_t point_id,
