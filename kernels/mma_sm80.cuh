@@ -63,11 +63,17 @@ template <> struct dtype_ops<__nv_bfloat16> {
     }
 };
 
-/* Element offset of 16-byte chunk c of row r in a [rows][D] tile with the XOR swizzle: chunk c of
- * row r lives at chunk c ^ (r & 7), so the 8 rows an ldmatrix reads hit 8 distinct bank groups. */
-template <int D> __device__ __forceinline__ int swz(int r, int c)
+/* Element offset of 16-byte chunk c of row r in a [rows][W] tile with the XOR swizzle: chunk c of
+ * row r lives at chunk c ^ (r & 7), so the 8 rows an ldmatrix reads hit 8 distinct bank groups.
+ * Narrower rows (W = 32: 4 chunks, two rows per 128 bytes) swizzle by row pair, c ^ ((r / 2) & 3),
+ * which keeps the 8 rows conflict-free too. W: 32, or a multiple of 64. */
+template <int W> __device__ __forceinline__ int swz(int r, int c)
 {
-    return r * D + ((c ^ (r & 7)) << 3);
+    constexpr int CH = W / 8;
+    static_assert(CH == 4 || CH % 8 == 0, "swizzle needs rows of 32 or a multiple of 64 elements");
+    constexpr int G = CH >= 8 ? 1 : 8 / CH; /* rows per 128 bytes */
+    constexpr int M = CH >= 8 ? 7 : CH - 1;
+    return r * W + ((c ^ ((r / G) & M)) << 3);
 }
 
 /* cp.async of rows [row0, row0+R) of a [S][D] matrix into a swizzled tile; rows >= S zero-fill.
