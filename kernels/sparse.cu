@@ -11,7 +11,7 @@
  * of size S×S. Limits: fp16/bf16; TILE 64 (4 warps) or 128 (8 warps); (D, DV) in (64, 64|32),
  * (128, 128|64|32); any S >= 1.
  *
- * Selection (sparse_select.h has the rules): topk/mass first pool Q and K tiles to fp32 means;
+ * Selection (sparse_rules.h has the rules): topk/mass first pool Q and K tiles to fp32 means;
  * then one block per row ranks its visible tiles by priority (bitonic sort in shared memory, ties
  * by lower tile index), keeps the prefix the method says and writes the kept tiles ascending into a
  * [rows][n_tiles] scratch with the row's count; one block scans the counts into row_ptr and sorts
@@ -28,7 +28,7 @@
 #include "core/error.h"
 #include "mma_sm80.cuh"
 #include "sparse.h"
-#include "sparse_select.h"
+#include "sparse_rules.h"
 
 namespace {
 
@@ -288,7 +288,7 @@ __device__ void bitonic_sort(float *key, int *idx, int n)
         }
 }
 
-/* The pooled logit of key tile kt for the query tile's mean q (sparse_select.h). */
+/* The pooled logit of key tile kt for the query tile's mean q (sparse_rules.h). */
 __device__ float pooled_logit(const select_params &p, const float *q, const float *kp, int kt)
 {
     const float *k = kp + (size_t)kt * p.D;

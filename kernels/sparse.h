@@ -42,7 +42,7 @@ int attn_sparse_sm90_setup(int dtype, int D, int DV, int tile);
 int attn_sparse_sm90_launch(const attn_sparse_args *a);
 
 /* ---------------------------------------------------------------- kernels/sparse.cu's selection
- * and the mma path's setup (variant `sparse`; rules in sparse_select.h). */
+ * and the mma path's setup (variant `sparse`; rules in sparse_rules.h). */
 
 #define ATTN_SPARSE_MAX_TILES 2048 /* tiles per row the selection sorts in shared memory */
 
@@ -54,7 +54,7 @@ int attn_sparse_mma_setup(int dtype, int D, int DV, int tile);
  * room for rows·n_tiles), from geom's shape, q and k. scratch: attn_sparse_select_scratch bytes. */
 typedef struct attn_sparse_select_args {
     const attn_sparse_args *geom;
-    int method;         /* attn_sparse_method (sparse_select.h); vprune selects like window */
+    int method;         /* attn_sparse_method (sparse_rules.h); vprune selects like window */
     double density;     /* window, bigbird, topk: kept fraction of each row's visible tiles */
     float tau;          /* mass: the estimated softmax mass to reach */
     unsigned long long seed; /* bigbird's random tiles */

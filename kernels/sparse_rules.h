@@ -1,4 +1,4 @@
-/* sparse_select.h — the tile-selection rules of variant `sparse`, shared by the GPU selection
+/* sparse_rules.h — the tile-selection rules of variant `sparse`, shared by the GPU selection
  * kernels (kernels/sparse.cu) and the CPU selection (variants/sparse_select.c) so both pick the
  * same tiles from the same numbers. Plain C, inlined on both sides (ATTN_HD as in core/rng.h).
  *
@@ -17,8 +17,8 @@
  *           summed over d in order with fmaf (the same float result on host and device);
  *   mass    the same logit; its softmax over the visible tiles (max subtracted, exp in float) is
  *           the estimated mass of each tile. */
-#ifndef ATTN_KERNELS_SPARSE_SELECT_H
-#define ATTN_KERNELS_SPARSE_SELECT_H
+#ifndef ATTN_KERNELS_SPARSE_RULES_H
+#define ATTN_KERNELS_SPARSE_RULES_H
 
 #include <math.h>
 
