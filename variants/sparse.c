@@ -396,6 +396,21 @@ static int sparse_quality(const attn_plan *plan, const attn_host_inputs *in, con
     return ATTN_OK;
 }
 
+/* Not static: tests/test_sparse.c builds its masked-dense reference from a plan's tiles and
+ * corrupts them to show the check rejects a wrong tile list. The plan's CSR (rows = B·H·n_tiles),
+ * vprune's kept columns ([B·Hkv][dv], NULL for the other methods), dv and the tile; returns
+ * n_tiles. */
+int attn_sparse_plan_view(attn_plan *plan, int **row_ptr, int **col_idx, int **v_cols, int *dv,
+                          int *tile)
+{
+    sparse_plan *pl = (sparse_plan *)plan;
+    const sparse_config *c = plan->config;
+    *row_ptr = pl->row_ptr, *col_idx = pl->col_idx;
+    *v_cols = c->rule.method == ATTN_SPARSE_VPRUNE ? pl->v_cols : NULL;
+    *dv = c->dv, *tile = c->rule.tile;
+    return pl->n_tiles;
+}
+
 const attn_variant attn_variant_sparse = {
     .name = "sparse",
     .description = "block-sparse attention: kept key tiles per query tile (window, bigbird, topk, mass) or V columns pruned (vprune)",
