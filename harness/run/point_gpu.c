@@ -36,10 +36,10 @@ static int gpu_inputs(const run_env *env, run_shape *s)
     CUDA_CHECK(cudaMalloc(&dv, nkv * es));
     s->dev.v = dv;
     CUDA_CHECK(cudaMalloc(&s->dev.o, nq * es));
-    const int D = p->head_dim;
-    ATTN_TRY(attn_fill_device(dq, p->dtype, nq, o->seed, ATTN_TENSOR_Q, o->init, D, env->stream));
-    ATTN_TRY(attn_fill_device(dk, p->dtype, nkv, o->seed, ATTN_TENSOR_K, o->init, D, env->stream));
-    ATTN_TRY(attn_fill_device(dv, p->dtype, nkv, o->seed, ATTN_TENSOR_V, o->init, D, env->stream));
+    const int D = p->head_dim, S = p->seq;
+    ATTN_TRY(attn_fill_device(dq, p->dtype, nq, o->seed, ATTN_TENSOR_Q, o->init, D, S, env->stream));
+    ATTN_TRY(attn_fill_device(dk, p->dtype, nkv, o->seed, ATTN_TENSOR_K, o->init, D, S, env->stream));
+    ATTN_TRY(attn_fill_device(dv, p->dtype, nkv, o->seed, ATTN_TENSOR_V, o->init, D, S, env->stream));
     CUDA_CHECK(cudaMemcpyAsync(s->hq, dq, nq * es, cudaMemcpyDeviceToHost, env->stream));
     CUDA_CHECK(cudaMemcpyAsync(s->hk, dk, nkv * es, cudaMemcpyDeviceToHost, env->stream));
     CUDA_CHECK(cudaMemcpyAsync(s->hv, dv, nkv * es, cudaMemcpyDeviceToHost, env->stream));
