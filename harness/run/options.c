@@ -298,6 +298,10 @@ static const cli_option run_option_table[] = {
      set_cooldown, offsetof(run_options, measure.cooldown)},
     {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
      cli_set_text, offsetof(run_options, save_dir)},
+    {"--inputs", "DIR",
+     "read Q, K, V from DIR/q.npy, k.npy, v.npy as --save-tensors writes them\n"
+     "(one shape only, which they must match; '<f2' for fp16, '<f4' otherwise)",
+     cli_set_text, offsetof(run_options, inputs_dir)},
     {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", cli_set_flag,
      offsetof(run_options, no_cupti)},
     {"--cupti-alternate", NULL,

@@ -74,12 +74,17 @@ static int check_db_path(const char *path)
     return 0;
 }
 
-static int check_paths(const run_options *o, int n_shapes)
+static int check_paths(const run_options *o, const run_sweep *sw)
 {
     struct stat st;
+    const int n_shapes = sw->n_shapes;
     if (o->save_dir && n_shapes != 1)
         return cli_error("run", "--save-tensors needs exactly one shape (this sweep has %d)",
                          n_shapes);
+    if (o->inputs_dir && n_shapes != 1)
+        return cli_error("run", "--inputs needs exactly one shape (this sweep has %d)", n_shapes);
+    if (o->inputs_dir && run_inputs_check(o->inputs_dir, &sw->shapes[0]) != ATTN_OK)
+        return cli_error("run", "--inputs: %s", attn_last_error.msg);
     if (o->save_dir && (stat(o->save_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
                         access(o->save_dir, W_OK) != 0))
         return cli_error("run", "--save-tensors: '%s' is not a writable directory", o->save_dir);
@@ -277,7 +282,7 @@ int cmd_run(int argc, char **argv)
     r.o = &o, r.status = "ok";
     r.env = (run_env){.o = &o, .backend = o.cpu ? &run_backend_cpu : &run_backend_gpu};
     if (run_sweep_make(&o, &r.sweep)) return CLI_USAGE;
-    rc = check_paths(&o, r.sweep.n_shapes) ? CLI_USAGE : 0;
+    rc = check_paths(&o, &r.sweep) ? CLI_USAGE : 0;
     if (!rc && !o.cpu) rc = open_device(&r);
     if (!rc) open_counters(&r);
     if (!rc) rc = open_store(&r, argc, argv);
