@@ -3,14 +3,16 @@
  * cpu_rows over its kept tiles) at S = 1, 127, 1000, H_kv < H, causal and not, D 64 and 128, fp16
  * and bf16, every method, tile 64 and 128, both paths (wgmma where the device is sm_90, else
  * skipped with the reason); then compute-sanitizer memcheck and racecheck over small shapes of the
- * mma path and the selection kernels. */
+ * mma path and the selection kernels; the structured inputs equal on host and device. */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "approx.h"
 #include "gpu_test.h"
+#include "inputs.h"
 #include "test.h"
 
 #define METHODS "--param method=window,bigbird,topk,mass,vprune --param density=0.3 --param tau=0.8"
@@ -46,6 +48,23 @@ static void against_plan(void)
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
 
+/* --init structured: the device generator gives the host's values, bit for bit, for Q and K. */
+static void structured_inputs(void)
+{
+    const size_t n = 3 * 1000 * 128;
+    for (int tensor = ATTN_TENSOR_Q; tensor <= ATTN_TENSOR_K; tensor++) {
+        uint16_t *h = malloc(n * 2), *ref = malloc(n * 2);
+        void *d = NULL;
+        const int ok = cudaMalloc(&d, n * 2) == cudaSuccess &&
+                       attn_fill_device(d, ATTN_BF16, n, 5, tensor, ATTN_INIT_STRUCTURED, 128, 1000, 0) == 0 &&
+                       cudaMemcpy(h, d, n * 2, cudaMemcpyDeviceToHost) == cudaSuccess;
+        attn_fill_host(ref, ATTN_BF16, n, 5, tensor, ATTN_INIT_STRUCTURED, 128, 1000);
+        test_cond("structured inputs: device = host, bit for bit", ok && memcmp(h, ref, n * 2) == 0);
+        cudaFree(d);
+        free(h), free(ref);
+    }
+}
+
 /* compute-sanitizer TOOL over small shapes of the mma path: exit 0 and "0 errors". */
 static void sanitizer(const char *tool_name)
 {
@@ -69,6 +88,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     if (gpu_test_init(argv[0])) return 1;
+    structured_inputs();
     against_plan();
     sanitizer("memcheck");
     sanitizer("racecheck");
