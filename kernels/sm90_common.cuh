@@ -25,9 +25,10 @@
 
 /* Shared memory of a block: two Q buffers of BM rows (the next tile's Q loads while this one
  * computes; O is staged in its tile's buffer), ST stages of K (BN × D) and V (BN × DV), the
- * mbarriers, then one int per Q buffer (the tile it holds). 1024 bytes of slack align the base. */
-template <int BM_, int BN_, int D, int DV, int ST> struct sm90_layout {
-    static constexpr int BM = BM_, BN = BN_, STAGES = ST;
+ * mbarriers, then SLOT ints per Q buffer (the tile it holds, and what the producer tells the
+ * consumers about it). 1024 bytes of slack align the base. */
+template <int BM_, int BN_, int D, int DV, int ST, int SLOT = 1> struct sm90_layout {
+    static constexpr int BM = BM_, BN = BN_, STAGES = ST, HD = D, VD = DV;
     static constexpr int Q_BYTES = BM * D * 2;
     static constexpr int K_BYTES = BN * D * 2, V_BYTES = BN * DV * 2;
     static constexpr int OFF_K = 2 * Q_BYTES;
@@ -35,7 +36,7 @@ template <int BM_, int BN_, int D, int DV, int ST> struct sm90_layout {
     static constexpr int OFF_BAR = OFF_V + ST * V_BYTES;
     static constexpr int N_BAR = 6 + 4 * ST; /* tile/q full, q empty ×2; k/v full/empty */
     static constexpr int OFF_SLOT = OFF_BAR + 8 * N_BAR;
-    static constexpr int SMEM = OFF_SLOT + 8 + 1024;
+    static constexpr int SMEM = OFF_SLOT + 8 * SLOT + 1024;
 };
 
 #ifdef ATTN_SM90_DEVICE
@@ -340,6 +341,97 @@ template <int DV> __device__ __forceinline__ void sm90_rescale(float (&o)[DV / 2
         o[4 * i + 1] *= alpha[0];
         o[4 * i + 2] *= alpha[1];
         o[4 * i + 3] *= alpha[1];
+    }
+}
+
+/* One consumer warpgroup's walk over the key tiles of one query tile (Q in the buffer at sQ), the
+ * ring position kv at its start: S_j = Q·K_jᵀ issued together with P_{j-1}·V_{j-1}, the softmax of
+ * S_j while that product runs; with NWG > 1 the warpgroups take turns to issue (named barriers
+ * 1 .. NWG, warpgroup 0 first). Tiles j < n_need are computed; tiles n_need .. n_tiles − 1 (loaded
+ * for the block, not needed by these rows) only take the turn and release their stages, each after
+ * its load landed (so the arrival counts in that load's phase). next(j) runs first in iteration j
+ * (to start loads the step needs), mask(j) on the scores of tile j. o, m_i, l_i: the running
+ * output, max and partial sums, set by the caller; s, pf: scratch. n_need >= 1. */
+template <typename T, typename C, int NWG, typename Next, typename Mask>
+__device__ __forceinline__ void sm90_walk_tiles(const sm90_bars<C::STAGES> &bar, int kv, int n_need, int n_tiles,
+                                                uint32_t sQ, uint32_t sK, uint32_t sV, const uint32_t &v_lbo,
+                                                const uint32_t &v_sbo, int cw, int lane, float sl2,
+                                                float (&o)[C::VD / 2], float (&s)[C::BN / 2],
+                                                uint32_t (&pf)[C::BN / 16][4], float (&m_i)[2], float (&l_i)[2],
+                                                Next next, Mask mask)
+{
+    constexpr int D = C::HD, DV = C::VD, BM = C::BM, BN = C::BN, ST = C::STAGES;
+    const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
+    auto stage = [&](int j) { return (kv + j) % ST; };
+    auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
+    auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES); };
+    auto issue_pv = [&](int st) { sm90_issue_pv<T, DV, BN>(o, pf, sV, st * C::V_BYTES, v_lbo, v_sbo); };
+    auto release = [&](uint32_t b) {
+        if (lane == 0) mbar_arrive(b);
+    };
+    /* the turn to issue: wait for it; pass it on, unless this is the last tile of the last one */
+    auto take_turn = [&]() {
+        if constexpr (NWG > 1) named_sync(sched_bar, 256);
+    };
+    auto pass_turn = [&](int j) {
+        if constexpr (NWG > 1)
+            if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+    };
+
+    if constexpr (NWG > 1)
+        if (cw == NWG - 1) named_arrive(1, 256); /* warpgroup 0 issues first */
+    {
+        next(0);
+        const int st = stage(0);
+        mbar_wait(bar.full_k(st), phase(0));
+        take_turn();
+        issue_s(st);
+        pass_turn(0);
+        wg_wait<0>();
+        fence_regs(s);
+        release(bar.empty_k(st));
+        mask(0);
+        float alpha[2];
+        sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
+        sm90_pack_p<T, BN>(s, pf);
+    }
+    for (int j = 1; j < n_need; j++) {
+        next(j);
+        const int st = stage(j), sp = stage(j - 1);
+        mbar_wait(bar.full_k(st), phase(j));
+        mbar_wait(bar.full_v(sp), phase(j - 1));
+        take_turn();
+        issue_s(st);
+        issue_pv(sp);
+        pass_turn(j);
+        wg_wait<1>();
+        fence_regs(s);
+        release(bar.empty_k(st));
+        mask(j);
+        float alpha[2];
+        sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
+        wg_wait<0>();
+        fence_regs(o);
+        release(bar.empty_v(sp));
+        sm90_rescale<DV>(o, alpha);
+        sm90_pack_p<T, BN>(s, pf);
+    }
+    {
+        const int st = stage(n_need - 1);
+        mbar_wait(bar.full_v(st), phase(n_need - 1));
+        issue_pv(st);
+        wg_wait<0>();
+        fence_regs(o);
+        release(bar.empty_v(st));
+    }
+    for (int j = n_need; j < n_tiles; j++) {
+        const int st = stage(j);
+        mbar_wait(bar.full_k(st), phase(j));
+        take_turn();
+        pass_turn(j);
+        release(bar.empty_k(st));
+        mbar_wait(bar.full_v(st), phase(j));
+        release(bar.empty_v(st));
     }
 }
 
