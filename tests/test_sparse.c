@@ -4,7 +4,8 @@
  * properties (tiles ascending and visible, diagonal and first tile kept, the count each method
  * promises, topk's tiles the highest pooled logits and mass reaching tau by an fp64 estimate,
  * vprune's columns the largest norms, bigbird's seed); the check rejecting a wrong tile list;
- * configure's reasons; the work counts; bad parameters exit 2 with nothing written. (The GPU
+ * configure's reasons; the work counts; the accuracy bounds failing a point; bad parameters exit 2
+ * with nothing written. (The GPU
  * against its plan: tests/gpu/test_sparse.c.) */
 #include <math.h>
 #include <stdio.h>
@@ -303,6 +304,24 @@ static void bad_params(void)
     }
 }
 
+/* max_rel_l1= and min_cosine= fail a point outside them, with the metric in the reason. */
+static void bounds(void)
+{
+    char db[512];
+    fx_path(db, sizeof db, "bounds.db");
+    const int rc = fx_sh("'%s' run --backend cpu --db %s --variants sparse --seq 300 --heads 2"
+                         " --head-dim 64 --param method=window --param density=0.2"
+                         " --param max_rel_l1=0.001,1000 --max-time 0.01 --min-samples 1 --quiet"
+                         " 2>/dev/null", fx_bin, db);
+    test_cond("max_rel_l1: the run exits 1", rc == 1);
+    test_cond("max_rel_l1=0.001 fails its point, naming the metric",
+              fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'failed' AND params"
+                               " LIKE '%max_rel_l1=0.001%' AND reason LIKE '%relative L1%'") == 1);
+    test_cond("max_rel_l1=1000 passes",
+              fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'ok' AND params"
+                               " LIKE '%max_rel_l1=1000%'") == 1);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -311,6 +330,7 @@ int main(int argc, char **argv)
     bigbird_seed();
     configure_and_work();
     bad_params();
+    bounds();
     fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }
