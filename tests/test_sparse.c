@@ -5,8 +5,7 @@
  * promises, topk's tiles the highest pooled logits and mass reaching tau by an fp64 estimate,
  * vprune's columns the largest norms, bigbird's seed); the check rejecting a wrong tile list;
  * configure's reasons; the work counts; the accuracy bounds failing a point; bad parameters exit 2
- * with nothing written. (The GPU
- * against its plan: tests/gpu/test_sparse.c.) */
+ * with nothing written. (The GPU against its plan: tests/gpu/test_sparse.c.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
