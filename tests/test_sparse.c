@@ -81,7 +81,8 @@ static void masked_dense(const attn_point *p, const attn_host_inputs *in, const 
 static double pooled_logit(const attn_point *p, const attn_host_inputs *in, int T, int r, int t)
 {
     const int S = p->seq, D = p->head_dim, nt = (S + T - 1) / T, bh = r / nt, qt = r % nt;
-    const size_t kvh = (size_t)(bh / p->heads) * p->kv_heads + (bh % p->heads) / (p->heads / p->kv_heads);
+    const size_t kvh =
+        (size_t)(bh / p->heads) * p->kv_heads + (bh % p->heads) / (p->heads / p->kv_heads);
     const int qlen = S - qt * T < T ? S - qt * T : T, klen = S - t * T < T ? S - t * T : T;
     double dot = 0;
     for (int d = 0; d < D; d++) {
@@ -112,7 +113,8 @@ static int row_promise(const attn_point *p, const attn_host_inputs *in, const pl
         if (kept(v, r, t)) in_kept += e;
         if (t == 0 || t == qt) continue;
         if (kept(v, r, t)) min_kept = fmin(min_kept, lg[t]);
-        else max_dropped = fmax(max_dropped, lg[t]);
+        else
+            max_dropped = fmax(max_dropped, lg[t]);
     }
     if (method == ATTN_SPARSE_MASS) return in_kept >= (tau - 1e-3) * all;
     return min_kept >= max_dropped - 1e-4 * (1 + fabs(max_dropped));
@@ -142,13 +144,16 @@ static int vprune_ok(const attn_point *p, const attn_host_inputs *in, const plan
         double norm[128], min_kept = INFINITY, max_pruned = -INFINITY;
         for (int d = 0; d < D; d++) {
             norm[d] = 0;
-            for (int s = 0; s < S; s++) norm[d] += (double)in->v[((size_t)hd * S + s) * D + d] * in->v[((size_t)hd * S + s) * D + d];
+            for (int s = 0; s < S; s++)
+                norm[d] += (double)in->v[((size_t)hd * S + s) * D + d] *
+                           in->v[((size_t)hd * S + s) * D + d];
         }
         for (int d = 0; d < D; d++) {
             int is_kept = 0;
             for (int c = 0; c < v->dv; c++) is_kept |= v->v_cols[hd * v->dv + c] == d;
             if (is_kept) min_kept = fmin(min_kept, norm[d]);
-            else max_pruned = fmax(max_pruned, norm[d]);
+            else
+                max_pruned = fmax(max_pruned, norm[d]);
         }
         if (min_kept < max_pruned * (1 - 1e-5)) return 0;
     }
@@ -185,8 +190,9 @@ static void run_case(const sparse_case *c, int corrupt)
     for (size_t i = 0; i < m; i++) out[i] = attn_round(c->t, out[i]);
     masked_dense(&p, &in, &v, rows, n, ref);
     attn_check(out, ref, n, c->D, attn_tolerance(c->t), &cr);
-    snprintf(what, sizeof what, "%s S=%d D=%d causal=%d %s: cpu_rows = masked-dense fp64 (rel L2 %.2e)",
-             c->params, c->S, c->D, c->causal, attn_dtype_name(c->t), cr.rel_l2);
+    snprintf(what, sizeof what,
+             "%s S=%d D=%d causal=%d %s: cpu_rows = masked-dense fp64 (rel L2 %.2e)", c->params,
+             c->S, c->D, c->causal, attn_dtype_name(c->t), cr.rel_l2);
     test_cond(what, rc == ATTN_OK && attn_check_passed(&cr) && cr.rel_l2 < approx_bound(c->t));
     snprintf(what, sizeof what, "%s S=%d causal=%d: the plan keeps what the method promises",
              c->params, c->S, c->causal);
@@ -228,7 +234,8 @@ static void cases(void)
         {"method=vprune,keep=0.25", ATTN_SPARSE_VPRUNE, 127, 128, 1, ATTN_FP16, 1, 0.9},
     };
     for (size_t i = 0; i < sizeof more / sizeof *more; i++) run_case(&more[i], 0);
-    const sparse_case wrong = {"method=topk,density=0.3", ATTN_SPARSE_TOPK, 1000, 64, 0, ATTN_BF16, 0.3, 0.9};
+    const sparse_case wrong = {
+        "method=topk,density=0.3", ATTN_SPARSE_TOPK, 1000, 64, 0, ATTN_BF16, 0.3, 0.9};
     run_case(&wrong, 1);
 }
 
@@ -236,7 +243,8 @@ static void cases(void)
 static void bigbird_seed(void)
 {
     attn_point p[3];
-    const char *params[3] = {"method=bigbird,density=0.4,seed=7", "method=bigbird,density=0.4,seed=7",
+    const char *params[3] = {"method=bigbird,density=0.4,seed=7",
+                             "method=bigbird,density=0.4,seed=7",
                              "method=bigbird,density=0.4,seed=8"};
     attn_plan *plan[3] = {NULL, NULL, NULL};
     for (int i = 0; i < 3; i++) {
@@ -292,12 +300,13 @@ static void configure_and_work(void)
 static void bad_params(void)
 {
     static const char *const bad[] = {"density=0", "density=1.5", "method=dense", "tile=96",
-                                      "tau=0", "keep=2", "path=tma"};
+                                      "tau=0",     "keep=2",      "path=tma"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char db[512], what[128];
         fx_path(db, sizeof db, "bad.db");
         const int rc = fx_sh("'%s' run --backend cpu --db %s --variants sparse --seq 64 --heads 2"
-                             " --head-dim 64 --param %s --quiet 2>/dev/null", fx_bin, db, bad[i]);
+                             " --head-dim 64 --param %s --quiet 2>/dev/null",
+                             fx_bin, db, bad[i]);
         snprintf(what, sizeof what, "--param %s: exit 2, nothing written", bad[i]);
         test_cond(what, rc == 2 && access(db, F_OK) != 0);
     }
@@ -311,7 +320,8 @@ static void bounds(void)
     const int rc = fx_sh("'%s' run --backend cpu --db %s --variants sparse --seq 300 --heads 2"
                          " --head-dim 64 --param method=window --param density=0.2"
                          " --param max_rel_l1=0.001,1000 --max-time 0.01 --min-samples 1 --quiet"
-                         " 2>/dev/null", fx_bin, db);
+                         " 2>/dev/null",
+                         fx_bin, db);
     test_cond("max_rel_l1: the run exits 1", rc == 1);
     test_cond("max_rel_l1=0.001 fails its point, naming the metric",
               fx_query_int(db, "SELECT count(*) FROM points WHERE status = 'failed' AND params"

@@ -50,14 +50,18 @@ enum { P_METHOD, P_DENSITY, P_TAU, P_KEEP, P_TILE, P_PATH, P_SEED, P_MAX_REL_L1,
 static const attn_param_spec sparse_params[] = {
     {"method", ATTN_PARAM_ENUM, "topk", "window|bigbird|topk|mass|vprune", 0, 0,
      "tile selection (vprune: every tile, V's columns pruned)"},
-    {"density", ATTN_PARAM_FLOAT, "0.5", NULL, 1e-4, 1, "window/bigbird/topk: kept fraction of each row's visible tiles"},
+    {"density", ATTN_PARAM_FLOAT, "0.5", NULL, 1e-4, 1,
+     "window/bigbird/topk: kept fraction of each row's visible tiles"},
     {"tau", ATTN_PARAM_FLOAT, "0.9", NULL, 1e-4, 1, "mass: estimated softmax mass to keep"},
     {"keep", ATTN_PARAM_FLOAT, "0.5", NULL, 1e-4, 1, "vprune: fraction of V's columns kept"},
     {"tile", ATTN_PARAM_ENUM, NULL, "64|128", 0, 0, "query and key tile (default: from S)"},
-    {"path", ATTN_PARAM_ENUM, NULL, "mma|wgmma", 0, 0, "kernel (default: wgmma on sm_90, else mma)"},
+    {"path", ATTN_PARAM_ENUM, NULL, "mma|wgmma", 0, 0,
+     "kernel (default: wgmma on sm_90, else mma)"},
     {"seed", ATTN_PARAM_INT, "1", NULL, 0, 2147483647, "bigbird: seed of the random tiles"},
-    {"max_rel_l1", ATTN_PARAM_FLOAT, NULL, NULL, 0, 1e9, "fail a point whose rel L1 vs exact exceeds it"},
-    {"min_cosine", ATTN_PARAM_FLOAT, NULL, NULL, -1, 1, "fail a point whose cosine vs exact is below it"},
+    {"max_rel_l1", ATTN_PARAM_FLOAT, NULL, NULL, 0, 1e9,
+     "fail a point whose rel L1 vs exact exceeds it"},
+    {"min_cosine", ATTN_PARAM_FLOAT, NULL, NULL, -1, 1,
+     "fail a point whose cosine vs exact is below it"},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -106,7 +110,7 @@ static const char *sparse_configure(const attn_point *p, const attn_param_values
     c->rule.tile = c->tile_given ? (int)atoi(pv->v[P_TILE].s) : sparse_default_tile(p);
     c->path = pv->v[P_PATH].set ? (int)pv->v[P_PATH].i : SP_DEVICE;
     c->dv = c->rule.method == ATTN_SPARSE_VPRUNE ? sparse_vprune_dv(pv->v[P_KEEP].f, p->head_dim)
-                                                : p->head_dim;
+                                                 : p->head_dim;
     c->max_rel_l1 = pv->v[P_MAX_REL_L1].set ? pv->v[P_MAX_REL_L1].f : NAN;
     c->min_cosine = pv->v[P_MIN_COSINE].set ? pv->v[P_MIN_COSINE].f : NAN;
     if ((p->seq + c->rule.tile - 1) / c->rule.tile > ATTN_SPARSE_MAX_TILES)
@@ -124,7 +128,8 @@ static void *take(char *base, size_t *off, size_t bytes)
 }
 
 /* The workspace's pieces for point p (base NULL: only the size). */
-static size_t sparse_layout(const attn_point *p, const sparse_config *c, char *base, sparse_plan *pl)
+static size_t sparse_layout(const attn_point *p, const sparse_config *c, char *base,
+                            sparse_plan *pl)
 {
     const size_t nt = (size_t)(p->seq + c->rule.tile - 1) / c->rule.tile;
     const size_t rows = (size_t)p->batch * p->heads * nt, kv = (size_t)p->batch * p->kv_heads;
@@ -133,12 +138,14 @@ static size_t sparse_layout(const attn_point *p, const sparse_config *c, char *b
     pl->d_row_ptr = take(base, &off, (rows + 1) * sizeof(int));
     pl->d_col_idx = take(base, &off, rows * nt * sizeof(int));
     pl->d_order = take(base, &off, rows * sizeof(int));
-    pl->d_select = take(base, &off, attn_sparse_select_scratch(p->batch, p->heads, p->kv_heads,
-                                                                p->seq, p->head_dim, c->rule.tile));
+    pl->d_select = take(base, &off,
+                        attn_sparse_select_scratch(p->batch, p->heads, p->kv_heads, p->seq,
+                                                   p->head_dim, c->rule.tile));
     if (c->rule.method != ATTN_SPARSE_VPRUNE) return off;
     pl->d_v_cols = take(base, &off, kv * c->dv * sizeof(int));
     pl->d_where = take(base, &off, kv * p->head_dim * sizeof(int));
-    pl->d_vscratch = take(base, &off, attn_sparse_vprune_scratch(p->batch, p->kv_heads, p->seq, p->head_dim));
+    pl->d_vscratch =
+        take(base, &off, attn_sparse_vprune_scratch(p->batch, p->kv_heads, p->seq, p->head_dim));
     pl->d_vc = take(base, &off, kv * p->seq * c->dv * e);
     pl->d_oc = take(base, &off, attn_q_elems(p) / p->head_dim * c->dv * e);
     return off;
@@ -170,8 +177,9 @@ static int sparse_setup_device(const attn_point *p, const sparse_config *c, spar
     const int dtype = (int)p->dtype, D = p->head_dim, tile = c->rule.tile;
     pl->path = c->path;
     if (pl->path != SP_MMA) {
-        const int rc = attn_sparse_sm90_available() ? attn_sparse_sm90_setup(dtype, D, c->dv, tile)
-                                                    : attn_skip("sparse: path=wgmma needs an sm_90 device");
+        const int rc = attn_sparse_sm90_available()
+                           ? attn_sparse_sm90_setup(dtype, D, c->dv, tile)
+                           : attn_skip("sparse: path=wgmma needs an sm_90 device");
         if (rc == ATTN_OK || pl->path == SP_WGMMA) return rc;
         if (rc != ATTN_SKIP) return rc;
     }
@@ -202,8 +210,11 @@ static int sparse_prepare(const attn_prepare_args *args, attn_plan **plan)
         sparse_layout(p, c, args->dev->workspace, pl);
         ATTN_TRY_GOTO(sparse_setup_device(p, c, pl), rc, fail);
     } else {
-        ATTN_TRY_GOTO(attn_sparse_select_host(p, &c->rule, args->host, pl->row_ptr, pl->col_idx, pl->order), rc, fail);
-        if (c->rule.method == ATTN_SPARSE_VPRUNE) attn_sparse_vprune_host(p, args->host, c->dv, pl->v_cols);
+        ATTN_TRY_GOTO(
+            attn_sparse_select_host(p, &c->rule, args->host, pl->row_ptr, pl->col_idx, pl->order),
+            rc, fail);
+        if (c->rule.method == ATTN_SPARSE_VPRUNE)
+            attn_sparse_vprune_host(p, args->host, c->dv, pl->v_cols);
     }
     *plan = &pl->head;
     return ATTN_OK;
@@ -220,16 +231,37 @@ static int sparse_run(attn_plan *plan, const attn_device_io *io, cudaStream_t st
     const attn_point *p = &plan->point;
     const sparse_config *c = plan->config;
     const int vprune = c->rule.method == ATTN_SPARSE_VPRUNE;
-    attn_sparse_args a = {(int)p->dtype, p->batch, p->heads, p->kv_heads, p->seq, p->head_dim,
-                          c->dv, p->causal, io->q, io->k, vprune ? pl->d_vc : io->v,
-                          vprune ? pl->d_oc : io->o, c->rule.tile, pl->n_tiles, pl->d_row_ptr,
-                          pl->d_col_idx, pl->d_order, stream};
+    attn_sparse_args a = {(int)p->dtype,
+                          p->batch,
+                          p->heads,
+                          p->kv_heads,
+                          p->seq,
+                          p->head_dim,
+                          c->dv,
+                          p->causal,
+                          io->q,
+                          io->k,
+                          vprune ? pl->d_vc : io->v,
+                          vprune ? pl->d_oc : io->o,
+                          c->rule.tile,
+                          pl->n_tiles,
+                          pl->d_row_ptr,
+                          pl->d_col_idx,
+                          pl->d_order,
+                          stream};
     if (vprune)
-        ATTN_TRY(attn_sparse_vprune_columns(a.dtype, a.B, a.Hkv, a.S, a.D, a.DV, io->v, pl->d_vscratch,
-                                            pl->d_v_cols, pl->d_where, pl->d_vc, stream));
-    const attn_sparse_select_args sel = {&a, vprune ? ATTN_SPARSE_WINDOW : c->rule.method,
-                                         vprune ? 1.0 : c->rule.density, c->rule.tau, c->rule.seed,
-                                         pl->d_select, pl->d_row_ptr, pl->d_col_idx, pl->d_order};
+        ATTN_TRY(attn_sparse_vprune_columns(a.dtype, a.B, a.Hkv, a.S, a.D, a.DV, io->v,
+                                            pl->d_vscratch, pl->d_v_cols, pl->d_where, pl->d_vc,
+                                            stream));
+    const attn_sparse_select_args sel = {&a,
+                                         vprune ? ATTN_SPARSE_WINDOW : c->rule.method,
+                                         vprune ? 1.0 : c->rule.density,
+                                         c->rule.tau,
+                                         c->rule.seed,
+                                         pl->d_select,
+                                         pl->d_row_ptr,
+                                         pl->d_col_idx,
+                                         pl->d_order};
     ATTN_TRY(attn_sparse_select_launch(&sel));
     ATTN_TRY(pl->path == SP_WGMMA ? attn_sparse_sm90_launch(&a) : attn_sparse_mma_launch(&a));
     if (vprune)
@@ -245,10 +277,13 @@ static int sparse_fetch_plan(attn_plan *plan, cudaStream_t stream)
     const attn_point *p = &plan->point;
     const sparse_config *c = plan->config;
     const size_t n = (size_t)pl->rows;
-    CUDA_CHECK(cudaMemcpyAsync(pl->row_ptr, pl->d_row_ptr, (n + 1) * sizeof(int), cudaMemcpyDeviceToHost, stream));
-    CUDA_CHECK(cudaMemcpyAsync(pl->order, pl->d_order, n * sizeof(int), cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(cudaMemcpyAsync(pl->row_ptr, pl->d_row_ptr, (n + 1) * sizeof(int),
+                               cudaMemcpyDeviceToHost, stream));
+    CUDA_CHECK(
+        cudaMemcpyAsync(pl->order, pl->d_order, n * sizeof(int), cudaMemcpyDeviceToHost, stream));
     if (c->rule.method == ATTN_SPARSE_VPRUNE)
-        CUDA_CHECK(cudaMemcpyAsync(pl->v_cols, pl->d_v_cols, (size_t)p->batch * p->kv_heads * c->dv * sizeof(int),
+        CUDA_CHECK(cudaMemcpyAsync(pl->v_cols, pl->d_v_cols,
+                                   (size_t)p->batch * p->kv_heads * c->dv * sizeof(int),
                                    cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));
     if (pl->row_ptr[n] < 0 || pl->row_ptr[n] > pl->rows * pl->n_tiles)
@@ -267,7 +302,8 @@ static void sparse_tiles(const sparse_plan *pl, double *kept, double *visible)
     const int causal = pl->head.point.causal;
     *kept = pl->row_ptr[pl->rows];
     *visible = 0;
-    for (int r = 0; r < pl->rows; r++) *visible += attn_sparse_visible(r % pl->n_tiles, pl->n_tiles, causal);
+    for (int r = 0; r < pl->rows; r++)
+        *visible += attn_sparse_visible(r % pl->n_tiles, pl->n_tiles, causal);
 }
 
 static int sparse_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,
@@ -284,8 +320,14 @@ static int sparse_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, co
         const attn_row *w = &rows[i];
         const size_t kvh = (size_t)w->b * p->kv_heads + w->h / group;
         attn_cpu_online row = {in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D,
-                               in->k + kvh * S * D, in->v + kvh * S * D,
-                               vprune ? pl->v_cols + kvh * c->dv : NULL, c->dv, -INFINITY, 0.f, acc, sc};
+                               in->k + kvh * S * D,
+                               in->v + kvh * S * D,
+                               vprune ? pl->v_cols + kvh * c->dv : NULL,
+                               c->dv,
+                               -INFINITY,
+                               0.f,
+                               acc,
+                               sc};
         const int r = (w->b * p->heads + w->h) * pl->n_tiles + w->s / T;
         const int n_keys = p->causal ? w->s + 1 : S;
         for (int d = 0; d < D; d++) acc[d] = 0.f;
@@ -338,12 +380,15 @@ static void sparse_describe(const attn_plan *plan, char *buf, size_t n)
     static const char *const methods[] = {"window", "bigbird", "topk", "mass", "vprune"};
     double kept, visible;
     sparse_tiles(pl, &kept, &visible);
-    snprintf(buf, n,
-             "method=%s density=%g tau=%g dv=%d seed=%llu tile=%d(%s) path=%s achieved_density=%.4f "
-             "order=heaviest-first",
-             methods[c->rule.method], c->rule.density, c->rule.tau, c->dv, c->rule.seed, c->rule.tile,
-             c->tile_given ? "given" : c->rule.tile == 64 ? "short-S rule" : "long-S rule",
-             pl->path == SP_WGMMA ? "wgmma" : "mma", visible > 0 ? kept / visible : 0);
+    snprintf(
+        buf, n,
+        "method=%s density=%g tau=%g dv=%d seed=%llu tile=%d(%s) path=%s achieved_density=%.4f "
+        "order=heaviest-first",
+        methods[c->rule.method], c->rule.density, c->rule.tau, c->dv, c->rule.seed, c->rule.tile,
+        c->tile_given        ? "given"
+        : c->rule.tile == 64 ? "short-S rule"
+                             : "long-S rule",
+        pl->path == SP_WGMMA ? "wgmma" : "mma", visible > 0 ? kept / visible : 0);
 }
 
 static void sparse_check_policy(const attn_plan *plan, attn_check_policy *pol)
@@ -361,7 +406,8 @@ static double mass_retained(const sparse_plan *pl, const attn_host_inputs *in, c
     const int S = p->seq, D = p->head_dim, T = ((const sparse_config *)pl->head.config)->rule.tile;
     const size_t kvh = (size_t)w->b * p->kv_heads + w->h / (p->heads / p->kv_heads);
     const float *q = in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D;
-    const int n_keys = p->causal ? w->s + 1 : S, r = (w->b * p->heads + w->h) * pl->n_tiles + w->s / T;
+    const int n_keys = p->causal ? w->s + 1 : S,
+              r = (w->b * p->heads + w->h) * pl->n_tiles + w->s / T;
     double mx = -INFINITY, all = 0, kept = 0;
     for (int j = 0; j < n_keys; j++) {
         const float *k = in->k + (kvh * S + j) * D;
@@ -392,7 +438,8 @@ static int sparse_quality(const attn_plan *plan, const attn_host_inputs *in, con
     q->n = 3;
     q->name[0] = "density", q->unit[0] = "", q->value[0] = visible > 0 ? kept / visible : 0;
     q->name[1] = "mass_retained", q->unit[1] = "", q->value[1] = n_rows ? mass / n_rows : NAN;
-    q->name[2] = "v_columns_kept", q->unit[2] = "", q->value[2] = (double)c->dv / plan->point.head_dim;
+    q->name[2] = "v_columns_kept", q->unit[2] = "",
+    q->value[2] = (double)c->dv / plan->point.head_dim;
     return ATTN_OK;
 }
 
@@ -413,7 +460,8 @@ int attn_sparse_plan_view(attn_plan *plan, int **row_ptr, int **col_idx, int **v
 
 const attn_variant attn_variant_sparse = {
     .name = "sparse",
-    .description = "block-sparse attention: kept key tiles per query tile (window, bigbird, topk, mass) or V columns pruned (vprune)",
+    .description =
+        "block-sparse attention: kept key tiles per query tile (window, bigbird, topk, mass) or V columns pruned (vprune)",
     .exact = 0,
     .params = sparse_params,
     .config_size = sizeof(sparse_config),

@@ -81,7 +81,8 @@ static int select_row(const row_ctx *c, int row, int *cols)
         float mx = -INFINITY, sum = 0.f, cum = 0.f;
         for (int t = 0; t < vis; t++) mx = fmaxf(mx, c->logit[t]);
         for (int t = 0; t < vis; t++) sum += expf(c->logit[t] - mx);
-        for (k = 0; k < vis && cum < c->rule->tau * sum;) cum += expf(c->logit[c->rank[k++].tile] - mx);
+        for (k = 0; k < vis && cum < c->rule->tau * sum;)
+            cum += expf(c->logit[c->rank[k++].tile] - mx);
     }
     const int forced = qt == 0 ? 1 : 2;
     if (k < forced) k = forced;
@@ -112,7 +113,8 @@ int attn_sparse_select_host(const attn_point *p, const attn_sparse_rule *rule,
     const int rows = p->batch * p->heads * nt;
     const int pooled = rule->method == ATTN_SPARSE_TOPK || rule->method == ATTN_SPARSE_MASS;
     float *q_pool = pooled ? malloc((size_t)p->batch * p->heads * nt * D * sizeof *q_pool) : NULL;
-    float *k_pool = pooled ? malloc((size_t)p->batch * p->kv_heads * nt * D * sizeof *k_pool) : NULL;
+    float *k_pool =
+        pooled ? malloc((size_t)p->batch * p->kv_heads * nt * D * sizeof *k_pool) : NULL;
     ranked *rank = malloc((size_t)nt * sizeof *rank);
     float *logit = malloc((size_t)nt * sizeof *logit);
     unsigned char *keep = malloc((size_t)nt);
@@ -127,7 +129,8 @@ int attn_sparse_select_host(const attn_point *p, const attn_sparse_rule *rule,
     }
     row_ctx c = {p, rule, q_pool, k_pool, rank, logit, keep};
     row_ptr[0] = 0;
-    for (int r = 0; r < rows; r++) row_ptr[r + 1] = row_ptr[r] + select_row(&c, r, col_idx + row_ptr[r]);
+    for (int r = 0; r < rows; r++)
+        row_ptr[r + 1] = row_ptr[r] + select_row(&c, r, col_idx + row_ptr[r]);
     rc = order_rows(row_ptr, rows, nt, order);
 end:
     free(q_pool), free(k_pool), free(rank), free(logit), free(keep);

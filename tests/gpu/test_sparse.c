@@ -36,14 +36,16 @@ static void against_plan(void)
     test_cond("sparse: no point failed or errored",
               approx_points_where(db, "status IN ('failed', 'error')") == 0);
     test_cond("sparse: skips say why",
-              approx_points_where(db, "status = 'skipped' AND (reason IS NULL OR reason = '')") == 0);
+              approx_points_where(db, "status = 'skipped' AND (reason IS NULL OR reason = '')") ==
+                  0);
     test_cond("sparse: every method ran ok on the mma path",
               fx_query_int(db, "SELECT count(DISTINCT substr(config, 1, 12)) FROM points WHERE"
                                " status = 'ok' AND config LIKE '%path=mma%'") == 5);
-    test_cond("sparse: the wgmma path ran where the device has it, else was skipped with the reason",
-              approx_device_is_sm90()
-                  ? approx_points_where(db, "status = 'ok' AND config LIKE '%path=wgmma%'") > 0
-                  : approx_points_where(db, "status = 'skipped' AND reason LIKE '%sm_90%'") > 0);
+    test_cond(
+        "sparse: the wgmma path ran where the device has it, else was skipped with the reason",
+        approx_device_is_sm90()
+            ? approx_points_where(db, "status = 'ok' AND config LIKE '%path=wgmma%'") > 0
+            : approx_points_where(db, "status = 'skipped' AND reason LIKE '%sm_90%'") > 0);
     /* The worst errors against the plan, for the log. */
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
@@ -55,11 +57,13 @@ static void structured_inputs(void)
     for (int tensor = ATTN_TENSOR_Q; tensor <= ATTN_TENSOR_K; tensor++) {
         uint16_t *h = malloc(n * 2), *ref = malloc(n * 2);
         void *d = NULL;
-        const int ok = cudaMalloc(&d, n * 2) == cudaSuccess &&
-                       attn_fill_device(d, ATTN_BF16, n, 5, tensor, ATTN_INIT_STRUCTURED, 128, 1000, 0) == 0 &&
-                       cudaMemcpy(h, d, n * 2, cudaMemcpyDeviceToHost) == cudaSuccess;
+        const int ok =
+            cudaMalloc(&d, n * 2) == cudaSuccess &&
+            attn_fill_device(d, ATTN_BF16, n, 5, tensor, ATTN_INIT_STRUCTURED, 128, 1000, 0) == 0 &&
+            cudaMemcpy(h, d, n * 2, cudaMemcpyDeviceToHost) == cudaSuccess;
         attn_fill_host(ref, ATTN_BF16, n, 5, tensor, ATTN_INIT_STRUCTURED, 128, 1000);
-        test_cond("structured inputs: device = host, bit for bit", ok && memcmp(h, ref, n * 2) == 0);
+        test_cond("structured inputs: device = host, bit for bit",
+                  ok && memcmp(h, ref, n * 2) == 0);
         cudaFree(d);
         free(h), free(ref);
     }
