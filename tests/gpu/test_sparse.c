@@ -85,6 +85,7 @@ static void sanitizer(const char *tool_name)
                          tool, tool_name, fx_bin, db, log);
     snprintf(what, sizeof what, "%s over small sparse points: exit 0, 0 errors", tool_name);
     test_cond(what, rc == 0 && fx_sh("grep -q 'ERROR SUMMARY: 0 errors' %s", log) == 0);
+    printf("%s: exit %d\n", tool_name, rc); /* progress, for a log cut short */
     if (rc != 0) fx_sh("tail -30 %s", log);
 }
 
