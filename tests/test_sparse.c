@@ -5,7 +5,8 @@
  * promises, topk's tiles the highest pooled logits and mass reaching tau by an fp64 estimate,
  * vprune's columns the largest norms, bigbird's seed); the check rejecting a wrong tile list;
  * configure's reasons; the work counts; the accuracy bounds failing a point; bad parameters exit 2
- * with nothing written. (The GPU against its plan: tests/gpu/test_sparse.c.) */
+ * with nothing written; --init structured concentrating attention; --inputs reading back what
+ * --save-tensors wrote and refusing a mismatch. (The GPU against its plan: tests/gpu/test_sparse.c.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,44 @@ static void bounds(void)
                                " LIKE '%max_rel_l1=1000%'") == 1);
 }
 
+/* --init structured concentrates attention (topk at 25 % keeps most of the softmax mass; on normal
+ * inputs about 25 %); --inputs reads back what --save-tensors wrote (the same errors), and refuses
+ * files of another shape or dtype with exit 2, writing nothing. */
+static void structured_and_inputs(void)
+{
+    char db[512], db2[512], bad[512], dir[512];
+    fx_path(db, sizeof db, "structured.db");
+    fx_path(db2, sizeof db2, "inputs.db");
+    fx_path(bad, sizeof bad, "bad-inputs.db");
+    fx_path(dir, sizeof dir, "");
+    const char *shape = "--variants sparse --seq 1024 --heads 2 --kv-heads 1 --head-dim 64"
+                        " --param method=topk --param density=0.25 --max-time 0.01 --min-samples 1"
+                        " --quiet";
+    int rc = fx_sh("'%s' run --backend cpu --db %s %s --init structured --save-tensors %s"
+                   " 2>/dev/null",
+                   fx_bin, db, shape, dir);
+    int rc2 =
+        fx_sh("'%s' run --backend cpu --db %s %s --inputs %s 2>/dev/null", fx_bin, db2, shape, dir);
+    test_cond("structured run, then the same shape from its saved tensors: exit 0",
+              rc == 0 && rc2 == 0);
+    const char *mass = "SELECT value * 1000 FROM metrics WHERE name = 'mass_retained'";
+    test_cond("structured inputs: topk at 25 % keeps over 70 % of the softmax mass",
+              fx_query_int(db, mass) > 700);
+    test_cond("--inputs: the saved tensors give the same mass and error",
+              fx_query_int(db, mass) == fx_query_int(db2, mass) &&
+                  fx_num(db, "SELECT exact_rel_l2 FROM points") ==
+                      fx_num(db2, "SELECT exact_rel_l2 FROM points"));
+    rc = fx_sh("'%s' run --backend cpu --db %s --variants sparse --seq 1000 --heads 2 --kv-heads 1"
+               " --head-dim 64 --inputs %s --quiet 2>/dev/null",
+               fx_bin, bad, dir);
+    test_cond("--inputs of another shape: exit 2, nothing written",
+              rc == 2 && access(bad, F_OK) != 0);
+    rc = fx_sh("'%s' run --backend cpu --db %s %s --dtype fp16 --inputs %s 2>/dev/null", fx_bin,
+               bad, shape, dir);
+    test_cond("--inputs of another dtype: exit 2, nothing written",
+              rc == 2 && access(bad, F_OK) != 0);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -340,6 +379,7 @@ int main(int argc, char **argv)
     configure_and_work();
     bad_params();
     bounds();
+    structured_and_inputs();
     fx_sh("rm -rf '%s'", fx_dir);
     return test_report();
 }
