@@ -93,11 +93,14 @@ ATTN_HD float attn_rng_structured(uint64_t seed, int tensor, uint64_t i, int hea
     return ATTN_RNG_ADD(ATTN_RNG_MUL(0.5f, noise), x);
 }
 
-/* Element i of the seeded inputs under init (attn_init: 0 normal, 1 outliers, 2 structured). */
+/* attn_init's ATTN_INIT_STRUCTURED (problem.h), which this header cannot include. */
+#define ATTN_RNG_INIT_STRUCTURED 2
+
+/* Element i of the seeded inputs under init (attn_init: 0 normal, 1 outliers, structured). */
 ATTN_HD float attn_rng_input(uint64_t seed, int tensor, uint64_t i, int init, int head_dim, int seq)
 {
-    return init == 2 ? attn_rng_structured(seed, tensor, i, head_dim, seq)
-                     : attn_rng_value(seed, tensor, i, init == 1, head_dim);
+    return init == ATTN_RNG_INIT_STRUCTURED ? attn_rng_structured(seed, tensor, i, head_dim, seq)
+                                            : attn_rng_value(seed, tensor, i, init == 1, head_dim);
 }
 
 #endif
