@@ -132,7 +132,7 @@ static int set_seed(void *field, const char *v)
 static int set_init(void *field, const char *v)
 {
     if (attn_init_parse(v, field))
-        return cli_error("run", "unknown --init '%s' (normal or outliers)", cli_clip(v));
+        return cli_error("run", "unknown --init '%s' (normal, outliers or structured)", cli_clip(v));
     return 0;
 }
 
@@ -319,7 +319,7 @@ static const cli_option run_option_table[] = {
      offsetof(run_options, tag)},
     {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed,
      offsetof(run_options, seed)},
-    {"--init", "I", "input distribution: normal (default) or outliers", set_init,
+    {"--init", "I", "input distribution: normal (default), outliers, or structured (local decay, clustered keys, sink keys: attention concentrated as in trained models)", set_init,
      offsetof(run_options, init)},
     {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache,
      offsetof(run_options, measure.cold)},
@@ -337,6 +337,10 @@ static const cli_option run_option_table[] = {
      set_cooldown, offsetof(run_options, measure.cooldown)},
     {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
      cli_set_text, offsetof(run_options, save_dir)},
+    {"--inputs", "DIR",
+     "read Q, K, V from DIR/q.npy, k.npy, v.npy as --save-tensors writes them\n"
+     "(one shape only, which they must match; '<f2' for fp16, '<f4' otherwise)",
+     cli_set_text, offsetof(run_options, inputs_dir)},
     {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", cli_set_flag,
      offsetof(run_options, no_cupti)},
     {"--cupti-alternate", NULL,

@@ -43,6 +43,7 @@ typedef struct run_options {
     int n_params;
     int cpu;                                /* --backend cpu */
     const char *db, *tag, *save_dir;
+    const char *inputs_dir;                 /* --inputs: Q, K, V from DIR/{q,k,v}.npy, or NULL */
     uint64_t seed;
     attn_init init;
     attn_measure_opts measure;

@@ -90,12 +90,17 @@ static int check_db_path(const char *path)
     return 0;
 }
 
-static int check_paths(const run_options *o, int n_shapes)
+static int check_paths(const run_options *o, const run_sweep *sw)
 {
     struct stat st;
+    const int n_shapes = sw->n_shapes;
     if (o->save_dir && n_shapes != 1)
         return cli_error("run", "--save-tensors needs exactly one shape (this sweep has %d)",
                          n_shapes);
+    if (o->inputs_dir && n_shapes != 1)
+        return cli_error("run", "--inputs needs exactly one shape (this sweep has %d)", n_shapes);
+    if (o->inputs_dir && run_inputs_check(o->inputs_dir, &sw->shapes[0]) != ATTN_OK)
+        return cli_error("run", "--inputs: %s", attn_last_error.msg);
     if (o->save_dir && (stat(o->save_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
                         access(o->save_dir, W_OK) != 0))
         return cli_error("run", "--save-tensors: '%s' is not a writable directory", o->save_dir);
@@ -372,7 +377,7 @@ int cmd_run(int argc, char **argv)
     if (r.worker_process) o.n_devices = o.devices_all = 0; /* a worker runs points itself */
     r.env = (run_env){.o = &o, .backend = o.cpu ? &run_backend_cpu : &run_backend_gpu};
     if (run_sweep_make(&o, &r.sweep) || run_plan_make(&o, &r.sweep, &r.plan)) rc = CLI_USAGE;
-    if (!rc) rc = check_paths(&o, r.sweep.n_shapes) ? CLI_USAGE : 0;
+    if (!rc) rc = check_paths(&o, &r.sweep) ? CLI_USAGE : 0;
     if (!rc) rc = run_devices_resolve(&o);
     if (!rc && !o.cpu && !o.n_devices) rc = open_device(&r);
     if (!rc && !o.n_devices) open_counters(&r);
