@@ -7,6 +7,7 @@
 int cmd_run(int argc, char **argv);     /* run/run.c */
 int cmd_list(int argc, char **argv);    /* run/list.c */
 int cmd_ab(int argc, char **argv);      /* run/ab.c */
+int cmd_merge(int argc, char **argv);   /* run/merge.c */
 int cmd_show(int argc, char **argv);    /* report/show.c */
 int cmd_plot(int argc, char **argv);    /* report/plot.c */
 int cmd_report(int argc, char **argv);  /* report/report.c */

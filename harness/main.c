@@ -18,6 +18,7 @@ static const struct command {
     {"export", cmd_export, "a run's summary as CSV or JSON"},
     {"compare", cmd_compare, "regression gate: two runs key by key (exit 1 on a regression)"},
     {"history", cmd_history, "change points in the per-run series of each key (exit 1 on a step)"},
+    {"merge", cmd_merge, "merge databases (shards of one sweep) into one, runs keyed by run_uuid"},
     {"ab", cmd_ab, "two builds as interleaved processes, key by key (exit 1 on a regression)"},
 };
 

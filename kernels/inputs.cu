@@ -7,23 +7,23 @@
 #include "inputs.h"
 
 template <typename T>
-__global__ void fill_kernel(T *dst, size_t n, uint64_t seed, int tensor, int outliers, int head_dim)
+__global__ void fill_kernel(T *dst, size_t n, uint64_t seed, int tensor, int init, int head_dim,
+                            int seq)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
-        dst[i] = attn_from_float<T>(attn_rng_value(seed, tensor, i, outliers, head_dim));
+        dst[i] = attn_from_float<T>(attn_rng_input(seed, tensor, i, init, head_dim, seq));
 }
 
 int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor,
-                                attn_init init, int head_dim, cudaStream_t stream)
+                     attn_init init, int head_dim, int seq, cudaStream_t stream)
 {
     const int threads = 256;
     const unsigned blocks = attn_grid_blocks((long long)n, threads, ATTN_STRIDE_MAX_BLOCKS);
-    const int outliers = init == ATTN_INIT_OUTLIERS;
     attn_by_dtype(t, [&](auto tag) {
         using T = attn_elem_t<decltype(tag)>;
-        fill_kernel<T><<<blocks, threads, 0, stream>>>((T *)dst, n, seed, tensor, outliers,
-                                                       head_dim);
+        fill_kernel<T><<<blocks, threads, 0, stream>>>((T *)dst, n, seed, tensor, (int)init,
+                                                       head_dim, seq);
     });
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;

@@ -13,10 +13,10 @@
 extern "C" {
 #endif
 
-/* Fills a device tensor of n elements of dtype t with the seeded inputs (tensor id, init, head_dim
- * as for attn_fill_host), enqueued on stream. ATTN_OK or ATTN_ERR. */
+/* Fills a device tensor of n elements of dtype t with the seeded inputs (tensor id, init, head_dim,
+ * seq as for attn_fill_host), enqueued on stream. ATTN_OK or ATTN_ERR. */
 int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor, attn_init init,
-                     int head_dim, cudaStream_t stream);
+                     int head_dim, int seq, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

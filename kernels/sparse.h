@@ -41,6 +41,41 @@ int attn_sparse_sm90_available(void);
 int attn_sparse_sm90_setup(int dtype, int D, int DV, int tile);
 int attn_sparse_sm90_launch(const attn_sparse_args *a);
 
+/* ---------------------------------------------------------------- kernels/sparse.cu's selection
+ * and the mma path's setup (variant `sparse`; rules in sparse_rules.h). */
+
+#define ATTN_SPARSE_MAX_TILES 2048 /* tiles per row the selection sorts in shared memory */
+
+/* One-time setup of the mma kernel for (dtype, D, DV, tile) outside timing; ATTN_SKIP when none is
+ * compiled (DV: D, 64 or 32, at most D) or the device lacks the shared memory. */
+int attn_sparse_mma_setup(int dtype, int D, int DV, int tile);
+
+/* What a selection writes: the CSR and order of attn_sparse_args (rows = B·H·n_tiles; col_idx
+ * room for rows·n_tiles), from geom's shape, q and k. scratch: attn_sparse_select_scratch bytes. */
+typedef struct attn_sparse_select_args {
+    const attn_sparse_args *geom;
+    int method;         /* attn_sparse_method (sparse_rules.h); vprune selects like window */
+    double density;     /* window, bigbird, topk: kept fraction of each row's visible tiles */
+    float tau;          /* mass: the estimated softmax mass to reach */
+    unsigned long long seed; /* bigbird's random tiles */
+    void *scratch;
+    int *row_ptr, *col_idx, *order;
+} attn_sparse_select_args;
+
+size_t attn_sparse_select_scratch(int B, int H, int Hkv, int S, int D, int tile);
+int attn_sparse_select_launch(const attn_sparse_select_args *a);
+
+/* vprune: per (batch, KV head) the DV columns of V with the largest L2 norm (ties: lower column),
+ * cols [B·Hkv][DV] ascending and where [B·Hkv][D] (a column's place among them, or -1), and V
+ * gathered into vc [B][Hkv][S][DV]. scratch: attn_sparse_vprune_scratch bytes. D <= 128. */
+size_t attn_sparse_vprune_scratch(int B, int Hkv, int S, int D);
+int attn_sparse_vprune_columns(int dtype, int B, int Hkv, int S, int D, int DV, const void *v,
+                               void *scratch, int *cols, int *where, void *vc,
+                               cudaStream_t stream);
+/* o [B][H][S][D] from oc [B][H][S][DV]: kept columns copied, pruned columns 0. */
+int attn_sparse_vprune_scatter(int dtype, int B, int H, int Hkv, int S, int D, int DV,
+                               const void *oc, const int *where, void *o, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

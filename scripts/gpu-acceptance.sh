@@ -38,6 +38,11 @@
 #             mma.sync path alone at the same shapes
 #   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256;
 #             then nystrom, m = 64, 128
+#   scale     issue 17 on every visible GPU: a small sweep run plain and with --devices all into
+#             OUT/scale.db: the two point sets must be equal and compare (plain as baseline) must
+#             flag no key slower; then a --devices all run whose device-0 worker SIGKILLs itself
+#             after 3 points (ATTNBENCH_DEBUG_KILL), which must end 'partial' with the point lost,
+#             and --resume, which must finish it: OUT/scale.txt (issue 18 runs it on N GPUs)
 set -u
 out=${1:?usage: scripts/gpu-acceptance.sh OUT STAGE...}
 shift
@@ -250,10 +255,16 @@ gate_ncu() {
                                END { printf "%.0f", t }' "$csv")
             samples=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag' ORDER BY p.id DESC LIMIT 1")
             base=$(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c ORDER BY p.id DESC LIMIT 1")
+            if [ "${ns:-0}" = 0 ]; then # nothing profiled: say what ncu and the run said
+                echo "  no gpu__time_duration rows for '$name'; ncu and run said:"
+                grep -h -m 8 -E '==(PROF|ERROR|WARNING)==|attnbench' "$csv" "$out/gate-ncu.log" |
+                    sed 's/^/    /'
+                sql "$out/ncu.db" "SELECT p.status, coalesce(p.reason, '') FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag'" | sed 's/^/    point: /'
+            fi
             awk -v v="$v" -v n="$name" -v ns="$ns" -v k="$samples" -v b="$base" 'BEGIN {
-                per = k > 0 ? ns / k : 0
+                per = (k > 0 ? ns / k : 0) # parenthesised: a bare > in printf redirects
                 printf "%-8s %-30s %8s %12.4f %12.4f %8.4f\n", v, substr(n, length(v) + 2), k,
-                       per / 1e6, b / 1e6, b > 0 ? per / b : 0 }'
+                       per / 1e6, b / 1e6, (b > 0 ? per / b : 0) }'
         done
     done
     echo "target (issue 12): every ratio within 1 % of 1"
@@ -261,16 +272,43 @@ gate_ncu() {
     sql "$out/ncu.db" "SELECT tag, coalesce(profiler, 'NONE'), status FROM runs WHERE tag LIKE 'ncu-%' AND tag <> 'ncu-normal'"
 }
 
+# Nsight Systems: on the PATH, or a full install under /opt/nvidia, or the copy that ships inside
+# Nsight Compute.
+find_nsys() {
+    command -v nsys && return
+    ls -d /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems*/*/bin/nsys \
+        /opt/nvidia/nsight-systems*/bin/nsys /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys \
+        2>/dev/null | head -1
+}
+
 # nsys over a small run: nsys stats' NVTX summary, each point's range (its NVTX name) counted
 # against the samples the run stored.
 gate_nsys() {
-    local nsys=${NSYS:-$(command -v nsys || echo /usr/local/cuda/bin/nsys)} report="$out/nsys"
+    local nsys=${NSYS:-$(find_nsys)} report="$out/nsys"
+    echo "nsys: ${nsys:-not found}"
+    [ -n "$nsys" ] || return 1
     "$nsys" profile -t cuda,nvtx -o "$report" --force-overwrite true \
         $bin run --db "$out/nsys.db" --tag nsys --variants fused,cublas --dtype bf16 --head-dim 64 \
         --heads 32 --batch 4 --seq 4096 --causal 0,1 >"$out/gate-nsys.log" 2>&1 ||
         echo "nsys profile: exit $?"
+    if [ ! -f "$report.nsys-rep" ] && [ -f "$report.qdstrm" ]; then
+        # The target-only nsys leaves the raw stream: its importer makes the report.
+        local importer
+        importer=$(ls -d "$(dirname "$nsys")"/QdstrmImporter /opt/nvidia/*/*/host/*/QdstrmImporter \
+            2>/dev/null | head -1)
+        echo "importer: ${importer:-not found}"
+        [ -n "$importer" ] && "$importer" -i "$report.qdstrm" >>"$out/gate-nsys.log" 2>&1
+    fi
     "$nsys" stats --report nvtx_sum --format csv --output - "$report.nsys-rep" \
         >"$out/nsys-nvtx.csv" 2>>"$out/gate-nsys.log" || echo "nsys stats: exit $?"
+    if ! grep -q Instances "$out/nsys-nvtx.csv" 2>/dev/null; then
+        # No stats reports: count the ranges in the report's SQLite export instead.
+        "$nsys" export --type sqlite --force-overwrite true -o "$report.sqlite" "$report.nsys-rep" \
+            >>"$out/gate-nsys.log" 2>&1 || echo "nsys export: exit $?"
+        sql "$report.sqlite" "SELECT 'Instances', 'Range' UNION ALL SELECT count(*),
+            coalesce(e.text, s.value) FROM NVTX_EVENTS e LEFT JOIN StringIds s ON s.id = e.textId
+            WHERE e.end IS NOT NULL GROUP BY 2" | tr '\t' ',' >"$out/nsys-nvtx.csv"
+    fi
     printf '%-8s %-34s %8s %8s\n' variant range samples ranges
     sql "$out/nsys.db" "SELECT variant, seq, batch, causal, n_samples FROM points WHERE status = 'ok'" |
         while IFS=$'\t' read -r v s b c k; do
@@ -286,6 +324,55 @@ gate_nsys() {
         done
     echo "target: every point's range counted once per stored sample"
     echo "runs.profiler of the run under nsys: $(sql "$out/nsys.db" "SELECT coalesce(profiler, 'NONE') FROM runs")"
+}
+
+# The scale stage's sweep: 24 points of a few seconds' work each.
+scale="--variants cublas,fused --dtype bf16 --head-dim 64,128 --seq 1024,4096,8192 --causal 0,1"
+scale="$scale --batch 2 --heads 16 --max-time 0.5 --quiet"
+
+# Points of run $2 that run $3 lacks, and the reverse, in database $1 (0: the same point set).
+point_set_difference() {
+    local k="variant, dtype, batch, heads, kv_heads, seq, head_dim, causal, params, status"
+    sql "$1" "SELECT (SELECT count(*) FROM (SELECT $k FROM points WHERE run_id = $2 EXCEPT
+        SELECT $k FROM points WHERE run_id = $3)) + (SELECT count(*) FROM (SELECT $k FROM points
+        WHERE run_id = $3 EXCEPT SELECT $k FROM points WHERE run_id = $2))"
+}
+
+scale_stage() {
+    local db="$out/scale.db" plain multi killed rc
+    rm -f "$db"*
+    # shellcheck disable=SC2086 # $scale is a list of options
+    step scale-plain $bin run --db "$db" --tag scale-plain $scale || status=1
+    # shellcheck disable=SC2086
+    step scale-devices $bin run --db "$db" --tag scale-devices --devices all $scale || status=1
+    plain=$(sql "$db" "SELECT max(id) FROM runs WHERE tag = 'scale-plain'")
+    multi=$(sql "$db" "SELECT max(id) FROM runs WHERE tag = 'scale-devices'")
+    echo "plain run $plain, --devices all run $multi on $(sql "$db" "SELECT count(*) FROM workers
+        WHERE run_id = $multi") worker(s): $(point_set_difference "$db" "$plain" "$multi") points differ (target 0)"
+    $bin compare --db "$db" --baseline "$plain" --candidate "$multi" >"$out/scale-compare.log" 2>&1
+    rc=$?
+    echo "compare plain -> --devices all: exit $rc (target 0: no key slower)"
+    [ "$rc" = 0 ] || status=1
+    key_states <"$out/scale-compare.log"
+    sql "$db" "SELECT a.variant, a.seq, a.head_dim, a.causal, round(b.median_ns / a.median_ns, 4),
+        b.device FROM points a JOIN points b ON b.run_id = $multi AND b.variant = a.variant AND
+        b.seq = a.seq AND b.head_dim = a.head_dim AND b.causal = a.causal AND b.params = a.params
+        WHERE a.run_id = $plain ORDER BY 1, 2, 3, 4" |
+        awk 'BEGIN { print "variant S D causal median(devices)/median(plain) device" } { print }'
+    # shellcheck disable=SC2086
+    ATTNBENCH_DEBUG_KILL=0:3 step scale-kill $bin run --db "$db" --tag scale-kill --devices all \
+        $scale
+    killed=$(sql "$db" "SELECT max(id) FROM runs WHERE tag = 'scale-kill'")
+    echo "killed run $killed: $(sql "$db" "SELECT status || ': ' || coalesce(reason, '') FROM runs
+        WHERE id = $killed") (target: partial)"
+    step scale-resume $bin run --db "$db" --resume "$killed" || status=1
+    local counts
+    counts=$(sql "$db" "SELECT count(*) || ' points, ' || count(DISTINCT plan_idx)
+        || ' plan indices, ' || (SELECT count(*) FROM plan WHERE run_id = $killed)
+        || ' planned' FROM points WHERE run_id = $killed")
+    echo "resumed: $(sql "$db" "SELECT status FROM runs WHERE id = $killed"), $counts" \
+        "(target: ok, all three equal)"
+    [ "$(sql "$db" "SELECT status FROM runs WHERE id = $killed")" = ok ] || status=1
 }
 
 for stage in "$@"; do
@@ -389,6 +476,10 @@ for stage in "$@"; do
         step nystrom $bin run --db "$out/attnbench.db" --tag nystrom --variants nystrom \
             --seq 1024:65536:x4 --batch 1 --heads 16 --head-dim 128 --dtype bf16 \
             --param m=64,128 --no-ceilings --quiet || status=1
+        ;;
+    scale)
+        scale_stage >"$out/scale.txt" # not through a pipe: it sets status
+        cat "$out/scale.txt"
         ;;
     *)
         echo "unknown stage '$stage'" >&2

@@ -20,6 +20,9 @@
 #   NIGHTLY_SKIP_GPU_TESTS        1: skip step 2 (a dry run of this script on a machine without GPU)
 #   NIGHTLY_RUN_FLAGS             extra options for the sweep, after the sweep file's (a dry run:
 #                                 "--backend cpu --seq 64,128 --tokens 128 --max-time 0.05")
+#   NIGHTLY_RUN_ID                gate this run of ATTN_DB instead of sweeping: steps 1-3 are
+#                                 skipped (the run was made elsewhere, e.g. merged from the shards
+#                                 of a Slurm array or CI matrix: examples/)
 # Writes under ATTN_OUT: compare.md, compare.junit.xml, history.txt, report.md, figures/, and
 # summary.md (also appended to $GITHUB_STEP_SUMMARY when set).
 set -u
@@ -52,6 +55,11 @@ finish() {
     exit "$status"
 }
 
+# A run made elsewhere (merged shards): only the gate, history and report below.
+if [ -n "${NIGHTLY_RUN_ID:-}" ]; then
+    NIGHTLY_SKIP_BUILD=1 NIGHTLY_SKIP_GPU_TESTS=1
+fi
+
 # 1. Build. Without a binary nothing can be measured: stop here.
 if [ "${NIGHTLY_SKIP_BUILD:-0}" != 1 ]; then
     if make > "$OUT/build.log" 2>&1; then note build ok
@@ -70,10 +78,16 @@ fi
 
 # 3. The sweep. Exit 1 means some point failed its check or the run was cut short; what it stored
 #    is still compared (failed points come out inconclusive). Exit 2: bad sweep file or database.
-# shellcheck disable=SC2086 # NIGHTLY_RUN_FLAGS is a list of options
-"$BIN" run --sweep sweeps/nightly.sweep --tag nightly --db "$DB" --quiet ${NIGHTLY_RUN_FLAGS:-} \
-    2> "$OUT/run.log"
-rc=$?
+if [ -n "${NIGHTLY_RUN_ID:-}" ]; then
+    echo "attnbench run $NIGHTLY_RUN_ID: made elsewhere (NIGHTLY_RUN_ID)" > "$OUT/run.log"
+    rc=0
+    "$BIN" show --db "$DB" --run "$NIGHTLY_RUN_ID" > /dev/null 2>> "$OUT/run.log" || rc=2
+else
+    # shellcheck disable=SC2086 # NIGHTLY_RUN_FLAGS is a list of options
+    "$BIN" run --sweep sweeps/nightly.sweep --tag nightly --db "$DB" --quiet ${NIGHTLY_RUN_FLAGS:-} \
+        2> "$OUT/run.log"
+    rc=$?
+fi
 run_id=$(sed -n 's/^attnbench run \([0-9][0-9]*\):.*/\1/p' "$OUT/run.log" | head -1)
 if [ -z "$run_id" ]; then
     # No run row: no GPU, an unwritable database, a bad sweep file — nothing was measured.

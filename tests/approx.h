@@ -30,9 +30,9 @@ static inline attn_point approx_point(int b, int h, int kv, int s, int d, attn_d
 static inline attn_host_inputs approx_inputs(const attn_point *p, attn_init init)
 {
     const attn_host_inputs in = {
-        fx_inputs(p->dtype, attn_q_elems(p), ATTN_TENSOR_Q, init, p->head_dim),
-        fx_inputs(p->dtype, attn_kv_elems(p), ATTN_TENSOR_K, init, p->head_dim),
-        fx_inputs(p->dtype, attn_kv_elems(p), ATTN_TENSOR_V, init, p->head_dim)};
+        fx_inputs_at(p->dtype, attn_q_elems(p), ATTN_TENSOR_Q, init, p->head_dim, p->seq),
+        fx_inputs_at(p->dtype, attn_kv_elems(p), ATTN_TENSOR_K, init, p->head_dim, p->seq),
+        fx_inputs_at(p->dtype, attn_kv_elems(p), ATTN_TENSOR_V, init, p->head_dim, p->seq)};
     return in;
 }
 

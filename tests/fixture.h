@@ -211,15 +211,23 @@ static inline double fx_num(const char *db_path, const char *sql)
     return v;
 }
 
-/* A host tensor of n seeded inputs (seed 42) in dtype t, widened to float (free it). */
-static inline float *fx_inputs(attn_dtype t, size_t n, int tensor, attn_init init, int head_dim)
+/* A host tensor of n seeded inputs (seed 42) in dtype t, widened to float (free it); seq positions
+ * per head (the structured inputs depend on the position). */
+static inline float *fx_inputs_at(attn_dtype t, size_t n, int tensor, attn_init init, int head_dim,
+                                  int seq)
 {
     void *raw = malloc(n * 4);
     float *f = malloc(n * sizeof *f);
-    attn_fill_host(raw, t, n, 42, tensor, init, head_dim);
+    attn_fill_host(raw, t, n, 42, tensor, init, head_dim, seq);
     for (size_t i = 0; i < n; i++) f[i] = attn_load(t, raw, i);
     free(raw);
     return f;
+}
+
+/* fx_inputs_at for the inputs that do not depend on the position (normal, outliers). */
+static inline float *fx_inputs(attn_dtype t, size_t n, int tensor, attn_init init, int head_dim)
+{
+    return fx_inputs_at(t, n, tensor, init, head_dim, 1);
 }
 
 /* First column of the first row of a query as an integer, read outside the store API on a

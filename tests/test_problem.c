@@ -52,9 +52,9 @@ int main(void)
     /* Generator: deterministic, seed-dependent, roughly standard normal, never all zeros. */
     enum { N = 1 << 16 };
     static float a[N], b[N], c[N];
-    attn_fill_host(a, ATTN_FP32, N, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 64);
-    attn_fill_host(b, ATTN_FP32, N, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 64);
-    attn_fill_host(c, ATTN_FP32, N, 8, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 64);
+    attn_fill_host(a, ATTN_FP32, N, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 64, 1);
+    attn_fill_host(b, ATTN_FP32, N, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 64, 1);
+    attn_fill_host(c, ATTN_FP32, N, 8, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 64, 1);
     test_cond("same seed, same values", memcmp(a, b, sizeof a) == 0);
     test_cond("other seed, other values", memcmp(a, c, sizeof a) != 0);
     double mean = 0, var = 0;
@@ -66,7 +66,7 @@ int main(void)
     test_cond("mean ≈ 0", fabs(mean) < 0.02);
     test_cond("variance ≈ 1", fabs(var - 1) < 0.03);
     test_cond("not zeros", zeros < 10);
-    attn_fill_host(b, ATTN_FP32, N, 7, ATTN_TENSOR_K, ATTN_INIT_OUTLIERS, 64);
+    attn_fill_host(b, ATTN_FP32, N, 7, ATTN_TENSOR_K, ATTN_INIT_OUTLIERS, 64, 1);
     float maxk = 0;
     for (int i = 0; i < N; i++) maxk = fmaxf(maxk, fabsf(b[i]));
     test_cond("outliers present in K", maxk > 8);

@@ -53,7 +53,7 @@ static void schema2_fixture(void)
     sqlite3 *db;
     test_cond("schema-2 database opens", store_open(path, &db) == ATTN_OK);
     test_cond("migrated to the current version",
-              fx_db_num(db, "PRAGMA user_version") == store_schema_version() && store_schema_version() == 5);
+              fx_db_num(db, "PRAGMA user_version") == store_schema_version() && store_schema_version() == 6);
     static const struct { const char *sql; double want; } counts[] = {
         {"SELECT count(*) FROM runs", 1}, {"SELECT count(*) FROM points", 16},
         {"SELECT count(*) FROM samples", 2066}, {"SELECT count(*) FROM kernel_names", 0},

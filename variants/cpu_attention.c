@@ -63,12 +63,40 @@ int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, con
     return rc;
 }
 
+void attn_cpu_online_tile(const attn_point *p, attn_cpu_online *r, int j0, int nj)
+{
+    const int D = p->head_dim;
+    const float sl2 = (float)(1.4426950408889634 / sqrt((double)D));
+    float mx = r->m;
+    for (int j = 0; j < nj; j++) {
+        const float *k = r->K + (size_t)(j0 + j) * D;
+        float s = 0.f;
+        for (int d = 0; d < D; d++) s += r->q[d] * k[d];
+        r->sc[j] = s;
+        if (s > mx) mx = s;
+    }
+    const float ms = mx * sl2;
+    const float alpha = exp2f(r->m * sl2 - ms); /* 0 on the first tile (m = -inf) */
+    r->l *= alpha;
+    for (int d = 0; d < r->dv; d++) r->acc[d] *= alpha;
+    for (int j = 0; j < nj; j++) {
+        const float pr = exp2f(fmaf(r->sc[j], sl2, -ms));
+        r->l += pr;
+        const float pq = attn_round(p->dtype, pr); /* P enters P·V in the dtype */
+        const float *v = r->V + (size_t)(j0 + j) * D;
+        if (r->v_cols)
+            for (int d = 0; d < r->dv; d++) r->acc[d] += pq * v[r->v_cols[d]];
+        else
+            for (int d = 0; d < r->dv; d++) r->acc[d] += pq * v[d];
+    }
+    r->m = mx;
+}
+
 int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                             size_t n_rows, int key_tile, float *out)
 {
     const int D = p->head_dim, S = p->seq, BN = key_tile;
     const int group = p->heads / p->kv_heads;
-    const float sl2 = (float)(1.4426950408889634 / sqrt((double)D));
     float *sc = malloc((size_t)BN * sizeof *sc);
     float *acc = malloc((size_t)D * sizeof *acc);
     if (!sc || !acc) {
@@ -79,37 +107,14 @@ int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, con
     int rc = ATTN_OK;
     for (size_t r = 0; r < n_rows && (rc = attn_interrupt_check()) == ATTN_OK; r++) {
         const attn_row *w = &rows[r];
-        const int hk = w->h / group;
-        const float *q = in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D;
-        const float *K = in->k + ((size_t)w->b * p->kv_heads + hk) * S * D;
-        const float *V = in->v + ((size_t)w->b * p->kv_heads + hk) * S * D;
+        const size_t kv = ((size_t)w->b * p->kv_heads + w->h / group) * S * D;
+        attn_cpu_online row = {in->q + (((size_t)w->b * p->heads + w->h) * S + w->s) * D,
+                               in->k + kv, in->v + kv, NULL, D, -INFINITY, 0.f, acc, sc};
         const int n_keys = p->causal ? w->s + 1 : S;
-        float m = -INFINITY, l = 0.f;
         for (int d = 0; d < D; d++) acc[d] = 0.f;
-        for (int j0 = 0; j0 < n_keys; j0 += BN) {
-            const int nj = n_keys - j0 < BN ? n_keys - j0 : BN;
-            float mx = m;
-            for (int j = 0; j < nj; j++) {
-                const float *k = K + (size_t)(j0 + j) * D;
-                float s = 0.f;
-                for (int d = 0; d < D; d++) s += q[d] * k[d];
-                sc[j] = s;
-                if (s > mx) mx = s;
-            }
-            const float ms = mx * sl2;
-            const float alpha = exp2f(m * sl2 - ms); /* 0 on the first tile (m = -inf) */
-            l *= alpha;
-            for (int d = 0; d < D; d++) acc[d] *= alpha;
-            for (int j = 0; j < nj; j++) {
-                const float pr = exp2f(fmaf(sc[j], sl2, -ms));
-                l += pr;
-                const float pq = attn_round(p->dtype, pr); /* P enters P·V in the dtype */
-                const float *v = V + (size_t)(j0 + j) * D;
-                for (int d = 0; d < D; d++) acc[d] += pq * v[d];
-            }
-            m = mx;
-        }
-        const float inv = l > 0.f ? 1.f / l : 0.f;
+        for (int j0 = 0; j0 < n_keys; j0 += BN)
+            attn_cpu_online_tile(p, &row, j0, n_keys - j0 < BN ? n_keys - j0 : BN);
+        const float inv = row.l > 0.f ? 1.f / row.l : 0.f;
         for (int d = 0; d < D; d++) out[r * D + d] = acc[d] * inv;
     }
     free(sc);

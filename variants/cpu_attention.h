@@ -42,6 +42,21 @@ int attn_cpu_attention_rows(const attn_point *p, const attn_host_inputs *in, con
 int attn_cpu_blockwise_rows(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
                             size_t n_rows, int key_tile, float *out);
 
+/* One query row of the blockwise algorithm in flight (attn_cpu_blockwise_rows' loop state, also
+ * walked over a sparse plan's kept key tiles by variants/sparse.c). */
+typedef struct attn_cpu_online {
+    const float *q;      /* the query row [D] */
+    const float *K, *V;  /* its KV head's keys and values [S][D] */
+    const int *v_cols;   /* NULL: value columns 0..dv-1; else the dv columns taken, in order */
+    int dv;              /* value columns accumulated */
+    float m, l;          /* running max (raw score, -inf before the first tile) and sum */
+    float *acc;          /* dv accumulators (zeroed before the first tile) */
+    float *sc;           /* scratch for a tile's scores (key_tile floats) */
+} attn_cpu_online;
+
+/* Keys j0 .. j0+nj-1 into the row's running max, sum and accumulators, as one GPU key tile. */
+void attn_cpu_online_tile(const attn_point *p, attn_cpu_online *r, int j0, int nj);
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,8 +85,14 @@ float attn_round(attn_dtype t, float x);
 
 /* Input distributions. NORMAL: standard normal. OUTLIERS: standard normal, with one element in
  * 64 of K scaled by 10 and 1 in 64 of Q channels (fixed per head dim index) scaled by 4 — the
- * peaked, outlier-heavy attention that real models show. */
-typedef enum attn_init { ATTN_INIT_NORMAL = 0, ATTN_INIT_OUTLIERS = 1 } attn_init;
+ * peaked, outlier-heavy attention that real models show. STRUCTURED: attention concentrated as in
+ * trained models — local decay, clustered keys and a few heavy "sink" keys (attn_rng_structured
+ * in core/rng.h has the recipe); V standard normal. */
+typedef enum attn_init {
+    ATTN_INIT_NORMAL = 0,
+    ATTN_INIT_OUTLIERS = 1,
+    ATTN_INIT_STRUCTURED = 2,
+} attn_init;
 const char *attn_init_name(attn_init i);
 int attn_init_parse(const char *s, attn_init *out);
 
@@ -94,9 +100,10 @@ int attn_init_parse(const char *s, attn_init *out);
 enum { ATTN_TENSOR_Q = 0, ATTN_TENSOR_K = 1, ATTN_TENSOR_V = 2 };
 
 /* Fills a host tensor of n elements (dtype t) with the seeded inputs. head_dim is needed for the
- * outlier pattern. The GPU generator (kernels/inputs.cu) produces the same values. */
+ * outlier and structured patterns, seq (positions per head) for the structured one. The GPU
+ * generator (kernels/inputs.cu) produces the same values. */
 void attn_fill_host(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor, attn_init init,
-                    int head_dim);
+                    int head_dim, int seq);
 
 #ifdef __cplusplus
 }

@@ -73,8 +73,8 @@ static int time_gemm(ceiling_op *op, cudaStream_t s, double *ms)
     CUDA_CHECK(cudaMalloc(&op->a, bytes));
     CUDA_CHECK(cudaMalloc(&op->b, bytes));
     CUDA_CHECK(cudaMalloc(&op->c, bytes));
-    ATTN_TRY(attn_fill_device(op->a, op->dtype, elems, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 128, s));
-    ATTN_TRY(attn_fill_device(op->b, op->dtype, elems, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, 128, s));
+    ATTN_TRY(attn_fill_device(op->a, op->dtype, elems, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, 128, 1, s));
+    ATTN_TRY(attn_fill_device(op->b, op->dtype, elems, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, 128, 1, s));
     return time_op(op, s, ms);
 }
 

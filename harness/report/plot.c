@@ -108,6 +108,29 @@ static const char series_sql[] =
     " FROM keyed JOIN ranks USING (seq) WHERE good AND base_ns > 0 AND exact_rel_l2 > 0"         \
     " ORDER BY head_dim, causal, series, seq"
 
+/* Points that report the share of the attention they compute (a `density` quality metric: the
+ * block-sparse variants), speedup and error: a series per variant, its parameters but the
+ * density knobs (density=, tau=, keep=) and S, so that each series is one knob swept. */
+#define DENSITY_CTE                                                                                \
+    KEYED ", dens AS (SELECT k.panel, replace(k.variant || ' ' || attn_params_without(k.params,"  \
+    "   'density,tau,keep') || ' S=' || k.seq, ',', ' ') AS series, m.value AS density,"           \
+    "   k.base_ns / k.median_ns AS speedup, (SELECT e.value FROM metrics e WHERE"                  \
+    "   e.point_id = k.id AND e.name = 'exact_rel_l1') AS rel_l1, k.head_dim, k.causal, k.id"      \
+    "   FROM keyed k JOIN metrics m ON m.point_id = k.id AND m.name = 'density'"                   \
+    "   WHERE k.good AND k.base_ns > 0)"
+#define DENSITY_SPEEDUP_SQL                                                                        \
+    DENSITY_CTE " SELECT panel, series, density AS x, speedup AS y, 1.0 / density AS ref,"        \
+    " head_dim, causal FROM dens ORDER BY head_dim, causal, series, x"
+#define DENSITY_ERROR_SQL                                                                          \
+    DENSITY_CTE " SELECT panel, series, speedup AS x, rel_l1 AS y, NULL AS ref, head_dim, causal" \
+    " FROM dens WHERE rel_l1 > 0 ORDER BY head_dim, causal, series, x"
+#define DENSITY_SERIES                                                                             \
+    DENSITY_CTE " SELECT row_number() OVER (ORDER BY min(id)) || ':1:' || series FROM dens"       \
+    " GROUP BY series ORDER BY min(id)"
+#define DENSITY_NEEDS                                                                              \
+    "SELECT 1 FROM metrics m JOIN points p ON p.id = m.point_id WHERE p.run_id = ?1"              \
+    " AND m.name = 'density'"
+
 /* Kernel stages of each series' good point at S = ?3, as shares of the point's GPU span (first
  * kernel start to last kernel end, the `stages` view's `share`), stacked to 100 %: the largest at
  * the bottom, then the time the GPU ran none of the point's kernels within the span (when over 1 %).
@@ -198,6 +221,14 @@ static const figure figures[] = {
      "relative L2 error vs exact attention (log scale)", "", ACCURACY_SQL, NULL, NULL, NULL,
      "SELECT 1 FROM points WHERE run_id = ?1 AND exact = 0",
      "the run has no approximate variant"},
+    {"speedup_vs_density", "tradeoff", "Speedup over the baseline vs kept-tile density",
+     "speedup (baseline median / variant median, log scale)", "xdensity logy ref",
+     DENSITY_SPEEDUP_SQL, NULL, DENSITY_SERIES, NULL, DENSITY_NEEDS,
+     "no point of the run reports a density (block-sparse variants do)"},
+    {"error_vs_speedup_by_density", "tradeoff", "Error vs speedup over the baseline, a line per density sweep",
+     "relative L1 error vs exact attention (log scale)", "xspeedup logx logy", DENSITY_ERROR_SQL,
+     NULL, DENSITY_SERIES, NULL, DENSITY_NEEDS,
+     "no point of the run reports a density (block-sparse variants do)"},
     {"stages_at_seq", "stages", "Where the GPU time goes at S = %d",
      "share of the forward pass's GPU span (%)", "", STAGES_SQL, NULL,
      STAGES_CTE " SELECT series FROM xs ORDER BY x", STAGES_KERNELS,
@@ -431,12 +462,36 @@ static void sql_short_name(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
+/* SQL attn_params_without(params, keys): a point's "k=v,k=v" params without the entries whose key
+ * is in the comma list keys (the knob a figure sweeps along a line). */
+static void sql_params_without(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *params = (const char *)sqlite3_value_text(argv[0]);
+    const char *keys = (const char *)sqlite3_value_text(argv[1]);
+    char out[ATTN_PARAMS_MAX] = "", list[128];
+    snprintf(list, sizeof list, ",%s,", keys ? keys : "");
+    for (const char *p = params ? params : ""; *p;) {
+        const size_t len = strcspn(p, ","), key = strcspn(p, "=");
+        char probe[ATTN_PARAMS_MAX + 2];
+        snprintf(probe, sizeof probe, ",%.*s,", (int)(key < len ? key : len), p);
+        if (!strstr(list, probe))
+            snprintf(out + strlen(out), sizeof out - strlen(out), "%s%.*s", out[0] ? "," : "",
+                     (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    sqlite3_result_text(ctx, out, -1, SQLITE_TRANSIENT);
+}
+
 int plot_render(sqlite3 *db, const plot_request *r, FILE *notes, plot_figure *figs, int *n_figs)
 {
     char caption[256];
     SQLITE_CHECK(db, sqlite3_create_function(db, "attn_short_name", 1,
                                              SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                              sql_short_name, NULL, NULL));
+    SQLITE_CHECK(db, sqlite3_create_function(db, "attn_params_without", 2,
+                                             SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                             sql_params_without, NULL, NULL));
     ATTN_TRY(run_caption(db, r->run, caption, sizeof caption));
     *n_figs = 0;
     for (int i = 0; i < N_FIGURES; i++) {

@@ -10,7 +10,7 @@
 
 typedef struct sqlite3 sqlite3;
 
-enum { PLOT_MAX_FIGURES = 8 };
+enum { PLOT_MAX_FIGURES = 10 };
 
 /* What to draw. */
 typedef struct plot_request {

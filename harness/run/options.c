@@ -132,7 +132,7 @@ static int set_seed(void *field, const char *v)
 static int set_init(void *field, const char *v)
 {
     if (attn_init_parse(v, field))
-        return cli_error("run", "unknown --init '%s' (normal or outliers)", cli_clip(v));
+        return cli_error("run", "unknown --init '%s' (normal, outliers or structured)", cli_clip(v));
     return 0;
 }
 
@@ -252,6 +252,45 @@ static int set_sweep(void *ctx, const char *v)
     return cli_error("run", "--sweep '%s' inside a --sweep file: files do not nest", cli_clip(v));
 }
 
+/* --devices all, or a list of device indices (within CUDA_VISIBLE_DEVICES when it is set). */
+static int set_devices(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    o->devices_all = strcmp(v, "all") == 0;
+    if (o->devices_all) return o->n_devices = 1, 0; /* resolved when the workers start */
+    if ((o->n_devices = cli_int_list(v, 0, o->devices, RUN_DEVICES_MAX)) < 0)
+        return cli_error("run", "bad --devices value '%s' (all, or device indices 0,1,...)",
+                         cli_clip(v));
+    for (int i = 0; i < o->n_devices; i++)
+        for (int j = 0; j < i; j++)
+            if (o->devices[i] == o->devices[j])
+                return cli_error("run", "--devices names device %d twice", o->devices[i]);
+    return 0;
+}
+
+/* --shard i/n: 0 <= i < n. */
+static int set_shard(void *ctx, const char *v)
+{
+    run_options *o = ctx;
+    int i, n, end = 0;
+    if (sscanf(v, "%d/%d%n", &i, &n, &end) != 2 || v[end] || i < 0 || n < 1 || i >= n ||
+        n > 1000000)
+        return cli_error("run", "bad --shard value '%s' (i/n with 0 <= i < n, e.g. "
+                         "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)", cli_clip(v));
+    o->shard = i, o->n_shards = n;
+    return 0;
+}
+
+/* --run-uuid: 1 to 64 letters, digits and ._:- (a UUID, or a job id such as slurm-1234). */
+static int set_run_uuid(void *field, const char *v)
+{
+    const size_t n = strlen(v);
+    if (n > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n)
+        return CLI_BAD_VALUE;
+    *(const char **)field = v;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the table */
 
 static const cli_option run_option_table[] = {
@@ -280,7 +319,7 @@ static const cli_option run_option_table[] = {
      offsetof(run_options, tag)},
     {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed,
      offsetof(run_options, seed)},
-    {"--init", "I", "input distribution: normal (default) or outliers", set_init,
+    {"--init", "I", "input distribution: normal (default), outliers, or structured (local decay, clustered keys, sink keys: attention concentrated as in trained models)", set_init,
      offsetof(run_options, init)},
     {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache,
      offsetof(run_options, measure.cold)},
@@ -298,6 +337,10 @@ static const cli_option run_option_table[] = {
      set_cooldown, offsetof(run_options, measure.cooldown)},
     {"--save-tensors", "DIR", "write Q, K, V and each variant's O as .npy (one shape only)",
      cli_set_text, offsetof(run_options, save_dir)},
+    {"--inputs", "DIR",
+     "read Q, K, V from DIR/q.npy, k.npy, v.npy as --save-tensors writes them\n"
+     "(one shape only, which they must match; '<f2' for fp16, '<f4' otherwise)",
+     cli_set_text, offsetof(run_options, inputs_dir)},
     {"--no-cupti", NULL, "time with CUDA events only: no CUPTI per-kernel records", cli_set_flag,
      offsetof(run_options, no_cupti)},
     {"--cupti-alternate", NULL,
@@ -325,6 +368,23 @@ static const cli_option run_option_table[] = {
      "add P% of variant V's own median (measured first, untimed) as a\n"
      "busy-wait to its timed runs: a known relative slowdown",
      set_slow, 0},
+    {"--devices", "all|LIST",
+     "one worker process per GPU (CUDA_VISIBLE_DEVICES pinned), the points\n"
+     "dealt out longest first, one database and run; indices within\n"
+     "CUDA_VISIBLE_DEVICES; on the CPU backend the indices are labels",
+     set_devices, 0},
+    {"--shard", "I/N",
+     "run only shard I of N of the sweep (a deterministic slice), e.g.\n"
+     "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; merge with attnbench merge",
+     set_shard, 0},
+    {"--run-uuid", "ID",
+     "the run's global id (default: a random UUID): shards given one ID\n"
+     "merge into one run (letters, digits, ._:-, at most 64)",
+     set_run_uuid, offsetof(run_options, run_uuid)},
+    {"--resume", "RUN",
+     "finish run RUN of --db: the planned points that did not run, with\n"
+     "the run's own options (only --db, --devices, --quiet may be given)",
+     cli_set_id, offsetof(run_options, resume)},
     {"--sweep", "FILE", "read options from FILE (one or more per line, # comments) first",
      set_sweep, 0},
     {"--quiet", NULL, "no progress line", cli_set_flag, offsetof(run_options, quiet)},

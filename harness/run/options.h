@@ -15,6 +15,7 @@
 #define RUN_PARAMS_MAX 8     /* --param options */
 #define RUN_ARGS_MAX 512     /* options from --sweep files and the command line together */
 #define RUN_PLACEMENTS_MAX 256 /* --placements */
+#define RUN_DEVICES_MAX 64   /* --devices */
 
 /* One --param [VARIANT.]KEY=LIST. */
 typedef struct run_param {
@@ -42,6 +43,7 @@ typedef struct run_options {
     int n_params;
     int cpu;                                /* --backend cpu */
     const char *db, *tag, *save_dir;
+    const char *inputs_dir;                 /* --inputs: Q, K, V from DIR/{q,k,v}.npy, or NULL */
     uint64_t seed;
     attn_init init;
     attn_measure_opts measure;
@@ -54,6 +56,12 @@ typedef struct run_options {
     int profile;                            /* --profile: profiler mode even if none is seen */
     const char *profiler;                   /* profiler mode: the tool (measure/profiler.h), or
                                                "--profile"; NULL: a normal run */
+    /* Scale-out (run/workers.h, run/plan.h). */
+    int devices[RUN_DEVICES_MAX], n_devices; /* --devices: one worker process each; 0: none */
+    int devices_all;                        /* --devices all: every visible GPU */
+    int shard, n_shards;                    /* --shard i/n; n_shards 0: the whole sweep */
+    const char *run_uuid;                   /* --run-uuid; NULL: a random UUID */
+    int64_t resume;                         /* --resume RUN; 0: a new run */
     /* Storage the parsed values point into. */
     char variant_text[1024];
     char sweep_text[64 << 10];

@@ -126,6 +126,43 @@ int run_shape_save_inputs(const run_env *env, const run_shape *s)
     return save_npy(dir, "v", &s->p, s->p.kv_heads, s->hv);
 }
 
+/* DIR/NAME.npy read and matched against a [B][heads][S][D] tensor of p's dtype; when dst is not
+ * NULL, its elements stored there in the dtype. */
+static int load_npy(const char *dir, const char *name, const attn_point *p, int heads, void *dst)
+{
+    char path[PATH_MAX];
+    const size_t want[4] = {(size_t)p->batch, (size_t)heads, (size_t)p->seq, (size_t)p->head_dim};
+    const attn_dtype file_dtype = p->dtype == ATTN_FP16 ? ATTN_FP16 : ATTN_FP32;
+    attn_npy a;
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    ATTN_TRY(attn_npy_read(path, &a));
+    int rc = ATTN_OK;
+    if (a.dtype != file_dtype)
+        rc = attn_fail("%s: dtype '%s', a %s point needs '%s'", path, attn_dtype_name(a.dtype),
+                       attn_dtype_name(p->dtype), file_dtype == ATTN_FP16 ? "<f2" : "<f4");
+    else if (a.ndim != 4 || memcmp(a.shape, want, sizeof want) != 0)
+        rc = attn_fail("%s: shape %d-D (%zu, %zu, ...), a point needs (%zu, %zu, %zu, %zu)", path,
+                       a.ndim, a.shape[0], a.shape[1], want[0], want[1], want[2], want[3]);
+    for (size_t i = 0; rc == ATTN_OK && dst && i < a.count; i++) attn_store(p->dtype, dst, i, a.data[i]);
+    attn_npy_free(&a);
+    return rc;
+}
+
+int run_inputs_check(const char *dir, const attn_point *p)
+{
+    ATTN_TRY(load_npy(dir, "q", p, p->heads, NULL));
+    ATTN_TRY(load_npy(dir, "k", p, p->kv_heads, NULL));
+    return load_npy(dir, "v", p, p->kv_heads, NULL);
+}
+
+int run_shape_load_inputs(const run_env *env, run_shape *s)
+{
+    const char *dir = env->o->inputs_dir;
+    ATTN_TRY(load_npy(dir, "q", &s->p, s->p.heads, s->hq));
+    ATTN_TRY(load_npy(dir, "k", &s->p, s->p.kv_heads, s->hk));
+    return load_npy(dir, "v", &s->p, s->p.kv_heads, s->hv);
+}
+
 /* ---------------------------------------------------------------- the check */
 
 static void add_metric(run_point *pt, const char *name, double value, const char *unit)

@@ -121,6 +121,11 @@ void run_shape_setup(const run_env *env, const attn_point *p, run_shape *s);
 void run_shape_free(const run_env *env, run_shape *s);
 /* --save-tensors: the shape's Q, K, V as DIR/q.npy, k.npy, v.npy. */
 int run_shape_save_inputs(const run_env *env, const run_shape *s);
+/* --inputs: whether DIR/q.npy, k.npy, v.npy fit point p (shapes [B][H][S][D] and [B][H_kv][S][D];
+ * '<f2' for fp16, '<f4' for bf16 and fp32): ATTN_OK, or ATTN_ERR naming the file and the
+ * mismatch. run_shape_load_inputs reads them into s->hq, hk, hv, rounded to the dtype. */
+int run_inputs_check(const char *dir, const attn_point *p);
+int run_shape_load_inputs(const run_env *env, run_shape *s);
 
 /* Appends a printf-formatted knob ("debug_spin_us=20") to the point's stored config text, a space
  * before it when the text is not empty. */

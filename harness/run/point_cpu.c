@@ -26,9 +26,13 @@ static int cpu_inputs(const run_env *env, run_shape *s)
     s->all_rows = malloc(s->n_all * sizeof *s->all_rows);
     s->all_out = malloc(nq * sizeof *s->all_out);
     if (!s->all_rows || !s->all_out) return attn_fail("out of host memory for the output");
-    attn_fill_host(s->hq, p->dtype, nq, o->seed, ATTN_TENSOR_Q, o->init, p->head_dim);
-    attn_fill_host(s->hk, p->dtype, nkv, o->seed, ATTN_TENSOR_K, o->init, p->head_dim);
-    attn_fill_host(s->hv, p->dtype, nkv, o->seed, ATTN_TENSOR_V, o->init, p->head_dim);
+    if (o->inputs_dir) {
+        ATTN_TRY(run_shape_load_inputs(env, s));
+    } else {
+        attn_fill_host(s->hq, p->dtype, nq, o->seed, ATTN_TENSOR_Q, o->init, p->head_dim, p->seq);
+        attn_fill_host(s->hk, p->dtype, nkv, o->seed, ATTN_TENSOR_K, o->init, p->head_dim, p->seq);
+        attn_fill_host(s->hv, p->dtype, nkv, o->seed, ATTN_TENSOR_V, o->init, p->head_dim, p->seq);
+    }
     size_t n = 0;
     for (int b = 0; b < p->batch; b++)
         for (int h = 0; h < p->heads; h++)

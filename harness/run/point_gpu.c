@@ -22,7 +22,8 @@ static void free_io(attn_device_io *io)
 
 static void gpu_inputs_free(run_shape *s) { free_io(&s->dev); }
 
-/* The seeded inputs made on the device and copied back to the host. */
+/* The seeded inputs made on the device and copied back to the host; or (--inputs) the files'
+ * read on the host and copied to the device. */
 static int gpu_inputs(const run_env *env, run_shape *s)
 {
     const attn_point *p = &s->p;
@@ -36,10 +37,17 @@ static int gpu_inputs(const run_env *env, run_shape *s)
     CUDA_CHECK(cudaMalloc(&dv, nkv * es));
     s->dev.v = dv;
     CUDA_CHECK(cudaMalloc(&s->dev.o, nq * es));
-    const int D = p->head_dim;
-    ATTN_TRY(attn_fill_device(dq, p->dtype, nq, o->seed, ATTN_TENSOR_Q, o->init, D, env->stream));
-    ATTN_TRY(attn_fill_device(dk, p->dtype, nkv, o->seed, ATTN_TENSOR_K, o->init, D, env->stream));
-    ATTN_TRY(attn_fill_device(dv, p->dtype, nkv, o->seed, ATTN_TENSOR_V, o->init, D, env->stream));
+    const int D = p->head_dim, S = p->seq;
+    if (o->inputs_dir) {
+        ATTN_TRY(run_shape_load_inputs(env, s));
+        CUDA_CHECK(cudaMemcpy(dq, s->hq, nq * es, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(dk, s->hk, nkv * es, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(dv, s->hv, nkv * es, cudaMemcpyHostToDevice));
+        return ATTN_OK;
+    }
+    ATTN_TRY(attn_fill_device(dq, p->dtype, nq, o->seed, ATTN_TENSOR_Q, o->init, D, S, env->stream));
+    ATTN_TRY(attn_fill_device(dk, p->dtype, nkv, o->seed, ATTN_TENSOR_K, o->init, D, S, env->stream));
+    ATTN_TRY(attn_fill_device(dv, p->dtype, nkv, o->seed, ATTN_TENSOR_V, o->init, D, S, env->stream));
     CUDA_CHECK(cudaMemcpyAsync(s->hq, dq, nq * es, cudaMemcpyDeviceToHost, env->stream));
     CUDA_CHECK(cudaMemcpyAsync(s->hk, dk, nkv * es, cudaMemcpyDeviceToHost, env->stream));
     CUDA_CHECK(cudaMemcpyAsync(s->hv, dv, nkv * es, cudaMemcpyDeviceToHost, env->stream));

@@ -14,6 +14,8 @@ typedef struct run_progress {
 void run_progress_start(run_progress *pr, int quiet, int total);
 /* The line for the point about to run. */
 void run_progress_show(const run_progress *pr, const char *variant, const attn_point *p);
+/* The line of `run --devices`: points done by all the workers, how many are running. */
+void run_progress_workers(const run_progress *pr, int running);
 /* Erases the line, before a message of its own line. */
 void run_progress_clear(const run_progress *pr);
 

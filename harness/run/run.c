@@ -11,7 +11,13 @@
  *
  * Ctrl-C (SIGINT, SIGTERM: core/interrupt.h) stops the point in progress at its next sample or
  * row; that point is not stored, and the run is `interrupted` unless every point had finished. A
- * second signal ends the process at once (its run then reads as abandoned: store.h). */
+ * second signal ends the process at once (its run then reads as abandoned: store.h).
+ *
+ * The points are the run's plan (run/plan.h), stored with the run and claimed from the database
+ * one at a time (store/plan.h), so that a run killed mid-sweep can be finished (--resume: the
+ * run's own arguments, run/resume.h; which run and worker row, run/attach.h). With --devices
+ * this process is the coordinator of one worker process per GPU (run/workers.h), and each worker
+ * runs this file's loop on the same plan. */
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -25,17 +31,27 @@
 #include "core/interrupt.h"
 #include "measure/gpu.h"
 #include "measure/trace.h"
+#include "run/attach.h"
 #include "run/ceilings.h"
 #include "run/point.h"
+#include "run/plan.h"
 #include "run/progress.h"
-#include "run/provenance.h"
+#include "run/resume.h"
 #include "run/sweep.h"
+#include "run/workers.h"
 #include "store/open_readonly.h"
+#include "store/plan.h"
 
 /* The command's resources and tallies. */
 typedef struct run_state {
     run_options *o;
     run_sweep sweep;
+    run_plan plan;
+    int worker;                   /* workers.idx of this process; -1: none yet */
+    int worker_process;           /* 1: a worker of `--devices` (run/workers.h) */
+    int device;                   /* --devices index of a worker; 0 on a GPU; -1 CPU */
+    int n_open;                   /* planned points still to run */
+    int claimed;                  /* points this process claimed */
     run_env env;
     attn_gpu_info gpu;
     sqlite3 *db;
@@ -74,12 +90,17 @@ static int check_db_path(const char *path)
     return 0;
 }
 
-static int check_paths(const run_options *o, int n_shapes)
+static int check_paths(const run_options *o, const run_sweep *sw)
 {
     struct stat st;
+    const int n_shapes = sw->n_shapes;
     if (o->save_dir && n_shapes != 1)
         return cli_error("run", "--save-tensors needs exactly one shape (this sweep has %d)",
                          n_shapes);
+    if (o->inputs_dir && n_shapes != 1)
+        return cli_error("run", "--inputs needs exactly one shape (this sweep has %d)", n_shapes);
+    if (o->inputs_dir && run_inputs_check(o->inputs_dir, &sw->shapes[0]) != ATTN_OK)
+        return cli_error("run", "--inputs: %s", attn_last_error.msg);
     if (o->save_dir && (stat(o->save_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
                         access(o->save_dir, W_OK) != 0))
         return cli_error("run", "--save-tensors: '%s' is not a writable directory", o->save_dir);
@@ -141,9 +162,10 @@ static void open_counters(run_state *r)
         fprintf(stderr, "attnbench run: --metrics %s skipped: %s\n", o->metrics, r->metrics_reason);
 }
 
-/* The database (runs whose process is gone marked abandoned) and the run's row. 0, 1 (failed),
- * or 2 (a newer database: bad input). */
-static int open_store(run_state *r, int argc, char **argv)
+/* The database (runs whose process is gone marked abandoned) and the run's row: a new run, or
+ * the one --resume names. 0, 1 (failed), 2 (a newer database: bad input; --run-uuid taken; a
+ * resume that cannot be), or -1 (nothing to resume). */
+static int open_store(run_state *r, const run_args *a)
 {
     int abandoned = 0;
     if (store_open(r->o->db, &r->db) != ATTN_OK) {
@@ -157,14 +179,11 @@ static int open_store(run_state *r, int argc, char **argv)
     else if (abandoned)
         fprintf(stderr, "attnbench run: %d earlier run%s marked abandoned: %s process is gone\n",
                 abandoned, abandoned == 1 ? "" : "s", abandoned == 1 ? "its" : "their");
-    static run_provenance_text text;
-    store_run info;
-    run_provenance(r->o, r->o->cpu ? NULL : &r->gpu, argc, argv, r->metrics_reason, &text, &info);
-    if (store_run_begin(r->db, &info, &r->run_id) != ATTN_OK) {
-        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
-        return 1;
-    }
-    return 0;
+    run_attach at = {r->db, r->o, &r->plan, a, r->o->cpu || r->o->n_devices ? NULL : &r->gpu,
+                     r->metrics_reason, r->worker_process, r->device, 0, r->worker, 0};
+    const int rc = run_attach_store(&at);
+    r->run_id = at.run_id, r->worker = at.worker, r->n_open = at.n_open;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the loop */
@@ -211,46 +230,103 @@ static void tally(run_state *r, run_point *pt)
 
 static int going(const run_state *r) { return !attn_interrupted && !r->reason[0]; }
 
+/* The inputs of sweep shape si (and with --save-tensors their .npy). */
+static void shape_setup(run_state *r, int si, run_shape *shape)
+{
+    run_shape_setup(&r->env, &r->sweep.shapes[si], shape);
+    if (shape->setup_rc == ATTN_OK && r->o->save_dir &&
+        run_shape_save_inputs(&r->env, shape) != ATTN_OK) {
+        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
+        shape->setup_rc = ATTN_ERR, shape->setup_error = attn_last_error;
+    }
+}
+
+/* Runs planned point plan_idx, with the shape's inputs in *shape (*current: the sweep shape they
+ * are of, -1 none; made when another). */
+static void run_planned(run_state *r, int plan_idx, run_shape *shape, int *current)
+{
+    static run_point pt;
+    const run_plan_entry *e = &r->plan.entries[plan_idx];
+    if (e->shape != *current) {
+        if (*current >= 0) run_shape_free(&r->env, shape);
+        shape_setup(r, e->shape, shape);
+        *current = e->shape;
+    }
+    const attn_variant *v = r->o->variants[e->variant];
+    const char *params = r->sweep.combos[e->variant][e->combo];
+    attn_point p = shape->p;
+    snprintf(p.params, sizeof p.params, "%s", params);
+    run_progress_show(&r->progress, v->name, &p);
+    run_point_run(&r->env, shape, v, params, &pt);
+    const store_point_origin origin = {plan_idx, r->worker, r->device,
+                                       r->o->cpu ? NULL : r->gpu.uuid};
+    pt.sp.origin = &origin;
+    if (!pt.interrupted) tally(r, &pt);
+    run_point_free(&pt);
+}
+
+/* Claims the plan's points one at a time (store/plan.h) until none is left or the run stops;
+ * consecutive points of one shape share its inputs. A point claimed and not stored (a Ctrl-C)
+ * goes back to the plan. */
 static void run_points(run_state *r)
 {
-    const run_options *o = r->o;
     static run_shape shape;
-    static run_point pt;
-    for (int si = 0; si < r->sweep.n_shapes && going(r); si++) {
-        run_shape_setup(&r->env, &r->sweep.shapes[si], &shape);
-        if (shape.setup_rc == ATTN_OK && o->save_dir &&
-            run_shape_save_inputs(&r->env, &shape) != ATTN_OK) {
-            fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
-            shape.setup_rc = ATTN_ERR, shape.setup_error = attn_last_error;
+    int current = -1, plan_idx;
+    while (going(r)) {
+        if (store_plan_claim(r->db, r->run_id, r->worker, &plan_idx) != ATTN_OK) {
+            stop_run(r, "aborted", "claiming a point", attn_last_error.msg);
+            break;
         }
-        for (int j = 0; j < o->n_variants && going(r); j++)
-            for (int k = 0; k < r->sweep.n_combos[j] && going(r); k++) {
-                const char *params = r->sweep.combos[j][k];
-                attn_point p = shape.p;
-                snprintf(p.params, sizeof p.params, "%s", params);
-                run_progress_show(&r->progress, o->variants[j]->name, &p);
-                run_point_run(&r->env, &shape, o->variants[j], params, &pt);
-                if (!pt.interrupted) tally(r, &pt);
-                run_point_free(&pt);
-            }
-        run_shape_free(&r->env, &shape);
+        if (plan_idx < 0) break;
+        run_debug_kill(r->device, ++r->claimed);
+        run_planned(r, plan_idx, &shape, &current);
     }
+    if (current >= 0) run_shape_free(&r->env, &shape);
+    if (store_plan_release(r->db, r->run_id, r->worker, "pending", NULL) != ATTN_OK)
+        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
 }
 
 /* ---------------------------------------------------------------- the end */
 
-static int finish(run_state *r)
+/* The status of what this process ran: interrupted, aborted (stop_run), failed, or ok; a run
+ * that is this process's alone then takes what its plan and points say (store_run_outcome). */
+static void outcome(run_state *r)
 {
-    run_progress_clear(&r->progress);
-    if (attn_interrupted && !r->reason[0] && r->progress.done < r->sweep.total) {
+    int open = 0;
+    if (store_plan_count(r->db, r->run_id, NULL, &open) != ATTN_OK)
+        stop_run(r, "aborted", "reading the plan", attn_last_error.msg);
+    if (attn_interrupted && !r->reason[0] && open) {
         r->status = "interrupted";
         snprintf(r->reason, sizeof r->reason, "interrupted by %s after %d of %d points",
                  attn_interrupted == SIGTERM ? "SIGTERM" : "SIGINT", r->progress.done,
-                 r->sweep.total);
+                 r->progress.total);
+    } else if (!r->reason[0] && !r->worker_process) {
+        if (store_run_outcome(r->db, r->run_id, 0, &r->status, r->reason, sizeof r->reason) != ATTN_OK)
+            stop_run(r, "aborted", "reading the outcome", attn_last_error.msg);
     } else if (!r->reason[0] && r->n_failed) {
         r->status = "failed";
         snprintf(r->reason, sizeof r->reason, "%d point(s) failed or errored", r->n_failed);
     }
+}
+
+/* Records the end: this process's worker row, and unless it is a worker of --devices (whose
+ * coordinator ends the run) the run's, with the reason of the points that did not run. */
+static int record_end(run_state *r)
+{
+    const char *reason = r->reason[0] ? r->reason : NULL;
+    char unrun[2100];
+    snprintf(unrun, sizeof unrun, "not run: the run ended %s%s%s", r->status, reason ? ": " : "",
+             reason ? reason : "");
+    ATTN_TRY(store_worker_end(r->db, r->run_id, r->worker, r->status, reason, 0));
+    if (r->worker_process) return ATTN_OK;
+    ATTN_TRY(store_plan_unrun(r->db, r->run_id, unrun));
+    return store_run_end(r->db, r->run_id, r->status, reason);
+}
+
+static int finish(run_state *r)
+{
+    run_progress_clear(&r->progress);
+    outcome(r);
     if (r->o->metrics && !r->o->cpu) attn_metrics_close();
     if (r->cupti_started) {
         attn_cupti_shutdown();
@@ -259,45 +335,62 @@ static int finish(run_state *r)
             store_run_cupti_off(r->db, r->run_id, attn_cupti_reason()) != ATTN_OK)
             fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
     }
-    if (store_run_end(r->db, r->run_id, r->status, r->reason[0] ? r->reason : NULL) != ATTN_OK)
-        fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
-    fprintf(stderr, "attnbench run %lld %s: %d ok, %d skipped, %d failed or errored%s%s\n",
-            (long long)r->run_id, r->status, r->n_ok, r->n_skipped, r->n_failed,
-            r->reason[0] ? " — " : "", r->reason);
+    if (record_end(r) != ATTN_OK) fprintf(stderr, "attnbench run: %s\n", attn_last_error.msg);
+    fprintf(stderr, "attnbench run %lld %s%s: %d ok, %d skipped, %d failed or errored%s%s\n",
+            (long long)r->run_id, r->worker_process ? "worker " : "", r->status, r->n_ok,
+            r->n_skipped, r->n_failed, r->reason[0] ? " — " : "", r->reason);
     return strcmp(r->status, "ok") == 0 ? 0 : 1;
+}
+
+/* Runs the points in this process: the ceilings (once per run: by its first worker), the
+ * progress line, the loop, the end. */
+static int run_here(run_state *r)
+{
+    const run_options *o = r->o;
+    if (!o->cpu && !o->no_ceilings && r->worker == 0) run_ceilings(r->db, r->run_id, r->env.stream);
+    if (o->profiler)
+        fprintf(stderr, "attnbench run: profiler mode (%s): no stream hold, no CUPTI, no "
+                "ceilings, %d to %d samples per point; the run is marked a profiler run, "
+                "not a timing\n", o->profiler, o->measure.min_samples, o->measure.max_samples);
+    run_progress_start(&r->progress, o->quiet, r->n_open);
+    if (!r->worker_process)
+        fprintf(stderr, "attnbench run %lld: %d points (%d shapes × variants) on %s into %s\n",
+                (long long)r->run_id, r->n_open, r->sweep.n_shapes,
+                o->cpu ? "the CPU backend" : r->gpu.name, o->db);
+    run_points(r);
+    return finish(r);
 }
 
 int cmd_run(int argc, char **argv)
 {
     static run_options o;
     static run_state r;
-    int rc = run_options_parse(argc, argv, &o);
-    if (rc) return rc == CLI_HELP ? 0 : rc;
+    static run_args args;
+    int rc = run_args_parse(argc, argv, &o, &args);
+    if (rc) {
+        run_args_free(&args);
+        return rc == CLI_HELP ? 0 : rc;
+    }
     memset(&r, 0, sizeof r);
-    r.o = &o, r.status = "ok";
+    r.o = &o, r.status = "ok", r.worker = -1, r.device = o.cpu ? -1 : 0;
+    r.worker_process = run_worker_identity(&r.worker, &r.device) == 0 && o.resume;
+    if (r.worker_process) o.n_devices = o.devices_all = 0; /* a worker runs points itself */
     r.env = (run_env){.o = &o, .backend = o.cpu ? &run_backend_cpu : &run_backend_gpu};
-    if (run_sweep_make(&o, &r.sweep)) return CLI_USAGE;
-    rc = check_paths(&o, r.sweep.n_shapes) ? CLI_USAGE : 0;
-    if (!rc && !o.cpu) rc = open_device(&r);
-    if (!rc) open_counters(&r);
-    if (!rc) rc = open_store(&r, argc, argv);
+    if (run_sweep_make(&o, &r.sweep) || run_plan_make(&o, &r.sweep, &r.plan)) rc = CLI_USAGE;
+    if (!rc) rc = check_paths(&o, &r.sweep) ? CLI_USAGE : 0;
+    if (!rc) rc = run_devices_resolve(&o);
+    if (!rc && !o.cpu && !o.n_devices) rc = open_device(&r);
+    if (!rc && !o.n_devices) open_counters(&r);
+    if (!rc) rc = open_store(&r, &args);
     if (!rc) {
         attn_interrupt_install(); /* from here a Ctrl-C ends the run with its row */
-        if (!o.cpu && !o.no_ceilings) run_ceilings(r.db, r.run_id, r.env.stream);
-        if (o.profiler)
-            fprintf(stderr, "attnbench run: profiler mode (%s): no stream hold, no CUPTI, no "
-                    "ceilings, %d to %d samples per point; the run is marked a profiler run, "
-                    "not a timing\n", o.profiler, o.measure.min_samples, o.measure.max_samples);
-        run_progress_start(&r.progress, o.quiet, r.sweep.total);
-        fprintf(stderr, "attnbench run %lld: %d points (%d shapes × variants) on %s into %s\n",
-                (long long)r.run_id, r.sweep.total, r.sweep.n_shapes,
-                o.cpu ? "the CPU backend" : r.gpu.name, o.db);
-        run_points(&r);
-        rc = finish(&r);
+        rc = o.n_devices ? run_workers(&o, r.db, r.run_id, r.n_open) : run_here(&r);
     }
     if (r.db) store_close(r.db);
     if (r.env.flush) cudaFree(r.env.flush);
     if (r.env.stream) cudaStreamDestroy(r.env.stream);
+    run_plan_free(&r.plan);
     run_sweep_free(&r.sweep);
-    return rc;
+    run_args_free(&args);
+    return rc < 0 ? 0 : rc;
 }

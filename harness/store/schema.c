@@ -186,6 +186,43 @@ static const char *const migrations[] = {
      * each sample); a run under ncu, nsys or compute-sanitizer (whose times are not timings). */
     "ALTER TABLE samples ADD COLUMN placement INTEGER;"  /* round 0, 1, ...; NULL: not recorded */
     "ALTER TABLE runs ADD COLUMN profiler TEXT;",        /* ncu | nsys | compute-sanitizer | ... */
+
+    /* 6: scale-out (issue 17) — a run's globally unique id (merge keys runs by it; older runs get
+     * a random one here, once, in place), its shard and the size of the whole sweep, its arguments
+     * (--resume and the workers parse them again); the plan (every point the run is to run, its
+     * state and why it did not run); the worker processes (one per GPU) and the GPU of each point. */
+    "ALTER TABLE runs ADD COLUMN run_uuid TEXT;"         /* random UUID, or --run-uuid's */
+    "UPDATE runs SET run_uuid = lower(hex(randomblob(16)));"
+    "CREATE UNIQUE INDEX runs_uuid ON runs(run_uuid);"
+    "ALTER TABLE runs ADD COLUMN shard TEXT;"            /* "i/n"; merged: "0/3 1/3"; NULL: whole */
+    "ALTER TABLE runs ADD COLUMN sweep_points INTEGER;"  /* points of the whole sweep (all shards) */
+    "ALTER TABLE runs ADD COLUMN argv TEXT;"             /* JSON array: `run` and its arguments */
+    "ALTER TABLE points ADD COLUMN plan_idx INTEGER;"    /* its plan row; NULL: made before 6 */
+    "ALTER TABLE points ADD COLUMN device INTEGER;"      /* --devices index; NULL: CPU, or before 6 */
+    "ALTER TABLE points ADD COLUMN gpu_uuid TEXT;"
+    "ALTER TABLE points ADD COLUMN worker INTEGER;"      /* workers.idx of the process that ran it */
+    "CREATE TABLE workers ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  idx INTEGER NOT NULL,"                            /* 0, 1, ...: across resumes and merges */
+    "  device INTEGER,"                                  /* --devices index (fake on the CPU) */
+    "  gpu_uuid TEXT, gpu_name TEXT, host TEXT, pid INTEGER,"
+    "  status TEXT NOT NULL,"          /* starting | running | ok | failed | aborted | interrupted
+                                          | crashed */
+    "  exit_reason TEXT,"              /* "killed by SIGKILL", the sticky error ... */
+    "  n_points INTEGER NOT NULL DEFAULT 0,"
+    "  started_at TEXT NOT NULL, ended_at TEXT,"
+    "  PRIMARY KEY (run_id, idx));"
+    "CREATE TABLE plan ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),"
+    "  plan_idx INTEGER NOT NULL,"                       /* position in the whole sweep */
+    "  deal INTEGER NOT NULL,"                           /* the order points are handed out in */
+    "  variant TEXT NOT NULL, point TEXT NOT NULL,"      /* "bf16 B=1 H=4 S=127 D=64 path=mma" */
+    "  dense_flops REAL NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('pending','running','done','lost')),"
+    "  worker INTEGER,"                                  /* who claimed or ran it */
+    "  point_id INTEGER REFERENCES points(id),"          /* state 'done' */
+    "  reason TEXT,"                                     /* why it did not run */
+    "  PRIMARY KEY (run_id, plan_idx));",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

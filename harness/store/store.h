@@ -8,8 +8,9 @@
  * then stays 'running' and reads as 'abandoned' once its process is seen gone (run_state.c).
  * Only bound parameters reach SQL. See README.md "Schema" for the tables and the summary view.
  * Files: schema.c (migrations, open), write.c (runs, points, samples, metrics, ceilings), query.c
- * (reads), run_state.c (liveness, abandoned runs, which run a TAG names), sql.c (the bind/step
- * helpers they share, sql.h). */
+ * (reads), run_state.c (liveness, abandoned runs, which run a TAG names), plan.c (a run's plan,
+ * its workers, the claims: plan.h), merge.c (databases merged by run_uuid: plan.h), sql.c (the
+ * bind/step helpers they share, sql.h). */
 #ifndef ATTN_STORE_H
 #define ATTN_STORE_H
 
@@ -76,8 +77,12 @@ typedef struct store_run {
 } store_run;
 
 /* The run's row, status 'running'. The calling process is the run's: its pid and PID namespace
- * are recorded, and heartbeat_at (then advanced by every stored point) starts at started_at. */
+ * are recorded, and heartbeat_at (then advanced by every stored point) starts at started_at; its
+ * run_uuid is random (128 bits in hex) until store_run_scale (plan.h) sets it. */
 int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id);
+/* A run whose row was made without a device (the coordinator of `run --devices`): the first
+ * worker's device provenance (r's GPU columns), unless another worker gave it first. */
+int store_run_device(sqlite3 *db, int64_t run_id, const store_run *r);
 /* CUPTI turned off during the run: record it (cupti = 0, the reason). */
 int store_run_cupti_off(sqlite3 *db, int64_t run_id, const char *reason);
 /* A measured ceiling: name "gemm" (dtype "bf16"/"fp16", TFLOP/s) or "copy" (dtype "", GB/s). */
@@ -100,6 +105,14 @@ typedef struct store_metric {
     const char *unit;  /* "" when dimensionless */
 } store_metric;
 
+/* Schema 6: where a point of a plan ran (store/plan.h). */
+typedef struct store_point_origin {
+    int plan_idx;              /* its plan row, marked 'done' in the point's transaction */
+    int worker;                /* workers.idx of the process that ran it */
+    int device;                /* --devices index (fake on the CPU backend); < 0: none */
+    const char *gpu_uuid;      /* NULL: none */
+} store_point_origin;
+
 typedef struct store_point {
     const char *variant;
     int is_baseline;           /* 1 for the baseline variant speedups are measured against */
@@ -118,6 +131,7 @@ typedef struct store_point {
     const char *compute_dtype; /* schema 3: the type the variant computes in; NULL: the dtype */
     const store_metric *metrics; /* stored with the point (table metrics); may be NULL */
     int n_metrics;
+    const store_point_origin *origin; /* schema 6; NULL: not from a plan */
 } store_point;
 
 /* Inserts the point, its samples (ns[i], throttled[i] may be NULL = none; info may be NULL), the

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "store/plan.h"
 #include "store/sql.h"
 
 #define ISO_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
@@ -52,8 +53,9 @@ int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
     SQLITE_CHECK(db, sqlite3_prepare_v2(db,
         "INSERT INTO runs (started_at, status, command, host, git_commit, git_dirty, backend,"
         " gpu_name, driver_version, cuda_runtime, cublas_version, tag, seed, init, cache_mode,"
-        " compiler, pid, pid_ns, heartbeat_at) VALUES (" ISO_NOW ", 'running', ?1, ?2, ?3, ?4,"
-        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " ISO_NOW ")", -1, &st, NULL));
+        " compiler, pid, pid_ns, heartbeat_at, run_uuid) VALUES (" ISO_NOW ", 'running', ?1, ?2,"
+        " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " ISO_NOW ","
+        " lower(hex(randomblob(16))))", -1, &st, NULL));
     const char *texts[] = {r->command, r->host, r->git_commit};
     int rc = ATTN_OK;
     for (int i = 0; i < 3 && rc == ATTN_OK; i++) rc = store_bind_text(db, st, i + 1, texts[i]);
@@ -71,6 +73,21 @@ int store_run_begin(sqlite3 *db, const store_run *r, int64_t *run_id)
     ATTN_TRY(store_finish(db, st, rc));
     *run_id = sqlite3_last_insert_rowid(db);
     return run_provenance(db, *run_id, r);
+}
+
+int store_run_device(sqlite3 *db, int64_t run_id, const store_run *r)
+{
+    sqlite3_stmt *st;
+    SQLITE_CHECK(db, sqlite3_prepare_v2(db,
+        "UPDATE runs SET gpu_name = ?2, driver_version = ?3, cuda_runtime = ?4,"
+        " cublas_version = ?5, cache_mode = ?6 WHERE id = ?1 AND gpu_name IS NULL", -1, &st,
+        NULL));
+    int rc = store_bind_int_or_null(db, st, 1, run_id);
+    const char *texts[] = {r->gpu_name, r->driver_version, r->cuda_runtime, r->cublas_version,
+                           r->cache_mode};
+    for (int i = 0; i < 5 && rc == ATTN_OK; i++) rc = store_bind_text(db, st, i + 2, texts[i]);
+    ATTN_TRY(store_finish(db, st, rc));
+    return sqlite3_changes(db) ? run_provenance(db, run_id, r) : ATTN_OK;
 }
 
 int store_run_cupti_off(sqlite3 *db, int64_t run_id, const char *reason)
@@ -335,6 +352,7 @@ static int insert_point_rows(sqlite3 *db, void *arg)
     ATTN_TRY(insert_samples(db, *r->point_id, r->ns, r->throttled, r->n));
     if (r->info) ATTN_TRY(sample_info(db, *r->point_id, r->info, r->n));
     if (r->n_kernels) ATTN_TRY(insert_kernels(db, *r->point_id, r->kernels, r->n_kernels));
+    if (r->p->origin) ATTN_TRY(store_point_origin_write(db, r->run_id, *r->point_id, r->p->origin));
     return store_point_metrics_add(db, *r->point_id, r->p->metrics, r->p->n_metrics);
 }
 

@@ -64,8 +64,8 @@ static void *fill_buf;
 static int two_fills(void *ctx, cudaStream_t s)
 {
     (void)ctx;
-    ATTN_TRY(attn_fill_device(fill_buf, ATTN_BF16, 1 << 20, 1, 0, ATTN_INIT_NORMAL, 128, s));
-    return attn_fill_device(fill_buf, ATTN_BF16, 1 << 20, 2, 0, ATTN_INIT_NORMAL, 128, s);
+    ATTN_TRY(attn_fill_device(fill_buf, ATTN_BF16, 1 << 20, 1, 0, ATTN_INIT_NORMAL, 128, 1, s));
+    return attn_fill_device(fill_buf, ATTN_BF16, 1 << 20, 2, 0, ATTN_INIT_NORMAL, 128, 1, s);
 }
 
 /* In this process: another subscriber holds CUPTI → init fails with the holder's reason, and a

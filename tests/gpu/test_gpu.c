@@ -18,13 +18,13 @@ static void generator_matches_host(void)
 {
     const size_t n = 1 << 20;
     for (int t = 0; t < 3; t++)
-        for (int init = 0; init < 2; init++) {
+        for (int init = 0; init < 3; init++) {
             size_t bytes = n * attn_dtype_size((attn_dtype)t);
             void *d, *h = malloc(bytes), *ref = malloc(bytes);
             int ok = cudaMalloc(&d, bytes) == cudaSuccess &&
-                     attn_fill_device(d, (attn_dtype)t, n, 99, ATTN_TENSOR_K, (attn_init)init, 128, 0) == 0 &&
+                     attn_fill_device(d, (attn_dtype)t, n, 99, ATTN_TENSOR_K, (attn_init)init, 128, 1000, 0) == 0 &&
                      cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost) == cudaSuccess;
-            attn_fill_host(ref, (attn_dtype)t, n, 99, ATTN_TENSOR_K, (attn_init)init, 128);
+            attn_fill_host(ref, (attn_dtype)t, n, 99, ATTN_TENSOR_K, (attn_init)init, 128, 1000);
             char what[80];
             snprintf(what, sizeof what, "GPU inputs equal host inputs (%s, %s)",
                      attn_dtype_name((attn_dtype)t), attn_init_name((attn_init)init));

@@ -220,9 +220,9 @@ static int host_inputs(sp_host *h, const sp_case *c, uint64_t seed, attn_init in
     h->q = malloc(h->nq * es), h->k = malloc(h->nk * es), h->v = malloc(h->nv * es);
     h->o = malloc((size_t)c->B * c->H * c->S * c->DV * es);
     if (!h->q || !h->k || !h->v || !h->o) return -1;
-    attn_fill_host(h->q, c->dt, h->nq, seed, ATTN_TENSOR_Q, init, c->D);
-    attn_fill_host(h->k, c->dt, h->nk, seed, ATTN_TENSOR_K, init, c->D);
-    attn_fill_host(h->v, c->dt, h->nv, seed, ATTN_TENSOR_V, init, c->DV);
+    attn_fill_host(h->q, c->dt, h->nq, seed, ATTN_TENSOR_Q, init, c->D, c->S);
+    attn_fill_host(h->k, c->dt, h->nk, seed, ATTN_TENSOR_K, init, c->D, c->S);
+    attn_fill_host(h->v, c->dt, h->nv, seed, ATTN_TENSOR_V, init, c->DV, c->S);
     h->qf = to_float(c->dt, h->q, h->nq), h->kf = to_float(c->dt, h->k, h->nk),
     h->vf = to_float(c->dt, h->v, h->nv);
     return h->qf && h->kf && h->vf ? 0 : -1;
@@ -520,11 +520,11 @@ static int bench_shape(bench_set *bs, sp_case *c, double *achieved, float *med)
                  cudaMalloc(&d[0].k, nq * es) == cudaSuccess &&
                  cudaMalloc(&d[0].v, nq * es) == cudaSuccess &&
                  cudaMalloc(&d[0].o, nq * es) == cudaSuccess &&
-                 attn_fill_device(d[0].q, c->dt, nq, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, c->D, 0) ==
+                 attn_fill_device(d[0].q, c->dt, nq, 7, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, c->D, c->S, 0) ==
                      ATTN_OK &&
-                 attn_fill_device(d[0].k, c->dt, nq, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, c->D, 0) ==
+                 attn_fill_device(d[0].k, c->dt, nq, 7, ATTN_TENSOR_K, ATTN_INIT_NORMAL, c->D, c->S, 0) ==
                      ATTN_OK &&
-                 attn_fill_device(d[0].v, c->dt, nq, 7, ATTN_TENSOR_V, ATTN_INIT_NORMAL, c->D, 0) ==
+                 attn_fill_device(d[0].v, c->dt, nq, 7, ATTN_TENSOR_V, ATTN_INIT_NORMAL, c->D, c->S, 0) ==
                      ATTN_OK;
     }
     const int nwg = attn_fused_sm90_default_nwg(c->D, c->S, c->causal);
