@@ -30,85 +30,9 @@
 #include "common.cuh"
 #include "core/error.h"
 #include "fused.h"
+#include "mma_sm80.cuh"
 
 namespace {
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldsm_x4(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3,
-                                        uint32_t addr)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(addr));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3,
-                                          uint32_t addr)
-{
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(addr));
-}
-
-/* The m16n8k16 tensor-core product of dtype T: c += a·b, fp32 accumulators. */
-template <typename T> struct dtype_ops;
-template <> struct dtype_ops<__half> {
-    static __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0,
-                                               uint32_t b1)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
-                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-template <> struct dtype_ops<__nv_bfloat16> {
-    static __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0,
-                                               uint32_t b1)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
-                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-};
-
-/* Element offset of 16-byte chunk c of row r in a [rows][D] tile with the XOR swizzle: chunk c of
- * row r lives at chunk c ^ (r & 7), so the 8 rows an ldmatrix reads hit 8 distinct bank groups. */
-template <int D> __device__ __forceinline__ int swz(int r, int c)
-{
-    return r * D + ((c ^ (r & 7)) << 3);
-}
-
-/* cp.async of rows [row0, row0+R) of a [S][D] matrix into a swizzled tile; rows >= S zero-fill.
- * Thread t copies chunk t % CH of rows t / CH + k·(NT/CH): a multiple of 8 rows apart, so the
- * swizzle term is the same for all k and every address is affine in k (no hoisted tables). */
-template <typename T, int D, int R, int NT>
-__device__ __forceinline__ void load_tile(T *dst, const T *src, int row0, int S, int tid)
-{
-    constexpr int CH = D / 8;
-    constexpr int STEP = NT / CH;
-    static_assert((R * CH) % NT == 0 && STEP % 8 == 0, "tile does not divide among threads");
-    const int r0 = tid / CH, c = tid % CH;
-    const uint32_t d0 = attn_smem_u32(dst + swz<D>(r0, c));
-    const T *s0 = src + (size_t)(row0 + r0) * D + c * 8;
-#pragma unroll
-    for (int k = 0; k < R / STEP; k++) {
-        const bool ok = row0 + r0 + k * STEP < S;
-        /* A row past S copies 0 bytes (zero fill) and reads nothing at its address, as in
-         * CUTLASS's cp_async_zfill; no select keeps the address [base + immediate]. */
-        cp_async16(d0 + k * STEP * D * (int)sizeof(T), s0 + k * STEP * D, ok ? 16 : 0);
-    }
-}
 
 struct fused_params {
     const void *q, *k, *v;
