@@ -219,7 +219,9 @@ __global__ void __launch_bounds__(384, 1)
 #ifdef ATTN_SM90_DEVICE
     using C = quant_layout<D, QK8, PV8>;
     constexpr int BM = C::BM, BN = C::BN, ST = C::ST, NWG = 2;
-    constexpr int PRODUCER_REGS = 32, CONSUMER_REGS = 240; /* 128·(32 + 2·240) = 64K */
+    /* fused_sm90's split for two consumer warpgroups: 128·(24 + 2·240) = 63K (a producer of 32,
+     * the whole 64K, left the consumers' setmaxnreg.inc waiting forever on the H200) */
+    constexpr int PRODUCER_REGS = 24, CONSUMER_REGS = 240;
     constexpr int Q_ROW_BYTES = QK8 ? D : 2 * D;
     extern __shared__ unsigned char smem_raw[];
     const uint32_t base = (attn_smem_u32(smem_raw) + 1023u) & ~1023u;

@@ -381,6 +381,7 @@ static void check_mode(problem *P, int mi)
 {
     const mode *m = &MODES[mi];
     const int S = P->S, D = P->D;
+    printf("launch %s S=%d D=%d causal=%d\n", m->name, S, D, P->causal); /* names a launch that hangs */
     float *got = run_kernel(P, m);
     char what[256];
     snprintf(what, sizeof what, "%s %s %s S=%d D=%d causal=%d B=%d H=%d Hkv=%d", m->name, attn_dtype_name(P->dt),
@@ -566,6 +567,7 @@ int main(int argc, char **argv)
         test_report();
         return 1;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a line per case, even when a launch never returns */
     e4m3_table_init();
     const int small = argc > 1 && strcmp(argv[1], "--small") == 0;
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) {
