@@ -10,6 +10,7 @@ extern const attn_variant attn_variant_fused;
 extern const attn_variant attn_variant_cudnn;
 extern const attn_variant attn_variant_lowrank;
 extern const attn_variant attn_variant_nystrom;
+extern const attn_variant attn_variant_quant;
 
 const attn_variant *const attn_variants[] = {
     &attn_variant_naive,
@@ -18,6 +19,7 @@ const attn_variant *const attn_variants[] = {
     &attn_variant_cudnn,
     &attn_variant_lowrank,
     &attn_variant_nystrom,
+    &attn_variant_quant,
     NULL,
 };
 
