@@ -19,7 +19,7 @@ int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tenso
 {
     const int threads = 256;
     const unsigned blocks = attn_grid_blocks((long long)n, threads, ATTN_STRIDE_MAX_BLOCKS);
-    const int outliers = init == ATTN_INIT_OUTLIERS;
+    const int outliers = (int)init; /* the pattern number of attn_rng_value */
     attn_by_dtype(t, [&](auto tag) {
         using T = attn_elem_t<decltype(tag)>;
         fill_kernel<T><<<blocks, threads, 0, stream>>>((T *)dst, n, seed, tensor, outliers,

@@ -157,13 +157,13 @@ float attn_round(attn_dtype t, float x)
     }
 }
 
-static const char *const init_names[] = {"normal", "outliers"};
+static const char *const init_names[] = {"normal", "outliers", "fa3"};
 
 const char *attn_init_name(attn_init i) { return init_names[i]; }
 
 int attn_init_parse(const char *s, attn_init *out)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < (int)(sizeof init_names / sizeof *init_names); i++)
         if (strcmp(s, init_names[i]) == 0) {
             *out = (attn_init)i;
             return 0;
@@ -175,5 +175,5 @@ void attn_fill_host(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor
                     int head_dim)
 {
     for (size_t i = 0; i < n; i++)
-        attn_store(t, dst, i, attn_rng_value(seed, tensor, i, init == ATTN_INIT_OUTLIERS, head_dim));
+        attn_store(t, dst, i, attn_rng_value(seed, tensor, i, (int)init, head_dim));
 }

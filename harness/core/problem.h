@@ -85,8 +85,9 @@ float attn_round(attn_dtype t, float x);
 
 /* Input distributions. NORMAL: standard normal. OUTLIERS: standard normal, with one element in
  * 64 of K scaled by 10 and 1 in 64 of Q channels (fixed per head dim index) scaled by 4 — the
- * peaked, outlier-heavy attention that real models show. */
-typedef enum attn_init { ATTN_INIT_NORMAL = 0, ATTN_INIT_OUTLIERS = 1 } attn_init;
+ * peaked, outlier-heavy attention that real models show. FA3: FlashAttention-3's FP8 outlier test —
+ * standard normal, with one element in 1000 of Q, K and V scaled by 10 (drawn from N(0, 100)). */
+typedef enum attn_init { ATTN_INIT_NORMAL = 0, ATTN_INIT_OUTLIERS = 1, ATTN_INIT_FA3 = 2 } attn_init;
 const char *attn_init_name(attn_init i);
 int attn_init_parse(const char *s, attn_init *out);
 
