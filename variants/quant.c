@@ -21,9 +21,10 @@
  *
  * CPU implementation (quant_cpu.c): the same quantization from the host inputs (the same scales
  * and codes bit for bit: see quant.h), then per row the kernels' tile walk in fp32 with the FP8
- * accumulator's fp22 model. Bounds against exact attention on every point: cosine ≥ 0.999, rel
- * L1 ≤ 0.05, RMSE ≤ 9.1e-3 (FA3 FP8's outlier figure). Limits: fp16/bf16, D = 64 or 128, any
+ * accumulator's fp22 model. Bounds against exact attention: cosine ≥ 0.999 and rel L1 ≤ 0.05 on
+ * every point, RMSE ≤ 9.1e-3 (FA3 FP8's outlier figure) where the inputs have outliers. Limits: fp16/bf16, D = 64 or 128, any
  * S ≥ 1, GQA, causal. Measured results: kernels/NOTES-quant.md. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,22 @@ typedef struct quant_plan {
     attn_quant_args a;   /* the kernels' arguments; io pointers and stream set by run() */
     void *workspace;     /* GPU backend: the stage's output (a.t points into it) */
     quant_host_tensors host; /* the same quantization on the host: cpu_rows' inputs */
+    int outliers;        /* the inputs hold a value beyond QUANT_NORMAL_MAX: the RMSE bound applies */
 } quant_plan;
+
+/* The largest |x| the normal generator (core/rng.h: a centred Irwin–Hall sum) can give:
+ * 8·65535·9.3440618e-6 ≈ 4.899. A larger input is an outlier (--init outliers, fa3, real data). */
+#define QUANT_NORMAL_MAX 4.9f
+
+static int has_outliers(const attn_point *p, const attn_host_inputs *in)
+{
+    const float *x[3] = {in->q, in->k, in->v};
+    const size_t n[3] = {attn_q_elems(p), attn_kv_elems(p), attn_kv_elems(p)};
+    for (int t = 0; t < 3; t++)
+        for (size_t i = 0; i < n[t]; i++)
+            if (fabsf(x[t][i]) > QUANT_NORMAL_MAX) return 1;
+    return 0;
+}
 
 static void quant_release(attn_plan *plan)
 {
@@ -129,7 +145,10 @@ static int quant_prepare(const attn_prepare_args *args, attn_plan **plan)
     pl->path = c->path;
     if (pl->path == QUANT_DEVICE)
         pl->path = !args->dev || attn_quant_sm90_available() ? QUANT_WGMMA : QUANT_MMA;
-    ATTN_TRY_GOTO(quant_host_quantize(p, c, args->host, &pl->host), rc, fail);
+    if (args->host) { /* absent only for plans that never reach cpu_rows (work, describe) */
+        ATTN_TRY_GOTO(quant_host_quantize(p, c, args->host, &pl->host), rc, fail);
+        pl->outliers = has_outliers(p, args->host);
+    }
     if (args->dev) {
         pl->workspace = args->dev->workspace;
         attn_quant_tensors_layout(pl->workspace, p->batch, p->heads, p->kv_heads, p->seq,
@@ -170,6 +189,8 @@ static int quant_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, con
                           size_t n_rows, float *out)
 {
     const quant_plan *pl = (const quant_plan *)plan;
+    if (!pl->host.q8 && !pl->host.v8 && (pl->a.qk_int8 || pl->a.pv_fp8))
+        return attn_fail("quant: the plan was made without host inputs");
     return quant_host_rows(&plan->point, plan->config, &pl->host, in, rows, n_rows, out);
 }
 
@@ -202,14 +223,15 @@ static void quant_work(const attn_plan *plan, attn_work *w)
     w->launches = attn_quant_stage_launches(a) + 1;
 }
 
-/* The issue's bounds, on every point: SageAttention's cosine and relative L1 on normal inputs,
- * FA3 FP8's RMSE with outliers. The tolerance against the CPU implementation stays the dtype's. */
+/* The issue's bounds: SageAttention's cosine and relative L1 on every point; FA3 FP8's RMSE (its
+ * figure under 0.1 % outliers from N(0, 100)) where the inputs have outliers — an absolute RMSE
+ * grows with the output's magnitude, which a few dominant keys raise on any input. The tolerance
+ * against the CPU implementation stays the dtype's. */
 static void quant_check_policy(const attn_plan *plan, attn_check_policy *pol)
 {
-    (void)plan;
     pol->min_cosine = 0.999;
     pol->max_rel_l1 = 0.05;
-    pol->max_rmse = 9.1e-3;
+    if (((const quant_plan *)plan)->outliers) pol->max_rmse = 9.1e-3;
 }
 
 static int quant_quality(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,
