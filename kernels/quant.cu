@@ -18,7 +18,8 @@
  *  - online softmax in fp32 with exp2 (scale·log2 e in one FFMA); l sums the unquantized P̃.
  *  - pv_fp8: P̃ (on the INT8 grid first when p_int8) × 448 rounded to e4m3, V the e4m3 codes of
  *    v8t; both are exactly representable in fp16, so P·V by mma.sync m16n8k16 f16·f16→f32 computes
- *    the same products as the FP8 MMA. The FP8 MMA's accumulator is modelled (quant.h) by
+ *    the same products as the FP8 MMA (each key tile's Vᵀ codes widened to fp16 once per block in
+ *    shared memory; P̃ by cvt e4m3x2 on sm_89+). The FP8 MMA's accumulator is modelled (quant.h) by
  *    truncating the accumulator to fp22 after every 32 keys. accum_two_level: each 128-key tile
  *    into a fresh accumulator added to the fp32 O (O·α + T); single: one accumulator, rescaled by
  *    α in fp32. Epilogue O · v_scale[d] / 448 / l. Otherwise P rounded to the dtype, V in the
@@ -219,12 +220,53 @@ __device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint32_t pair)
     return *reinterpret_cast<uint32_t *>(&v);
 }
 
+/* P̃ of two keys (a in the low half) as the fp16 P·V operand: × 448 to e4m3 (through the INT8
+ * grid when p_int8), exactly as attn_quant_p; by the cvt instructions where the GPU has them
+ * (sm_89+: the same nearest-even, saturating rounding), else by attn_quant_p's arithmetic. */
+__device__ __forceinline__ uint32_t p_pair_f16x2(float a, float b, int p_int8)
+{
+#if __CUDA_ARCH__ >= 890
+    if (p_int8) {
+        a = rintf(a * 127.f) * (1.f / 127.f);
+        b = rintf(b * 127.f) * (1.f / 127.f);
+    }
+    uint16_t e;
+    uint32_t h;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(e) : "f"(b * ATTN_QUANT_P_SCALE),
+        "f"(a * ATTN_QUANT_P_SCALE));
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h) : "h"(e));
+    return h;
+#else
+    return attn_pack2<__half>(attn_quant_p(a, p_int8), attn_quant_p(b, p_int8));
+#endif
+}
+
 template <bool QK8, bool PV8, typename T, int D> struct mma_layout {
     static constexpr int Q_BYTES = BM * D * 2; /* dtype-sized: O is staged here */
     static constexpr int K_BYTES = QK8 ? BN * (D + 16) : BN * D * 2;
     static constexpr int V_BYTES = PV8 ? D * (BN + 16) : BN * D * 2;
-    static constexpr int SMEM = Q_BYTES + 2 * K_BYTES + 2 * V_BYTES;
+    static constexpr int VH_BYTES = PV8 ? D * BN * 2 : 0; /* the tile's Vᵀ codes as fp16 */
+    static constexpr int SMEM = Q_BYTES + 2 * K_BYTES + 2 * V_BYTES + VH_BYTES;
 };
+
+/* The block's e4m3 Vᵀ tile ([D][BN + 16 pad] codes) as fp16 [D][BN], swizzled: each code once per
+ * block instead of once per warp. */
+template <int D>
+__device__ __forceinline__ void vt_to_f16(__half *dst, const uint8_t *src, int tid)
+{
+    constexpr int CH = BN / 8; /* 8-code chunks per row */
+#pragma unroll
+    for (int k = 0; k < D * CH / NT; k++) {
+        const int i = tid + k * NT, r = i / CH, c = i % CH;
+        const uint2 codes = *reinterpret_cast<const uint2 *>(src + r * (BN + 16) + c * 8);
+        uint4 h;
+        h.x = e4m3x2_to_f16x2(codes.x & 0xffffu);
+        h.y = e4m3x2_to_f16x2(codes.x >> 16);
+        h.z = e4m3x2_to_f16x2(codes.y & 0xffffu);
+        h.w = e4m3x2_to_f16x2(codes.y >> 16);
+        *reinterpret_cast<uint4 *>(dst + swz<BN>(r, c)) = h;
+    }
+}
 
 template <typename T, int D, bool QK8, bool PV8>
 __global__ void __launch_bounds__(NT, 1) quant_mma_kernel(const quant_params p)
@@ -235,6 +277,7 @@ __global__ void __launch_bounds__(NT, 1) quant_mma_kernel(const quant_params p)
     constexpr int CH = D / 8, KD = QK8 ? D / 32 : D / 16, NB = BN / 8, DB = D / 8;
     extern __shared__ __align__(128) unsigned char smem_raw[];
     uint8_t *sQ = smem_raw, *sK = sQ + L::Q_BYTES, *sV = sK + 2 * L::K_BYTES;
+    __half *sVh = reinterpret_cast<__half *>(sV + 2 * L::V_BYTES);
 
     const int S = p.S;
     const int m_block = p.causal ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
@@ -287,6 +330,10 @@ __global__ void __launch_bounds__(NT, 1) quant_mma_kernel(const quant_params p)
         cp_async_commit();
         cp_async_wait<1>();
         __syncthreads();
+        if constexpr (PV8) {
+            vt_to_f16<D>(sVh, sV + buf * L::V_BYTES, tid);
+            __syncthreads();
+        }
 
         if (QK8 && j == 0) {
 #pragma unroll
@@ -376,16 +423,16 @@ __global__ void __launch_bounds__(NT, 1) quant_mma_kernel(const quant_params p)
             for (int e = 0; e < 4; e++) {
                 s[nb][e] = exp2f(fmaf(s[nb][e], sl2, -ms[e >> 1]));
                 l_i[e >> 1] += s[nb][e];
-                if (PV8) s[nb][e] = attn_quant_p(s[nb][e], p.p_int8);
             }
         }
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
-            using PT = typename std::conditional<PV8, __half, T>::type;
-            pa[kk][0] = attn_pack2<PT>(s[2 * kk][0], s[2 * kk][1]);
-            pa[kk][1] = attn_pack2<PT>(s[2 * kk][2], s[2 * kk][3]);
-            pa[kk][2] = attn_pack2<PT>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[kk][3] = attn_pack2<PT>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+            for (int h2 = 0; h2 < 2; h2++) {
+                const float *x0 = s[2 * kk + h2];
+                pa[kk][2 * h2] = PV8 ? p_pair_f16x2(x0[0], x0[1], p.p_int8) : attn_pack2<T>(x0[0], x0[1]);
+                pa[kk][2 * h2 + 1] = PV8 ? p_pair_f16x2(x0[2], x0[3], p.p_int8) : attn_pack2<T>(x0[2], x0[3]);
+            }
         }
 
         /* T = (two-level: 0; single: O·α) + P · V_j; O = two-level ? O·α + T : T */
@@ -397,15 +444,16 @@ __global__ void __launch_bounds__(NT, 1) quant_mma_kernel(const quant_params p)
 #pragma unroll
         for (int kk = 0; kk < BN / 16; kk++) {
             if constexpr (PV8) {
-                const uint8_t *vs = sV + buf * L::V_BYTES;
+                /* Vᵀ rows are channels (n), keys contiguous (k): the column-major B operand, by
+                 * ldmatrix without .trans, as K's rows in Q·Kᵀ */
 #pragma unroll
-                for (int nb = 0; nb < DB; nb++) {
-                    const uint8_t *row = vs + (nb * 8 + (lane >> 2)) * (BN + 16) + kk * 16 +
-                                         2 * (lane & 3);
-                    const uint32_t b0 = e4m3x2_to_f16x2(*reinterpret_cast<const uint16_t *>(row));
-                    const uint32_t b1 =
-                        e4m3x2_to_f16x2(*reinterpret_cast<const uint16_t *>(row + 8));
-                    pv_ops::mma(acc[nb], pa[kk], b0, b1);
+                for (int pp = 0; pp < DB / 2; pp++) {
+                    const int r = pp * 16 + (lane & 7) + ((lane >> 4) << 3);
+                    const int c = kk * 2 + ((lane >> 3) & 1);
+                    uint32_t b0, b1, b2, b3;
+                    ldsm_x4(b0, b1, b2, b3, attn_smem_u32(sVh + swz<BN>(r, c)));
+                    pv_ops::mma(acc[2 * pp], pa[kk], b0, b1);
+                    pv_ops::mma(acc[2 * pp + 1], pa[kk], b2, b3);
                 }
                 if (kk & 1) {
 #pragma unroll

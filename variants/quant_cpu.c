@@ -98,6 +98,7 @@ int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_h
         quant_host_free(t);
         return attn_fail("quant: out of host memory for the quantized inputs");
     }
+    for (int i = 0; i < 256; i++) t->e4m3[i] = attn_e4m3_value((uint8_t)i);
     quant_kv_channels(c, in, hkv, S, D, t);
     if (c->qk_int8) {
         quant_rows(in->q, NULL, hq, S, D, t->q8, t->q_scale);
@@ -140,9 +141,12 @@ static void row_pv(const attn_point *p, const quant_config *c, const quant_host_
     const int S = p->seq, D = p->head_dim;
     for (int j = 0; j < n; j++) {
         const size_t vo = (bhk * S + j0 + j) * D;
-        for (int d = 0; d < D; d++)
-            acc[d] += pq[j] * (c->pv_fp8 ? attn_e4m3_value(t->v8[vo + d]) : in->v[vo + d]);
-        if (c->pv_fp8 && (j % 32 == 31 || j == n - 1))
+        if (!c->pv_fp8) {
+            for (int d = 0; d < D; d++) acc[d] += pq[j] * in->v[vo + d];
+            continue;
+        }
+        for (int d = 0; d < D; d++) acc[d] += pq[j] * t->e4m3[t->v8[vo + d]];
+        if (j % 32 == 31 || j == n - 1)
             for (int d = 0; d < D; d++) acc[d] = attn_fp22(acc[d]);
     }
 }

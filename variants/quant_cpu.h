@@ -27,6 +27,7 @@ typedef struct quant_host_tensors {
     float *k_mean;            /* [B][Hkv][D] (zeros without smoothing) */
     uint8_t *v8;              /* [B][Hkv][S][D] e4m3 codes (by key: the model reads rows) */
     float *v_scale;           /* [B][Hkv][D] */
+    float e4m3[256];          /* the value of each e4m3 code */
 } quant_host_tensors;
 
 /* Quantizes the host inputs as the GPU stage does. ATTN_OK, or ATTN_ERR (out of memory; *t freed). */

@@ -53,7 +53,7 @@ static void pass(const char *init, const char *seqs, const char *paths)
     char db[512];
     snprintf(db, sizeof db, "%s/quant-%s.db", fx_dir, init);
     const int rc = fx_sh("'%s' run --db %s --variants quant --seq %s --heads 4 --kv-heads 1,4 "
-                         "--batch 2 --head-dim 64,128 --dtype fp16,bf16 --causal 0,1 --init %s "
+                         "--batch 1 --head-dim 64,128 --dtype fp16,bf16 --causal 0,1 --init %s "
                          "--param path=%s%s",
                          fx_bin, db, seqs, init, paths, RUN_FAST);
     char what[200];
