@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "core/interrupt.h"
-#include "cpu_attention.h"
 #include "quant.h"
 
 #define QUANT_LOG2E 1.4426950408889634
@@ -35,7 +34,7 @@ void quant_host_free(quant_host_tensors *t)
 /* Rows of `heads` heads of x ([heads][S][D]), minus mean[head][D] when given, to INT8 with one
  * scale per 128-row block. */
 static void quant_rows(const float *x, const float *mean, size_t heads, int S, int D, int8_t *x8,
-                       float *scale)
+                       float *scale, double sums[2])
 {
     const int nblk = (S + ATTN_QUANT_BLOCK - 1) / ATTN_QUANT_BLOCK;
     for (size_t h = 0; h < heads; h++) {
@@ -49,8 +48,12 @@ static void quant_rows(const float *x, const float *mean, size_t heads, int S, i
                 amax = fmaxf(amax, fabsf(x[base + i] - (mu ? mu[i % D] : 0.f)));
             const float sc = attn_quant_scale(amax, 127.f);
             scale[h * nblk + blk] = sc;
-            for (size_t i = 0; i < n; i++)
-                x8[base + i] = attn_int8_quant(x[base + i] - (mu ? mu[i % D] : 0.f), sc);
+            for (size_t i = 0; i < n; i++) {
+                const float y = x[base + i] - (mu ? mu[i % D] : 0.f);
+                x8[base + i] = attn_int8_quant(y, sc);
+                const double e = (double)x8[base + i] * sc - y;
+                sums[0] += e * e, sums[1] += (double)y * y;
+            }
         }
     }
 }
@@ -72,9 +75,12 @@ static void quant_kv_channels(const quant_config *c, const attn_host_inputs *in,
             for (int r = 0; r < S; r++) amax = fmaxf(amax, fabsf(in->v[base + (size_t)r * D]));
             const float sc = attn_quant_scale(amax, ATTN_QUANT_P_SCALE);
             t->v_scale[h * D + d] = sc;
-            for (int r = 0; r < S; r++)
-                t->v8[base + (size_t)r * D] =
-                    attn_e4m3_code(attn_e4m3_round(in->v[base + (size_t)r * D] / sc));
+            for (int r = 0; r < S; r++) {
+                const float v = in->v[base + (size_t)r * D], q = attn_e4m3_round(v / sc);
+                t->v8[base + (size_t)r * D] = attn_e4m3_code(q);
+                const double e = (double)q * sc - v;
+                t->err_sums[2][0] += e * e, t->err_sums[2][1] += (double)v * v;
+            }
         }
 }
 
@@ -101,8 +107,8 @@ int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_h
     for (int i = 0; i < 256; i++) t->e4m3[i] = attn_e4m3_value((uint8_t)i);
     quant_kv_channels(c, in, hkv, S, D, t);
     if (c->qk_int8) {
-        quant_rows(in->q, NULL, hq, S, D, t->q8, t->q_scale);
-        quant_rows(in->k, t->k_mean, hkv, S, D, t->k8, t->k_scale);
+        quant_rows(in->q, NULL, hq, S, D, t->q8, t->q_scale, t->err_sums[0]);
+        quant_rows(in->k, t->k_mean, hkv, S, D, t->k8, t->k_scale, t->err_sums[1]);
     }
     return ATTN_OK;
 }
@@ -192,33 +198,14 @@ int quant_host_rows(const attn_point *p, const quant_config *c, const quant_host
     return rc;
 }
 
-int quant_host_quality(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
-                       const attn_host_inputs *in, const attn_row *rows, size_t n_rows,
-                       attn_quality *q)
+int quant_host_quality(const quant_host_tensors *t, attn_quality *q)
 {
-    const size_t n = n_rows * p->head_dim;
-    float *model = malloc(n * sizeof *model), *exact = malloc(n * sizeof *exact);
-    int rc = ATTN_OK;
-    if (!model || !exact) {
-        rc = attn_fail("quant: out of host memory for the quality values");
-        goto end;
+    static const char *const names[3] = {"q_int8_rel_l2", "k_int8_rel_l2", "v_e4m3_rel_l2"};
+    q->n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (t->err_sums[i][1] <= 0) continue; /* not quantized in this mode (or all zero) */
+        q->name[q->n] = names[i], q->unit[q->n] = "";
+        q->value[q->n++] = sqrt(t->err_sums[i][0] / t->err_sums[i][1]);
     }
-    ATTN_TRY_GOTO(quant_host_rows(p, c, t, in, rows, n_rows, model), rc, end);
-    ATTN_TRY_GOTO(attn_cpu_attention_rows(p, in, rows, n_rows, 0, exact), rc, end);
-    double dot = 0, mm = 0, ee = 0, l1 = 0, l1e = 0, sq = 0, mx = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double a = model[i], b = exact[i], e = fabs(a - b);
-        dot += a * b, mm += a * a, ee += b * b, l1 += e, l1e += fabs(b), sq += e * e;
-        mx = e > mx ? e : mx;
-    }
-    static const char *const names[] = {"model_cosine", "model_rel_l1", "model_rmse",
-                                        "model_max_abs"};
-    const double values[] = {dot / sqrt(mm * ee > 0 ? mm * ee : 1e-300), l1 / (l1e > 0 ? l1e : 1),
-                             sqrt(sq / (n ? n : 1)), mx};
-    q->n = 4;
-    for (int i = 0; i < 4; i++) q->name[i] = names[i], q->unit[i] = "", q->value[i] = values[i];
-end:
-    free(model);
-    free(exact);
-    return rc;
+    return ATTN_OK;
 }

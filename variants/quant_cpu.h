@@ -28,6 +28,7 @@ typedef struct quant_host_tensors {
     uint8_t *v8;              /* [B][Hkv][S][D] e4m3 codes (by key: the model reads rows) */
     float *v_scale;           /* [B][Hkv][D] */
     float e4m3[256];          /* the value of each e4m3 code */
+    double err_sums[3][2];    /* Q, K (− mean), V: Σ (dequantized − x)², Σ x² over the tensor */
 } quant_host_tensors;
 
 /* Quantizes the host inputs as the GPU stage does. ATTN_OK, or ATTN_ERR (out of memory; *t freed). */
@@ -39,11 +40,10 @@ void quant_host_free(quant_host_tensors *t);
 int quant_host_rows(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
                     const attn_host_inputs *in, const attn_row *rows, size_t n_rows, float *out);
 
-/* Quality values: the CPU implementation's error against exact attention at the rows (cosine,
- * relative L1, RMSE, max abs), i.e. what the quantization itself costs, beside the stored
- * exact_* errors of the measured output. */
-int quant_host_quality(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
-                       const attn_host_inputs *in, const attn_row *rows, size_t n_rows,
-                       attn_quality *q);
+/* Quality values: the relative L2 error of each quantized tensor (q_int8_rel_l2, k_int8_rel_l2 of
+ * K − mean, v_e4m3_rel_l2; those the mode quantizes) — what smoothing and the scales buy. The
+ * output's own errors against exact attention (cosine, relative L1 and L2, RMSE, max abs) are
+ * stored by the harness for every approximate variant. */
+int quant_host_quality(const quant_host_tensors *t, attn_quality *q);
 
 #endif
