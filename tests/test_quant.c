@@ -61,13 +61,15 @@ static void ref_int8(const float *x, const double *mean, size_t heads, int S, in
             const int r1 = S < (b + 1) * 128 ? S : (b + 1) * 128;
             for (int r = b * 128; r < r1; r++)
                 for (int d = 0; d < D; d++)
-                    amax = fmax(amax, fabs((double)x[(h * S + r) * D + d] - (mean ? mean[h * D + d] : 0)));
+                    amax = fmax(
+                        amax, fabs((double)x[(h * S + r) * D + d] - (mean ? mean[h * D + d] : 0)));
             const double sc = amax > 0 ? (float)(amax / 127) : 1;
             scale[h * nblk + b] = sc;
             for (int r = b * 128; r < r1; r++)
                 for (int d = 0; d < D; d++) {
                     const size_t i = (h * S + r) * D + d;
-                    x8[i] = fmax(-127, fmin(127, nearbyint((x[i] - (mean ? mean[h * D + d] : 0)) / sc)));
+                    x8[i] = fmax(-127,
+                                 fmin(127, nearbyint((x[i] - (mean ? mean[h * D + d] : 0)) / sc)));
                 }
         }
 }
@@ -124,7 +126,8 @@ static void ref_row(const attn_point *p, const model_mode *m, const attn_host_in
                 const size_t qi = (bh * S + w->s) * D + d, ki = (bk * S + j0 + j) * D + d;
                 dot += m->qk_int8 ? t->q8[qi] * t->k8[ki] : (double)in->q[qi] * in->k[ki];
             }
-            s[j] = m->qk_int8 ? dot * t->qs[bh * nblk + w->s / 128] * t->ks[bk * nblk + j0 / 128] : dot;
+            s[j] = m->qk_int8 ? dot * t->qs[bh * nblk + w->s / 128] * t->ks[bk * nblk + j0 / 128]
+                              : dot;
             mx = fmax(mx, s[j]);
         }
         const double alpha = exp2((mrun - mx) * sl2);
@@ -166,12 +169,9 @@ typedef struct mode_case {
 } mode_case;
 
 static const mode_case MODES[] = {
-    {"", {1, 1, 1, 1, 0, 448}},
-    {"qk=bf16", {0, 1, 1, 1, 0, 448}},
-    {"pv=bf16", {1, 0, 1, 1, 0, 448}},
-    {"qk=bf16,pv=bf16", {0, 0, 1, 1, 0, 448}},
-    {"smooth=0", {1, 1, 0, 1, 0, 448}},
-    {"accum=single", {1, 1, 1, 0, 0, 448}},
+    {"", {1, 1, 1, 1, 0, 448}},         {"qk=bf16", {0, 1, 1, 1, 0, 448}},
+    {"pv=bf16", {1, 0, 1, 1, 0, 448}},  {"qk=bf16,pv=bf16", {0, 0, 1, 1, 0, 448}},
+    {"smooth=0", {1, 1, 0, 1, 0, 448}}, {"accum=single", {1, 1, 1, 0, 0, 448}},
     {"p=int8", {1, 1, 1, 1, 1, 448}},
 };
 enum { N_MODES = sizeof MODES / sizeof MODES[0] };
@@ -221,7 +221,8 @@ static void test_against_model(void)
                     const attn_dtype t = d == 64 ? ATTN_FP16 : ATTN_BF16;
                     attn_point p = approx_point(1, 4, 2, seqs[si], d, t, MODES[mi].params);
                     p.causal = causal;
-                    attn_host_inputs in = approx_inputs(&p, (mi + si) % 2 ? ATTN_INIT_OUTLIERS : ATTN_INIT_NORMAL);
+                    attn_host_inputs in =
+                        approx_inputs(&p, (mi + si) % 2 ? ATTN_INIT_OUTLIERS : ATTN_INIT_NORMAL);
                     attn_row *rows;
                     size_t n;
                     float *out = cpu_out(&p, &in, &rows, &n);
@@ -230,7 +231,8 @@ static void test_against_model(void)
                     attn_check_result cr = {0};
                     if (out) attn_check(out, ref, n, d, attn_tolerance(t), &cr);
                     char what[256];
-                    snprintf(what, sizeof what, "cpu_rows = fp64 model: S=%d D=%d causal=%d '%s' (rel L2 %.2g)",
+                    snprintf(what, sizeof what,
+                             "cpu_rows = fp64 model: S=%d D=%d causal=%d '%s' (rel L2 %.2g)",
                              seqs[si], d, causal, MODES[mi].params, cr.rel_l2);
                     test_cond(what, out && attn_check_passed(&cr) && cr.rel_l2 <= approx_bound(t));
                     free(out), free(ref), free(rows), approx_free(in);
@@ -244,7 +246,8 @@ static void test_bounds(void)
     attn_point p = approx_point(1, 2, 1, 1000, 128, ATTN_BF16, "");
     static const attn_init inits[] = {ATTN_INIT_NORMAL, ATTN_INIT_OUTLIERS, ATTN_INIT_FA3};
     printf("accuracy against exact attention (CPU implementation), bf16 H=2/1 S=1000 D=128:\n");
-    printf("  %-9s %-16s %9s %9s %9s %9s\n", "init", "params", "cosine", "rel_l1", "rmse", "max_abs");
+    printf("  %-9s %-16s %9s %9s %9s %9s\n", "init", "params", "cosine", "rel_l1", "rmse",
+           "max_abs");
     for (int ii = 0; ii < 3; ii++) {
         attn_host_inputs in = approx_inputs(&p, inits[ii]);
         for (int mi = 0; mi < N_MODES; mi++) {
@@ -258,7 +261,8 @@ static void test_bounds(void)
                    v.exact.rel_l1, v.exact.rmse, v.exact.max_abs, v.passed ? "" : "fails a bound");
             if (inits[ii] == ATTN_INIT_NORMAL && !MODES[mi].m.p_int8) {
                 char what[160];
-                snprintf(what, sizeof what, "bounds on normal inputs: '%s' passes", MODES[mi].params);
+                snprintf(what, sizeof what, "bounds on normal inputs: '%s' passes",
+                         MODES[mi].params);
                 test_cond(what, v.passed);
             }
             free(out), free(rows);
@@ -274,16 +278,19 @@ static void test_bounds(void)
     attn_host_inputs in = approx_inputs(&p, ATTN_INIT_NORMAL);
     for (size_t i = 0; i < attn_q_elems(&p); i += 128) ((float *)in.q)[i] = 3.f;
     for (size_t i = 0; i < attn_kv_elems(&p); i += 128)
-        ((float *)in.k)[i] = (i / 128) % 1000 == 0 ? attn_round(p.dtype, 8.f * sqrtf(128.f) / 3.f) : 0.f;
-    for (size_t i = 0; i < attn_kv_elems(&p); i++) ((float *)in.v)[i] = attn_round(p.dtype, in.v[i] + 1.f);
+        ((float *)in.k)[i] =
+            (i / 128) % 1000 == 0 ? attn_round(p.dtype, 8.f * sqrtf(128.f) / 3.f) : 0.f;
+    for (size_t i = 0; i < attn_kv_elems(&p); i++)
+        ((float *)in.v)[i] = attn_round(p.dtype, in.v[i] + 1.f);
     attn_row *rows;
     size_t n;
     float *out = cpu_out(&p, &in, &rows, &n);
     attn_verdict v = judged(&p, &in, rows, n, out);
     printf("  sink      (default)         %9.6f %9.4f %9.2e %9.4f %s\n", v.exact.cosine,
            v.exact.rel_l1, v.exact.rmse, v.exact.max_abs, v.reason);
-    test_cond("a sink key: the variant is within the cosine and rel L1 bounds (RMSE: an outlier input)",
-              v.exact.cosine >= 0.999 && v.exact.rel_l1 <= 0.05);
+    test_cond(
+        "a sink key: the variant is within the cosine and rel L1 bounds (RMSE: an outlier input)",
+        v.exact.cosine >= 0.999 && v.exact.rel_l1 <= 0.05);
     free(out), free(rows);
     snprintf(p.params, sizeof p.params, "p=int8");
     out = cpu_out(&p, &in, &rows, &n);
@@ -326,9 +333,12 @@ static void test_ablations_worsen(void)
     attn_point p = approx_point(1, 2, 1, 1000, 64, ATTN_FP16, "");
     attn_host_inputs in = approx_inputs(&p, ATTN_INIT_NORMAL);
     float *k = (float *)in.k;
-    for (size_t i = 0; i < attn_kv_elems(&p); i++) k[i] = attn_round(p.dtype, k[i] + 6.f * ((i % 64) % 3 == 0 ? 1 : -1));
+    for (size_t i = 0; i < attn_kv_elems(&p); i++)
+        k[i] = attn_round(p.dtype, k[i] + 6.f * ((i % 64) % 3 == 0 ? 1 : -1));
     const double on = rel_l1_of(&p, "pv=bf16", &in), off = rel_l1_of(&p, "pv=bf16,smooth=0", &in);
-    printf("keys with an offset of ±6 (pv=bf16: Q·Kᵀ's error alone): rel_l1 smooth=1 %.4f, smooth=0 %.4f\n", on, off);
+    printf(
+        "keys with an offset of ±6 (pv=bf16: Q·Kᵀ's error alone): rel_l1 smooth=1 %.4f, smooth=0 %.4f\n",
+        on, off);
     test_cond("smoothing off worsens rel L1 at least 1.5x on offset keys", off > 1.5 * on);
     approx_free(in);
 
@@ -337,7 +347,8 @@ static void test_ablations_worsen(void)
     in = approx_inputs(&p, ATTN_INIT_NORMAL);
     float *v = (float *)in.v;
     for (size_t i = 0; i < attn_kv_elems(&p); i++) v[i] = attn_round(p.dtype, 4.f + 0.5f * v[i]);
-    const double two = rel_l1_of(&p, "accum=two-level", &in), one = rel_l1_of(&p, "accum=single", &in);
+    const double two = rel_l1_of(&p, "accum=two-level", &in),
+                 one = rel_l1_of(&p, "accum=single", &in);
     printf("positive V at S=4096: rel_l1 accum=two-level %.5f, single %.5f\n", two, one);
     test_cond("single accumulation worsens rel L1 at least 1.5x at S=4096", one > 1.5 * two);
     approx_free(in);
@@ -368,15 +379,17 @@ static void test_interface(void)
     }
     attn_point p = approx_point(2, 16, 16, 8192, 128, ATTN_BF16, "");
     attn_work w = approx_work(V, &p);
-    test_cond("work: 4·B·H·S²·D plus the stage; 6 launches", w.flops >= attn_dense_flops(&p) &&
-                                                              w.flops < 1.001 * attn_dense_flops(&p) &&
-                                                              w.launches == 6);
+    test_cond("work: 4·B·H·S²·D plus the stage; 6 launches",
+              w.flops >= attn_dense_flops(&p) && w.flops < 1.001 * attn_dense_flops(&p) &&
+                  w.launches == 6);
     test_cond("workspace holds the 8-bit copies", approx_workspace(V, &p) > 2 * attn_q_elems(&p));
     char db[512];
     fx_path(db, sizeof db, "bad.db");
-    test_cond("bad parameter values exit 2, nothing written",
-              fx_sh("%s run --backend cpu --db %s --variants quant --seq 64 --param quant.accum=triple "
-                    "> /dev/null 2>&1; test $? -eq 2 && ! test -e %s", fx_bin, db, db) == 0);
+    test_cond(
+        "bad parameter values exit 2, nothing written",
+        fx_sh("%s run --backend cpu --db %s --variants quant --seq 64 --param quant.accum=triple "
+              "> /dev/null 2>&1; test $? -eq 2 && ! test -e %s",
+              fx_bin, db, db) == 0);
 }
 
 int main(int argc, char **argv)

@@ -82,11 +82,11 @@ static size_t quant_workspace_bytes(const attn_point *p, const void *config)
 
 typedef struct quant_plan {
     attn_plan head;
-    int path;            /* QUANT_MMA or QUANT_WGMMA */
-    attn_quant_args a;   /* the kernels' arguments; io pointers and stream set by run() */
-    void *workspace;     /* GPU backend: the stage's output (a.t points into it) */
+    int path;                /* QUANT_MMA or QUANT_WGMMA */
+    attn_quant_args a;       /* the kernels' arguments; io pointers and stream set by run() */
+    void *workspace;         /* GPU backend: the stage's output (a.t points into it) */
     quant_host_tensors host; /* the same quantization on the host: cpu_rows' inputs */
-    int outliers;        /* the inputs hold a value beyond QUANT_NORMAL_MAX: the RMSE bound applies */
+    int outliers; /* the inputs hold a value beyond QUANT_NORMAL_MAX: the RMSE bound applies */
 } quant_plan;
 
 /* Above the largest |x| the normal generator (core/rng.h: a centred Irwin–Hall sum) can give,
@@ -179,8 +179,7 @@ static void quant_describe(const attn_plan *plan, char *buf, size_t n)
 {
     const quant_plan *pl = (const quant_plan *)plan;
     const attn_quant_args *a = &pl->a;
-    snprintf(buf, n,
-             "path=%s qk=%s pv=%s smooth=%d accum=%s p=%s tile=%dx%d stage_launches=%d",
+    snprintf(buf, n, "path=%s qk=%s pv=%s smooth=%d accum=%s p=%s tile=%dx%d stage_launches=%d",
              path_names[pl->path], a->qk_int8 ? "int8" : "dtype", a->pv_fp8 ? "fp8" : "dtype",
              a->smooth, a->accum_two_level ? "two-level" : "single", a->p_int8 ? "int8" : "fp8",
              ATTN_QUANT_BLOCK, ATTN_QUANT_BLOCK, attn_quant_stage_launches(a));
@@ -244,7 +243,8 @@ static int quant_quality(const attn_plan *plan, const attn_host_inputs *in, cons
 
 const attn_variant attn_variant_quant = {
     .name = "quant",
-    .description = "quantized attention: INT8 Q·Kᵀ (smoothed K), FP8 P̃ and V, fp32 softmax (SageAttention2 / FA3-FP8)",
+    .description =
+        "quantized attention: INT8 Q·Kᵀ (smoothed K), FP8 P̃ and V, fp32 softmax (SageAttention2 / FA3-FP8)",
     .exact = 0,
     .params = quant_params,
     .config_size = sizeof(quant_config),

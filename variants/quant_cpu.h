@@ -28,7 +28,7 @@ typedef struct quant_host_tensors {
     uint8_t *v8;              /* [B][Hkv][S][D] e4m3 codes (by key: the model reads rows) */
     float *v_scale;           /* [B][Hkv][D] */
     float e4m3[256];          /* the value of each e4m3 code */
-    double err_sums[3][2];    /* Q, K (− mean), V: Σ (dequantized − x)², Σ x² over the tensor */
+    double err_sums[3][2]; /* Q, K (− mean), V: Σ (dequantized − x)², Σ x² over the tensor */
 } quant_host_tensors;
 
 /* Quantizes the host inputs as the GPU stage does. ATTN_OK, or ATTN_ERR (out of memory; *t freed). */

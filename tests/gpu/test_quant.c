@@ -41,10 +41,13 @@ static void check_db(const char *db, const char *what)
     char msg[256];
     const long long bad = approx_points_where(
         db, "status = 'error' OR (status = 'failed' AND reason NOT LIKE '%variant''s bound%')");
-    snprintf(msg, sizeof msg, "%s: every point within the tolerance of its CPU implementation (%lld not)", what, bad);
+    snprintf(msg, sizeof msg,
+             "%s: every point within the tolerance of its CPU implementation (%lld not)", what,
+             bad);
     test_cond(msg, bad == 0);
-    print_query(db, "SELECT seq, head_dim, causal, dtype, kv_heads, params, status, reason FROM points"
-                    " WHERE status != 'ok' LIMIT 20");
+    print_query(db,
+                "SELECT seq, head_dim, causal, dtype, kv_heads, params, status, reason FROM points"
+                " WHERE status != 'ok' LIMIT 20");
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
 
@@ -57,7 +60,8 @@ static void pass(const char *init, const char *shape, const char *paths)
                          "--init %s --param path=%s%s",
                          fx_bin, db, shape, init, paths, RUN_FAST);
     char what[200];
-    snprintf(what, sizeof what, "quant, %s inputs: the run ends (exit 0 or 1 for bound failures, got %d)", init, rc);
+    snprintf(what, sizeof what,
+             "quant, %s inputs: the run ends (exit 0 or 1 for bound failures, got %d)", init, rc);
     test_cond(what, rc == 0 || rc == 1);
     snprintf(what, sizeof what, "quant, %s inputs", init);
     check_db(db, what);
@@ -71,8 +75,8 @@ static void pass(const char *init, const char *shape, const char *paths)
 
 static void modes_pass(const char *paths)
 {
-    static const char *modes[] = {"qk=bf16", "pv=bf16", "qk=bf16,pv=bf16", "smooth=0",
-                                  "accum=single", "p=int8"};
+    static const char *modes[] = {"qk=bf16",  "pv=bf16",      "qk=bf16,pv=bf16",
+                                  "smooth=0", "accum=single", "p=int8"};
     char db[512];
     snprintf(db, sizeof db, "%s/quant-modes.db", fx_dir);
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
@@ -99,8 +103,9 @@ static void bench(void)
           fx_bin, db);
     fx_sh("'%s' show --db %s", fx_bin, db);
     printf("stages (median ns per sample):\n");
-    print_query(db, "SELECT p.variant, p.params, s.kernel, s.launches, s.median_ns, round(s.share, 3)"
-                    " FROM stages s JOIN points p ON p.id = s.point_id ORDER BY p.id, s.median_ns DESC");
+    print_query(
+        db, "SELECT p.variant, p.params, s.kernel, s.launches, s.median_ns, round(s.share, 3)"
+            " FROM stages s JOIN points p ON p.id = s.point_id ORDER BY p.id, s.median_ns DESC");
 }
 
 int main(int argc, char **argv)
@@ -113,10 +118,11 @@ int main(int argc, char **argv)
     } else if (strcmp(arg, "--small") == 0) {
         char db[512];
         snprintf(db, sizeof db, "%s/small.db", fx_dir);
-        const int rc = fx_sh("'%s' run --db %s --variants quant --seq 1,127 --heads 2 --kv-heads 1 "
-                             "--head-dim 64,128 --dtype bf16 --causal 0,1 --param path=%s "
-                             "--param pv=fp8,bf16%s",
-                             fx_bin, db, getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths, RUN_FAST);
+        const int rc = fx_sh(
+            "'%s' run --db %s --variants quant --seq 1,127 --heads 2 --kv-heads 1 "
+            "--head-dim 64,128 --dtype bf16 --causal 0,1 --param path=%s "
+            "--param pv=fp8,bf16%s",
+            fx_bin, db, getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths, RUN_FAST);
         test_cond("small shapes run", rc == 0);
         check_db(db, "quant, small shapes");
     } else {
