@@ -58,30 +58,33 @@ static void quant_rows(const float *x, const float *mean, size_t heads, int S, i
     }
 }
 
-/* Per KV head and channel: the mean of K (when smoothing) and V's scale and codes. */
+/* Per KV head and channel: the mean of K (when smoothing) and V's scale and codes. Row by row
+ * (D <= 128 channels at a time), so the tensors are read in memory order. */
 static void quant_kv_channels(const quant_config *c, const attn_host_inputs *in, size_t heads,
                               int S, int D, quant_host_tensors *t)
 {
-    for (size_t h = 0; h < heads; h++)
+    for (size_t h = 0; h < heads; h++) {
+        const size_t base = h * S * (size_t)D;
+        double sum[128] = {0};
+        float amax[128] = {0};
+        for (int r = 0; r < S; r++)
+            for (int d = 0; d < D; d++) {
+                sum[d] += in->k[base + (size_t)r * D + d];
+                amax[d] = fmaxf(amax[d], fabsf(in->v[base + (size_t)r * D + d]));
+            }
         for (int d = 0; d < D; d++) {
-            const size_t base = h * S * (size_t)D + d;
-            if (c->qk_int8) {
-                double sum = 0;
-                for (int r = 0; c->smooth && r < S; r++) sum += in->k[base + (size_t)r * D];
-                t->k_mean[h * D + d] = c->smooth ? (float)(sum / S) : 0.f;
-            }
-            if (!c->pv_fp8) continue;
-            float amax = 0.f;
-            for (int r = 0; r < S; r++) amax = fmaxf(amax, fabsf(in->v[base + (size_t)r * D]));
-            const float sc = attn_quant_scale(amax, ATTN_QUANT_P_SCALE);
-            t->v_scale[h * D + d] = sc;
-            for (int r = 0; r < S; r++) {
-                const float v = in->v[base + (size_t)r * D], q = attn_e4m3_round(v / sc);
-                t->v8[base + (size_t)r * D] = attn_e4m3_code(q);
-                const double e = (double)q * sc - v;
-                t->err_sums[2][0] += e * e, t->err_sums[2][1] += (double)v * v;
-            }
+            if (c->qk_int8) t->k_mean[h * D + d] = c->smooth ? (float)(sum[d] / S) : 0.f;
+            if (c->pv_fp8) t->v_scale[h * D + d] = attn_quant_scale(amax[d], ATTN_QUANT_P_SCALE);
         }
+        for (int r = 0; c->pv_fp8 && r < S; r++)
+            for (int d = 0; d < D; d++) {
+                const size_t i = base + (size_t)r * D + d;
+                const float sc = t->v_scale[h * D + d], q = attn_e4m3_round(in->v[i] / sc);
+                t->v8[i] = attn_e4m3_code(q);
+                const double e = (double)q * sc - in->v[i];
+                t->err_sums[2][0] += e * e, t->err_sums[2][1] += (double)in->v[i] * in->v[i];
+            }
+    }
 }
 
 int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_host_inputs *in,
