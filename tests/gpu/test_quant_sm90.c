@@ -205,27 +205,29 @@ static attn_quant_args args_of(const problem *P, const mode *m)
 }
 
 /* The host model of one output row (b, h, r): the kernel's quantization and its tile-wise online
- * softmax (128-key tiles, the same running maxima), accumulated in double. */
+ * softmax (128-key tiles, the same running maxima, kept in the log2 domain, the same fp32
+ * expressions for the exponents), accumulated in double. */
 static void model_row(const problem *P, const mode *m, int b, int h, int r, double *out)
 {
     const int S = P->S, D = P->D, hk = h / (P->H / P->Hkv);
     const size_t qo = (((size_t)b * P->H + h) * S + r) * D, kh = ((size_t)b * P->Hkv + hk);
     const float sl2 = (float)(LOG2E / sqrt((double)D));
     const float qsc = P->qs[((size_t)b * P->H + h) * P->nblk + r / ATTN_QUANT_BLOCK];
+    const float bias = m->pv_fp8 ? 8.807354922057604f : 0.f, top = m->pv_fp8 ? ATTN_QUANT_P_SCALE : 1.f;
     const int nk = P->causal ? r + 1 : S;
     double *o = xmalloc(D * sizeof(double)), *ot = xmalloc(D * sizeof(double));
     float s[ATTN_QUANT_BLOCK], m_run = -INFINITY;
     double l = 0;
     for (int j0 = 0; j0 < nk; j0 += ATTN_QUANT_BLOCK) {
         const int n = nk - j0 < ATTN_QUANT_BLOCK ? nk - j0 : ATTN_QUANT_BLOCK;
-        const float c = qsc * P->ks[kh * P->nblk + j0 / ATTN_QUANT_BLOCK];
+        const float c = m->qk_int8 ? qsc * P->ks[kh * P->nblk + j0 / ATTN_QUANT_BLOCK] * sl2 : sl2;
         float mx = -INFINITY;
         for (int i = 0; i < n; i++) {
             const size_t ko = (kh * S + j0 + i) * D;
             if (m->qk_int8) {
                 int acc = 0;
                 for (int d = 0; d < D; d++) acc += (int)P->q8[qo + d] * (int)P->k8[ko + d];
-                s[i] = (float)acc * c;
+                s[i] = (float)acc;
             } else {
                 double acc = 0;
                 for (int d = 0; d < D; d++) acc += (double)P->qf[qo + d] * P->kf[ko + d];
@@ -233,17 +235,17 @@ static void model_row(const problem *P, const mode *m, int b, int h, int r, doub
             }
             mx = fmaxf(mx, s[i]);
         }
-        const float m_new = fmaxf(m_run, mx), ms = m_new * sl2;
-        const double alpha = m_run == -INFINITY ? 0.0 : exp2f(m_run * sl2 - ms);
+        const float m_new = fmaxf(m_run, mx * c), ms = m_new - bias;
+        const double alpha = m_run == -INFINITY ? 0.0 : exp2f(m_run - m_new);
         memset(ot, 0, D * sizeof(double));
         double lt = 0;
         for (int i = 0; i < n; i++) {
-            float p = exp2f(fmaf(s[i], sl2, -ms));
+            float p = exp2f(fmaf(s[i], c, -ms)); /* top·P̃ */
             lt += p;
-            if (m->p_int8) p = rintf(p * 127.f) * (1.f / 127.f);
+            if (m->p_int8) p = rintf(p * (127.f / top)) * (top / 127.f);
             const int key = j0 + i;
             if (m->pv_fp8) {
-                const float pq = e4m3_table[e4m3(p * ATTN_QUANT_P_SCALE)];
+                const float pq = e4m3_table[e4m3(p)];
                 for (int d = 0; d < D; d++) ot[d] += (double)pq * e4m3_table[P->v8t[(kh * D + d) * P->s_pad + key]];
             } else {
                 const float pq = attn_round(P->dt, p);
@@ -254,10 +256,7 @@ static void model_row(const problem *P, const mode *m, int b, int h, int r, doub
         for (int d = 0; d < D; d++) o[d] = o[d] * alpha + ot[d];
         m_run = m_new;
     }
-    for (int d = 0; d < D; d++) {
-        const double w = m->pv_fp8 ? P->vs[kh * D + d] / (double)ATTN_QUANT_P_SCALE : 1.0;
-        out[d] = o[d] * w / l;
-    }
+    for (int d = 0; d < D; d++) out[d] = o[d] * (m->pv_fp8 ? P->vs[kh * D + d] : 1.0) / l;
     free(o);
     free(ot);
 }
