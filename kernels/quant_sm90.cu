@@ -30,8 +30,10 @@
  *
  * Limits: fp16/bf16 output, D = 64 or 128, sm_90 only (the sm_80 pass compiles empty kernels that
  * attn_quant_sm90_setup never lets run). One launch at a time per device (the work queue's
- * counters are device globals). Shared memory per block: 128–192 KB at D = 128 by mode, half the
- * K/V ring at D = 64. Registers, SASS and speed: kernels/NOTES-quant.md, section "sm90 kernel". */
+ * counters are device globals). Shared memory per block (two dtype-sized Q buffers + the ring):
+ * D = 128 128 KB (int8/fp8), 160 KB (one product 8-bit), 192 KB (neither); D = 64 64 / 80 / 96 KB.
+ * setmaxnreg: producer 24, consumers 240 registers. Registers, SASS and speed:
+ * kernels/NOTES-quant.md, section "sm90 kernel". */
 #include <cuda.h>
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
