@@ -307,8 +307,8 @@ __global__ void __launch_bounds__(384, 1)
             for (int it = 0;; it++) {
                 const int qb = it & 1;
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
-                const int t = sm90_queue_take(&attn_quant_sm90_next_tile, &attn_quant_sm90_blocks_done, p.total);
-                if (t < 0) {
+                const int t = sm90_queue_take(&attn_quant_sm90_next_tile);
+                if (t >= p.total) {
                     slot[qb] = -1; /* releases the consumers: no more tiles */
                     mbar_arrive(bar.tile_full(qb));
                     if (PV8) { /* and the permuters, at the next ring position once it is free */
@@ -317,6 +317,7 @@ __global__ void __launch_bounds__(384, 1)
                         stop[s] = 1;
                         mbar_arrive(v_landed(s));
                     }
+                    sm90_queue_leave(&attn_quant_sm90_next_tile, &attn_quant_sm90_blocks_done);
                     break;
                 }
                 const tile_pos tp = tile_at(p, t);
@@ -417,7 +418,7 @@ __global__ void __launch_bounds__(384, 1)
 
             auto issue_s = [&](int st) {
                 if constexpr (QK8) issue_qk8<D>(acc, sQ + cw * 8192, sK + st * C::K_BYTES);
-                else sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK + st * C::K_BYTES);
+                else sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES);
             };
             /* after the wait for Q·Kᵀ: the raw scores in s; their log2-domain factor */
             auto scores = [&](float k_sc) {
@@ -435,7 +436,7 @@ __global__ void __launch_bounds__(384, 1)
                     if (p.two_level) issue_pv8<D>(o_tile, pf, sV + st * C::V_BYTES, 0);
                     else issue_pv8<D>(o, pf, sV + st * C::V_BYTES, 1);
                 } else {
-                    sm90_issue_pv<T, D, BN>(o, pf, sV + st * C::V_BYTES, p.v_lbo, p.v_sbo);
+                    sm90_issue_pv<T, D, BN>(o, pf, sV, st * C::V_BYTES, p.v_lbo, p.v_sbo);
                 }
             };
             /* after the wait for P·V: two-level, O (kept one tile behind in scale) takes the
@@ -538,8 +539,10 @@ __global__ void __launch_bounds__(384, 1)
             float inv[2];
             sm90_row_sums(l_i, inv);
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            sm90_stage_o<T, D, BM>(o, inv, stg, cw, warp, g, t);
             T *gO = static_cast<T *>(p.o) + ((size_t)tp.b * p.H + tp.h) * (size_t)S * D;
-            sm90_store_o<T, D, BM>(o, inv, gbase + qb * C::Q_BYTES, gO, m0, S, cw, warp, lane);
+            sm90_store_o<T, D, BM>(stg, gO, m0, S, cw, warp, lane);
             mbar_arrive(bar.q_empty(qb));
         }
     }
