@@ -123,10 +123,11 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
             for (int it = 0;; it++) {
                 const int qb = it & 1;
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
-                const int t = sm90_queue_take(&attn_sm90_next_tile, &attn_sm90_blocks_done, p.total);
-                if (t < 0) {
+                const int t = sm90_queue_take(&attn_sm90_next_tile);
+                if (t >= p.total) {
                     slot[qb] = -1; /* releases the consumers: no more tiles */
                     mbar_arrive(bar.tile_full(qb));
+                    sm90_queue_leave(&attn_sm90_next_tile, &attn_sm90_blocks_done);
                     break;
                 }
                 const tile_pos tp = tile_at(p, t);
@@ -162,7 +163,6 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
         const int warp = tid >> 5, lane = tid & 31;
         const int g = lane >> 2, t = lane & 3;
         const float sl2 = p.scale_log2;
-        const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
 
         float o[D / 2];
         float s[BN / 2];
@@ -186,87 +186,23 @@ __global__ void __launch_bounds__(128 * (NWG + 1), 1)
                                : p.causal ? min(n_tiles, (min(wg_row0 + 64, S) - 1) / BN + 1)
                                           : n_tiles;
             const uint32_t sQ = base + qb * C::Q_BYTES;
-            auto stage = [&](int j) { return (kv + j) % ST; };
-            auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
 #pragma unroll
             for (int i = 0; i < D / 2; i++) o[i] = 0.f;
             float m_i[2] = {-INFINITY, -INFINITY}, l_i[2] = {0.f, 0.f};
-
-            if (cw == NWG - 1) named_arrive(1, 256); /* warpgroup 0 issues first */
-
-            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK + st * C::K_BYTES); };
-            auto issue_pv = [&](int st) { sm90_issue_pv<T, D, BN>(o, pf, sV + st * C::V_BYTES, p.v_lbo, p.v_sbo); };
             /* mask keys >= Sk and (causal) keys after the query, only on tiles that need it */
             auto mask = [&](int j) { sm90_mask<BN>(s, j * BN, Sk, p.causal, wg_row0, row_a, row_b, t); };
-            auto softmax = [&](float (&alpha)[2]) { sm90_softmax<BN>(s, m_i, l_i, sl2, alpha); };
-            auto pack_p = [&]() { sm90_pack_p<T, BN>(s, pf); };
-            auto release = [&](uint32_t b) {
-                if (lane == 0) mbar_arrive(b);
-            };
-
-            /* key tile 0 */
-            {
-                const int st = stage(0);
-                mbar_wait(bar.full_k(st), phase(0));
-                named_sync(sched_bar, 256);
-                issue_s(st);
-                if (!(cw == NWG - 1 && n_tiles == 1)) named_arrive(next_bar, 256);
-                wg_wait<0>();
-                fence_regs(s);
-                release(bar.empty_k(st));
-                mask(0);
-                float alpha[2];
-                softmax(alpha);
-                pack_p();
-            }
-            for (int j = 1; j < n_need; j++) {
-                const int st = stage(j), sp = stage(j - 1);
-                mbar_wait(bar.full_k(st), phase(j));
-                mbar_wait(bar.full_v(sp), phase(j - 1));
-                named_sync(sched_bar, 256);
-                issue_s(st);
-                issue_pv(sp);
-                if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
-                wg_wait<1>();
-                fence_regs(s);
-                release(bar.empty_k(st));
-                mask(j);
-                float alpha[2];
-                softmax(alpha);
-                wg_wait<0>();
-                fence_regs(o);
-                release(bar.empty_v(sp));
-                sm90_rescale<D>(o, alpha);
-                pack_p();
-            }
-            {
-                const int st = stage(n_need - 1);
-                mbar_wait(bar.full_v(st), phase(n_need - 1));
-                issue_pv(st);
-                wg_wait<0>();
-                fence_regs(o);
-                release(bar.empty_v(st));
-            }
-            /* Key tiles the block loads but these rows do not need: no wgmma, but the turn is
-             * taken and both stages released, each after its load landed (so the arrival counts
-             * in that load's phase). */
-            for (int j = n_need; j < n_tiles; j++) {
-                const int st = stage(j);
-                mbar_wait(bar.full_k(st), phase(j));
-                named_sync(sched_bar, 256);
-                if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
-                release(bar.empty_k(st));
-                mbar_wait(bar.full_v(st), phase(j));
-                release(bar.empty_v(st));
-            }
+            sm90_walk_tiles<T, C, NWG>(bar, kv, n_need, n_tiles, sQ, sK, sV, p.v_lbo, p.v_sbo, cw, lane, sl2, o, s, pf,
+                                       m_i, l_i, [](int) {}, mask);
             kv += n_tiles;
 
             /* epilogue: O staged in this warpgroup's own rows of the Q buffer, then stored */
             float inv[2];
             sm90_row_sums(l_i, inv);
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            sm90_stage_o<T, D, BM>(o, inv, stg, cw, warp, g, t);
             T *gO = static_cast<T *>(p.o) + ((size_t)tp.b * p.H + tp.h) * (size_t)S * D;
-            sm90_store_o<T, D, BM>(o, inv, gbase + qb * C::Q_BYTES, gO, m0, S, cw, warp, lane);
+            sm90_store_o<T, D, BM>(stg, gO, m0, S, cw, warp, lane);
             mbar_arrive(bar.q_empty(qb));
             if (p.lse && t == 0) {
                 float *lse = p.lse + ((size_t)tp.b * p.H + tp.h) * (size_t)S;

@@ -6,10 +6,11 @@
  * softmax, epilogue), with 8-bit operands. Query tile BM = 128 rows = one Q scale block (two
  * consumer warpgroups of 64 rows), key tile BN = 128 keys = one K scale block, K/V ring of 2 stages.
  *  - Q·Kᵀ (qk_int8): wgmma m64n128k32 s8·s8→s32 from q8/k8 (TMA, 128-byte swizzle at D = 128,
- *    64-byte at D = 64); the scores dequantised in fp32 as s32 · q_scale·k_scale of the tile pair,
- *    then the online softmax in the log2 domain (exp2 with scale·log2 e in one FFMA). qk_int8 = 0:
- *    wgmma in the dtype from q, k (fused's path).
- *  - P·V (pv_fp8): P̃ = exp2(x − m) ∈ [0, 1] times 448 rounded to e4m3 (satfinite, nearest even)
+ *    64-byte at D = 64); the s32 scores turned into floats exactly by two full-rate instructions
+ *    (no quarter-rate I2F), dequantised inside the online softmax's one FFMA per score: exp2(s ·
+ *    q_scale·k_scale·scale·log2 e − m), the running max m kept in the log2 domain (the factor
+ *    changes from key tile to key tile). qk_int8 = 0: wgmma in the dtype from q, k (fused's path).
+ *  - P·V (pv_fp8): 448·P̃ = exp2(x − m + log2 448) ∈ [0, 448] rounded to e4m3 (satfinite, nearest even)
  *    into the register A operand of wgmma m64nDk32 e4m3·e4m3→f32, V from v8t ([D][S_pad], keys
  *    contiguous: the K-major B operand FP8 wgmma needs). The accumulator fragment of Q·Kᵀ gives a
  *    lane keys {2t, 2t+1, 2t+8, 2t+9} of each 16 where the FP8 A fragment wants {4t .. 4t+3}, so
@@ -17,11 +18,11 @@
  *    2t + c holds pair t + 4c; the permutation moves no chunk, so the swizzle is untouched) by the
  *    producer warpgroup's three idle warps, between the TMA's landing and the consumers' "full".
  *    accum_two_level: each key tile's P·V goes to a fresh fp32 register tile (the tensor core's
- *    FP8 accumulation keeps ~22 bits) that is added to the fp32 O accumulator; single: one
- *    accumulator across the tiles. pv_fp8 = 0: P rounded to the dtype, V from v (fused's path).
- *  - p_int8 (the control): P̃ first rounded to the uniform grid k/127, k = rint(127·P̃), then fed
- *    to the same P·V path.
- *  - Epilogue: O = acc · v_scale[d] / 448 / l (l: the sum of the unquantized P̃), rounded to the
+ *    FP8 accumulation keeps ~22 bits) that is added to the fp32 O accumulator (kept one tile behind
+ *    in scale, so add and rescale are one FFMA); single: one accumulator across the tiles. pv_fp8 = 0: P rounded to the dtype, V from v (fused's path).
+ *  - p_int8 (the control): P̃ first rounded to the uniform grid k/127, k = rint(127·P̃) (computed
+ *    on 448·P̃ as rint(448·P̃ · 127/448) · 448/127), then fed to the same P·V path.
+ *  - Epilogue: O = acc · v_scale[d] / l (l: the sum of the unquantized 448·P̃), rounded to the
  *    dtype, staged in the Q buffer (sized for the dtype) and stored coalesced.
  * Causal, GQA (KV head = h / (H/H_kv)), any S >= 1 (rows and keys past S zero-filled by the TMA,
  * masked keys give P̃ = 0 exactly). Nothing of size S×S is materialised: the device memory touched
@@ -29,8 +30,10 @@
  *
  * Limits: fp16/bf16 output, D = 64 or 128, sm_90 only (the sm_80 pass compiles empty kernels that
  * attn_quant_sm90_setup never lets run). One launch at a time per device (the work queue's
- * counters are device globals). Shared memory per block: 128–192 KB at D = 128 by mode, half the
- * K/V ring at D = 64. Registers, SASS and speed: kernels/NOTES-quant.md, section "sm90 kernel". */
+ * counters are device globals). Shared memory per block (two dtype-sized Q buffers + the ring):
+ * D = 128 128 KB (int8/fp8), 160 KB (one product 8-bit), 192 KB (neither); D = 64 64 / 80 / 96 KB.
+ * setmaxnreg: producer 24, consumers 240 registers. Registers, SASS and speed:
+ * kernels/NOTES-quant.md, section "sm90 kernel". */
 #include <cuda.h>
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
@@ -163,17 +166,15 @@ __device__ __forceinline__ void issue_pv8(float (&o)[D / 2], const uint32_t (&pf
     fence_regs(o);
 }
 
-/* 448·(a, b, c, d) in e4m3 (satfinite, nearest even), a in the low byte. */
+/* (a, b, c, d) in e4m3 (satfinite, nearest even), a in the low byte. */
 __device__ __forceinline__ uint32_t e4m3x4(float a, float b, float c, float d)
 {
-    const uint32_t lo = __nv_cvt_float2_to_fp8x2(make_float2(a * ATTN_QUANT_P_SCALE, b * ATTN_QUANT_P_SCALE),
-                                                 __NV_SATFINITE, __NV_E4M3);
-    const uint32_t hi = __nv_cvt_float2_to_fp8x2(make_float2(c * ATTN_QUANT_P_SCALE, d * ATTN_QUANT_P_SCALE),
-                                                 __NV_SATFINITE, __NV_E4M3);
+    const uint32_t lo = __nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, __NV_E4M3);
+    const uint32_t hi = __nv_cvt_float2_to_fp8x2(make_float2(c, d), __NV_SATFINITE, __NV_E4M3);
     return lo | hi << 16;
 }
 
-/* P̃ (the softmax's s, BN = 128 keys) into the FP8 A fragments: 32-key block kk of a lane holds
+/* 448·P̃ (the softmax's s, BN = 128 keys) into the FP8 A fragments: 32-key block kk of a lane holds
  * keys 2t, 2t+1, 2t+8, 2t+9 (+16) of rows g and g+8, in that byte order (V is permuted to match). */
 __device__ __forceinline__ void pack_p8(const float (&s)[64], uint32_t (&pf)[4][4])
 {
@@ -187,11 +188,58 @@ __device__ __forceinline__ void pack_p8(const float (&s)[64], uint32_t (&pf)[4][
     }
 }
 
-/* p_int8: P̃ on the uniform grid k/127 (the control). */
-__device__ __forceinline__ void p_to_int8_grid(float (&s)[64])
+/* p_int8: top·P̃ (s, top = 448 or 1) on the uniform grid top·k/127 (the control). */
+__device__ __forceinline__ void p_to_int8_grid(float (&s)[64], float top)
+{
+    const float up = 127.f / top, down = top / 127.f;
+#pragma unroll
+    for (int i = 0; i < 64; i++) s[i] = rintf(s[i] * up) * down;
+}
+
+/* log2(448): the exponent offset that makes exp2 give 448·P̃ (e4m3's range) directly */
+#define QUANT_LOG2_P_SCALE 8.807354922057604f
+
+/* The s32 scores as floats, exactly (|acc| < 2^22 for D <= 128: 128·127² = 2,064,512): the bits of
+ * 1.5·2^23 + acc less 1.5·2^23, two full-rate instructions where I2F is a quarter-rate one. */
+__device__ __forceinline__ void s32_to_float(const uint32_t (&acc)[64], float (&s)[64])
 {
 #pragma unroll
-    for (int i = 0; i < 64; i++) s[i] = rintf(s[i] * 127.f) * (1.f / 127.f);
+    for (int i = 0; i < 64; i++) s[i] = __int_as_float((int)acc[i] + 0x4B400000) - 12582912.f;
+}
+
+/* Online softmax of the raw scores s of one key tile whose log2-domain factor is c (dequantisation
+ * · scale · log2 e: it changes from tile to tile with k_scale, so the running max m_i is kept in
+ * the log2 domain, unlike sm90_softmax's); s becomes exp2(s·c − m + bias) = 2^bias·P̃; l_i sums it
+ * (per lane, over the quad at the end); alpha: O's rescale factors. A row with every score -inf so
+ * far keeps m = -inf, no NaN. */
+__device__ __forceinline__ void quant_softmax(float (&s)[64], float (&m_i)[2], float (&l_i)[2], float c, float bias,
+                                              float (&alpha)[2])
+{
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        mx[0] = fmaxf(mx[0], fmaxf(s[4 * i], s[4 * i + 1]));
+        mx[1] = fmaxf(mx[1], fmaxf(s[4 * i + 2], s[4 * i + 3]));
+    }
+    float ms[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const float mn = fmaxf(m_i[r], attn_quad_reduce<ATTN_REDUCE_MAX>(mx[r]) * c);
+        const float m_safe = mn == -INFINITY ? 0.f : mn;
+        ms[r] = m_safe - bias;
+        alpha[r] = attn_exp2_approx(m_i[r] - m_safe);
+        m_i[r] = mn;
+        l_i[r] *= alpha[r];
+    }
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        s[4 * i] = attn_exp2_approx(fmaf(s[4 * i], c, -ms[0]));
+        s[4 * i + 1] = attn_exp2_approx(fmaf(s[4 * i + 1], c, -ms[0]));
+        s[4 * i + 2] = attn_exp2_approx(fmaf(s[4 * i + 2], c, -ms[1]));
+        s[4 * i + 3] = attn_exp2_approx(fmaf(s[4 * i + 3], c, -ms[1]));
+        l_i[0] += s[4 * i] + s[4 * i + 1];
+        l_i[1] += s[4 * i + 2] + s[4 * i + 3];
+    }
 }
 
 /* Threads of the producer warpgroup that permute V (warps 1–3; warp 0's lane 0 issues the TMA). */
@@ -259,8 +307,8 @@ __global__ void __launch_bounds__(384, 1)
             for (int it = 0;; it++) {
                 const int qb = it & 1;
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
-                const int t = sm90_queue_take(&attn_quant_sm90_next_tile, &attn_quant_sm90_blocks_done, p.total);
-                if (t < 0) {
+                const int t = sm90_queue_take(&attn_quant_sm90_next_tile);
+                if (t >= p.total) {
                     slot[qb] = -1; /* releases the consumers: no more tiles */
                     mbar_arrive(bar.tile_full(qb));
                     if (PV8) { /* and the permuters, at the next ring position once it is free */
@@ -269,6 +317,7 @@ __global__ void __launch_bounds__(384, 1)
                         stop[s] = 1;
                         mbar_arrive(v_landed(s));
                     }
+                    sm90_queue_leave(&attn_quant_sm90_next_tile, &attn_quant_sm90_blocks_done);
                     break;
                 }
                 const tile_pos tp = tile_at(p, t);
@@ -369,17 +418,17 @@ __global__ void __launch_bounds__(384, 1)
 
             auto issue_s = [&](int st) {
                 if constexpr (QK8) issue_qk8<D>(acc, sQ + cw * 8192, sK + st * C::K_BYTES);
-                else sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK + st * C::K_BYTES);
+                else sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES);
             };
-            /* after the wait for Q·Kᵀ: the scores in s (dequantised: s32 · q_scale · k_scale) */
+            /* after the wait for Q·Kᵀ: the raw scores in s; their log2-domain factor */
             auto scores = [&](float k_sc) {
                 if constexpr (QK8) {
                     fence_u32(acc);
-                    const float c = q_scale * k_sc;
-#pragma unroll
-                    for (int i = 0; i < BN / 2; i++) s[i] = (float)(int)acc[i] * c;
+                    s32_to_float(acc, s);
+                    return q_scale * k_sc * sl2;
                 } else {
                     fence_regs(s);
+                    return sl2;
                 }
             };
             auto issue_pv = [&](int st) {
@@ -387,25 +436,30 @@ __global__ void __launch_bounds__(384, 1)
                     if (p.two_level) issue_pv8<D>(o_tile, pf, sV + st * C::V_BYTES, 0);
                     else issue_pv8<D>(o, pf, sV + st * C::V_BYTES, 1);
                 } else {
-                    sm90_issue_pv<T, D, BN>(o, pf, sV + st * C::V_BYTES, p.v_lbo, p.v_sbo);
+                    sm90_issue_pv<T, D, BN>(o, pf, sV, st * C::V_BYTES, p.v_lbo, p.v_sbo);
                 }
             };
-            /* after the wait for P·V: the tile's product into O (two-level), O rescaled */
+            /* after the wait for P·V: two-level, O (kept one tile behind in scale) takes the
+             * tile's product in one FFMA with the previous tile's alpha; single, O is rescaled */
+            float alpha_prev[2] = {0.f, 0.f};
             auto pv_landed = [&](const float (&alpha)[2]) {
                 fence_regs(o);
                 if constexpr (PV8) {
                     if (p.two_level) {
                         fence_regs(o_tile);
 #pragma unroll
-                        for (int i = 0; i < D / 2; i++) o[i] += o_tile[i];
+                        for (int i = 0; i < D / 2; i++) o[i] = fmaf(o[i], alpha_prev[(i >> 1) & 1], o_tile[i]);
+                        alpha_prev[0] = alpha[0], alpha_prev[1] = alpha[1];
+                        return;
                     }
                 }
                 sm90_rescale<D>(o, alpha);
             };
             auto mask = [&](int j) { sm90_mask<BN>(s, j * BN, S, p.causal, wg_row0, row_a, row_b, t); };
-            auto softmax = [&](float (&alpha)[2]) { sm90_softmax<BN>(s, m_i, l_i, sl2, alpha); };
+            constexpr float bias = PV8 ? QUANT_LOG2_P_SCALE : 0.f, top = PV8 ? ATTN_QUANT_P_SCALE : 1.f;
+            auto softmax = [&](float c, float (&alpha)[2]) { quant_softmax(s, m_i, l_i, c, bias, alpha); };
             auto pack_p = [&]() {
-                if (p.p_int8) p_to_int8_grid(s);
+                if (p.p_int8) p_to_int8_grid(s, top);
                 if constexpr (PV8) pack_p8(s, pf);
                 else sm90_pack_p<T, BN>(s, pf);
             };
@@ -422,11 +476,10 @@ __global__ void __launch_bounds__(384, 1)
                 issue_s(st);
                 if (!(cw == NWG - 1 && n_tiles == 1)) named_arrive(next_bar, 256);
                 wg_wait<0>();
-                scores(k_sc);
+                const float c = scores(k_sc);
                 release(bar.empty_k(st));
                 mask(0);
-                float alpha[2];
-                softmax(alpha);
+                softmax(c, alpha_prev); /* 0: O is still empty */
                 pack_p();
             }
             for (int j = 1; j < n_need; j++) {
@@ -439,11 +492,11 @@ __global__ void __launch_bounds__(384, 1)
                 issue_pv(sp);
                 if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
                 wg_wait<1>();
-                scores(k_sc);
+                const float c = scores(k_sc);
                 release(bar.empty_k(st));
                 mask(j);
                 float alpha[2];
-                softmax(alpha);
+                softmax(c, alpha);
                 wg_wait<0>();
                 release(bar.empty_v(sp));
                 pv_landed(alpha);
@@ -471,24 +524,25 @@ __global__ void __launch_bounds__(384, 1)
             }
             kv += n_tiles;
 
-            /* epilogue: O = acc · v_scale[d] / 448 / l, staged in the Q buffer, then stored */
+            /* epilogue: O = acc · v_scale[d] / l (l sums 448·P̃), staged in the Q buffer, stored */
             if constexpr (PV8) {
                 const float *vs = p.v_scale + ((size_t)tp.b * p.Hkv + hk) * D;
 #pragma unroll
                 for (int i = 0; i < D / 8; i++) {
                     const float2 w = *reinterpret_cast<const float2 *>(vs + 8 * i + 2 * t);
-                    const float w0 = w.x * (1.f / ATTN_QUANT_P_SCALE), w1 = w.y * (1.f / ATTN_QUANT_P_SCALE);
-                    o[4 * i] *= w0;
-                    o[4 * i + 1] *= w1;
-                    o[4 * i + 2] *= w0;
-                    o[4 * i + 3] *= w1;
+                    o[4 * i] *= w.x;
+                    o[4 * i + 1] *= w.y;
+                    o[4 * i + 2] *= w.x;
+                    o[4 * i + 3] *= w.y;
                 }
             }
             float inv[2];
             sm90_row_sums(l_i, inv);
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            sm90_stage_o<T, D, BM>(o, inv, stg, cw, warp, g, t);
             T *gO = static_cast<T *>(p.o) + ((size_t)tp.b * p.H + tp.h) * (size_t)S * D;
-            sm90_store_o<T, D, BM>(o, inv, gbase + qb * C::Q_BYTES, gO, m0, S, cw, warp, lane);
+            sm90_store_o<T, D, BM>(stg, gO, m0, S, cw, warp, lane);
             mbar_arrive(bar.q_empty(qb));
         }
     }

@@ -25,9 +25,10 @@
 
 /* Shared memory of a block: two Q buffers of BM rows (the next tile's Q loads while this one
  * computes; O is staged in its tile's buffer), ST stages of K (BN × D) and V (BN × DV), the
- * mbarriers, then one int per Q buffer (the tile it holds). 1024 bytes of slack align the base. */
-template <int BM_, int BN_, int D, int DV, int ST> struct sm90_layout {
-    static constexpr int BM = BM_, BN = BN_, STAGES = ST;
+ * mbarriers, then SLOT ints per Q buffer (the tile it holds, and what the producer tells the
+ * consumers about it). 1024 bytes of slack align the base. */
+template <int BM_, int BN_, int D, int DV, int ST, int SLOT = 1> struct sm90_layout {
+    static constexpr int BM = BM_, BN = BN_, STAGES = ST, HD = D, VD = DV;
     static constexpr int Q_BYTES = BM * D * 2;
     static constexpr int K_BYTES = BN * D * 2, V_BYTES = BN * DV * 2;
     static constexpr int OFF_K = 2 * Q_BYTES;
@@ -35,7 +36,7 @@ template <int BM_, int BN_, int D, int DV, int ST> struct sm90_layout {
     static constexpr int OFF_BAR = OFF_V + ST * V_BYTES;
     static constexpr int N_BAR = 6 + 4 * ST; /* tile/q full, q empty ×2; k/v full/empty */
     static constexpr int OFF_SLOT = OFF_BAR + 8 * N_BAR;
-    static constexpr int SMEM = OFF_SLOT + 8 + 1024;
+    static constexpr int SMEM = OFF_SLOT + 8 * SLOT + 1024;
 };
 
 #ifdef ATTN_SM90_DEVICE
@@ -217,48 +218,48 @@ template <int ST> struct sm90_bars {
     }
 };
 
-/* The next item of a persistent grid's work queue (next: the counter; done: the blocks that found
- * it empty), or -1 when none is left; the last block to find it empty resets both counters, so
- * every launch starts from zero without a memset (launches using one pair must not overlap). */
-__device__ __forceinline__ int sm90_queue_take(unsigned int *next, unsigned int *done, int total)
+/* A persistent grid's work queue: a counter of the next item (next) and one of the blocks that
+ * found it empty (done). sm90_queue_take: the next item, >= total when none is left; a block that
+ * gets none calls sm90_queue_leave once, and the last to leave resets both counters, so every
+ * launch starts from zero without a memset (launches using one pair must not overlap in time). */
+__device__ __forceinline__ int sm90_queue_take(unsigned int *next) { return (int)atomicAdd(next, 1u); }
+__device__ __forceinline__ void sm90_queue_leave(unsigned int *next, unsigned int *done)
 {
-    const int t = (int)atomicAdd(next, 1u);
-    if (t < total) return t;
     if (atomicAdd(done, 1u) == gridDim.x - 1) {
         *next = 0;
         *done = 0;
     }
-    return -1;
 }
 
-/* s = Q·Kᵀ of one warpgroup: its 64 rows of the Q buffer sQ (BM rows) against the K stage sK (BN
- * keys), both K-major in 64-column swizzled blocks; issued and committed, not waited for. */
+/* s = Q·Kᵀ of one warpgroup: its 64 rows of the Q buffer sQ (BM rows) against the K stage at sK +
+ * st_off (BN keys), both K-major in 64-column swizzled blocks; issued and committed, not waited for.
+ * (Base and stage offset apart: the address sum in this order is the code the dense kernel had.) */
 template <typename T, int D, int BM, int BN>
-__device__ __forceinline__ void sm90_issue_qk(float (&s)[BN / 2], uint32_t sQ, int cw, uint32_t sK)
+__device__ __forceinline__ void sm90_issue_qk(float (&s)[BN / 2], uint32_t sQ, int cw, uint32_t sK, uint32_t st_off)
 {
     wg_fence();
     fence_regs(s);
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
         const uint64_t da = gdesc(sQ + (kk / 4) * BM * 128 + cw * 64 * 128 + (kk % 4) * 32, 16, 1024);
-        const uint64_t dk = gdesc(sK + (kk / 4) * BN * 128 + (kk % 4) * 32, 16, 1024);
+        const uint64_t dk = gdesc(sK + st_off + (kk / 4) * BN * 128 + (kk % 4) * 32, 16, 1024);
         wg_ops<T>::template ss<BN>(s, da, dk, kk > 0);
     }
     wg_commit();
     fence_regs(s);
 }
 
-/* o += P·V: P from registers (pf, packed by sm90_pack_p), the V stage sV N-major (lbo: the next 64
- * columns, sbo: the next 8 keys); issued and committed, not waited for. */
+/* o += P·V: P from registers (pf, packed by sm90_pack_p), the V stage at sV + st_off N-major (lbo:
+ * the next 64 columns, sbo: the next 8 keys); issued and committed, not waited for. */
 template <typename T, int DV, int BN>
 __device__ __forceinline__ void sm90_issue_pv(float (&o)[DV / 2], const uint32_t (&pf)[BN / 16][4],
-                                              uint32_t sV, uint32_t lbo, uint32_t sbo)
+                                              uint32_t sV, uint32_t st_off, uint32_t lbo, uint32_t sbo)
 {
     wg_fence();
     fence_regs(o);
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++) {
-        const uint64_t dv = gdesc(sV + kk * 16 * 128, lbo, sbo);
+        const uint64_t dv = gdesc(sV + st_off + kk * 16 * 128, lbo, sbo);
         wg_ops<T>::template rs<DV>(o, pf[kk], dv);
     }
     wg_commit();
@@ -267,9 +268,10 @@ __device__ __forceinline__ void sm90_issue_pv(float (&o)[DV / 2], const uint32_t
 
 /* Keys >= Sk and (causal) keys after the query set to -inf in s, the scores of keys key0 .. key0 +
  * BN − 1 for rows row_a, row_b of a warpgroup whose first row is wg_row0; only on a tile that
- * crosses the end of the keys or the diagonal (t: the lane's index in its quad). */
+ * crosses the end of the keys or the diagonal (t: the lane's index in its quad; causal by reference,
+ * read where used: by value, the dense kernel compiled to other code). */
 template <int BN>
-__device__ __forceinline__ void sm90_mask(float (&s)[BN / 2], int key0, int Sk, int causal, int wg_row0,
+__device__ __forceinline__ void sm90_mask(float (&s)[BN / 2], int key0, int Sk, const int &causal, int wg_row0,
                                           int row_a, int row_b, int t)
 {
     if (key0 + BN > Sk || (causal && key0 + BN - 1 > wg_row0)) {
@@ -342,6 +344,97 @@ template <int DV> __device__ __forceinline__ void sm90_rescale(float (&o)[DV / 2
     }
 }
 
+/* One consumer warpgroup's walk over the key tiles of one query tile (Q in the buffer at sQ), the
+ * ring position kv at its start: S_j = Q·K_jᵀ issued together with P_{j-1}·V_{j-1}, the softmax of
+ * S_j while that product runs; with NWG > 1 the warpgroups take turns to issue (named barriers
+ * 1 .. NWG, warpgroup 0 first). Tiles j < n_need are computed; tiles n_need .. n_tiles − 1 (loaded
+ * for the block, not needed by these rows) only take the turn and release their stages, each after
+ * its load landed (so the arrival counts in that load's phase). next(j) runs first in iteration j
+ * (to start loads the step needs), mask(j) on the scores of tile j. o, m_i, l_i: the running
+ * output, max and partial sums, set by the caller; s, pf: scratch. n_need >= 1. */
+template <typename T, typename C, int NWG, typename Next, typename Mask>
+__device__ __forceinline__ void sm90_walk_tiles(const sm90_bars<C::STAGES> &bar, int kv, int n_need, int n_tiles,
+                                                uint32_t sQ, uint32_t sK, uint32_t sV, const uint32_t &v_lbo,
+                                                const uint32_t &v_sbo, int cw, int lane, float sl2,
+                                                float (&o)[C::VD / 2], float (&s)[C::BN / 2],
+                                                uint32_t (&pf)[C::BN / 16][4], float (&m_i)[2], float (&l_i)[2],
+                                                Next next, Mask mask)
+{
+    constexpr int D = C::HD, DV = C::VD, BM = C::BM, BN = C::BN, ST = C::STAGES;
+    const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
+    auto stage = [&](int j) { return (kv + j) % ST; };
+    auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
+    auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK, st * C::K_BYTES); };
+    auto issue_pv = [&](int st) { sm90_issue_pv<T, DV, BN>(o, pf, sV, st * C::V_BYTES, v_lbo, v_sbo); };
+    auto release = [&](uint32_t b) {
+        if (lane == 0) mbar_arrive(b);
+    };
+    /* the turn to issue: wait for it; pass it on, unless this is the last tile of the last one */
+    auto take_turn = [&]() {
+        if constexpr (NWG > 1) named_sync(sched_bar, 256);
+    };
+    auto pass_turn = [&](int j) {
+        if constexpr (NWG > 1)
+            if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+    };
+
+    if constexpr (NWG > 1)
+        if (cw == NWG - 1) named_arrive(1, 256); /* warpgroup 0 issues first */
+    {
+        next(0);
+        const int st = stage(0);
+        mbar_wait(bar.full_k(st), phase(0));
+        take_turn();
+        issue_s(st);
+        pass_turn(0);
+        wg_wait<0>();
+        fence_regs(s);
+        release(bar.empty_k(st));
+        mask(0);
+        float alpha[2];
+        sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
+        sm90_pack_p<T, BN>(s, pf);
+    }
+    for (int j = 1; j < n_need; j++) {
+        next(j);
+        const int st = stage(j), sp = stage(j - 1);
+        mbar_wait(bar.full_k(st), phase(j));
+        mbar_wait(bar.full_v(sp), phase(j - 1));
+        take_turn();
+        issue_s(st);
+        issue_pv(sp);
+        pass_turn(j);
+        wg_wait<1>();
+        fence_regs(s);
+        release(bar.empty_k(st));
+        mask(j);
+        float alpha[2];
+        sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
+        wg_wait<0>();
+        fence_regs(o);
+        release(bar.empty_v(sp));
+        sm90_rescale<DV>(o, alpha);
+        sm90_pack_p<T, BN>(s, pf);
+    }
+    {
+        const int st = stage(n_need - 1);
+        mbar_wait(bar.full_v(st), phase(n_need - 1));
+        issue_pv(st);
+        wg_wait<0>();
+        fence_regs(o);
+        release(bar.empty_v(st));
+    }
+    for (int j = n_need; j < n_tiles; j++) {
+        const int st = stage(j);
+        mbar_wait(bar.full_k(st), phase(j));
+        take_turn();
+        pass_turn(j);
+        release(bar.empty_k(st));
+        mbar_wait(bar.full_v(st), phase(j));
+        release(bar.empty_v(st));
+    }
+}
+
 /* The row sums l_i reduced over the quad, and their inverses (0 for a row without a visible key). */
 __device__ __forceinline__ void sm90_row_sums(float (&l_i)[2], float (&inv)[2])
 {
@@ -352,14 +445,14 @@ __device__ __forceinline__ void sm90_row_sums(float (&l_i)[2], float (&inv)[2])
     }
 }
 
-/* O·inv rounded to T, staged in this warp's 16 rows of stg (a BM-row Q buffer, same swizzle), then
- * stored with 16-byte coalesced writes to the rows m0 + row < S of gO (row stride DV). The caller
- * makes sure no warp of the warpgroup still reads those Q rows. */
+/* The epilogue of a warp: sm90_stage_o writes O·inv rounded to T into this warp's 16 rows of stg
+ * (a BM-row Q buffer, same swizzle; g, t: the lane's quad and its index in it; the caller makes
+ * sure no warp of the warpgroup still reads them), sm90_store_o then stores those rows < S with 16-byte coalesced writes to gO (row m0 + row,
+ * stride DV) and orders the reads before the next TMA write of the buffer. */
 template <typename T, int DV, int BM>
-__device__ __forceinline__ void sm90_store_o(const float (&o)[DV / 2], const float (&inv)[2], unsigned char *stg,
-                                             T *gO, int m0, int S, int cw, int warp, int lane)
+__device__ __forceinline__ void sm90_stage_o(const float (&o)[DV / 2], const float (&inv)[2], unsigned char *stg,
+                                             int cw, int warp, int g, int t)
 {
-    const int g = lane >> 2, t = lane & 3;
     {
         const int ra = cw * 64 + warp * 16 + g, rb = ra + 8;
 #pragma unroll
@@ -372,6 +465,10 @@ __device__ __forceinline__ void sm90_store_o(const float (&o)[DV / 2], const flo
         }
     }
     __syncwarp();
+}
+template <typename T, int DV, int BM>
+__device__ __forceinline__ void sm90_store_o(unsigned char *stg, T *gO, int m0, int S, int cw, int warp, int lane)
+{
     constexpr int CH = DV / 8;
 #pragma unroll
     for (int k = 0; k < 16 * CH / 32; k++) {

@@ -40,8 +40,9 @@ struct sparse_params {
     float scale_log2;
 };
 
-/* query tile = key tile = TILE; NWG = TILE / 64 consumer warpgroups; ring of 2 stages */
-template <int TILE, int D, int DV> using sparse_cfg = sm90_layout<TILE, TILE, D, DV, 2>;
+/* query tile = key tile = TILE; NWG = TILE / 64 consumer warpgroups; ring of 2 stages; per Q
+ * buffer 3 ints: the row, its first entry in col_idx, its number of kept tiles */
+template <int TILE, int D, int DV> using sparse_cfg = sm90_layout<TILE, TILE, D, DV, 2, 3>;
 
 template <typename T, int D, int DV, int TILE>
 __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
@@ -56,7 +57,7 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
     extern __shared__ unsigned char smem_raw[];
     const uint32_t base = (attn_smem_u32(smem_raw) + 1023u) & ~1023u;
     unsigned char *gbase = smem_raw + (base - attn_smem_u32(smem_raw));
-    volatile int *slot = reinterpret_cast<volatile int *>(gbase + C::OFF_SLOT); /* row per Q buffer */
+    volatile int *slot = reinterpret_cast<volatile int *>(gbase + C::OFF_SLOT); /* 3 ints per Q buffer */
     const uint32_t sK = base + C::OFF_K, sV = base + C::OFF_V;
     const sm90_bars<ST> bar{base + C::OFF_BAR};
     const int S = p.S;
@@ -75,10 +76,11 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             for (int it = 0;; it++) {
                 const int qb = it & 1;
                 if (it >= 2) mbar_wait(bar.q_empty(qb), (uint32_t)(((it >> 1) - 1) & 1));
-                const int t = sm90_queue_take(&attn_sparse_sm90_next_row, &attn_sparse_sm90_blocks_done, p.total);
-                if (t < 0) {
-                    slot[qb] = -1; /* releases the consumers: no more rows */
+                const int t = sm90_queue_take(&attn_sparse_sm90_next_row);
+                if (t >= p.total) {
+                    slot[3 * qb] = -1; /* releases the consumers: no more rows */
                     mbar_arrive(bar.tile_full(qb));
+                    sm90_queue_leave(&attn_sparse_sm90_next_row, &attn_sparse_sm90_blocks_done);
                     break;
                 }
                 const int r = p.order ? __ldg(p.order + t) : t;
@@ -86,7 +88,9 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
                 const int h = hb % p.H, b = hb / p.H, hk = h / (p.H / p.Hkv);
                 const int c0 = __ldg(p.row_ptr + r), c1 = __ldg(p.row_ptr + r + 1);
                 const uint32_t sQ = base + qb * C::Q_BYTES;
-                slot[qb] = r;
+                slot[3 * qb] = r;
+                slot[3 * qb + 1] = c0;
+                slot[3 * qb + 2] = c1 - c0;
                 mbar_arrive(bar.tile_full(qb));
                 mbar_expect_tx(bar.q_full(qb), C::Q_BYTES);
 #pragma unroll
@@ -115,7 +119,6 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
         const int warp = tid >> 5, lane = tid & 31;
         const int g = lane >> 2, t = lane & 3;
         const float sl2 = p.scale_log2;
-        const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
         const uint32_t v_lbo = BN * 128, v_sbo = 1024; /* N-major V: next 64 columns, next 8 keys */
 
         float o[DV / 2];
@@ -125,83 +128,24 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
         for (int it = 0;; it++) {
             const int qb = it & 1;
             mbar_wait(bar.tile_full(qb), (uint32_t)((it >> 1) & 1));
-            const int r = slot[qb];
+            const int r = slot[3 * qb];
             if (r < 0) break;
             mbar_wait(bar.q_full(qb), (uint32_t)((it >> 1) & 1));
             const int hb = r / p.n_tiles, m = r - hb * p.n_tiles;
-            const int c0 = __ldg(p.row_ptr + r), n = __ldg(p.row_ptr + r + 1) - c0;
+            const int c0 = slot[3 * qb + 1], n = slot[3 * qb + 2];
             const int m0 = m * BM;
             const int wg_row0 = m0 + cw * 64;
             const int row_a = wg_row0 + warp * 16 + g, row_b = row_a + 8;
             const uint32_t sQ = base + qb * C::Q_BYTES;
-            auto stage = [&](int j) { return (kv + j) % ST; };
-            auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
 #pragma unroll
             for (int i = 0; i < DV / 2; i++) o[i] = 0.f;
             float m_i[2] = {-INFINITY, -INFINITY}, l_i[2] = {0.f, 0.f};
-
-            auto issue_s = [&](int st) { sm90_issue_qk<T, D, BM, BN>(s, sQ, cw, sK + st * C::K_BYTES); };
-            auto issue_pv = [&](int st) { sm90_issue_pv<T, DV, BN>(o, pf, sV + st * C::V_BYTES, v_lbo, v_sbo); };
-            auto mask = [&](int key0) { sm90_mask<BN>(s, key0, S, p.causal, wg_row0, row_a, row_b, t); };
-            auto release = [&](uint32_t b) {
-                if (lane == 0) mbar_arrive(b);
-            };
-            /* the ping-pong turn (NWG = 2): wait for it, pass it on unless this is the last issue */
-            auto take_turn = [&]() {
-                if constexpr (NWG > 1) named_sync(sched_bar, 128 * NWG);
-            };
-            auto pass_turn = [&](int j) {
-                if constexpr (NWG > 1)
-                    if (!(cw == NWG - 1 && j == n - 1)) named_arrive(next_bar, 128 * NWG);
-            };
-
-            if (n > 0) {
-                if constexpr (NWG > 1)
-                    if (cw == NWG - 1) named_arrive(1, 128 * NWG); /* warpgroup 0 issues first */
-                int key0 = __ldg(p.col_idx + c0) * BN;
-                {
-                    const int st = stage(0);
-                    mbar_wait(bar.full_k(st), phase(0));
-                    take_turn();
-                    issue_s(st);
-                    pass_turn(0);
-                    wg_wait<0>();
-                    fence_regs(s);
-                    release(bar.empty_k(st));
-                    mask(key0);
-                    float alpha[2];
-                    sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
-                    sm90_pack_p<T, BN>(s, pf);
-                }
-                for (int j = 1; j < n; j++) {
-                    key0 = __ldg(p.col_idx + c0 + j) * BN;
-                    const int st = stage(j), sp = stage(j - 1);
-                    mbar_wait(bar.full_k(st), phase(j));
-                    mbar_wait(bar.full_v(sp), phase(j - 1));
-                    take_turn();
-                    issue_s(st);
-                    issue_pv(sp);
-                    pass_turn(j);
-                    wg_wait<1>();
-                    fence_regs(s);
-                    release(bar.empty_k(st));
-                    mask(key0);
-                    float alpha[2];
-                    sm90_softmax<BN>(s, m_i, l_i, sl2, alpha);
-                    wg_wait<0>();
-                    fence_regs(o);
-                    release(bar.empty_v(sp));
-                    sm90_rescale<DV>(o, alpha);
-                    sm90_pack_p<T, BN>(s, pf);
-                }
-                {
-                    const int st = stage(n - 1);
-                    mbar_wait(bar.full_v(st), phase(n - 1));
-                    issue_pv(st);
-                    wg_wait<0>();
-                    fence_regs(o);
-                    release(bar.empty_v(st));
-                }
+            if (n > 0) { /* (every warpgroup of the block sees the same n: the turns stay paired) */
+                int key0 = 0;
+                auto next = [&](int j) { key0 = __ldg(p.col_idx + c0 + j) * BN; };
+                auto mask = [&](int) { sm90_mask<BN>(s, key0, S, p.causal, wg_row0, row_a, row_b, t); };
+                sm90_walk_tiles<T, C, NWG>(bar, kv, n, n, sQ, sK, sV, v_lbo, v_sbo, cw, lane, sl2, o, s, pf, m_i,
+                                           l_i, next, mask);
                 kv += n;
             }
 
@@ -209,8 +153,10 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             float inv[2];
             sm90_row_sums(l_i, inv);
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
+            unsigned char *stg = gbase + qb * C::Q_BYTES;
+            sm90_stage_o<T, DV, BM>(o, inv, stg, cw, warp, g, t);
             T *gO = static_cast<T *>(p.o) + (size_t)hb * S * DV;
-            sm90_store_o<T, DV, BM>(o, inv, gbase + qb * C::Q_BYTES, gO, m0, S, cw, warp, lane);
+            sm90_store_o<T, DV, BM>(stg, gO, m0, S, cw, warp, lane);
             mbar_arrive(bar.q_empty(qb));
         }
     }

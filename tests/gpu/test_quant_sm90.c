@@ -50,20 +50,21 @@ typedef struct problem {
     attn_dtype dt;
     int B, H, Hkv, S, D, causal, s_pad, nblk, smooth;
     attn_init init;
-    void *q, *k, *v;                          /* host, dtype */
-    float *qf, *kf, *vf;                      /* the same as floats */
-    int8_t *q8, *k8;                          /* host */
-    float *qs, *ks, *km, *vs;                 /* host scales, K mean */
-    uint8_t *v8t;                             /* host */
-    void *dq, *dk, *dv, *dout;                /* device, dtype */
-    attn_quant_tensors t;                     /* device */
+    void *q, *k, *v;           /* host, dtype */
+    float *qf, *kf, *vf;       /* the same as floats */
+    int8_t *q8, *k8;           /* host */
+    float *qs, *ks, *km, *vs;  /* host scales, K mean */
+    uint8_t *v8t;              /* host */
+    void *dq, *dk, *dv, *dout; /* device, dtype */
+    attn_quant_tensors t;      /* device */
 } problem;
 
 #define CK(call)                                                                                   \
     do {                                                                                           \
         cudaError_t e_ = (call);                                                                   \
         if (e_ != cudaSuccess) {                                                                   \
-            printf("CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__, __LINE__, #call); \
+            printf("CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__, __LINE__,     \
+                   #call);                                                                         \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)
@@ -147,16 +148,18 @@ static void quantize(problem *P)
             const float sc = amax > 0.f ? amax / ATTN_QUANT_P_SCALE : 1.f;
             P->vs[(size_t)bh * D + d] = sc;
             for (int r = 0; r < S; r++)
-                P->v8t[((size_t)bh * D + d) * P->s_pad + r] = e4m3(P->vf[off + (size_t)r * D + d] / sc);
+                P->v8t[((size_t)bh * D + d) * P->s_pad + r] =
+                    e4m3(P->vf[off + (size_t)r * D + d] / sc);
         }
     }
 }
 
-static void problem_init(problem *P, attn_dtype dt, int B, int H, int Hkv, int S, int D, int causal, attn_init init,
-                         int smooth, uint64_t seed)
+static void problem_init(problem *P, attn_dtype dt, int B, int H, int Hkv, int S, int D, int causal,
+                         attn_init init, int smooth, uint64_t seed)
 {
     memset(P, 0, sizeof *P);
-    P->dt = dt, P->B = B, P->H = H, P->Hkv = Hkv, P->S = S, P->D = D, P->causal = causal, P->init = init;
+    P->dt = dt, P->B = B, P->H = H, P->Hkv = Hkv, P->S = S, P->D = D, P->causal = causal,
+    P->init = init;
     P->smooth = smooth;
     P->s_pad = (S + 15) / 16 * 16;
     P->nblk = (S + ATTN_QUANT_BLOCK - 1) / ATTN_QUANT_BLOCK;
@@ -167,7 +170,8 @@ static void problem_init(problem *P, attn_dtype dt, int B, int H, int Hkv, int S
     attn_fill_host(P->v, dt, nk, seed, ATTN_TENSOR_V, init, D);
     P->qf = xmalloc(nq * 4), P->kf = xmalloc(nk * 4), P->vf = xmalloc(nk * 4);
     for (size_t i = 0; i < nq; i++) P->qf[i] = attn_load(dt, P->q, i);
-    for (size_t i = 0; i < nk; i++) P->kf[i] = attn_load(dt, P->k, i), P->vf[i] = attn_load(dt, P->v, i);
+    for (size_t i = 0; i < nk; i++)
+        P->kf[i] = attn_load(dt, P->k, i), P->vf[i] = attn_load(dt, P->v, i);
     P->q8 = xmalloc(nq), P->k8 = xmalloc(nk);
     P->qs = xmalloc((size_t)B * H * P->nblk * 4), P->ks = xmalloc((size_t)B * Hkv * P->nblk * 4);
     P->km = xmalloc((size_t)B * Hkv * D * 4), P->vs = xmalloc((size_t)B * Hkv * D * 4);
@@ -185,10 +189,11 @@ static void problem_init(problem *P, attn_dtype dt, int B, int H, int Hkv, int S
 
 static void problem_free(problem *P)
 {
-    void *h[] = {P->q, P->k, P->v, P->qf, P->kf, P->vf, P->q8, P->k8, P->qs, P->ks, P->km, P->vs, P->v8t};
+    void *h[] = {P->q,  P->k,  P->v,  P->qf, P->kf, P->vf, P->q8,
+                 P->k8, P->qs, P->ks, P->km, P->vs, P->v8t};
     for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) free(h[i]);
-    void *d[] = {P->dq, P->dk, P->dv, P->dout, P->t.q8, P->t.k8, P->t.q_scale, P->t.k_scale, P->t.k_mean, P->t.v8t,
-                 P->t.v_scale};
+    void *d[] = {P->dq,        P->dk,        P->dv,       P->dout,  P->t.q8,     P->t.k8,
+                 P->t.q_scale, P->t.k_scale, P->t.k_mean, P->t.v8t, P->t.v_scale};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) CK(cudaFree(d[i]));
 }
 
@@ -196,36 +201,41 @@ static attn_quant_args args_of(const problem *P, const mode *m)
 {
     attn_quant_args a;
     memset(&a, 0, sizeof a);
-    a.dtype = P->dt, a.B = P->B, a.H = P->H, a.Hkv = P->Hkv, a.S = P->S, a.D = P->D, a.causal = P->causal;
+    a.dtype = P->dt, a.B = P->B, a.H = P->H, a.Hkv = P->Hkv, a.S = P->S, a.D = P->D,
+    a.causal = P->causal;
     a.q = P->dq, a.k = P->dk, a.v = P->dv, a.o = P->dout, a.t = P->t;
-    a.qk_int8 = m->qk_int8, a.pv_fp8 = m->pv_fp8, a.smooth = P->smooth, a.accum_two_level = m->two_level;
+    a.qk_int8 = m->qk_int8, a.pv_fp8 = m->pv_fp8, a.smooth = P->smooth,
+    a.accum_two_level = m->two_level;
     a.p_int8 = m->p_int8;
     a.stream = 0;
     return a;
 }
 
 /* The host model of one output row (b, h, r): the kernel's quantization and its tile-wise online
- * softmax (128-key tiles, the same running maxima), accumulated in double. */
+ * softmax (128-key tiles, the same running maxima, kept in the log2 domain, the same fp32
+ * expressions for the exponents), accumulated in double. */
 static void model_row(const problem *P, const mode *m, int b, int h, int r, double *out)
 {
     const int S = P->S, D = P->D, hk = h / (P->H / P->Hkv);
     const size_t qo = (((size_t)b * P->H + h) * S + r) * D, kh = ((size_t)b * P->Hkv + hk);
     const float sl2 = (float)(LOG2E / sqrt((double)D));
     const float qsc = P->qs[((size_t)b * P->H + h) * P->nblk + r / ATTN_QUANT_BLOCK];
+    const float bias = m->pv_fp8 ? 8.807354922057604f : 0.f,
+                top = m->pv_fp8 ? ATTN_QUANT_P_SCALE : 1.f;
     const int nk = P->causal ? r + 1 : S;
     double *o = xmalloc(D * sizeof(double)), *ot = xmalloc(D * sizeof(double));
     float s[ATTN_QUANT_BLOCK], m_run = -INFINITY;
     double l = 0;
     for (int j0 = 0; j0 < nk; j0 += ATTN_QUANT_BLOCK) {
         const int n = nk - j0 < ATTN_QUANT_BLOCK ? nk - j0 : ATTN_QUANT_BLOCK;
-        const float c = qsc * P->ks[kh * P->nblk + j0 / ATTN_QUANT_BLOCK];
+        const float c = m->qk_int8 ? qsc * P->ks[kh * P->nblk + j0 / ATTN_QUANT_BLOCK] * sl2 : sl2;
         float mx = -INFINITY;
         for (int i = 0; i < n; i++) {
             const size_t ko = (kh * S + j0 + i) * D;
             if (m->qk_int8) {
                 int acc = 0;
                 for (int d = 0; d < D; d++) acc += (int)P->q8[qo + d] * (int)P->k8[ko + d];
-                s[i] = (float)acc * c;
+                s[i] = (float)acc;
             } else {
                 double acc = 0;
                 for (int d = 0; d < D; d++) acc += (double)P->qf[qo + d] * P->kf[ko + d];
@@ -233,18 +243,19 @@ static void model_row(const problem *P, const mode *m, int b, int h, int r, doub
             }
             mx = fmaxf(mx, s[i]);
         }
-        const float m_new = fmaxf(m_run, mx), ms = m_new * sl2;
-        const double alpha = m_run == -INFINITY ? 0.0 : exp2f(m_run * sl2 - ms);
+        const float m_new = fmaxf(m_run, mx * c), ms = m_new - bias;
+        const double alpha = m_run == -INFINITY ? 0.0 : exp2f(m_run - m_new);
         memset(ot, 0, D * sizeof(double));
         double lt = 0;
         for (int i = 0; i < n; i++) {
-            float p = exp2f(fmaf(s[i], sl2, -ms));
+            float p = exp2f(fmaf(s[i], c, -ms)); /* top·P̃ */
             lt += p;
-            if (m->p_int8) p = rintf(p * 127.f) * (1.f / 127.f);
+            if (m->p_int8) p = rintf(p * (127.f / top)) * (top / 127.f);
             const int key = j0 + i;
             if (m->pv_fp8) {
-                const float pq = e4m3_table[e4m3(p * ATTN_QUANT_P_SCALE)];
-                for (int d = 0; d < D; d++) ot[d] += (double)pq * e4m3_table[P->v8t[(kh * D + d) * P->s_pad + key]];
+                const float pq = e4m3_table[e4m3(p)];
+                for (int d = 0; d < D; d++)
+                    ot[d] += (double)pq * e4m3_table[P->v8t[(kh * D + d) * P->s_pad + key]];
             } else {
                 const float pq = attn_round(P->dt, p);
                 for (int d = 0; d < D; d++) ot[d] += (double)pq * P->vf[(kh * S + key) * D + d];
@@ -254,10 +265,7 @@ static void model_row(const problem *P, const mode *m, int b, int h, int r, doub
         for (int d = 0; d < D; d++) o[d] = o[d] * alpha + ot[d];
         m_run = m_new;
     }
-    for (int d = 0; d < D; d++) {
-        const double w = m->pv_fp8 ? P->vs[kh * D + d] / (double)ATTN_QUANT_P_SCALE : 1.0;
-        out[d] = o[d] * w / l;
-    }
+    for (int d = 0; d < D; d++) out[d] = o[d] * (m->pv_fp8 ? P->vs[kh * D + d] : 1.0) / l;
     free(o);
     free(ot);
 }
@@ -270,8 +278,7 @@ static void exact_row(const problem *P, int b, int h, int r, double *out)
     double *sc = xmalloc(nk * sizeof(double)), mx = -INFINITY, l = 0;
     for (int k = 0; k < nk; k++) {
         double acc = 0;
-        for (int d = 0; d < D; d++)
-            acc += (double)P->qf[qo + d] * P->kf[(kh * S + k) * D + d];
+        for (int d = 0; d < D; d++) acc += (double)P->qf[qo + d] * P->kf[(kh * S + k) * D + d];
         sc[k] = acc / sqrt((double)D);
         if (sc[k] > mx) mx = sc[k];
     }
@@ -342,7 +349,8 @@ static float *run_kernel(problem *P, const mode *m)
 }
 
 /* The output rows checked, against the model (vs_model) and exact attention (vs_exact). */
-static void measure(const problem *P, const mode *m, const float *got, metrics *vs_model, metrics *vs_exact)
+static void measure(const problem *P, const mode *m, const float *got, metrics *vs_model,
+                    metrics *vs_exact)
 {
     memset(vs_model, 0, sizeof *vs_model);
     memset(vs_exact, 0, sizeof *vs_exact);
@@ -381,19 +389,23 @@ static void check_mode(problem *P, int mi)
 {
     const mode *m = &MODES[mi];
     const int S = P->S, D = P->D;
-    printf("launch %s S=%d D=%d causal=%d\n", m->name, S, D, P->causal); /* names a launch that hangs */
+    printf("launch %s S=%d D=%d causal=%d\n", m->name, S, D,
+           P->causal); /* names a launch that hangs */
     float *got = run_kernel(P, m);
     char what[256];
-    snprintf(what, sizeof what, "%s %s %s S=%d D=%d causal=%d B=%d H=%d Hkv=%d", m->name, attn_dtype_name(P->dt),
-             P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S, D, P->causal, P->B, P->H, P->Hkv);
+    snprintf(what, sizeof what, "%s %s %s S=%d D=%d causal=%d B=%d H=%d Hkv=%d", m->name,
+             attn_dtype_name(P->dt), P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S, D,
+             P->causal, P->B, P->H, P->Hkv);
     test_cond(what, got != NULL);
     if (!got) return;
     metrics M, E;
     measure(P, m, got, &M, &E);
-    printf("%-22s %s %-8s S=%-5d D=%-3d c=%d | model: rel L2 %.2e max %.2e (ref %.2e) nonfinite %ld | exact: "
-           "cos %.6f rel L2 %.2e rmse %.2e\n",
-           m->name, attn_dtype_name(P->dt), P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S, D, P->causal,
-           rel_l2(&M), M.max_abs, M.ref_max, M.nonfinite, cosine(&E), rel_l2(&E), rmse(&E));
+    printf(
+        "%-22s %s %-8s S=%-5d D=%-3d c=%d | model: rel L2 %.2e max %.2e (ref %.2e) nonfinite %ld | exact: "
+        "cos %.6f rel L2 %.2e rmse %.2e\n",
+        m->name, attn_dtype_name(P->dt), P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S,
+        D, P->causal, rel_l2(&M), M.max_abs, M.ref_max, M.nonfinite, cosine(&E), rel_l2(&E),
+        rmse(&E));
     fflush(stdout);
     test_cond(what, model_ok(&M, P->dt));
     if (P->init == ATTN_INIT_NORMAL && mi != P_INT8_MODE) test_cond(what, cosine(&E) >= 0.999);
@@ -408,8 +420,8 @@ static void check_mode(problem *P, int mi)
 }
 
 /* The modes listed (smoothed K), then the unsmoothed mode when asked. */
-static void check_shape(attn_dtype dt, int B, int H, int Hkv, int S, int D, int causal, attn_init init,
-                        const int *modes, int n, int unsmoothed)
+static void check_shape(attn_dtype dt, int B, int H, int Hkv, int S, int D, int causal,
+                        attn_init init, const int *modes, int n, int unsmoothed)
 {
     problem P;
     problem_init(&P, dt, B, H, Hkv, S, D, causal, init, 1, 1234 + S + D + causal);
@@ -430,7 +442,8 @@ static void correctness(int small)
             for (int causal = 0; causal < 2; causal++) {
                 const int S = small ? small_seqs[si] : seqs[si], D = dims[di];
                 const int B = S >= 4096 ? 1 : 2, H = S >= 4096 ? 2 : 4, Hkv = S >= 4096 ? 1 : 2;
-                check_shape(ATTN_BF16, B, H, Hkv, S, D, causal, ATTN_INIT_NORMAL, smoothed, small ? 4 : 6, !small);
+                check_shape(ATTN_BF16, B, H, Hkv, S, D, causal, ATTN_INIT_NORMAL, smoothed,
+                            small ? 4 : 6, !small);
                 if (small) continue;
                 check_shape(ATTN_FP16, B, H, Hkv, S, D, causal, ATTN_INIT_NORMAL, fp16, 2, 0);
                 check_shape(ATTN_BF16, B, H, Hkv, S, D, causal, ATTN_INIT_OUTLIERS, outl, 2, 1);
@@ -476,8 +489,8 @@ static int launch_fused(void *ctx)
 {
     const fused_ctx *c = ctx;
     const problem *P = c->P;
-    return attn_fused_sm90_launch(P->dt, P->D, c->nwg, P->B, P->H, P->Hkv, P->S, P->causal, P->dq, P->dk, P->dv,
-                                  P->dout, NULL, 0);
+    return attn_fused_sm90_launch(P->dt, P->D, c->nwg, P->B, P->H, P->Hkv, P->S, P->causal, P->dq,
+                                  P->dk, P->dv, P->dout, NULL, 0);
 }
 
 /* A problem for timing only, built fast at S up to 32k: the dtype inputs by the GPU generator,
@@ -486,14 +499,18 @@ static int launch_fused(void *ctx)
 static void bench_problem_init(problem *P, int B, int H, int S, int D, int causal)
 {
     memset(P, 0, sizeof *P);
-    P->dt = ATTN_BF16, P->B = B, P->H = P->Hkv = H, P->S = S, P->D = D, P->causal = causal, P->smooth = 1;
+    P->dt = ATTN_BF16, P->B = B, P->H = P->Hkv = H, P->S = S, P->D = D, P->causal = causal,
+    P->smooth = 1;
     P->s_pad = (S + 15) / 16 * 16;
     P->nblk = (S + ATTN_QUANT_BLOCK - 1) / ATTN_QUANT_BLOCK;
-    const size_t n = (size_t)B * H * S * D, nv = (size_t)B * H * D * P->s_pad, nb = (size_t)B * H * P->nblk;
+    const size_t n = (size_t)B * H * S * D, nv = (size_t)B * H * D * P->s_pad,
+                 nb = (size_t)B * H * P->nblk;
     void **d[] = {&P->dq, &P->dk, &P->dv, &P->dout};
     for (int i = 0; i < 4; i++) CK(cudaMalloc(d[i], n * 2));
-    if (attn_fill_device(P->dq, ATTN_BF16, n, 5, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, D, 0) != ATTN_OK ||
-        attn_fill_device(P->dk, ATTN_BF16, n, 5, ATTN_TENSOR_K, ATTN_INIT_NORMAL, D, 0) != ATTN_OK ||
+    if (attn_fill_device(P->dq, ATTN_BF16, n, 5, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, D, 0) !=
+            ATTN_OK ||
+        attn_fill_device(P->dk, ATTN_BF16, n, 5, ATTN_TENSOR_K, ATTN_INIT_NORMAL, D, 0) !=
+            ATTN_OK ||
         attn_fill_device(P->dv, ATTN_BF16, n, 5, ATTN_TENSOR_V, ATTN_INIT_NORMAL, D, 0) != ATTN_OK)
         exit(1);
     uint8_t *h = xmalloc(nv > n ? nv : n);
@@ -527,7 +544,8 @@ static void bench(void)
     const size_t flush_bytes = 256u << 20;
     void *flush;
     CK(cudaMalloc(&flush, flush_bytes));
-    printf("bench: kernel only, bf16, H·D = 2048, B·S = 32768, dense-equivalent TOPS (÷2 causal), median of 9\n");
+    printf(
+        "bench: kernel only, bf16, H·D = 2048, B·S = 32768, dense-equivalent TOPS (÷2 causal), median of 9\n");
     for (int di = 0; di < 2; di++)
         for (int si = 0; si < 3; si++)
             for (int causal = 0; causal < 2; causal++) {
@@ -539,12 +557,13 @@ static void bench(void)
                 double tf = -1;
                 if (attn_fused_sm90_setup(ATTN_BF16, D, fc.nwg) == ATTN_OK)
                     tf = time_ms(launch_fused, &fc, flush, flush_bytes, 9);
-                printf("S=%-5d D=%-3d causal=%d B=%d H=%d | fused bf16 %.3f ms %.1f TFLOP/s", S, D, causal, B, H, tf,
-                       flops / tf * 1e-9);
+                printf("S=%-5d D=%-3d causal=%d B=%d H=%d | fused bf16 %.3f ms %.1f TFLOP/s", S, D,
+                       causal, B, H, tf, flops / tf * 1e-9);
                 for (size_t k = 0; k < sizeof bench_modes / sizeof bench_modes[0]; k++) {
                     attn_quant_args a = args_of(&P, &MODES[bench_modes[k]]);
                     double tq = -1;
-                    if (attn_quant_sm90_setup(&a) == ATTN_OK) tq = time_ms(launch_quant, &a, flush, flush_bytes, 9);
+                    if (attn_quant_sm90_setup(&a) == ATTN_OK)
+                        tq = time_ms(launch_quant, &a, flush, flush_bytes, 9);
                     printf(" | %s %.3f ms %.1f", MODES[bench_modes[k]].name, tq, flops / tq * 1e-9);
                 }
                 printf("\n");
