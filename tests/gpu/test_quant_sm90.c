@@ -165,9 +165,9 @@ static void problem_init(problem *P, attn_dtype dt, int B, int H, int Hkv, int S
     P->nblk = (S + ATTN_QUANT_BLOCK - 1) / ATTN_QUANT_BLOCK;
     const size_t nq = (size_t)B * H * S * D, nk = (size_t)B * Hkv * S * D, es = attn_dtype_size(dt);
     P->q = xmalloc(nq * es), P->k = xmalloc(nk * es), P->v = xmalloc(nk * es);
-    attn_fill_host(P->q, dt, nq, seed, ATTN_TENSOR_Q, init, D);
-    attn_fill_host(P->k, dt, nk, seed, ATTN_TENSOR_K, init, D);
-    attn_fill_host(P->v, dt, nk, seed, ATTN_TENSOR_V, init, D);
+    attn_fill_host(P->q, dt, nq, seed, ATTN_TENSOR_Q, init, D, S);
+    attn_fill_host(P->k, dt, nk, seed, ATTN_TENSOR_K, init, D, S);
+    attn_fill_host(P->v, dt, nk, seed, ATTN_TENSOR_V, init, D, S);
     P->qf = xmalloc(nq * 4), P->kf = xmalloc(nk * 4), P->vf = xmalloc(nk * 4);
     for (size_t i = 0; i < nq; i++) P->qf[i] = attn_load(dt, P->q, i);
     for (size_t i = 0; i < nk; i++)
@@ -507,11 +507,12 @@ static void bench_problem_init(problem *P, int B, int H, int S, int D, int causa
                  nb = (size_t)B * H * P->nblk;
     void **d[] = {&P->dq, &P->dk, &P->dv, &P->dout};
     for (int i = 0; i < 4; i++) CK(cudaMalloc(d[i], n * 2));
-    if (attn_fill_device(P->dq, ATTN_BF16, n, 5, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, D, 0) !=
+    if (attn_fill_device(P->dq, ATTN_BF16, n, 5, ATTN_TENSOR_Q, ATTN_INIT_NORMAL, D, S, 0) !=
             ATTN_OK ||
-        attn_fill_device(P->dk, ATTN_BF16, n, 5, ATTN_TENSOR_K, ATTN_INIT_NORMAL, D, 0) !=
+        attn_fill_device(P->dk, ATTN_BF16, n, 5, ATTN_TENSOR_K, ATTN_INIT_NORMAL, D, S, 0) !=
             ATTN_OK ||
-        attn_fill_device(P->dv, ATTN_BF16, n, 5, ATTN_TENSOR_V, ATTN_INIT_NORMAL, D, 0) != ATTN_OK)
+        attn_fill_device(P->dv, ATTN_BF16, n, 5, ATTN_TENSOR_V, ATTN_INIT_NORMAL, D, S, 0) !=
+            ATTN_OK)
         exit(1);
     uint8_t *h = xmalloc(nv > n ? nv : n);
     uint64_t x = 88172645463325252ull;
