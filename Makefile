@@ -31,7 +31,7 @@ override CFLAGS += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE
 NVFLAGS  ?= -O3 -lineinfo
 NVFLAGS  += -std=c++17 $(GPU_ARCH) -Xcompiler -Wall -Xcompiler -Werror -Xptxas -warn-spills
 LDFLAGS  := -L$(CUDA)/lib64 -Wl,--disable-new-dtags,-rpath,$(CUDA)/lib64
-LDLIBS   := -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
+LDLIBS   := -lcublasLt -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
 
 LIB_C   := $(wildcard harness/*/*.c) $(wildcard variants/*.c)
 LIB_CU  := $(wildcard harness/*/*.cu) $(wildcard kernels/*.cu)

@@ -18,6 +18,11 @@ extern "C" {
 int attn_fill_device(void *dst, attn_dtype t, size_t n, uint64_t seed, int tensor, attn_init init,
                      int head_dim, int seq, cudaStream_t stream);
 
+/* Fills n bytes with the seeded normal inputs (tensor id as above) as 8-bit GEMM operands: INT8
+ * rint(32·x) clamped to ±127 when int8, else FP8 e4m3 codes of x (kernels/quant.h's rounding). */
+int attn_fill_device_8bit(void *dst, int int8, size_t n, uint64_t seed, int tensor,
+                          cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -97,6 +97,37 @@ __device__ __forceinline__ void load_tile(T *dst, const T *src, int row0, int S,
     }
 }
 
+/* The 8-bit additions (kernels/quant.cu). The m16n8k32 INT8 product, c += a·b in s32: a 16×32 row
+ * fragment (4 registers of 4 bytes), b a 32×8 column fragment (2 registers), the fragments that
+ * ldsm_x4 gives from row-major byte tiles read as b16 (a row of 16 bytes is 8 b16 columns). */
+__device__ __forceinline__ void mma_s8(int c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* cp.async of an R × W-byte tile into shared memory rows of W + 16 bytes (the 16-byte pad puts
+ * the 8 rows an ldmatrix reads on 8 distinct 16-byte bank groups, for W = 64 and 128 alike):
+ * row r from src + r·pitch. Chunks of rows >= rows_ok or at byte columns >= cols_ok zero-fill. */
+template <int R, int W, int NT>
+__device__ __forceinline__ void load_tile_padded(uint8_t *dst, const uint8_t *src, size_t pitch,
+                                                 int rows_ok, int cols_ok, int tid)
+{
+    constexpr int CH = W / 16;
+    constexpr int STEP = NT / CH;
+    static_assert((R * CH) % NT == 0, "tile does not divide among threads");
+    const int r0 = tid / CH, c = tid % CH;
+#pragma unroll
+    for (int k = 0; k < R / STEP; k++) {
+        const int r = r0 + k * STEP;
+        const bool ok = r < rows_ok && c * 16 < cols_ok;
+        cp_async16(attn_smem_u32(dst + r * (W + 16) + c * 16), ok ? src + r * pitch + c * 16 : src,
+                   ok ? 16 : 0);
+    }
+}
+
 } // namespace
 
 #endif

@@ -10,6 +10,7 @@
 #define ATTN_KERNELS_QUANT_H
 
 #include <cuda_runtime.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "core/problem.h"
@@ -51,6 +52,121 @@ typedef struct attn_quant_args {
 int attn_quant_sm90_available(void);
 int attn_quant_sm90_setup(const attn_quant_args *a);
 int attn_quant_sm90_launch(const attn_quant_args *a);
+
+/* ---- appended for kernels/quant.cu and variants/quant.c (the quantization stage, the portable
+ * kernel, and the rounding both sides share) ---- */
+
+/* The roundings of the quantization, the same code on the host (the CPU implementation) and the
+ * device (the stage and the portable kernel), so both give the same bits:
+ *  - INT8: q = rint(x / scale) (round to nearest, ties to even), clamped to ±127 (saturating);
+ *    scale = max|x| / 127 in fp32, 1 when the block is 0. The division is IEEE (nvcc's default
+ *    -prec-div), so host and device agree exactly.
+ *  - e4m3 (FP8, OCP "fn": bias 7, max 448, subnormal step 2^-9): nearest even, saturating at ±448
+ *    (cvt.rn.satfinite's rounding), written out by hand so that sm_80 and the host have it too.
+ *  - the FP8 tensor core's accumulator, modelled as fp22 (1 sign, 8 exponent, 13 mantissa bits,
+ *    truncated), applied after every 32 keys of P·V (one k32 step of the FP8 MMA): SageAttention2
+ *    and DeepSeek-V3 measured Hopper's FP8 MMA to keep about that many bits. */
+#ifdef __CUDACC__
+#define ATTN_QUANT_HD __host__ __device__ __forceinline__
+#else
+#define ATTN_QUANT_HD static inline
+#endif
+#define ATTN_QUANT_E4M3_MIN_NORMAL 0.015625f /* 2^-6 */
+
+ATTN_QUANT_HD uint32_t attn_quant_f2u(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = x;
+    return v.u;
+}
+ATTN_QUANT_HD float attn_quant_u2f(uint32_t x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.u = x;
+    return v.f;
+}
+
+/* x rounded to the nearest e4m3 value (ties to even), saturating at ±448. */
+ATTN_QUANT_HD float attn_e4m3_round(float x)
+{
+    const float a = fabsf(x);
+    float r;
+    if (a >= 448.0f) r = 448.0f;
+    else if (a < ATTN_QUANT_E4M3_MIN_NORMAL) r = rintf(a * 512.0f) * (1.0f / 512.0f);
+    else {
+        uint32_t u = attn_quant_f2u(a); /* 23 mantissa bits to 3: drop 20, nearest even */
+        u += 0x7ffffu + ((u >> 20) & 1u);
+        r = attn_quant_u2f(u & 0xfff00000u);
+    }
+    return x < 0.0f ? -r : r;
+}
+
+/* The e4m3 code of a value attn_e4m3_round returned. */
+ATTN_QUANT_HD uint8_t attn_e4m3_code(float r)
+{
+    const uint8_t sign = r < 0.0f ? 0x80 : 0;
+    const float a = fabsf(r);
+    if (a < ATTN_QUANT_E4M3_MIN_NORMAL) return (uint8_t)(sign | (uint8_t)(a * 512.0f));
+    const uint32_t u = attn_quant_f2u(a);
+    return (uint8_t)(sign | (((u >> 23) - 120u) << 3) | ((u >> 20) & 7u));
+}
+
+/* The value of an e4m3 code (no NaN code is ever written). */
+ATTN_QUANT_HD float attn_e4m3_value(uint8_t c)
+{
+    const int e = (c >> 3) & 15, m = c & 7;
+    const float a = e ? attn_quant_u2f((uint32_t)(e + 120) << 23 | (uint32_t)m << 20)
+                      : (float)m * (1.0f / 512.0f);
+    return c & 0x80 ? -a : a;
+}
+
+/* x to INT8 under scale: rint(x / scale), clamped to ±127. */
+ATTN_QUANT_HD int8_t attn_int8_quant(float x, float scale)
+{
+    const float q = rintf(x / scale);
+    return (int8_t)(q > 127.0f ? 127 : q < -127.0f ? -127 : (int)q);
+}
+
+/* The scale of a block or channel whose largest magnitude is amax, for the grid's top value. */
+ATTN_QUANT_HD float attn_quant_scale(float amax, float top) { return amax > 0.0f ? amax / top : 1.0f; }
+
+/* x truncated to fp22 (13 mantissa bits): the FP8 MMA accumulator's model. */
+ATTN_QUANT_HD float attn_fp22(float x) { return attn_quant_u2f(attn_quant_f2u(x) & 0xfffffc00u); }
+
+/* P̃ ∈ [0, 1] as the P·V operand: on the INT8 grid first when p_int8 (the control), then × 448
+ * to e4m3 — the value the FP8 MMA multiplies (448 too large: O is divided by 448 at the end). */
+ATTN_QUANT_HD float attn_quant_p(float p, int p_int8)
+{
+    if (p_int8) p = rintf(p * 127.0f) * (1.0f / 127.0f);
+    return attn_e4m3_round(p * ATTN_QUANT_P_SCALE);
+}
+
+/* The workspace of the stage and the kernels: the quantized copies (attn_quant_tensors) and the
+ * stage's per-block partial results (K sums in fp64, V maxima), 256-byte aligned pieces. */
+size_t attn_quant_workspace_bytes(int B, int H, int Hkv, int S, int D);
+/* The pieces of a workspace of attn_quant_workspace_bytes bytes at base. */
+void attn_quant_tensors_layout(void *base, int B, int H, int Hkv, int S, int D,
+                               attn_quant_tensors *t);
+/* S_pad of attn_quant_tensors (S rounded up to 16). */
+int attn_quant_s_pad(int S);
+
+/* The quantization stage (kernels/quant.cu), enqueued on a->stream: from a->q, a->k, a->v into
+ * a->t what the modes need (Q, K to INT8 when qk_int8, K smoothed when smooth; V to e4m3 Vᵀ when
+ * pv_fp8). Up to five launches: K sums and V maxima per 128-row block, their fold into k_mean and
+ * v_scale, Q rows, K rows, Vᵀ. workspace: the base attn_quant_tensors_layout split. */
+int attn_quant_stage_launch(const attn_quant_args *a, void *workspace);
+int attn_quant_stage_launches(const attn_quant_args *a); /* how many kernels it launches */
+
+/* The portable attention kernel (kernels/quant.cu, mma.sync, sm_80+): setup once outside timing
+ * (ATTN_SKIP: no kernel for the dtype/D, or too little shared memory), then launch. */
+int attn_quant_mma_setup(const attn_quant_args *a);
+int attn_quant_mma_launch(const attn_quant_args *a);
 
 #ifdef __cplusplus
 }

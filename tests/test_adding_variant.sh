@@ -51,7 +51,7 @@ check "registry.c compiles" $CC $CFLAGS $inc -c -o "$tmp/r.o" "$tmp/registry.c"
 check "links against the harness as built" \
     $CC $CFLAGS -L"$CUDA/lib64" -Wl,--disable-new-dtags,-rpath,"$CUDA/lib64" -o "$tmp/attnbench" \
     "$BUILD/harness/main.o" "$tmp/v.o" "$tmp/k.o" "$tmp/r.o" "$BUILD/libattn.a" \
-    -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
+    -lcublasLt -lcublas -lcupti -lcudart -lsqlite3 -lstdc++ -lm -lpthread -ldl
 check "attnbench list names $name" sh -c "'$tmp/attnbench' list | grep -q '^ *$name '"
 check "attnbench run --backend cpu runs $name and every point passes its check" sh -c "
     '$tmp/attnbench' run --backend cpu --variants '$name' --seq 1,127 --heads 4 --kv-heads 2 \

@@ -11,6 +11,7 @@ extern const attn_variant attn_variant_cudnn;
 extern const attn_variant attn_variant_lowrank;
 extern const attn_variant attn_variant_nystrom;
 extern const attn_variant attn_variant_sparse;
+extern const attn_variant attn_variant_quant;
 
 const attn_variant *const attn_variants[] = {
     &attn_variant_naive,
@@ -20,6 +21,7 @@ const attn_variant *const attn_variants[] = {
     &attn_variant_lowrank,
     &attn_variant_nystrom,
     &attn_variant_sparse,
+    &attn_variant_quant,
     NULL,
 };
 

@@ -157,7 +157,7 @@ float attn_round(attn_dtype t, float x)
     }
 }
 
-static const char *const init_names[] = {"normal", "outliers", "structured"};
+static const char *const init_names[] = {"normal", "outliers", "fa3", "structured"};
 _Static_assert(ATTN_INIT_STRUCTURED == ATTN_RNG_INIT_STRUCTURED, "rng.h's structured init number");
 
 const char *attn_init_name(attn_init i) { return init_names[i]; }

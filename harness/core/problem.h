@@ -85,13 +85,15 @@ float attn_round(attn_dtype t, float x);
 
 /* Input distributions. NORMAL: standard normal. OUTLIERS: standard normal, with one element in
  * 64 of K scaled by 10 and 1 in 64 of Q channels (fixed per head dim index) scaled by 4 — the
- * peaked, outlier-heavy attention that real models show. STRUCTURED: attention concentrated as in
- * trained models — local decay, clustered keys and a few heavy "sink" keys (attn_rng_structured
- * in core/rng.h has the recipe); V standard normal. */
+ * peaked, outlier-heavy attention that real models show. FA3: FlashAttention-3's FP8 outlier test —
+ * standard normal, with one element in 1000 of Q, K and V scaled by 10 (drawn from N(0, 100)).
+ * STRUCTURED: attention concentrated as in trained models — local decay, clustered keys and a few
+ * heavy "sink" keys (attn_rng_structured in core/rng.h has the recipe); V standard normal. */
 typedef enum attn_init {
     ATTN_INIT_NORMAL = 0,
     ATTN_INIT_OUTLIERS = 1,
-    ATTN_INIT_STRUCTURED = 2,
+    ATTN_INIT_FA3 = 2,
+    ATTN_INIT_STRUCTURED = 3,
 } attn_init;
 const char *attn_init_name(attn_init i);
 int attn_init_parse(const char *s, attn_init *out);

@@ -26,7 +26,7 @@ ATTN_HD uint64_t attn_mix64(uint64_t x)
 }
 
 /* Standard-normal-like value for element i of tensor `tensor` under `seed`; `outliers` selects the
- * outlier pattern (see attn_init in problem.h). */
+ * outlier pattern: 0 none, 1 ATTN_INIT_OUTLIERS's, 2 ATTN_INIT_FA3's (see attn_init in problem.h). */
 ATTN_HD float attn_rng_value(uint64_t seed, int tensor, uint64_t i, int outliers, int head_dim)
 {
     uint64_t base = attn_mix64(seed ^ ((uint64_t)(tensor + 1) << 56));
@@ -41,7 +41,9 @@ ATTN_HD float attn_rng_value(uint64_t seed, int tensor, uint64_t i, int outliers
      * {0..65535} is (65536²−1)/12; sum of 8 → scale 1/(2·sqrt(8·(65536²−1)/12)). */
     int32_t centred = 2 * sum - 8 * 65535;
     float x = (float)centred * 9.3440618e-06f; /* 1/(2·65536·sqrt(8/12)) */
-    if (outliers) {
+    if (outliers == 2) { /* FA3: one element in 1000 of every tensor ×10, i.e. from N(0, 100) */
+        if (attn_mix64(a ^ b) % 1000 == 0) x *= 10.0f;
+    } else if (outliers) {
         if (tensor == 1 && (a >> 58) == 0)                 /* K: 1 element in 64, ×10 */
             x *= 10.0f;
         if (tensor == 0 && (int)(i % (uint64_t)head_dim) % 64 == 5) /* Q: channel 5 of each 64, ×4 */
@@ -94,13 +96,14 @@ ATTN_HD float attn_rng_structured(uint64_t seed, int tensor, uint64_t i, int hea
 }
 
 /* attn_init's ATTN_INIT_STRUCTURED (problem.h), which this header cannot include. */
-#define ATTN_RNG_INIT_STRUCTURED 2
+#define ATTN_RNG_INIT_STRUCTURED 3
 
-/* Element i of the seeded inputs under init (attn_init: 0 normal, 1 outliers, structured). */
+/* Element i of the seeded inputs under init (attn_init: 0 normal, 1 outliers, 2 fa3 — the
+ * outlier patterns of attn_rng_value —, 3 structured). */
 ATTN_HD float attn_rng_input(uint64_t seed, int tensor, uint64_t i, int init, int head_dim, int seq)
 {
     return init == ATTN_RNG_INIT_STRUCTURED ? attn_rng_structured(seed, tensor, i, head_dim, seq)
-                                            : attn_rng_value(seed, tensor, i, init == 1, head_dim);
+                                            : attn_rng_value(seed, tensor, i, init, head_dim);
 }
 
 #endif

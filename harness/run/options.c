@@ -132,7 +132,7 @@ static int set_seed(void *field, const char *v)
 static int set_init(void *field, const char *v)
 {
     if (attn_init_parse(v, field))
-        return cli_error("run", "unknown --init '%s' (normal, outliers or structured)", cli_clip(v));
+        return cli_error("run", "unknown --init '%s' (normal, outliers, fa3 or structured)", cli_clip(v));
     return 0;
 }
 
@@ -319,7 +319,7 @@ static const cli_option run_option_table[] = {
      offsetof(run_options, tag)},
     {"--seed", "N", "input seed (default 1); same seed, same inputs for every variant", set_seed,
      offsetof(run_options, seed)},
-    {"--init", "I", "input distribution: normal (default), outliers, or structured (local decay, clustered keys, sink keys: attention concentrated as in trained models)", set_init,
+    {"--init", "I", "input distribution: normal (default), outliers, fa3 (0.1 % of Q, K, V from N(0, 100)), or structured (local decay, clustered keys, sink keys: attention concentrated as in trained models)", set_init,
      offsetof(run_options, init)},
     {"--cache", "MODE", "cold (default: L2 flushed before each sample) or hot", set_cache,
      offsetof(run_options, measure.cold)},

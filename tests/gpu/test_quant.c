@@ -1,0 +1,137 @@
+/* test_quant.c (GPU) — the `quant` variant through the real pipeline (make test-gpu; needs a GPU):
+ * the GPU output (quantization stage + attention kernel) against its CPU implementation (the same
+ * quantization, bit for bit, and the kernels' rounding points) at S = 1, 127, 1000, 4096, D = 64
+ * and 128, fp16 and bf16, causal and not, H_kv < H, on the mma path and (on sm_90) the wgmma
+ * path; outlier and FA3-outlier inputs at S = 1000, 4096; each ablation mode at S = 1000. A point may
+ * fail only an accuracy bound against exact attention (the quantization's own error, reported),
+ * never the tolerance against its CPU implementation. The stage's kernels are separate records.
+ *   --small  a few small shapes only (for compute-sanitizer --target-processes all)
+ *   --bench  quant vs fused, both path=mma, bf16 B=2 H=16 S=8192 D=128: summary and stages */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "approx.h"
+#include "gpu_test.h"
+#include "test.h"
+
+static const char *RUN_FAST = " --max-time 0.01 --min-samples 3 --quiet";
+
+/* Prints a query's rows, columns separated by two spaces. */
+static void print_query(const char *db_path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            for (int i = 0; i < sqlite3_column_count(st); i++)
+                printf("%s%s", i ? "  " : "", (const char *)sqlite3_column_text(st, i));
+            printf("\n");
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
+/* Points that failed other than by a bound against exact attention, or errored: none. */
+static void check_db(const char *db, const char *what)
+{
+    char msg[256];
+    const long long bad = approx_points_where(
+        db, "status = 'error' OR (status = 'failed' AND reason NOT LIKE '%variant''s bound%')");
+    snprintf(msg, sizeof msg,
+             "%s: every point within the tolerance of its CPU implementation (%lld not)", what,
+             bad);
+    test_cond(msg, bad == 0);
+    print_query(db,
+                "SELECT seq, head_dim, causal, dtype, kv_heads, params, status, reason FROM points"
+                " WHERE status != 'ok' LIMIT 20");
+    fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
+}
+
+/* One run of init's inputs over `shape` (attnbench run flags) on the paths. */
+static void pass(const char *init, const char *shape, const char *paths)
+{
+    char db[512];
+    snprintf(db, sizeof db, "%s/quant-%s.db", fx_dir, init);
+    const int rc = fx_sh("'%s' run --db %s --variants quant %s --heads 4 --batch 1 --causal 0,1 "
+                         "--init %s --param path=%s%s",
+                         fx_bin, db, shape, init, paths, RUN_FAST);
+    char what[200];
+    snprintf(what, sizeof what,
+             "quant, %s inputs: the run ends (exit 0 or 1 for bound failures, got %d)", init, rc);
+    test_cond(what, rc == 0 || rc == 1);
+    snprintf(what, sizeof what, "quant, %s inputs", init);
+    check_db(db, what);
+    if (strcmp(init, "normal") == 0)
+        test_cond("quant, normal inputs: every point within the bounds too",
+                  approx_points_where(db, "status != 'ok'") == 0);
+    test_cond("quant: the stage's kernels and the attention kernel are separate records",
+              fx_query_int(db, "SELECT count(DISTINCT kernel) FROM stages") >= 5 ||
+                  fx_query_int(db, "SELECT count(*) FROM stages") == 0);
+}
+
+static void modes_pass(const char *paths)
+{
+    static const char *modes[] = {"qk=bf16",  "pv=bf16",      "qk=bf16,pv=bf16",
+                                  "smooth=0", "accum=single", "p=int8"};
+    char db[512];
+    snprintf(db, sizeof db, "%s/quant-modes.db", fx_dir);
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        char params[128], *c;
+        snprintf(params, sizeof params, "%s", modes[i]);
+        /* "a=x,b=y" as repeated --param flags */
+        char flags[256] = "";
+        for (char *tok = strtok_r(params, ",", &c); tok; tok = strtok_r(NULL, ",", &c))
+            snprintf(flags + strlen(flags), sizeof flags - strlen(flags), " --param %s", tok);
+        fx_sh("'%s' run --db %s --variants quant --seq 1000 --heads 4 --kv-heads 2 --batch 1"
+              " --head-dim 64,128 --dtype bf16 --causal 0,1 --param path=%s%s%s",
+              fx_bin, db, paths, flags, RUN_FAST);
+    }
+    check_db(db, "quant, every ablation mode");
+    test_cond("quant modes: all ran", approx_points_where(db, "1") >= 6 * 4);
+}
+
+static void bench(void)
+{
+    char db[512];
+    snprintf(db, sizeof db, "%s/bench.db", fx_dir);
+    fx_sh("'%s' run --db %s --variants quant,fused --param path=mma --seq 8192 --heads 16 --batch 2"
+          " --head-dim 128 --dtype bf16 --max-time 2 --quiet",
+          fx_bin, db);
+    fx_sh("'%s' show --db %s", fx_bin, db);
+    printf("stages (median ns per sample):\n");
+    print_query(
+        db, "SELECT p.variant, p.params, s.kernel, s.launches, s.median_ns, round(s.share, 3)"
+            " FROM stages s JOIN points p ON p.id = s.point_id ORDER BY p.id, s.median_ns DESC");
+}
+
+int main(int argc, char **argv)
+{
+    if (gpu_test_init(argv[0])) return 1;
+    const char *arg = argc > 1 ? argv[1] : "";
+    const char *paths = approx_device_is_sm90() ? "mma,wgmma" : "mma";
+    if (strcmp(arg, "--bench") == 0) {
+        bench();
+    } else if (strcmp(arg, "--small") == 0) {
+        char db[512];
+        snprintf(db, sizeof db, "%s/small.db", fx_dir);
+        const int rc = fx_sh(
+            "'%s' run --db %s --variants quant --seq 1,127 --heads 2 --kv-heads 1 "
+            "--head-dim 64,128 --dtype bf16 --causal 0,1 --param path=%s "
+            "--param pv=fp8,bf16%s",
+            fx_bin, db, getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths, RUN_FAST);
+        test_cond("small shapes run", rc == 0);
+        check_db(db, "quant, small shapes");
+    } else {
+        const char *p = getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths;
+        pass("normal", "--seq 1,127,1000,4096 --kv-heads 1 --head-dim 64,128 --dtype fp16,bf16", p);
+        pass("outliers", "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16", p);
+        pass("fa3", "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16", p);
+        modes_pass(p);
+    }
+    fx_sh("rm -rf '%s'", fx_dir);
+    return test_report();
+}

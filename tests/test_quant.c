@@ -1,0 +1,407 @@
+/* test_quant.c — variant `quant` on the CPU: its CPU implementation (cpu_rows through a host plan)
+ * against an independent double-precision model of the same quantization written here (scales
+ * and codes from fp64 arithmetic, e4m3 by nearest of the 127 positive values, fp22 by frexp), at
+ * S = 1, 127, 1000, D = 64 and 128, causal and not, GQA, every mode; the issue's accuracy bounds
+ * pass the variant and fail a deliberately broken one (P̃ quantized without its ×448 scale) and
+ * the p=int8 control; smoothing off (on keys with a common offset, as real models' keys have) and
+ * single accumulation (on positive values at S = 4096) each visibly worsen the error; configure,
+ * compute dtype, work, bad parameters. Prints the accuracy table of every mode and input. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "approx.h"
+#include "check/reference.h"
+#include "quant.h"
+
+static const attn_variant *V;
+
+/* ---------------------------------------------------------------- the fp64 model */
+
+typedef struct model_mode {
+    int qk_int8, pv_fp8, smooth, two_level, p_int8;
+    double p_scale; /* 448; the broken variant: 1 */
+} model_mode;
+
+/* Nearest e4m3 value (ties to the even code), saturating: searched among all 127 positive ones. */
+static double ref_e4m3(double x)
+{
+    double best = 0, a = fabs(x);
+    int best_code = 0;
+    for (int c = 1; c < 127; c++) {
+        const int e = c >> 3, m = c & 7;
+        const double v = e ? ldexp(1 + m / 8.0, e - 7) : ldexp(m, -9);
+        const double d = fabs(v - a), db = fabs(best - a);
+        if (d < db || (d == db && !(c & 1) && (best_code & 1))) best = v, best_code = c;
+    }
+    return x < 0 ? -best : best;
+}
+
+/* x truncated to 14 significant bits (fp22: 13 stored mantissa bits). */
+static double ref_fp22(double x)
+{
+    int e;
+    const double f = frexp(x, &e); /* |f| in [0.5, 1) */
+    return ldexp(trunc(ldexp(f, 14)), e - 14);
+}
+
+typedef struct model_tensors {
+    double *q8, *k8, *qs, *ks, *v8, *vs; /* codes as doubles; scales */
+} model_tensors;
+
+/* INT8 of `heads` heads of x minus mean (per head and channel, NULL: none), per 128-row block. */
+static void ref_int8(const float *x, const double *mean, size_t heads, int S, int D, double *x8,
+                     double *scale)
+{
+    const int nblk = (S + 127) / 128;
+    for (size_t h = 0; h < heads; h++)
+        for (int b = 0; b < nblk; b++) {
+            double amax = 0;
+            const int r1 = S < (b + 1) * 128 ? S : (b + 1) * 128;
+            for (int r = b * 128; r < r1; r++)
+                for (int d = 0; d < D; d++)
+                    amax = fmax(
+                        amax, fabs((double)x[(h * S + r) * D + d] - (mean ? mean[h * D + d] : 0)));
+            const double sc = amax > 0 ? (float)(amax / 127) : 1;
+            scale[h * nblk + b] = sc;
+            for (int r = b * 128; r < r1; r++)
+                for (int d = 0; d < D; d++) {
+                    const size_t i = (h * S + r) * D + d;
+                    x8[i] = fmax(-127,
+                                 fmin(127, nearbyint((x[i] - (mean ? mean[h * D + d] : 0)) / sc)));
+                }
+        }
+}
+
+static void ref_quantize(const attn_point *p, const model_mode *m, const attn_host_inputs *in,
+                         model_tensors *t)
+{
+    const int S = p->seq, D = p->head_dim, nblk = (S + 127) / 128;
+    const size_t hq = (size_t)p->batch * p->heads, hk = (size_t)p->batch * p->kv_heads;
+    t->q8 = malloc(attn_q_elems(p) * 8), t->k8 = malloc(attn_kv_elems(p) * 8);
+    t->v8 = malloc(attn_kv_elems(p) * 8);
+    t->qs = malloc(hq * nblk * 8), t->ks = malloc(hk * nblk * 8), t->vs = malloc(hk * D * 8);
+    double *mean = calloc(hk * D, 8);
+    for (size_t h = 0; h < hk; h++)
+        for (int d = 0; d < D; d++) {
+            double sum = 0, amax = 0;
+            for (int r = 0; r < S; r++) {
+                sum += in->k[(h * S + r) * D + d];
+                amax = fmax(amax, fabs(in->v[(h * S + r) * D + d]));
+            }
+            if (m->smooth) mean[h * D + d] = (float)(sum / S);
+            const double sc = amax > 0 ? (float)(amax / 448) : 1;
+            t->vs[h * D + d] = sc;
+            for (int r = 0; r < S; r++)
+                t->v8[(h * S + r) * D + d] = ref_e4m3(in->v[(h * S + r) * D + d] / sc);
+        }
+    ref_int8(in->q, NULL, hq, S, D, t->q8, t->qs);
+    ref_int8(in->k, mean, hk, S, D, t->k8, t->ks);
+    free(mean);
+}
+
+static void ref_free(model_tensors *t)
+{
+    free(t->q8), free(t->k8), free(t->v8), free(t->qs), free(t->ks), free(t->vs);
+}
+
+/* One row of the model: the kernels' 128-key tiles, running max, P̃ to the P·V operand, the tile
+ * accumulation with fp22 truncation every 32 keys (FP8), O · v_scale / p_scale / l. */
+static void ref_row(const attn_point *p, const model_mode *m, const attn_host_inputs *in,
+                    const model_tensors *t, const attn_row *w, double *out)
+{
+    const int S = p->seq, D = p->head_dim, nblk = (S + 127) / 128;
+    const size_t bh = (size_t)w->b * p->heads + w->h;
+    const size_t bk = (size_t)w->b * p->kv_heads + w->h / (p->heads / p->kv_heads);
+    const int nk = p->causal ? w->s + 1 : S;
+    const double sl2 = 1.4426950408889634 / sqrt((double)D);
+    double o[128] = {0}, acc[128], s[128], mrun = -INFINITY, l = 0;
+    for (int j0 = 0; j0 < nk; j0 += 128) {
+        const int n = nk - j0 < 128 ? nk - j0 : 128;
+        double mx = mrun;
+        for (int j = 0; j < n; j++) {
+            double dot = 0;
+            for (int d = 0; d < D; d++) {
+                const size_t qi = (bh * S + w->s) * D + d, ki = (bk * S + j0 + j) * D + d;
+                dot += m->qk_int8 ? t->q8[qi] * t->k8[ki] : (double)in->q[qi] * in->k[ki];
+            }
+            s[j] = m->qk_int8 ? dot * t->qs[bh * nblk + w->s / 128] * t->ks[bk * nblk + j0 / 128]
+                              : dot;
+            mx = fmax(mx, s[j]);
+        }
+        const double alpha = exp2((mrun - mx) * sl2);
+        l *= alpha;
+        for (int d = 0; d < D; d++) acc[d] = m->two_level ? 0 : o[d] * alpha;
+        for (int j = 0; j < n; j++) {
+            double pr = exp2((s[j] - mx) * sl2);
+            l += pr;
+            if (m->p_int8) pr = nearbyint(pr * 127) / 127;
+            pr = m->pv_fp8 ? ref_e4m3(pr * m->p_scale) : attn_round(p->dtype, (float)pr);
+            for (int d = 0; d < D; d++) {
+                const size_t vi = (bk * S + j0 + j) * D + d;
+                acc[d] += pr * (m->pv_fp8 ? t->v8[vi] : in->v[vi]);
+            }
+            if (m->pv_fp8 && (j % 32 == 31 || j == n - 1))
+                for (int d = 0; d < D; d++) acc[d] = ref_fp22(acc[d]);
+        }
+        for (int d = 0; d < D; d++) o[d] = m->two_level ? o[d] * alpha + acc[d] : acc[d];
+        mrun = mx;
+    }
+    for (int d = 0; d < D; d++)
+        out[d] = o[d] * (m->pv_fp8 ? t->vs[bk * D + d] / m->p_scale : 1) / l;
+}
+
+static void ref_rows(const attn_point *p, const model_mode *m, const attn_host_inputs *in,
+                     const attn_row *rows, size_t n, double *out)
+{
+    model_tensors t;
+    ref_quantize(p, m, in, &t);
+    for (size_t i = 0; i < n; i++) ref_row(p, m, in, &t, &rows[i], out + i * p->head_dim);
+    ref_free(&t);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+typedef struct mode_case {
+    const char *params;
+    model_mode m;
+} mode_case;
+
+static const mode_case MODES[] = {
+    {"", {1, 1, 1, 1, 0, 448}},         {"qk=bf16", {0, 1, 1, 1, 0, 448}},
+    {"pv=bf16", {1, 0, 1, 1, 0, 448}},  {"qk=bf16,pv=bf16", {0, 0, 1, 1, 0, 448}},
+    {"smooth=0", {1, 1, 0, 1, 0, 448}}, {"accum=single", {1, 1, 1, 0, 0, 448}},
+    {"p=int8", {1, 1, 1, 1, 1, 448}},
+};
+enum { N_MODES = sizeof MODES / sizeof MODES[0] };
+
+/* Accuracy of an output against exact attention under the variant's policy for p. */
+static attn_verdict judged(const attn_point *p, const attn_host_inputs *in, const attn_row *rows,
+                           size_t n, const float *out)
+{
+    double *exact = malloc(n * p->head_dim * sizeof *exact), *target = malloc(n * p->head_dim * 8);
+    attn_reference_rows(p, in, rows, n, exact);
+    for (size_t i = 0; i < n * p->head_dim; i++) target[i] = out[i];
+    attn_check_policy pol;
+    attn_check_policy_default(p->dtype, &pol);
+    attn_plan *plan;
+    if (attn_variant_plan_host(V, p, in, &plan) == ATTN_OK) {
+        V->check_policy(plan, &pol);
+        attn_variant_plan_free(V, plan);
+    }
+    attn_verdict v;
+    attn_check_verdict(out, exact, target, rows, n, p->head_dim, &pol, &v);
+    free(exact), free(target);
+    return v;
+}
+
+/* cpu_rows of p on `in` at the sampled rows (rounded to the dtype); *rows and the result malloc'd. */
+static float *cpu_out(const attn_point *p, const attn_host_inputs *in, attn_row **rows, size_t *n)
+{
+    *n = attn_sample_rows(p, 3e7, rows);
+    float *out = malloc(*n * p->head_dim * sizeof *out);
+    if (approx_rows(V, p, in, *rows, *n, out) != ATTN_OK) {
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < *n * p->head_dim; i++) out[i] = attn_round(p->dtype, out[i]);
+    return out;
+}
+
+/* ---------------------------------------------------------------- the tests */
+
+static void test_against_model(void)
+{
+    static const int seqs[] = {1, 127, 1000};
+    for (int si = 0; si < 3; si++)
+        for (int d = 64; d <= 128; d += 64)
+            for (int causal = 0; causal < 2; causal++)
+                for (int mi = 0; mi < N_MODES; mi++) {
+                    const attn_dtype t = d == 64 ? ATTN_FP16 : ATTN_BF16;
+                    attn_point p = approx_point(1, 4, 2, seqs[si], d, t, MODES[mi].params);
+                    p.causal = causal;
+                    attn_host_inputs in =
+                        approx_inputs(&p, (mi + si) % 2 ? ATTN_INIT_OUTLIERS : ATTN_INIT_NORMAL);
+                    attn_row *rows;
+                    size_t n;
+                    float *out = cpu_out(&p, &in, &rows, &n);
+                    double *ref = malloc(n * d * sizeof *ref);
+                    ref_rows(&p, &MODES[mi].m, &in, rows, n, ref);
+                    attn_check_result cr = {0};
+                    if (out) attn_check(out, ref, n, d, attn_tolerance(t), &cr);
+                    char what[256];
+                    snprintf(what, sizeof what,
+                             "cpu_rows = fp64 model: S=%d D=%d causal=%d '%s' (rel L2 %.2g)",
+                             seqs[si], d, causal, MODES[mi].params, cr.rel_l2);
+                    test_cond(what, out && attn_check_passed(&cr) && cr.rel_l2 <= approx_bound(t));
+                    free(out), free(ref), free(rows), approx_free(in);
+                }
+}
+
+/* The accuracy table (printed) and the bounds: every mode but the control passes on normal inputs;
+ * the control and the broken variant (no P scale) fail. */
+static void test_bounds(void)
+{
+    attn_point p = approx_point(1, 2, 1, 1000, 128, ATTN_BF16, "");
+    static const attn_init inits[] = {ATTN_INIT_NORMAL, ATTN_INIT_OUTLIERS, ATTN_INIT_FA3};
+    printf("accuracy against exact attention (CPU implementation), bf16 H=2/1 S=1000 D=128:\n");
+    printf("  %-9s %-16s %9s %9s %9s %9s\n", "init", "params", "cosine", "rel_l1", "rmse",
+           "max_abs");
+    for (int ii = 0; ii < 3; ii++) {
+        attn_host_inputs in = approx_inputs(&p, inits[ii]);
+        for (int mi = 0; mi < N_MODES; mi++) {
+            snprintf(p.params, sizeof p.params, "%s", MODES[mi].params);
+            attn_row *rows;
+            size_t n;
+            float *out = cpu_out(&p, &in, &rows, &n);
+            attn_verdict v = judged(&p, &in, rows, n, out);
+            printf("  %-9s %-16s %9.6f %9.4f %9.2e %9.4f %s\n", attn_init_name(inits[ii]),
+                   MODES[mi].params[0] ? MODES[mi].params : "(default)", v.exact.cosine,
+                   v.exact.rel_l1, v.exact.rmse, v.exact.max_abs, v.passed ? "" : "fails a bound");
+            if (inits[ii] == ATTN_INIT_NORMAL && !MODES[mi].m.p_int8) {
+                char what[160];
+                snprintf(what, sizeof what, "bounds on normal inputs: '%s' passes",
+                         MODES[mi].params);
+                test_cond(what, v.passed);
+            }
+            free(out), free(rows);
+        }
+        approx_free(in);
+    }
+    /* A sink key (key 0 scores about 8 above the others for every query, as attention sinks
+     * do): it takes two thirds of the mass and leaves the rest to probabilities near 3e-4; V has a
+     * mean of 1, so mass lost there is an error of its size. The variant
+     * passes; the INT8 grid of the control and a P̃ quantized without its ×448 scale round most of
+     * those to 0 and fail. */
+    p.params[0] = 0;
+    attn_host_inputs in = approx_inputs(&p, ATTN_INIT_NORMAL);
+    for (size_t i = 0; i < attn_q_elems(&p); i += 128) ((float *)in.q)[i] = 3.f;
+    for (size_t i = 0; i < attn_kv_elems(&p); i += 128)
+        ((float *)in.k)[i] =
+            (i / 128) % 1000 == 0 ? attn_round(p.dtype, 8.f * sqrtf(128.f) / 3.f) : 0.f;
+    for (size_t i = 0; i < attn_kv_elems(&p); i++)
+        ((float *)in.v)[i] = attn_round(p.dtype, in.v[i] + 1.f);
+    attn_row *rows;
+    size_t n;
+    float *out = cpu_out(&p, &in, &rows, &n);
+    attn_verdict v = judged(&p, &in, rows, n, out);
+    printf("  sink      (default)         %9.6f %9.4f %9.2e %9.4f %s\n", v.exact.cosine,
+           v.exact.rel_l1, v.exact.rmse, v.exact.max_abs, v.reason);
+    test_cond(
+        "a sink key: the variant is within the cosine and rel L1 bounds (RMSE: an outlier input)",
+        v.exact.cosine >= 0.999 && v.exact.rel_l1 <= 0.05);
+    free(out), free(rows);
+    snprintf(p.params, sizeof p.params, "p=int8");
+    out = cpu_out(&p, &in, &rows, &n);
+    v = judged(&p, &in, rows, n, out);
+    printf("  sink      p=int8            %9.6f %9.4f %9.2e %9.4f %s\n", v.exact.cosine,
+           v.exact.rel_l1, v.exact.rmse, v.exact.max_abs, v.reason);
+    test_cond("a sink key: the p=int8 control fails the cosine or rel L1 bound",
+              v.exact.cosine < 0.999 || v.exact.rel_l1 > 0.05);
+    free(out);
+    p.params[0] = 0;
+    double *ref = malloc(n * 128 * sizeof *ref);
+    out = malloc(n * 128 * sizeof *out);
+    model_mode broken = MODES[0].m;
+    broken.p_scale = 1;
+    ref_rows(&p, &broken, &in, rows, n, ref);
+    for (size_t i = 0; i < n * 128; i++) out[i] = attn_round(p.dtype, (float)ref[i]);
+    v = judged(&p, &in, rows, n, out);
+    printf("  sink      broken: no P scale %8.6f %9.4f %9.2e %9.4f %s\n", v.exact.cosine,
+           v.exact.rel_l1, v.exact.rmse, v.exact.max_abs, v.reason);
+    test_cond("the cosine or rel L1 bound fails a variant without the P scale",
+              v.exact.cosine < 0.999 || v.exact.rel_l1 > 0.05);
+    free(ref), free(out), free(rows), approx_free(in);
+}
+
+/* rel L1 against exact attention of the CPU implementation under params on `in`. */
+static double rel_l1_of(attn_point *p, const char *params, const attn_host_inputs *in)
+{
+    snprintf(p->params, sizeof p->params, "%s", params);
+    attn_row *rows;
+    size_t n;
+    float *out = cpu_out(p, in, &rows, &n);
+    attn_verdict v = judged(p, in, rows, n, out);
+    free(out), free(rows);
+    return v.exact.rel_l1;
+}
+
+static void test_ablations_worsen(void)
+{
+    /* Keys with a common offset per channel (real models' keys have one): smoothing removes it. */
+    attn_point p = approx_point(1, 2, 1, 1000, 64, ATTN_FP16, "");
+    attn_host_inputs in = approx_inputs(&p, ATTN_INIT_NORMAL);
+    float *k = (float *)in.k;
+    for (size_t i = 0; i < attn_kv_elems(&p); i++)
+        k[i] = attn_round(p.dtype, k[i] + 6.f * ((i % 64) % 3 == 0 ? 1 : -1));
+    const double on = rel_l1_of(&p, "pv=bf16", &in), off = rel_l1_of(&p, "pv=bf16,smooth=0", &in);
+    printf(
+        "keys with an offset of ±6 (pv=bf16: Q·Kᵀ's error alone): rel_l1 smooth=1 %.4f, smooth=0 %.4f\n",
+        on, off);
+    test_cond("smoothing off worsens rel L1 at least 1.5x on offset keys", off > 1.5 * on);
+    approx_free(in);
+
+    /* Positive values summed over 4096 keys: the single fp22 accumulator drifts. */
+    p = approx_point(1, 1, 1, 4096, 64, ATTN_FP16, "");
+    in = approx_inputs(&p, ATTN_INIT_NORMAL);
+    float *v = (float *)in.v;
+    for (size_t i = 0; i < attn_kv_elems(&p); i++) v[i] = attn_round(p.dtype, 4.f + 0.5f * v[i]);
+    const double two = rel_l1_of(&p, "accum=two-level", &in),
+                 one = rel_l1_of(&p, "accum=single", &in);
+    printf("positive V at S=4096: rel_l1 accum=two-level %.5f, single %.5f\n", two, one);
+    test_cond("single accumulation worsens rel L1 at least 1.5x at S=4096", one > 1.5 * two);
+    approx_free(in);
+}
+
+static void test_interface(void)
+{
+    static const approx_config_case cases[] = {
+        {ATTN_BF16, 128, 0, "", NULL},
+        {ATTN_FP16, 64, 1, "qk=bf16,pv=fp8", NULL},
+        {ATTN_FP32, 128, 0, "", "fp32"},
+        {ATTN_BF16, 96, 0, "", "head_dim"},
+        {ATTN_BF16, 128, 0, "p=int8,pv=bf16", "p=int8 needs pv=fp8"},
+        {ATTN_BF16, 128, 0, "qk=fp4", "qk"},
+        {ATTN_BF16, 128, 0, "smooth=2", "smooth"},
+    };
+    approx_configure_cases(V, cases, sizeof cases / sizeof cases[0]);
+    static max_align_t config[64];
+    char why[256];
+    const char *want[] = {"int8", "int8", "fp8", NULL};
+    const char *params[] = {"", "pv=bf16", "qk=bf16", "qk=bf16,pv=bf16"};
+    for (int i = 0; i < 4; i++) {
+        attn_point p = approx_point(1, 2, 1, 100, 64, ATTN_BF16, params[i]);
+        test_cond("configure", attn_variant_configure(V, &p, config, why, sizeof why) == NULL);
+        const char *got = V->compute_dtype(&p, config);
+        test_cond("compute dtype: int8 when qk=int8, fp8 when only pv, else the dtype",
+                  want[i] ? got && strcmp(got, want[i]) == 0 : got == NULL);
+    }
+    attn_point p = approx_point(2, 16, 16, 8192, 128, ATTN_BF16, "");
+    attn_work w = approx_work(V, &p);
+    test_cond("work: 4·B·H·S²·D plus the stage; 6 launches",
+              w.flops >= attn_dense_flops(&p) && w.flops < 1.001 * attn_dense_flops(&p) &&
+                  w.launches == 6);
+    test_cond("workspace holds the 8-bit copies", approx_workspace(V, &p) > 2 * attn_q_elems(&p));
+    char db[512];
+    fx_path(db, sizeof db, "bad.db");
+    test_cond(
+        "bad parameter values exit 2, nothing written",
+        fx_sh("%s run --backend cpu --db %s --variants quant --seq 64 --param quant.accum=triple "
+              "> /dev/null 2>&1; test $? -eq 2 && ! test -e %s",
+              fx_bin, db, db) == 0);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fx_init(argv[0]);
+    V = attn_variant_find("quant");
+    test_cond("quant is registered", V != NULL);
+    if (!V) return test_report();
+    test_interface();
+    test_against_model();
+    test_bounds();
+    test_ablations_worsen();
+    return test_report();
+}
