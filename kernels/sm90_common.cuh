@@ -1,5 +1,6 @@
-/* sm90_common.cuh — what the Hopper (sm_90a) attention kernels share: kernels/fused_sm90.cu (dense)
- * and kernels/sparse_sm90.cu (block-sparse). The wgmma, mbarrier, TMA and named-barrier wrappers,
+/* sm90_common.cuh — what the Hopper (sm_90a) attention kernels share: kernels/sparse_sm90.cu
+ * (block-sparse) and kernels/quant_sm90.cu (quantized); written from kernels/fused_sm90.cu (dense),
+ * which keeps its own measured copies until a device A/B clears the move (NOTES-fused.md). The wgmma, mbarrier, TMA and named-barrier wrappers,
  * the shared-memory layout of a block (two Q buffers, a K and a V ring, the mbarriers), the work
  * queue of a persistent grid, and the steps of a consumer warpgroup: S = Q·Kᵀ and O += P·V issued
  * as wgmma, the element-wise mask, the online softmax, P packed to the dtype, and the epilogue that
