@@ -36,6 +36,11 @@
 #             alternate); table in OUT/cupti.txt (target: medians within 1 %)
 #   standard  the standard sweep (sweeps/standard.sweep) of naive, cublas, fused, then fused's
 #             mma.sync path alone at the same shapes
+#   sparse    sweeps/sparse.sweep (structured inputs, then normal: the worst case), vprune at keep
+#             0.5 and 0.25, then the Hopper kernel's own bench (test_sparse_sm90 --bench) and its
+#             small shapes under memcheck and racecheck
+#   quant     sweeps/quant.sweep (kernel-only in `stages`, end to end beside fused), the ablations
+#             with normal and fa3 inputs, then the Hopper kernel's bench and memcheck --small
 #   lowrank   lowrank against fused and cublas at B=1, H=16, D=128, S = 1024 … 65536, k = 64, 128, 256;
 #             then nystrom, m = 64, 128
 #   scale     issue 17 on every visible GPU: a small sweep run plain and with --devices all into
@@ -464,6 +469,32 @@ for stage in "$@"; do
         step standard-mma $bin run --sweep sweeps/standard.sweep --variants fused \
             --param path=mma --db "$out/attnbench.db" --tag standard-mma --no-ceilings \
             --quiet || status=1
+        ;;
+    sparse)
+        step sparse $bin run --sweep sweeps/sparse.sweep --db "$out/attnbench.db" --tag sparse \
+            --quiet || status=1
+        step sparse-normal $bin run --sweep sweeps/sparse.sweep --init normal --causal 0 \
+            --seq 8192 --db "$out/attnbench.db" --tag sparse-normal --no-ceilings --quiet || status=1
+        step sparse-vprune $bin run --variants sparse,fused --param sparse.method=vprune \
+            --param sparse.keep=0.5,0.25 --dtype bf16 --batch 2 --heads 16 --head-dim 128 \
+            --seq 8192,32768 --causal 0 --db "$out/attnbench.db" --tag sparse-vprune \
+            --no-ceilings --quiet || status=1
+        step sparse-sm90-bench build/tests/gpu/test_sparse_sm90 --bench 8192,32768 || status=1
+        step sparse-sm90-memcheck compute-sanitizer --tool memcheck --error-exitcode 9 \
+            build/tests/gpu/test_sparse_sm90 --small || status=1
+        step sparse-sm90-racecheck compute-sanitizer --tool racecheck --error-exitcode 9 \
+            build/tests/gpu/test_sparse_sm90 --small || status=1
+        ;;
+    quant)
+        step quant $bin run --sweep sweeps/quant.sweep --db "$out/attnbench.db" --tag quant \
+            --quiet || status=1
+        step quant-ablation $bin run --sweep sweeps/quant-ablation.sweep --db "$out/attnbench.db" \
+            --tag ablation --no-ceilings --quiet || status=1
+        step quant-ablation-fa3 $bin run --sweep sweeps/quant-ablation.sweep --init fa3 \
+            --db "$out/attnbench.db" --tag ablation-fa3 --no-ceilings --quiet || status=1
+        step quant-sm90-bench build/tests/gpu/test_quant_sm90 --bench || status=1
+        step quant-sm90-memcheck compute-sanitizer --tool memcheck --error-exitcode 9 \
+            build/tests/gpu/test_quant_sm90 --small || status=1
         ;;
     lowrank)
         step lowrank $bin run --db "$out/attnbench.db" --tag lowrank --variants lowrank,fused,cublas \
