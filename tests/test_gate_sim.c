@@ -14,14 +14,16 @@
  * 3 rounds) cannot tell 5 % from noise at that false-alarm rate: the power is printed, not
  * asserted (the README says what the gate can resolve). Seeded: the same numbers every time. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cli.h"
 #include "core/error.h"
 #include "core/stats.h"
 #include "report/compare_keys.h"
+#include "run/options.h"
+#include "run/sweep.h"
 #include "test.h"
 
 #define SWEEP "sweeps/nightly.sweep"
@@ -36,6 +38,7 @@
 
 /* The simulated keys: one point each (variant names group them, as in a real comparison). */
 static cmp_point points[MAX_KEYS];
+static int key_variant[MAX_KEYS]; /* the index of each key's variant in the sweep's --variants */
 static int n_keys, target_lo, target_hi; /* [lo, hi): the slowed variant's keys */
 /* The rules of the two gates as the nightly and ab run them: compare at scripts/nightly.sh's
  * alpha, ab at its default. */
@@ -44,45 +47,44 @@ static const cmp_rule nightly_rule = {.threshold = 0.02, .alpha = 0.025, .err_to
 static const cmp_rule ab_rule = {.threshold = 0.02, .alpha = 0.05, .err_tolerance = 0.10};
 static int decide_failed; /* cmp_keys_decide returned an error */
 
-/* The nightly sweep's keys: the product of its list options' lengths, per variant. 0 or -1. */
+/* One key per point the nightly measures: the sweep expanded as `run` expands it (shapes ×
+ * variants × parameter combinations), less the points a variant's configure refuses (lowrank and
+ * nystrom skip the causal shapes: 8 keys each, not 16). configure is shape-only, so the count is
+ * the reference machine's on any machine. 0 or -1. */
 static int load_sweep_keys(void)
 {
-    FILE *f = fopen(SWEEP, "r");
-    if (!f) return -1;
-    char line[1024], variants[1024] = "", words[1024], *names[64];
-    int per_variant = 1, list[CLI_LIST_MAX];
-    while (fgets(line, sizeof line, f)) {
-        char *hash = strchr(line, '#'), opt[64], value[900];
-        if (hash) *hash = 0;
-        if (sscanf(line, "%63s %899s", opt, value) != 2) continue;
-        if (strcmp(opt, "--variants") == 0) snprintf(variants, sizeof variants, "%s", value);
-        else if (strcmp(opt, "--dtype") == 0)
-            per_variant *= cli_word_list(value, words, sizeof words, names, 64);
-        else if (!strcmp(opt, "--head-dim") || !strcmp(opt, "--causal") || !strcmp(opt, "--seq") ||
-                 !strcmp(opt, "--heads") || !strcmp(opt, "--kv-heads") || !strcmp(opt, "--batch"))
-            per_variant *= cli_int_list(value, 0, list, CLI_LIST_MAX);
-        else if (strcmp(opt, "--param") == 0)
-            per_variant = -1000000; /* parameter combinations: count them here when one appears */
+    static run_options o;
+    static run_sweep sw;
+    static max_align_t config[256];
+    char *argv[] = {"run", "--sweep", SWEEP}, why[512];
+    if (run_options_parse(3, argv, &o) || run_sweep_make(&o, &sw)) return -1;
+    for (int j = 0; j < o.n_variants; j++) {
+        const attn_variant *v = o.variants[j];
+        if (v->config_size > sizeof config) return -1;
+        if (strcmp(v->name, "fused") == 0) target_lo = n_keys;
+        for (int s = 0; s < sw.n_shapes; s++)
+            for (int c = 0; c < sw.n_combos[j]; c++) {
+                attn_point p = sw.shapes[s];
+                snprintf(p.params, sizeof p.params, "%s", sw.combos[j][c]);
+                if (attn_variant_configure(v, &p, config, why, sizeof why)) continue;
+                if (n_keys == MAX_KEYS) return -1;
+                cmp_point *q = &points[n_keys];
+                key_variant[n_keys++] = j;
+                snprintf(q->variant, sizeof q->variant, "%s", v->name);
+                snprintf(q->dtype, sizeof q->dtype, "%s", attn_dtype_name(p.dtype));
+                snprintf(q->params, sizeof q->params, "%s", p.params);
+                snprintf(q->status, sizeof q->status, "ok");
+                q->batch = p.batch, q->heads = p.heads, q->kv_heads = p.kv_heads;
+                q->seq = p.seq, q->head_dim = p.head_dim, q->causal = p.causal;
+                q->exact = v->exact;
+            }
+        if (strcmp(v->name, "fused") == 0) target_hi = n_keys;
     }
-    fclose(f);
-    int n_variants = cli_word_list(variants, words, sizeof words, names, 64);
-    if (n_variants <= 0 || per_variant <= 0 || n_variants * per_variant > MAX_KEYS) return -1;
-    target_lo = 0;
-    for (int v = 0; v < n_variants; v++) {
-        if (strcmp(names[v], "fused") == 0) target_lo = v * per_variant;
-        for (int j = 0; j < per_variant; j++) {
-            cmp_point *p = &points[n_keys++];
-            snprintf(p->variant, sizeof p->variant, "%s", names[v]);
-            snprintf(p->dtype, sizeof p->dtype, "bf16");
-            snprintf(p->status, sizeof p->status, "ok");
-            p->seq = 1024 + j, p->batch = p->heads = p->kv_heads = 1, p->head_dim = 64;
-            p->exact = 1;
-        }
-    }
-    target_hi = target_lo + per_variant;
-    printf("%s: %d keys (%d variants × %d); slowed in the power nights: %s\n", SWEEP, n_keys,
-           n_variants, per_variant, points[target_lo].variant);
-    return 0;
+    printf("%s: %d keys (%d variants, %d shapes, the points their configure accepts); slowed in "
+           "the power nights: %s (%d keys)\n", SWEEP, n_keys, o.n_variants, sw.n_shapes,
+           points[target_lo].variant, target_hi - target_lo);
+    run_sweep_free(&sw);
+    return target_hi > target_lo ? 0 : -1;
 }
 
 /* One simulated world: each key's run-level spread. */
@@ -113,6 +115,10 @@ static void decide(cmp_key *keys, const cmp_rule *rule, int lo, int hi, tally *t
     for (int k = 0; k < n_keys; k++) {
         int slower = keys[k].state == SLOWER;
         if (k >= lo && k < hi) t->flagged += slower, t->slowed++;
+        if (getenv("GATE_DEBUG") && k >= lo && k < hi && keys[k].n_history == NOISE_WINDOW)
+            fprintf(stderr, "DBG %d %.5f %.5f %.5f %.1f %d %d %.3g\n", slower, keys[k].run.effect,
+                    keys[k].run.se, keys[k].run.floor, keys[k].run.df_mod, keys[k].hist.level_runs,
+                    keys[k].hist.steps, keys[k].run.p_slower);
         else
             alarm |= slower;
     }
@@ -218,8 +224,7 @@ int main(void)
     for (int i = 0; i < 4; i++) worlds[i].name = names[i];
     for (int k = 0; k < n_keys; k++) {
         for (int i = 0; i < 3; i++) worlds[i].sigma[k] = 0.01 * (i + 1);
-        int v = (k / (target_hi - target_lo)) % 4;
-        worlds[3].sigma[k] = per_variant[v] * (0.7 + 0.7 * stats_rng_uniform(&spread));
+        worlds[3].sigma[k] = per_variant[key_variant[k] % 4] * (0.7 + 0.7 * stats_rng_uniform(&spread));
     }
     for (int i = 0; i < 4; i++) {
         tally aa = {0}, early = {0}, steady = {0};
