@@ -115,10 +115,6 @@ static void decide(cmp_key *keys, const cmp_rule *rule, int lo, int hi, tally *t
     for (int k = 0; k < n_keys; k++) {
         int slower = keys[k].state == SLOWER;
         if (k >= lo && k < hi) t->flagged += slower, t->slowed++;
-        if (getenv("GATE_DEBUG") && k >= lo && k < hi && keys[k].n_history == NOISE_WINDOW)
-            fprintf(stderr, "DBG %d %.5f %.5f %.5f %.1f %d %d %.3g\n", slower, keys[k].run.effect,
-                    keys[k].run.se, keys[k].run.floor, keys[k].run.df_mod, keys[k].hist.level_runs,
-                    keys[k].hist.steps, keys[k].run.p_slower);
         else
             alarm |= slower;
     }
@@ -224,7 +220,8 @@ int main(void)
     for (int i = 0; i < 4; i++) worlds[i].name = names[i];
     for (int k = 0; k < n_keys; k++) {
         for (int i = 0; i < 3; i++) worlds[i].sigma[k] = 0.01 * (i + 1);
-        worlds[3].sigma[k] = per_variant[key_variant[k] % 4] * (0.7 + 0.7 * stats_rng_uniform(&spread));
+        worlds[3].sigma[k] =
+            per_variant[key_variant[k] % 4] * (0.7 + 0.7 * stats_rng_uniform(&spread));
     }
     for (int i = 0; i < 4; i++) {
         tally aa = {0}, early = {0}, steady = {0};

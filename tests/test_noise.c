@@ -1,7 +1,8 @@
 /* test_noise.c — report/noise.c: the t quantile against tables; a history's variance from
  * successive differences (a step left out, two alternating modes seen in full), its level after a
- * step, the unknown case; rounds; the moderation (one shared variance, spread variances, a group
- * too small); the tests' p-values, Benjamini–Hochberg, the floor and the interval. */
+ * step (the mean of the runs since it), the unknown case; rounds; the moderation (one shared
+ * variance, spread variances, a group too small); the tests' p-values, the two-stage
+ * Benjamini–Hochberg (its estimate of the true nulls), the floor and the interval. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,12 +47,15 @@ static void test_history(void)
     test_cond("5 runs: known", noise_from_history(y, 5, 0.02, &k, &h) == 0 && k.df > 0);
     test_cond("4 differences: 2.9 df", near(k.df, 32.0 / 11, 1e-9));
 
-    /* σ = 1 % over 200 runs: the estimate is close, the level is the whole series' median. */
+    /* σ = 1 % over 200 runs: the estimate is close, the level is the whole series' mean. */
     series(y, 200, 0.01, 200, 0, 0, 2);
     noise_from_history(y, 200, 0.02, &k, &h);
     test_cond("sigma 1%: estimated within 15%", near(sqrt(k.var), 0.01, 0.0015));
     test_cond("no step: the level is over all runs", h.steps == 0 && h.level_runs == 200);
-    test_cond("se factor: 1 + pi/(2n)", near(k.se_factor, 1 + M_PI / 400, 1e-12));
+    double mean = 0;
+    for (int i = 0; i < 200; i++) mean += y[i] / 200;
+    test_cond("the level is the mean", near(h.level, mean, 1e-12));
+    test_cond("se factor: 1 + 1/n", near(k.se_factor, 1 + 1.0 / 200, 1e-12));
 
     /* A +10 % step after 12 of 20 runs: found, left out of the variance, the level after it. */
     series(y, 20, 0.005, 12, log(1.10), 0, 3);
@@ -59,13 +63,17 @@ static void test_history(void)
     test_cond("the step is found", h.steps == 1 && h.level_runs == 8);
     test_cond("the level is the new one", near(h.level, 13.8 + log(1.10), 0.006));
     test_cond("the step is not noise", sqrt(k.var) < 0.008);
-    test_cond("8 runs after the step: median variance 0.1787", near(k.se_factor, 1.1787, 1e-9));
+    test_cond("8 runs after the step: se factor 1 + 1/8", near(k.se_factor, 1.125, 1e-12));
 
     /* Two modes 8 % apart (one run in three slow): all of their spread is noise. */
     series(y, 30, 0.002, 30, 0, log(1.08), 4);
     noise_from_history(y, 30, 0.02, &k, &h);
     double mode_sd = log(1.08) * sqrt(2.0 / 9);
     test_cond("two modes: their spread counts", sqrt(k.var) > 0.8 * mode_sd);
+    /* ... and the level is between them, where a run lands on average (a median would sit in the
+     * fast mode, and a run of the slow one would stand a whole gap above it). */
+    test_cond("two modes: the level is their mixture's",
+              near(h.level, 13.8 + log(1.08) / 3, 0.003));
 
     /* Medians that repeat exactly: the spread is the floor, not zero. */
     for (int i = 0; i < 8; i++) y[i] = 13.8;
@@ -145,9 +153,10 @@ static void test_tests(void)
     test_cond("small effects are not", k[3].p_slower > 0.5);
     test_cond("p_faster mirrors", k[0].p_faster > 0.05 && k[15].p_faster > 0.9);
     test_cond("p_not_slower: 2% ruled out for 0", k[8].p_not_slower < 0.05);
-    /* One key passed: its floor is the t quantile at alpha·1/16. */
-    double t = noise_t_upper(0.05 / 16, k[15].df_mod);
-    test_cond("floor at the BH cutoff",
+    /* One key passed stage 1 (so 15 true nulls are estimated) and stage 2: its floor is the t
+     * quantile at alpha/(1 + alpha)·1/15. */
+    double t = noise_t_upper(0.05 / 1.05 / 15, k[15].df_mod);
+    test_cond("floor at the two-stage cutoff",
               near(k[15].floor, t * k[15].se, 1e-12) && near(k[0].floor, k[15].floor, 1e-12));
     test_cond("spread: sqrt of the moderated variance", near(noise_spread(&k[0]), 0.01, 0.002));
     double lo, hi;
@@ -159,6 +168,35 @@ static void test_tests(void)
     test_cond("an unknown key is left out", k[15].p_slower < 1e-6);
 }
 
+/* The two-stage step-up against Benjamini–Hochberg computed here from the raw p-values. */
+static void test_two_stage(void)
+{
+    noise_key k[16];
+    double var[16], effect[16], raw[16], bh[16];
+    for (int i = 0; i < 16; i++) var[i] = 1e-4, effect[i] = i < 6 ? 0.045 : 0.001 * (i - 10);
+    effect[6] = 0.02; /* 2 se: BH at 0.05 misses it; with 6 of 16 slower, the two stages pass it */
+    keys_of(k, 16, var, 200, effect);
+    noise_test(k, 16, 0.05, 0.02);
+    for (int i = 0; i < 16; i++) raw[i] = stats_t_sf(effect[i] / k[i].se, k[i].df_mod);
+    stats_bh_adjust(raw, 16, bh);
+    int r1 = 0, ok = 1;
+    for (int i = 0; i < 16; i++) r1 += bh[i] <= 0.05 / 1.05;
+    for (int i = 0; i < 16; i++)
+        ok &= near(k[i].p_slower, fmin(1, bh[i] * 1.05 * (16 - r1) / 16), 1e-12);
+    test_cond("stage 1 finds the 6 slower keys", r1 == 6);
+    test_cond("adjusted p: BH's × (1 + alpha)·m0/m", ok);
+    test_cond("a key BH misses passes stage 2", bh[6] > 0.05 && k[6].p_slower <= 0.05);
+    test_cond("the null keys do not", k[7].p_slower > 0.05 && k[15].p_slower > 0.05);
+
+    /* No effect anywhere: stage 1 finds nothing, so stage 2 is BH at alpha/(1 + alpha). */
+    for (int i = 0; i < 16; i++) effect[i] = 0.01 * (i - 8) / 8;
+    keys_of(k, 16, var, 200, effect);
+    noise_test(k, 16, 0.05, 0.02);
+    for (int i = 0; i < 16; i++) raw[i] = stats_t_sf(effect[i] / k[i].se, k[i].df_mod);
+    stats_bh_adjust(raw, 16, bh);
+    test_cond("A/A: BH at alpha/(1 + alpha)", near(k[15].p_slower, fmin(1, bh[15] * 1.05), 1e-12));
+}
+
 int main(void)
 {
     test_t_quantile();
@@ -166,5 +204,6 @@ int main(void)
     test_rounds();
     test_moderation();
     test_tests();
+    test_two_stage();
     return test_report();
 }
