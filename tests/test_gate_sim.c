@@ -1,7 +1,7 @@
 /* test_gate_sim.c — the regression gate simulated night after night, through the decision code the
  * commands run (cmp_key_measure and cmp_keys_decide, which `compare` and `ab` call). The keys are
- * the nightly sweep's (sweeps/nightly.sweep: its variants × dtypes × head dims × causal × S; a new
- * variant there grows the count). Each run of a key draws a run-level offset, log-normal with
+ * the nightly sweep's points (sweeps/nightly.sweep expanded as `run` expands it, less the points a
+ * variant's configure refuses: a new variant there grows the count by the shapes it runs). Each run of a key draws a run-level offset, log-normal with
  * spread σ (the process-to-process noise of issue 12, fresh in every process), then 15 samples of
  * within-run noise whose median is as precise as the nightly's 40 samples at a 2 % coefficient of
  * variation. Two gates:

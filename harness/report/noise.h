@@ -5,7 +5,8 @@
  * runs: a key's per-run log medians (`compare`: the history of the baseline's tag) or the per-round
  * log ratios of an interleaved A/B (`ab`). Each key's own variance estimate is moderated towards
  * its variant's (empirical Bayes, as limma does for few replicates: Smyth 2004), the effect is
- * t-tested against it and Benjamini–Hochberg adjusted across keys. Pure computation, no database:
+ * t-tested against it and adjusted across keys by the two-stage Benjamini–Hochberg procedure
+ * (Benjamini, Krieger, Yekutieli 2006: the number of true nulls estimated). Pure computation, no database:
  * compare_keys.c and rounds.c feed it, tests/test_gate_sim.c simulates it. Sized for a comparison:
  * up to thousands of keys, up to NOISE_WINDOW_MAX runs or rounds per key. */
 #ifndef ATTN_NOISE_H
@@ -38,28 +39,29 @@ typedef struct noise_key {
     /* outputs */
     double var_mod, df_mod; /* moderated variance of one unit and its degrees of freedom */
     double se;              /* standard error of effect */
-    double p_slower;        /* effect > 0: one-sided t test, Benjamini–Hochberg adjusted */
+    double p_slower;        /* effect > 0: one-sided t test, two-stage Benjamini–Hochberg
+                             * adjusted at the test's alpha (<= alpha: passed) */
     double p_faster;        /* effect < 0: the same */
     double p_not_slower;    /* effect < ln(1 + threshold): one-sided, not adjusted */
     double floor;           /* smallest effect called slower here: the t quantile at the
-                             * comparison's Benjamini–Hochberg cutoff, × se */
+                             * comparison's two-stage cutoff, × se */
 } noise_key;
 
 /* What the history of a key says beside its variance. */
 typedef struct noise_history {
     int runs;       /* history runs read */
     int steps;      /* change points found in them (stats_change_points, as `history` finds them) */
-    int level_runs; /* runs since the newest step: the level is their median */
-    double level;   /* log median of those runs: what the candidate is compared with */
+    int level_runs; /* runs since the newest step: the level is their mean */
+    double level;   /* mean of those runs' log medians: what the candidate is compared with */
 } noise_history;
 
 /* A key's history: y[0..n) its log medians, oldest first. Splits it at its change points (steps of
  * at least `threshold` that `attnbench history` would report), estimates the variance from the
  * successive differences within the pieces (von Neumann's mean square successive difference, which
- * a step leaves alone yet which sees two alternating modes in full), takes the level as the median
- * of the newest piece, and sets k->var, k->df, k->unit_runs and k->se_factor (1 plus the variance
- * of that median); the caller sets k->effect = candidate − h->level. With fewer than
- * NOISE_MIN_RUNS runs k->df is 0 (unknown). 0, or -1 when out of memory. */
+ * a step leaves alone yet which sees two alternating modes in full), takes the level as the mean
+ * of the newest piece, and sets k->var, k->df, k->unit_runs and k->se_factor (1 + 1/r, the mean
+ * of r runs' variance added to the candidate's); the caller sets k->effect = candidate − h->level.
+ * With fewer than NOISE_MIN_RUNS runs k->df is 0 (unknown). 0, or -1 when out of memory. */
 int noise_from_history(const double *y, size_t n, double threshold, noise_key *k, noise_history *h);
 
 /* An interleaved A/B: d[0..r) the log ratios B/A of each round. Sets k->effect (their mean),
@@ -68,7 +70,7 @@ int noise_from_history(const double *y, size_t n, double threshold, noise_key *k
 void noise_from_rounds(const double *d, size_t r, noise_key *k);
 
 /* Moderates the known keys' variances within each group and tests every known key: the t tests,
- * Benjamini–Hochberg at alpha across the known keys for each direction, and the floor. 0, or -1
+ * two-stage Benjamini–Hochberg at alpha across the known keys for each direction, and the floor. 0, or -1
  * when out of memory. */
 int noise_test(noise_key *k, size_t n, double alpha, double threshold);
 
