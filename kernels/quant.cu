@@ -82,26 +82,82 @@ __global__ void quant_kv_fold_kernel(const double *ksum, const float *vmax, floa
 
 constexpr int ROW_THREADS = 256;
 
-/* (3) One 128-row block of head bh of x ([..][S][D]) minus mean[bh][D] (NULL: none) to INT8. */
-template <typename T>
-__global__ void __launch_bounds__(ROW_THREADS)
-    quant_rows_kernel(const T *x, const float *mean, int8_t *x8, float *scale, int S, int D,
-                      int nblk)
+/* One row of x (D = 32·E channels) minus mu (NULL: none) as the stage quantizes it, lane `lane`'s
+ * E consecutive channels in y: with rotate, the signs and butterflies of quant.h — stages h < E
+ * inside the lane's registers, stages h = E·m (m = 1 … 16) across lanes by shfl_xor of lane bit m
+ * (the lane with the bit clear holds a, its partner b: a + b, b's lane a − b). Warp-uniform. */
+template <typename T, int E>
+__device__ __forceinline__ void row_values(const T *x, const float *mu, int rotate, int lane,
+                                           float (&y)[E])
 {
-    __shared__ float red[ROW_THREADS / 32];
-    const int blk = blockIdx.x, bh = blockIdx.y;
+#pragma unroll
+    for (int e = 0; e < E; e++) {
+        const int d = lane * E + e;
+        y[e] = (float)x[d] - (mu ? mu[d] : 0.f);
+        if (rotate && attn_quant_sign_flip(d)) y[e] = -y[e];
+    }
+    if (!rotate) return;
+#pragma unroll
+    for (int h = 1; h < E; h *= 2)
+#pragma unroll
+        for (int e = 0; e < E; e++)
+            if (!(e & h)) attn_quant_butterfly(&y[e], &y[e + h]);
+#pragma unroll
+    for (int m = 1; m < 32; m *= 2)
+#pragma unroll
+        for (int e = 0; e < E; e++) {
+            const float other = __shfl_xor_sync(0xffffffffu, y[e], m);
+            y[e] = lane & m ? other - y[e] : y[e] + other;
+        }
+}
+
+/* (3) One 128-row block of head bh of x ([..][S][D], D = 32·E) minus mean[bh][D] (NULL: none),
+ * rotated when `rotate`, to INT8; the stored scale is the quantization's × fold (1/D for rotated
+ * Q: quant.h). A warp per row; two passes (the block's max, then the codes), the row's values
+ * computed the same way in both. */
+template <typename T, int E>
+__global__ void __launch_bounds__(ROW_THREADS)
+    quant_rows_kernel(const T *x, const float *mean, int rotate, float fold, int8_t *x8,
+                      float *scale, int S, int nblk)
+{
+    constexpr int D = 32 * E, WARPS = ROW_THREADS / 32;
+    __shared__ float red[WARPS];
+    const int blk = blockIdx.x, bh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rows = min(S - blk * QB, QB);
     const size_t base = ((size_t)bh * S + (size_t)blk * QB) * D;
     const float *mu = mean ? mean + (size_t)bh * D : nullptr;
-    const int n = rows * D;
-    float amax = 0.f;
-    for (int i = threadIdx.x; i < n; i += ROW_THREADS)
-        amax = fmaxf(amax, fabsf((float)x[base + i] - (mu ? mu[i % D] : 0.f)));
+    float amax = 0.f, y[E];
+    for (int r = warp; r < rows; r += WARPS) {
+        row_values<T, E>(x + base + (size_t)r * D, mu, rotate, lane, y);
+#pragma unroll
+        for (int e = 0; e < E; e++) amax = fmaxf(amax, fabsf(y[e]));
+    }
     amax = attn_block_reduce<ROW_THREADS, ATTN_REDUCE_MAX>(amax, red);
     const float sc = attn_quant_scale(amax, 127.f);
-    if (threadIdx.x == 0) scale[(size_t)bh * nblk + blk] = sc;
-    for (int i = threadIdx.x; i < n; i += ROW_THREADS)
-        x8[base + i] = attn_int8_quant((float)x[base + i] - (mu ? mu[i % D] : 0.f), sc);
+    if (threadIdx.x == 0) scale[(size_t)bh * nblk + blk] = sc * fold;
+    for (int r = warp; r < rows; r += WARPS) {
+        row_values<T, E>(x + base + (size_t)r * D, mu, rotate, lane, y);
+#pragma unroll
+        for (int e = 0; e < E; e++) x8[base + (size_t)r * D + lane * E + e] = attn_int8_quant(y[e], sc);
+    }
+}
+
+/* Rows of x to INT8 (kernel 3) for D = 64 or 128. */
+template <typename T>
+int rows_launch(const T *x, const float *mean, int rotate, float fold, int8_t *x8, float *scale,
+                int S, int D, int nblk, int heads, cudaStream_t st)
+{
+    const dim3 grid(nblk, heads);
+    if (D == 64)
+        quant_rows_kernel<T, 2><<<grid, ROW_THREADS, 0, st>>>(x, mean, rotate, fold, x8, scale, S,
+                                                              nblk);
+    else if (D == 128)
+        quant_rows_kernel<T, 4><<<grid, ROW_THREADS, 0, st>>>(x, mean, rotate, fold, x8, scale, S,
+                                                              nblk);
+    else
+        return attn_fail("quant: the stage takes D = 64 or 128, not %d", D);
+    CUDA_CHECK_LAUNCH();
+    return ATTN_OK;
 }
 
 constexpr int VT_KEYS = 64; /* keys per block of the transpose */
@@ -179,12 +235,10 @@ template <typename T> int stage_launch(const attn_quant_args *a, void *workspace
         CUDA_CHECK_LAUNCH();
     }
     if (a->qk_int8) {
-        quant_rows_kernel<T><<<dim3(nblk, a->B * a->H), ROW_THREADS, 0, st>>>(
-            (const T *)a->q, nullptr, t.q8, t.q_scale, S, D, nblk);
-        CUDA_CHECK_LAUNCH();
-        quant_rows_kernel<T><<<dim3(nblk, bhk), ROW_THREADS, 0, st>>>(k, t.k_mean, t.k8,
-                                                                      t.k_scale, S, D, nblk);
-        CUDA_CHECK_LAUNCH();
+        const float q_fold = a->rotate ? 1.f / (float)D : 1.f;
+        ATTN_TRY(rows_launch<T>((const T *)a->q, nullptr, a->rotate, q_fold, t.q8, t.q_scale, S, D,
+                                nblk, a->B * a->H, st));
+        ATTN_TRY(rows_launch<T>(k, t.k_mean, a->rotate, 1.f, t.k8, t.k_scale, S, D, nblk, bhk, st));
     }
     if (a->pv_fp8) {
         const int sp = attn_quant_s_pad(S);

@@ -5,7 +5,9 @@
  * subtracted — exact under softmax), V to FP8 e4m3 with one scale per channel, stored transposed
  * (keys contiguous, as FP8 wgmma's B operand needs); the unnormalised probabilities P̃ in [0, 1]
  * quantized to e4m3 with the static scale 448 (p_int8: to the uniform INT8 grid, a known-bad
- * control). Materialises the quantized copies of Q, K, V (the workspace), nothing of size S×S. */
+ * control). With rotate (FA3's incoherent processing), the rows of Q and of K − mean are multiplied by
+ * one randomized Hadamard matrix before their INT8 quantization (below: attn_quant_sign_flip).
+ * Materialises the quantized copies of Q, K, V (the workspace), nothing of size S×S. */
 #ifndef ATTN_KERNELS_QUANT_H
 #define ATTN_KERNELS_QUANT_H
 
@@ -24,9 +26,10 @@ enum { ATTN_QUANT_BLOCK = 128 }; /* rows per Q and per K scale */
 
 /* The quantized copies (device). S_pad = S rounded up to a multiple of 16 (TMA row pitch). */
 typedef struct attn_quant_tensors {
-    int8_t *q8;     /* [B][H][S][D]: round(q / q_scale), clamped to ±127 */
-    float *q_scale; /* [B][H][ceil(S/BLOCK)]: max|q| of the block / 127 (1 when the block is 0) */
-    int8_t *k8;     /* [B][Hkv][S][D]: of k − k_mean when smoothing, else of k */
+    int8_t *q8;     /* [B][H][S][D]: round(q / q_scale), clamped to ±127 (q rotated: rotate) */
+    float *q_scale; /* [B][H][ceil(S/BLOCK)]: max|q| of the block / 127 (1 when the block is 0);
+                       rotate: that / D (the rotation's factor D folded in) */
+    int8_t *k8;     /* [B][Hkv][S][D]: of k − k_mean when smoothing, else of k; rotated: rotate */
     float *k_scale; /* [B][Hkv][ceil(S/BLOCK)] */
     float *k_mean;  /* [B][Hkv][D], fp32; zeros when not smoothing */
     uint8_t *v8t;   /* [B][Hkv][D][S_pad] e4m3 of v / v_scale, transposed; padding keys are 0 */
@@ -42,6 +45,7 @@ typedef struct attn_quant_args {
     int qk_int8;         /* 1: Q·Kᵀ from q8/k8 (INT8); 0: from q, k in the dtype */
     int pv_fp8;          /* 1: P·V from P̃ in e4m3 and v8t; 0: P in the dtype and v */
     int smooth;          /* 1: k8 holds K − mean (the stage subtracts it) */
+    int rotate;          /* 1 (qk_int8 only): q8, k8 of the rows × H·diag(s), q_scale / D */
     int accum_two_level; /* 1: FP8 P·V partial sums promoted to an fp32 accumulator every tile */
     int p_int8;          /* 1: P̃ on the uniform INT8 grid (control) instead of e4m3 × 448 */
     cudaStream_t stream;
@@ -138,6 +142,31 @@ ATTN_QUANT_HD float attn_quant_scale(float amax, float top) { return amax > 0.0f
 
 /* x truncated to fp22 (13 mantissa bits): the FP8 MMA accumulator's model. */
 ATTN_QUANT_HD float attn_fp22(float x) { return attn_quant_u2f(attn_quant_f2u(x) & 0xfffffc00u); }
+
+/* Incoherent processing (FA3): with rotate, each row x of Q and of K − mean becomes H·diag(s)·x
+ * before its INT8 quantization — s the fixed signs below, H the unnormalised Walsh–Hadamard matrix
+ * of order D (Sylvester's: H[i][j] = (-1)^popcount(i & j)), so one outlier channel is spread over
+ * the whole row and the block's scale no longer follows it. Since (H·s·q)·(H·s·k) = D·(q·k), the
+ * stored q_scale is the quantization's scale × 1/D (exact: D is a power of two), and both kernels'
+ * dequantisation s32 · q_scale · k_scale is unchanged. The transform is exact sign flips and
+ * log2 D stages of fp32 butterflies (a + b, a − b; no multiply, so no FMA contraction): host and
+ * device give the same bits when they run the same stages, h = 1, 2, …, D/2, each pairing
+ * element i (bit h clear) with i + h.
+ * The signs: bit d % 64 of word d / 64 set = channel d negated; the two words are the first two
+ * outputs of splitmix64 seeded with 14 (the issue's number), fixed for all heads and points. */
+ATTN_QUANT_HD int attn_quant_sign_flip(int d)
+{
+    const uint64_t word = d < 64 ? 0x6aa9d61435dbe63eull : 0x124119f8f5acc27aull;
+    return (int)(word >> (d & 63)) & 1;
+}
+
+/* The fp32 butterfly of stage h on a pair (a: element i with bit h clear, b: element i + h). */
+ATTN_QUANT_HD void attn_quant_butterfly(float *a, float *b)
+{
+    const float x = *a, y = *b;
+    *a = x + y;
+    *b = x - y;
+}
 
 /* P̃ ∈ [0, 1] as the P·V operand: on the INT8 grid first when p_int8 (the control), then × 448
  * to e4m3 — the value the FP8 MMA multiplies (448 too large: O is divided by 448 at the end). */

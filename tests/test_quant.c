@@ -21,6 +21,7 @@ static const attn_variant *V;
 
 typedef struct model_mode {
     int qk_int8, pv_fp8, smooth, two_level, p_int8;
+    int rotate;     /* Q, K rows × H·diag(s) (H from its definition, fp64), scores / D */
     double p_scale; /* 448; the broken variant: 1 */
 } model_mode;
 
@@ -50,27 +51,43 @@ typedef struct model_tensors {
     double *q8, *k8, *qs, *ks, *v8, *vs; /* codes as doubles; scales */
 } model_tensors;
 
-/* INT8 of `heads` heads of x minus mean (per head and channel, NULL: none), per 128-row block. */
-static void ref_int8(const float *x, const double *mean, size_t heads, int S, int D, double *x8,
-                     double *scale)
+/* The rows of `heads` heads of x minus mean (per head and channel, NULL: none), in fp64; rotated:
+ * y = H·diag(s)·(x − mean) with H[i][j] = (-1)^popcount(i & j), a matrix product (no butterflies)
+ * with quant.h's signs. malloc'd. */
+static double *ref_rows_values(const float *x, const double *mean, int rotate, size_t heads, int S,
+                               int D)
+{
+    double *y = malloc(heads * S * D * sizeof *y), u[128];
+    for (size_t h = 0; h < heads; h++)
+        for (int r = 0; r < S; r++) {
+            const size_t o = (h * S + r) * D;
+            for (int d = 0; d < D; d++) {
+                u[d] = (double)x[o + d] - (mean ? mean[h * D + d] : 0);
+                if (rotate && attn_quant_sign_flip(d)) u[d] = -u[d];
+            }
+            for (int i = 0; i < D; i++) {
+                double acc = 0;
+                for (int j = 0; j < D; j++)
+                    acc += !rotate ? (i == j) * u[j] : __builtin_parity(i & j) ? -u[j] : u[j];
+                y[o + i] = acc;
+            }
+        }
+    return y;
+}
+
+/* INT8 of `heads` heads of rows y, per 128-row block. */
+static void ref_int8(const double *y, size_t heads, int S, int D, double *x8, double *scale)
 {
     const int nblk = (S + 127) / 128;
     for (size_t h = 0; h < heads; h++)
         for (int b = 0; b < nblk; b++) {
             double amax = 0;
-            const int r1 = S < (b + 1) * 128 ? S : (b + 1) * 128;
-            for (int r = b * 128; r < r1; r++)
-                for (int d = 0; d < D; d++)
-                    amax = fmax(
-                        amax, fabs((double)x[(h * S + r) * D + d] - (mean ? mean[h * D + d] : 0)));
+            const size_t i0 = (h * S + b * 128) * D,
+                         i1 = (h * S + (S < (b + 1) * 128 ? S : (b + 1) * 128)) * D;
+            for (size_t i = i0; i < i1; i++) amax = fmax(amax, fabs(y[i]));
             const double sc = amax > 0 ? (float)(amax / 127) : 1;
             scale[h * nblk + b] = sc;
-            for (int r = b * 128; r < r1; r++)
-                for (int d = 0; d < D; d++) {
-                    const size_t i = (h * S + r) * D + d;
-                    x8[i] = fmax(-127,
-                                 fmin(127, nearbyint((x[i] - (mean ? mean[h * D + d] : 0)) / sc)));
-                }
+            for (size_t i = i0; i < i1; i++) x8[i] = fmax(-127, fmin(127, nearbyint(y[i] / sc)));
         }
 }
 
@@ -96,9 +113,11 @@ static void ref_quantize(const attn_point *p, const model_mode *m, const attn_ho
             for (int r = 0; r < S; r++)
                 t->v8[(h * S + r) * D + d] = ref_e4m3(in->v[(h * S + r) * D + d] / sc);
         }
-    ref_int8(in->q, NULL, hq, S, D, t->q8, t->qs);
-    ref_int8(in->k, mean, hk, S, D, t->k8, t->ks);
-    free(mean);
+    double *qy = ref_rows_values(in->q, NULL, m->rotate, hq, S, D);
+    double *ky = ref_rows_values(in->k, mean, m->rotate, hk, S, D);
+    ref_int8(qy, hq, S, D, t->q8, t->qs);
+    ref_int8(ky, hk, S, D, t->k8, t->ks);
+    free(qy), free(ky), free(mean);
 }
 
 static void ref_free(model_tensors *t)
@@ -126,7 +145,8 @@ static void ref_row(const attn_point *p, const model_mode *m, const attn_host_in
                 const size_t qi = (bh * S + w->s) * D + d, ki = (bk * S + j0 + j) * D + d;
                 dot += m->qk_int8 ? t->q8[qi] * t->k8[ki] : (double)in->q[qi] * in->k[ki];
             }
-            s[j] = m->qk_int8 ? dot * t->qs[bh * nblk + w->s / 128] * t->ks[bk * nblk + j0 / 128]
+            s[j] = m->qk_int8 ? dot * t->qs[bh * nblk + w->s / 128] * t->ks[bk * nblk + j0 / 128] /
+                                    (m->rotate ? D : 1)
                               : dot;
             mx = fmax(mx, s[j]);
         }
@@ -169,10 +189,14 @@ typedef struct mode_case {
 } mode_case;
 
 static const mode_case MODES[] = {
-    {"", {1, 1, 1, 1, 0, 448}},         {"qk=bf16", {0, 1, 1, 1, 0, 448}},
-    {"pv=bf16", {1, 0, 1, 1, 0, 448}},  {"qk=bf16,pv=bf16", {0, 0, 1, 1, 0, 448}},
-    {"smooth=0", {1, 1, 0, 1, 0, 448}}, {"accum=single", {1, 1, 1, 0, 0, 448}},
-    {"p=int8", {1, 1, 1, 1, 1, 448}},
+    {"", {1, 1, 1, 1, 0, 1, 448}},
+    {"rotate=none", {1, 1, 1, 1, 0, 0, 448}},
+    {"qk=bf16", {0, 1, 1, 1, 0, 0, 448}},
+    {"pv=bf16", {1, 0, 1, 1, 0, 1, 448}},
+    {"qk=bf16,pv=bf16", {0, 0, 1, 1, 0, 0, 448}},
+    {"smooth=0", {1, 1, 0, 1, 0, 1, 448}},
+    {"accum=single", {1, 1, 1, 0, 0, 1, 448}},
+    {"p=int8", {1, 1, 1, 1, 1, 1, 448}},
 };
 enum { N_MODES = sizeof MODES / sizeof MODES[0] };
 

@@ -16,7 +16,11 @@
  * Parameters (the ablations): qk=int8|bf16 (bf16: Q·Kᵀ in the point's 16-bit dtype), pv=fp8|bf16,
  * smooth=1|0, accum=two-level|single (the FP8 accumulator promoted to fp32 every 128 keys, or one
  * accumulator across the row), p=fp8|int8 (P̃ on the uniform INT8 grid: the known-bad control; needs
- * pv=fp8), path=mma|wgmma (default: wgmma on an sm_90 device and on the CPU backend, else mma).
+ * pv=fp8), path=mma|wgmma (default: wgmma on an sm_90 device and on the CPU backend, else mma),
+ * rotate=hadamard|none (FA3's incoherent processing, qk=int8 only: each row of Q and of K − mean
+ * × H·diag(s), H the ±1 Walsh–Hadamard matrix, s fixed signs — an outlier channel spread over the
+ * row, so the block's INT8 scale no longer follows it; the factor D folded into q_scale, so the
+ * attention kernels are unchanged; the stage does it in its rows kernel, quant.h has the details).
  * compute_dtype: int8 when qk=int8, fp8 when only P·V is 8-bit, else the point's dtype.
  *
  * CPU implementation (quant_cpu.c): the same quantization from the host inputs (the same scales
@@ -48,9 +52,11 @@ static const attn_param_spec quant_params[] = {
      "P̃ to e4m3 x448, or to the uniform INT8 grid (a known-bad control; needs pv=fp8)"},
     {"path", ATTN_PARAM_ENUM, NULL, "mma|wgmma", 0, 0,
      "mma.sync or Hopper wgmma (default: wgmma on sm_90 and on the CPU backend, else mma)"},
+    {"rotate", ATTN_PARAM_ENUM, "hadamard", "hadamard|none", 0, 0,
+     "qk=int8: rows of Q and K × one randomized Hadamard matrix before INT8 (FA3), or none"},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
-enum { P_QK, P_PV, P_SMOOTH, P_ACCUM, P_P, P_PATH };
+enum { P_QK, P_PV, P_SMOOTH, P_ACCUM, P_P, P_PATH, P_ROTATE };
 
 static const char *quant_configure(const attn_point *p, const attn_param_values *pv, void *config)
 {
@@ -63,6 +69,7 @@ static const char *quant_configure(const attn_point *p, const attn_param_values 
     c->two_level = pv->v[P_ACCUM].i == 0;
     c->p_int8 = pv->v[P_P].i == 1;
     c->path = pv->v[P_PATH].set ? (int)pv->v[P_PATH].i : QUANT_DEVICE;
+    c->rotate = c->qk_int8 && pv->v[P_ROTATE].i == 0;
     if (c->p_int8 && !c->pv_fp8) return "p=int8 needs pv=fp8 (it is a grid for the FP8 P·V)";
     return NULL;
 }
@@ -119,7 +126,7 @@ static void quant_args(const attn_point *p, const quant_config *c, attn_quant_ar
     a->B = p->batch, a->H = p->heads, a->Hkv = p->kv_heads, a->S = p->seq, a->D = p->head_dim;
     a->causal = p->causal;
     a->qk_int8 = c->qk_int8, a->pv_fp8 = c->pv_fp8, a->smooth = c->smooth;
-    a->accum_two_level = c->two_level, a->p_int8 = c->p_int8;
+    a->accum_two_level = c->two_level, a->p_int8 = c->p_int8, a->rotate = c->rotate;
 }
 
 /* GPU backend: the device must run the path; its kernel's setup. */
@@ -179,10 +186,12 @@ static void quant_describe(const attn_plan *plan, char *buf, size_t n)
 {
     const quant_plan *pl = (const quant_plan *)plan;
     const attn_quant_args *a = &pl->a;
-    snprintf(buf, n, "path=%s qk=%s pv=%s smooth=%d accum=%s p=%s tile=%dx%d stage_launches=%d",
+    snprintf(buf, n,
+             "path=%s qk=%s pv=%s smooth=%d accum=%s p=%s rotate=%s tile=%dx%d stage_launches=%d",
              path_names[pl->path], a->qk_int8 ? "int8" : "dtype", a->pv_fp8 ? "fp8" : "dtype",
              a->smooth, a->accum_two_level ? "two-level" : "single", a->p_int8 ? "int8" : "fp8",
-             ATTN_QUANT_BLOCK, ATTN_QUANT_BLOCK, attn_quant_stage_launches(a));
+             a->rotate ? "hadamard" : "none", ATTN_QUANT_BLOCK, ATTN_QUANT_BLOCK,
+             attn_quant_stage_launches(a));
 }
 
 static int quant_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,
@@ -195,7 +204,8 @@ static int quant_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, con
 }
 
 /* Executed work: the attended pairs at 4·D operations each (INT8 or FP8 ones where quantized),
- * plus the stage's few per element (counted as 2: a subtract or divide and a round). Bytes: the
+ * plus the stage's few per element (counted as 2: a subtract or divide and a round) and, rotating,
+ * the Hadamard's log2 D adds per element of Q and K (D·log2 D per row). Bytes: the
  * stage reads Q once and K, V twice (statistics, then quantization) and writes the 8-bit copies;
  * the kernel reads those (or the dtype's) once and writes O. */
 static void quant_work(const attn_plan *plan, attn_work *w)
@@ -209,7 +219,7 @@ static void quant_work(const attn_plan *plan, attn_work *w)
     w->flops = 4.0 * p->batch * p->heads * pairs * p->head_dim;
     w->bytes = e * nq; /* O */
     if (a->qk_int8) {
-        w->flops += 2.0 * (nq + nkv);
+        w->flops += (2.0 + (a->rotate ? log2((double)p->head_dim) : 0)) * (nq + nkv);
         w->bytes += e * (nq + (a->smooth ? 2 : 1) * nkv) + 2 * (nq + nkv);
     } else {
         w->bytes += e * (nq + nkv);

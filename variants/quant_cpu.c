@@ -4,9 +4,11 @@
  *
  * Quantization: K's mean per KV head and channel summed in fp64 in key order, then (float)(Σ / S)
  * — the sums of fp16/bf16 values are exact in fp64, so the GPU's blockwise order gives the same
- * mean; per 128-row block max|x| (of k − mean for K) → scale = max / 127 and rint(x / scale)
- * clamped to ±127; V per channel max|v| / 448 and e4m3 of v / scale (quant.h's roundings: the
- * same code as the device's). Row attention: the keys in tiles of 128 (ATTN_QUANT_BLOCK, the
+ * mean; rotate (quant.h): each row of Q and of k − mean × H·diag(s) by the stage's fp32
+ * butterflies in its order (row_values); per 128-row block max|x| of those rows → scale = max /
+ * 127 and rint(x / scale) clamped to ±127, the stored Q scale × 1/D when rotated; V per channel
+ * max|v| / 448 and e4m3 of v / scale (quant.h's roundings: the same code as the device's). Row
+ * attention: the keys in tiles of 128 (ATTN_QUANT_BLOCK, the
  * kernels' tile), scores s = s32 · (q_scale·k_scale) (or the fp32 dot product in the dtype),
  * running max and sum, P̃ = exp2(s·scale·log2 e − m), l summing P̃ unquantized, P̃ to the P·V
  * operand (e4m3 × 448 through the INT8 grid when p_int8, or the dtype), and P·V accumulated per
@@ -31,28 +33,50 @@ void quant_host_free(quant_host_tensors *t)
     memset(t, 0, sizeof *t);
 }
 
-/* Rows of `heads` heads of x ([heads][S][D]), minus mean[head][D] when given, to INT8 with one
- * scale per 128-row block. */
-static void quant_rows(const float *x, const float *mean, size_t heads, int S, int D, int8_t *x8,
-                       float *scale, double sums[2])
+/* A row of x minus mu (NULL: none) as the GPU stage quantizes it: with rotate, the signs, then
+ * the butterfly stages h = 1, 2, …, D/2 of quant.h, each pairing element j (bit h clear) with
+ * j + h — every value the same fp32 add or subtract of the same two values as the stage's. */
+static void row_values(const float *x, const float *mu, int rotate, int D, float *y)
+{
+    for (int d = 0; d < D; d++) {
+        y[d] = x[d] - (mu ? mu[d] : 0.f);
+        if (rotate && attn_quant_sign_flip(d)) y[d] = -y[d];
+    }
+    for (int h = 1; rotate && h < D; h *= 2)
+        for (int i = 0; i < D; i += 2 * h)
+            for (int j = i; j < i + h; j++) attn_quant_butterfly(&y[j], &y[j + h]);
+}
+
+/* Rows of `heads` heads of x ([heads][S][D]), minus mean[head][D] when given, rotated when
+ * `rotate`, to INT8 with one scale per 128-row block; the stored scale × fold (1/D for rotated Q).
+ * Two passes per block (max, codes), as the stage. sums: Σ (dequantized − y)², Σ y² over the
+ * (rotated) values: the rotation / √D is orthogonal, so their ratio is x's relative error. */
+static void quant_rows(const float *x, const float *mean, int rotate, float fold, size_t heads,
+                       int S, int D, int8_t *x8, float *scale, double sums[2])
 {
     const int nblk = (S + ATTN_QUANT_BLOCK - 1) / ATTN_QUANT_BLOCK;
+    float y[128];
     for (size_t h = 0; h < heads; h++) {
         const float *mu = mean ? mean + h * D : NULL;
         for (int blk = 0; blk < nblk; blk++) {
             const int r0 = blk * ATTN_QUANT_BLOCK;
             const int rows = S - r0 < ATTN_QUANT_BLOCK ? S - r0 : ATTN_QUANT_BLOCK;
-            const size_t base = (h * S + r0) * (size_t)D, n = (size_t)rows * D;
+            const size_t base = (h * S + r0) * (size_t)D;
             float amax = 0.f;
-            for (size_t i = 0; i < n; i++)
-                amax = fmaxf(amax, fabsf(x[base + i] - (mu ? mu[i % D] : 0.f)));
+            for (int r = 0; r < rows; r++) {
+                row_values(x + base + (size_t)r * D, mu, rotate, D, y);
+                for (int d = 0; d < D; d++) amax = fmaxf(amax, fabsf(y[d]));
+            }
             const float sc = attn_quant_scale(amax, 127.f);
-            scale[h * nblk + blk] = sc;
-            for (size_t i = 0; i < n; i++) {
-                const float y = x[base + i] - (mu ? mu[i % D] : 0.f);
-                x8[base + i] = attn_int8_quant(y, sc);
-                const double e = (double)x8[base + i] * sc - y;
-                sums[0] += e * e, sums[1] += (double)y * y;
+            scale[h * nblk + blk] = sc * fold;
+            for (int r = 0; r < rows; r++) {
+                row_values(x + base + (size_t)r * D, mu, rotate, D, y);
+                for (int d = 0; d < D; d++) {
+                    const size_t i = base + (size_t)r * D + d;
+                    x8[i] = attn_int8_quant(y[d], sc);
+                    const double e = (double)x8[i] * sc - y[d];
+                    sums[0] += e * e, sums[1] += (double)y[d] * y[d];
+                }
             }
         }
     }
@@ -110,8 +134,9 @@ int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_h
     for (int i = 0; i < 256; i++) t->e4m3[i] = attn_e4m3_value((uint8_t)i);
     quant_kv_channels(c, in, hkv, S, D, t);
     if (c->qk_int8) {
-        quant_rows(in->q, NULL, hq, S, D, t->q8, t->q_scale, t->err_sums[0]);
-        quant_rows(in->k, t->k_mean, hkv, S, D, t->k8, t->k_scale, t->err_sums[1]);
+        const float q_fold = c->rotate ? 1.f / (float)D : 1.f;
+        quant_rows(in->q, NULL, c->rotate, q_fold, hq, S, D, t->q8, t->q_scale, t->err_sums[0]);
+        quant_rows(in->k, t->k_mean, c->rotate, 1.f, hkv, S, D, t->k8, t->k_scale, t->err_sums[1]);
     }
     return ATTN_OK;
 }

@@ -15,6 +15,7 @@ typedef struct quant_config {
     int qk_int8;   /* 1: Q·Kᵀ in INT8; 0: in the dtype */
     int pv_fp8;    /* 1: P̃ and V in e4m3; 0: in the dtype */
     int smooth;    /* 1: K's mean subtracted before its quantization */
+    int rotate;    /* 1: rows of Q, K − mean × H·diag(s) before INT8 (qk_int8 only) */
     int two_level; /* 1: P·V accumulator promoted to fp32 every 128 keys; 0: one accumulator */
     int p_int8;    /* 1: P̃ on the uniform INT8 grid first (the control; pv_fp8 only) */
     int path;      /* 0 mma, 1 wgmma, -1 not given */
