@@ -272,6 +272,7 @@ static void test_bounds(void)
     printf("accuracy against exact attention (CPU implementation), bf16 H=2/1 S=1000 D=128:\n");
     printf("  %-9s %-16s %9s %9s %9s %9s\n", "init", "params", "cosine", "rel_l1", "rmse",
            "max_abs");
+    attn_verdict fa3[N_MODES];
     for (int ii = 0; ii < 3; ii++) {
         attn_host_inputs in = approx_inputs(&p, inits[ii]);
         for (int mi = 0; mi < N_MODES; mi++) {
@@ -289,10 +290,16 @@ static void test_bounds(void)
                          MODES[mi].params);
                 test_cond(what, v.passed);
             }
+            if (inits[ii] == ATTN_INIT_FA3) fa3[mi] = v;
             free(out), free(rows);
         }
         approx_free(in);
     }
+    /* MODES[0] is the default (rotate=hadamard), MODES[1] rotate=none. */
+    test_cond("fa3 inputs: the default (rotate=hadamard) passes every bound, RMSE <= 9.1e-3",
+              fa3[0].passed && fa3[0].exact.rmse <= 9.1e-3);
+    test_cond("fa3 inputs: rotate=none fails the RMSE bound, its RMSE at least 1.5x the default's",
+              !fa3[1].passed && fa3[1].exact.rmse > 1.5 * fa3[0].exact.rmse);
     /* A sink key (key 0 scores about 8 above the others for every query, as attention sinks
      * do): it takes two thirds of the mass and leaves the rest to probabilities near 3e-4; V has a
      * mean of 1, so mass lost there is an error of its size. The variant
@@ -388,6 +395,8 @@ static void test_interface(void)
         {ATTN_BF16, 128, 0, "p=int8,pv=bf16", "p=int8 needs pv=fp8"},
         {ATTN_BF16, 128, 0, "qk=fp4", "qk"},
         {ATTN_BF16, 128, 0, "smooth=2", "smooth"},
+        {ATTN_BF16, 128, 0, "rotate=random", "rotate"},
+        {ATTN_BF16, 64, 1, "qk=bf16,rotate=hadamard", NULL},
     };
     approx_configure_cases(V, cases, sizeof cases / sizeof cases[0]);
     static max_align_t config[64];
@@ -406,6 +415,13 @@ static void test_interface(void)
     test_cond("work: 4·B·H·S²·D plus the stage; 6 launches",
               w.flops >= attn_dense_flops(&p) && w.flops < 1.001 * attn_dense_flops(&p) &&
                   w.launches == 6);
+    snprintf(p.params, sizeof p.params, "rotate=none");
+    const attn_work unrotated = approx_work(V, &p);
+    const double adds = 7.0 * (attn_q_elems(&p) + attn_kv_elems(&p)); /* D·log2 D per row */
+    test_cond("work: rotate=hadamard adds D·log2 D per row of Q and K, nothing else",
+              fabs(w.flops - unrotated.flops - adds) < 1e-9 * w.flops &&
+                  w.bytes == unrotated.bytes && w.launches == unrotated.launches);
+    p.params[0] = 0;
     test_cond("workspace holds the 8-bit copies", approx_workspace(V, &p) > 2 * attn_q_elems(&p));
     char db[512];
     fx_path(db, sizeof db, "bad.db");
