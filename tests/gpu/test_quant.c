@@ -2,9 +2,10 @@
  * the GPU output (quantization stage + attention kernel) against its CPU implementation (the same
  * quantization, bit for bit, and the kernels' rounding points) at S = 1, 127, 1000, 4096, D = 64
  * and 128, fp16 and bf16, causal and not, H_kv < H, on the mma path and (on sm_90) the wgmma
- * path; outlier and FA3-outlier inputs at S = 1000, 4096; each ablation mode at S = 1000. A point may
- * fail only an accuracy bound against exact attention (the quantization's own error, reported),
- * never the tolerance against its CPU implementation. The stage's kernels are separate records.
+ * path; outlier and FA3-outlier inputs at S = 1000, 4096 (fa3: rotate=hadamard and none, the
+ * rotation failing fewer bounds); each ablation mode at S = 1000. A point may fail only an
+ * accuracy bound against exact attention (the quantization's own error, reported), never the
+ * tolerance against its CPU implementation. The stage's kernels are separate records.
  *   --small  a few small shapes only (for compute-sanitizer --target-processes all)
  *   --bench  quant vs fused, both path=mma, bf16 B=2 H=16 S=8192 D=128: summary and stages */
 #include <sqlite3.h>
@@ -51,7 +52,8 @@ static void check_db(const char *db, const char *what)
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }
 
-/* One run of init's inputs over `shape` (attnbench run flags) on the paths. */
+/* One run of init's inputs over `shape` (attnbench run flags, extra --param flags among them) on
+ * the paths. */
 static void pass(const char *init, const char *shape, const char *paths)
 {
     char db[512];
@@ -73,10 +75,31 @@ static void pass(const char *init, const char *shape, const char *paths)
                   fx_query_int(db, "SELECT count(*) FROM stages") == 0);
 }
 
+/* The fa3 pass ran rotate=hadamard and none (the quantized rows must match the CPU
+ * implementation's bit for bit either way, which the tolerance of every point shows): the
+ * rotation must fail fewer accuracy bounds than its absence (the CPU implementation's table:
+ * RMSE 4.2e-3 against 1.09e-2 at S = 1000). */
+static void rotation_compare(void)
+{
+    char db[512];
+    snprintf(db, sizeof db, "%s/quant-fa3.db", fx_dir);
+    print_query(db, "SELECT params, count(*), sum(status = 'ok'), avg(exact_rel_l2),"
+                    " max(exact_rel_l2) FROM points GROUP BY params");
+    const long long rot =
+        approx_points_where(db, "params LIKE '%rotate=hadamard%' AND status != 'ok'");
+    const long long none =
+        approx_points_where(db, "params LIKE '%rotate=none%' AND status != 'ok'");
+    char what[200];
+    snprintf(what, sizeof what,
+             "quant, fa3 inputs: rotate=hadamard fails fewer bounds than rotate=none (%lld, %lld)",
+             rot, none);
+    test_cond(what, rot < none);
+}
+
 static void modes_pass(const char *paths)
 {
-    static const char *modes[] = {"qk=bf16",  "pv=bf16",      "qk=bf16,pv=bf16",
-                                  "smooth=0", "accum=single", "p=int8"};
+    static const char *modes[] = {"qk=bf16",      "pv=bf16", "qk=bf16,pv=bf16", "smooth=0",
+                                  "accum=single", "p=int8",  "rotate=none"};
     char db[512];
     snprintf(db, sizeof db, "%s/quant-modes.db", fx_dir);
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
@@ -91,7 +114,7 @@ static void modes_pass(const char *paths)
               fx_bin, db, paths, flags, RUN_FAST);
     }
     check_db(db, "quant, every ablation mode");
-    test_cond("quant modes: all ran", approx_points_where(db, "1") >= 6 * 4);
+    test_cond("quant modes: all ran", approx_points_where(db, "1") >= 7 * 4);
 }
 
 static void bench(void)
@@ -129,7 +152,11 @@ int main(int argc, char **argv)
         const char *p = getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths;
         pass("normal", "--seq 1,127,1000,4096 --kv-heads 1 --head-dim 64,128 --dtype fp16,bf16", p);
         pass("outliers", "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16", p);
-        pass("fa3", "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16", p);
+        pass("fa3",
+             "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16"
+             " --param rotate=hadamard,none",
+             p);
+        rotation_compare();
         modes_pass(p);
     }
     fx_sh("rm -rf '%s'", fx_dir);
