@@ -6,7 +6,12 @@
  * the per-channel sums of K in fp64 and the per-channel maxima of |V|; (2) their fold: k_mean =
  * (float)(Σ / S) (the sums of fp16/bf16 values are exact in fp64, so the order of the fold does not
  * matter and the host's sequential sum gives the same mean), v_scale = max|v| / 448; (3) Q and
- * K − k_mean to INT8, one scale per 128-row block (max|x| / 127, nearest even, saturating); (4) V
+ * K − k_mean to INT8, one scale per 128-row block (max|x| / 127, nearest even, saturating), a warp
+ * per row; with rotate (FA3's incoherent processing) each row first × H·diag(s) (quant.h: fixed
+ * signs, then log2 D stages of fp32 butterflies, in registers and by shfl_xor — the CPU
+ * implementation's order, so the same bits), the rows read twice (max, then codes) and rotated
+ * both times, the stored Q scale / D so that the attention kernels' s32 · q_scale · k_scale is
+ * unchanged; (4) V
  * to e4m3 with its channel's scale, written transposed [B][Hkv][D][S_pad], padding keys 0.
  * Materialises the quantized copies only (the workspace), O(S·D).
  *
