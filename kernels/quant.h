@@ -186,8 +186,8 @@ void attn_quant_tensors_layout(void *base, int B, int H, int Hkv, int S, int D,
 int attn_quant_s_pad(int S);
 
 /* The quantization stage (kernels/quant.cu), enqueued on a->stream: from a->q, a->k, a->v into
- * a->t what the modes need (Q, K to INT8 when qk_int8, K smoothed when smooth; V to e4m3 Vᵀ when
- * pv_fp8). Up to five launches: K sums and V maxima per 128-row block, their fold into k_mean and
+ * a->t what the modes need (Q, K to INT8 when qk_int8, K smoothed when smooth, both rows rotated
+ * when rotate; V to e4m3 Vᵀ when pv_fp8). Up to five launches: K sums and V maxima per 128-row block, their fold into k_mean and
  * v_scale, Q rows, K rows, Vᵀ. workspace: the base attn_quant_tensors_layout split. */
 int attn_quant_stage_launch(const attn_quant_args *a, void *workspace);
 int attn_quant_stage_launches(const attn_quant_args *a); /* how many kernels it launches */
