@@ -125,6 +125,7 @@ __global__ void __launch_bounds__(ROW_THREADS)
     quant_rows_kernel(const T *x, const float *mean, int rotate, float fold, int8_t *x8,
                       float *scale, int S, int nblk)
 {
+    static_assert(E == 2 || E == 4, "D = 64 or 128");
     constexpr int D = 32 * E, WARPS = ROW_THREADS / 32;
     __shared__ float red[WARPS];
     const int blk = blockIdx.x, bh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -142,8 +143,12 @@ __global__ void __launch_bounds__(ROW_THREADS)
     if (threadIdx.x == 0) scale[(size_t)bh * nblk + blk] = sc * fold;
     for (int r = warp; r < rows; r += WARPS) {
         row_values<T, E>(x + base + (size_t)r * D, mu, rotate, lane, y);
+        uint32_t codes = 0; /* the lane's E codes, one E-byte store */
 #pragma unroll
-        for (int e = 0; e < E; e++) x8[base + (size_t)r * D + lane * E + e] = attn_int8_quant(y[e], sc);
+        for (int e = 0; e < E; e++) codes |= (uint32_t)(uint8_t)attn_int8_quant(y[e], sc) << 8 * e;
+        int8_t *dst = x8 + base + (size_t)r * D + lane * E;
+        if constexpr (E == 4) *reinterpret_cast<uint32_t *>(dst) = codes;
+        else *reinterpret_cast<uint16_t *>(dst) = (uint16_t)codes;
     }
 }
 
