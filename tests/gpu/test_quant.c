@@ -5,7 +5,9 @@
  * path; outlier and FA3-outlier inputs at S = 1000, 4096 (fa3: rotate=hadamard and none, the
  * rotation failing fewer bounds); each ablation mode at S = 1000. A point may fail only an
  * accuracy bound against exact attention (the quantization's own error, reported), never the
- * tolerance against its CPU implementation. The stage's kernels are separate records.
+ * tolerance against its CPU implementation. The stage's kernels are separate records. First, the
+ * stage's quantized copies against the CPU implementation's byte for byte (fa3 inputs, D = 64 and
+ * 128, rotate=hadamard and none).
  *   --small  a few small shapes only (for compute-sanitizer --target-processes all)
  *   --bench  quant vs fused, both path=mma, bf16 B=2 H=16 S=8192 D=128: summary and stages */
 #include <sqlite3.h>
@@ -15,6 +17,8 @@
 
 #include "approx.h"
 #include "gpu_test.h"
+#include "quant.h"
+#include "quant_cpu.h"
 #include "test.h"
 
 static const char *RUN_FAST = " --max-time 0.01 --min-samples 3 --quiet";
@@ -96,6 +100,102 @@ static void rotation_compare(void)
     test_cond(what, rot < none);
 }
 
+/* Count of bytes of n at dev (device) that differ from host. -1 when the copy fails. */
+static long long differing_bytes(const void *dev, const void *host, size_t n)
+{
+    unsigned char *got = malloc(n);
+    long long bad = -1;
+    if (got && cudaMemcpy(got, dev, n, cudaMemcpyDeviceToHost) == cudaSuccess) {
+        bad = 0;
+        for (size_t i = 0; i < n; i++) bad += got[i] != ((const unsigned char *)host)[i];
+    }
+    free(got);
+    return bad;
+}
+
+/* The dtype inputs of p (seed 42, as approx_inputs widens them) on the device; NULL on failure. */
+static void *device_input(const attn_point *p, size_t n, int tensor, attn_init init)
+{
+    const size_t bytes = n * attn_dtype_size(p->dtype);
+    void *h = malloc(bytes), *d = NULL;
+    attn_fill_host(h, p->dtype, n, 42, tensor, init, p->head_dim, p->seq);
+    if (cudaMalloc(&d, bytes) != cudaSuccess) d = NULL;
+    else if (cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice) != cudaSuccess)
+        cudaFree(d), d = NULL;
+    free(h);
+    return d;
+}
+
+/* The stage's quantized copies (q8, k8, their scales, k_mean, v_scale, Vᵀ's codes) against the
+ * CPU implementation's, byte for byte, on fa3 inputs, rotate=hadamard and none: the property the
+ * check of every point rests on (quant.h: the same roundings, the same butterfly order). */
+static void stage_bits(int D, int rotate)
+{
+    attn_point p = approx_point(1, 4, 2, 1000, D, ATTN_BF16, "");
+    const attn_init init = ATTN_INIT_FA3;
+    const quant_config c = {.qk_int8 = 1,
+                            .pv_fp8 = 1,
+                            .smooth = 1,
+                            .two_level = 1,
+                            .p_int8 = 0,
+                            .path = -1,
+                            .rotate = rotate};
+    const size_t nq = attn_q_elems(&p), nkv = attn_kv_elems(&p), nblk = (p.seq + 127) / 128;
+    const size_t hq = (size_t)p.batch * p.heads, hkv = (size_t)p.batch * p.kv_heads;
+    attn_host_inputs in = approx_inputs(&p, init);
+    quant_host_tensors ht;
+    attn_quant_args a = {.dtype = p.dtype,
+                         .B = p.batch,
+                         .H = p.heads,
+                         .Hkv = p.kv_heads,
+                         .S = p.seq,
+                         .D = D,
+                         .qk_int8 = 1,
+                         .pv_fp8 = 1,
+                         .smooth = 1,
+                         .accum_two_level = 1,
+                         .rotate = rotate};
+    a.q = device_input(&p, nq, ATTN_TENSOR_Q, init);
+    a.k = device_input(&p, nkv, ATTN_TENSOR_K, init);
+    a.v = device_input(&p, nkv, ATTN_TENSOR_V, init);
+    void *ws = NULL;
+    const size_t ws_bytes = attn_quant_workspace_bytes(p.batch, p.heads, p.kv_heads, p.seq, D);
+    int ok = quant_host_quantize(&p, &c, &in, &ht) == ATTN_OK && a.q && a.k && a.v &&
+             cudaMalloc(&ws, ws_bytes) == cudaSuccess;
+    long long bad = -1;
+    if (ok) {
+        attn_quant_tensors_layout(ws, p.batch, p.heads, p.kv_heads, p.seq, D, &a.t);
+        ok = attn_quant_stage_launch(&a, ws) == ATTN_OK && cudaDeviceSynchronize() == cudaSuccess;
+    }
+    if (ok) {
+        const int sp = attn_quant_s_pad(p.seq);
+        uint8_t *v8t = calloc(hkv * D * sp, 1); /* the host's [S][D] codes transposed, padding 0 */
+        for (size_t h = 0; h < hkv; h++)
+            for (int r = 0; r < p.seq; r++)
+                for (int d = 0; d < D; d++)
+                    v8t[(h * D + d) * sp + r] = ht.v8[(h * p.seq + r) * D + d];
+        const long long parts[] = {differing_bytes(a.t.q8, ht.q8, nq),
+                                   differing_bytes(a.t.k8, ht.k8, nkv),
+                                   differing_bytes(a.t.q_scale, ht.q_scale, hq * nblk * 4),
+                                   differing_bytes(a.t.k_scale, ht.k_scale, hkv * nblk * 4),
+                                   differing_bytes(a.t.k_mean, ht.k_mean, hkv * D * 4),
+                                   differing_bytes(a.t.v_scale, ht.v_scale, hkv * D * 4),
+                                   differing_bytes(a.t.v8t, v8t, hkv * D * sp)};
+        bad = 0;
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+            bad = parts[i] < 0 || bad < 0 ? -1 : bad + parts[i];
+        free(v8t);
+    }
+    char what[200];
+    snprintf(what, sizeof what,
+             "quant stage = CPU implementation byte for byte: fa3 bf16 S=1000 D=%d rotate=%s "
+             "(%lld bytes differ)",
+             D, rotate ? "hadamard" : "none", bad);
+    test_cond(what, ok && bad == 0);
+    quant_host_free(&ht), approx_free(in);
+    cudaFree(ws), cudaFree((void *)a.q), cudaFree((void *)a.k), cudaFree((void *)a.v);
+}
+
 static void modes_pass(const char *paths)
 {
     static const char *modes[] = {"qk=bf16",      "pv=bf16", "qk=bf16,pv=bf16", "smooth=0",
@@ -150,6 +250,8 @@ int main(int argc, char **argv)
         check_db(db, "quant, small shapes");
     } else {
         const char *p = getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths;
+        for (int d = 64; d <= 128; d += 64)
+            for (int rotate = 0; rotate < 2; rotate++) stage_bits(d, rotate);
         pass("normal", "--seq 1,127,1000,4096 --kv-heads 1 --head-dim 64,128 --dtype fp16,bf16", p);
         pass("outliers", "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16", p);
         pass("fa3",
