@@ -175,12 +175,12 @@ static int sparse_setup_device(const attn_point *p, const sparse_config *c, spar
     CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
     if (major < 8) return attn_skip("sparse: needs sm_80 or newer (mma.sync bf16, cp.async)");
     const int dtype = (int)p->dtype, D = p->head_dim, tile = c->rule.tile;
-    pl->path = c->path;
-    if (pl->path != SP_MMA) {
+    if (c->path != SP_MMA) {
         const int rc = attn_sparse_sm90_available()
                            ? attn_sparse_sm90_setup(dtype, D, c->dv, tile)
                            : attn_skip("sparse: path=wgmma needs an sm_90 device");
-        if (rc == ATTN_OK || pl->path == SP_WGMMA) return rc;
+        pl->path = SP_WGMMA; /* run() launches what was set up: never the unset SP_DEVICE */
+        if (rc == ATTN_OK || c->path == SP_WGMMA) return rc;
         if (rc != ATTN_SKIP) return rc;
     }
     pl->path = SP_MMA;
