@@ -88,7 +88,7 @@ static int64_t add_round_run(sqlite3 *db, int s, int r)
         add_point(db, run, &common[i], exp(0.01 * stats_rng_normal(&offsets)),
                   (uint64_t)(1000 * s + 100 * r + (int)i));
     fix_point failed = {2048, s == 1 && r == 1 ? "failed" : "ok", 1, SAMPLES, 0};
-    fix_point throttled = {4096, "ok", 1, SAMPLES, s == 0 && r == 0 ? 5 : 0};
+    fix_point throttled = {4096, "ok", 1, SAMPLES, s == 0 && r == 0 ? 11 : 0};
     fix_point gap = {8192, "ok", 1, SAMPLES, 0};
     fix_point only_b = {16384, "ok", 1, SAMPLES, 0};
     add_point(db, run, &failed, 1, 7);
@@ -137,7 +137,7 @@ static void test_keys(void)
               x->state == INCONCLUSIVE && strstr(x->note, "round 2 B: failed: 2 elements"));
     x = key_at(&k, 4096);
     test_cond("throttled in round 1: inconclusive",
-              x->state == INCONCLUSIVE && strstr(x->note, "round 1 A: 25% of samples throttled"));
+              x->state == INCONCLUSIVE && strstr(x->note, "round 1 A: 55% of samples throttled"));
     x = key_at(&k, 8192);
     test_cond("not measured in round 3: inconclusive",
               x->state == INCONCLUSIVE && strstr(x->note, "round 3 A: not measured"));

@@ -82,7 +82,7 @@ static void make_fixture(void)
     add_point(db, cand, "naive", 1, 1024, "ok", 8.4e5, 20, 0, NAN, 204);      /* +5 %: unknown */
     add_point(db, cand, "naive", 1, 2048, "failed", 3e6, 20, 0, NAN, 205);    /* inconclusive */
     add_point(db, cand, "naive", 1, 8192, "ok", 5e7, 3, 0, NAN, 206);         /* too few */
-    add_point(db, cand, "naive", 1, 16384, "ok", 2e8, 20, 5, NAN, 207);       /* 25 % throttled */
+    add_point(db, cand, "naive", 1, 16384, "ok", 2e8, 20, 11, NAN, 207);      /* 55 % throttled */
     add_point(db, cand, "naive", 1, 32768, "ok", 8e8, 20, 0, NAN, 208);       /* new key */
 
     int64_t aa = add_run(db, "aa", "NVIDIA H100 80GB HBM3");                /* run 3 */
@@ -204,7 +204,7 @@ static void test_gate(void)
     test_cond("accuracy regression is slower", strstr(out, "accuracy: error vs exact 0.001 -> 0.002") != NULL);
     test_cond("failed point is inconclusive", strstr(out, "candidate point failed") != NULL);
     test_cond("few samples are inconclusive", strstr(out, "too few samples (20, 3; need 5)") != NULL);
-    test_cond("throttled samples are inconclusive", strstr(out, "candidate: 25% of samples throttled") != NULL);
+    test_cond("throttled samples are inconclusive", strstr(out, "candidate: 55% of samples throttled") != NULL);
     free(out);
 
     char *xml = fx_text(junit_path);

@@ -95,7 +95,7 @@ static const cli_command compare_command = {
     "under 10% is inconclusive. States, worst first:\n"
     "  slower        as above, or an approximate variant's error against exact attention grew\n"
     "                by more than --err-tolerance (same seed and inputs)\n"
-    "  inconclusive  fewer than 5 samples, more than 10% throttled, a point not ok on either\n"
+    "  inconclusive  fewer than 5 samples, more than 50% throttled, a point not ok on either\n"
     "                side, or too noisy: neither slower nor same\n"
     "  missing       measured in one run only\n"
     "  same          a slowdown beyond the threshold ruled out (p <= alpha), and not faster\n"

@@ -24,8 +24,13 @@ typedef struct sqlite3 sqlite3;
 
 /* Fewer non-throttled samples on a side: inconclusive. */
 #define CMP_MIN_SAMPLES 5
-/* A larger share of throttled samples on a side: inconclusive. */
-#define CMP_MAX_THROTTLED 0.10
+/* A larger share of throttled samples on a side: inconclusive — most samples could not hold the
+ * clock, so the machine, not the build, was measured. Below it the throttled samples are only left
+ * out of the median: the measurement flags any sample that ended under 99.5 % of the max SM clock
+ * and cools down after it, and on an H200 at the nightly's heaviest keys the power controller's
+ * first step flags 10-15 % of samples while the per-process medians stay within 0.2-0.4 %
+ * (kernels/NOTES-fused.md), so a 10 % limit made those keys inconclusive for no reason. */
+#define CMP_MAX_THROTTLED 0.50
 
 /* The decision's parameters (the README's "Regression gate" section explains them). */
 typedef struct cmp_rule {
