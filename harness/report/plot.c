@@ -394,6 +394,11 @@ static int render(sqlite3 *db, const plot_request *r, const figure *f, const cha
         fprintf(notes, "skipped %s: %s\n", f->name, f->why_not);
         return ATTN_OK;
     }
+    if (strstr(f->title, "baseline") && !r->baseline_name[0]) {
+        fprintf(notes, "skipped %s: the run has no baseline variant; --baseline V names one (e.g."
+                " fused, the dense kernel beside sparse and quant)\n", f->name);
+        return ATTN_OK;
+    }
     if (f->ceiling) {
         ATTN_TRY(table_int(db, "SELECT 1 FROM summary WHERE run_id = ?1 AND"
                            " pct_of_compute_ceiling IS NOT NULL", b, 1, &v, &has_ceiling));
