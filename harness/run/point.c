@@ -350,6 +350,11 @@ static int point_steps(run_point *pt)
     ATTN_TRY(be->time(pt));
     attn_summarize(&pt->samples, &pt->sp.timing);
     attn_summarize_profile(&pt->samples, &pt->profile, &pt->sp.profile);
+    if (pt->sp.timing.n_samples > 0 && pt->sp.timing.n_used == 0) /* ok, but no median: say why */
+        snprintf(pt->reason, sizeof pt->reason,
+                 "all %d samples throttled: the GPU could not hold its max clock through this"
+                 " point (run --throttle-below 75%% --cooldown 0 for its sustained speed)",
+                 pt->sp.timing.n_samples);
     for (int i = 0; i < pt->counters.n; i++)
         add_metric(pt, pt->counters.name[i], pt->counters.value[i],
                    attn_metrics_unit(pt->counters.name[i]));
