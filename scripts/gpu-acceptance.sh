@@ -229,9 +229,10 @@ nvtx_name() {
 }
 
 # Three shapes, fused and cuBLAS: a normal run, then one ncu process per point with only that
-# point's timed samples profiled (--nvtx-include of its NVTX range); each sample's kernel time (the
-# sum of its kernels' gpu__time_duration.sum), median over 21 samples, against the normal run's
-# median kernel sum per sample (points.kernel_sum_median_ns: gaps between cuBLAS's kernels aside).
+# point's timed samples profiled (--nvtx-include of its NVTX range), with ncu's default cache control
+# and with --cache-control none; each sample's kernel time (the sum of its kernels'
+# gpu__time_duration.sum), median over 21 samples, against the normal run's median kernel sum per
+# sample (points.kernel_sum_median_ns: gaps between cuBLAS's kernels aside).
 gate_ncu() {
     local ncu=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)} shape v s b c
     local shapes="1024:16:0 4096:4:0 8192:2:1"
@@ -241,42 +242,49 @@ gate_ncu() {
             --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 40 \
             --no-ceilings --quiet 2>>"$out/gate-ncu.log"
     done
-    printf '%-8s %-30s %8s %12s %12s %8s\n' variant shape samples ncu_ms attnbench_ms ratio
+    printf '%-8s %-30s %7s %12s %12s %12s %8s %8s\n' variant shape samples ncu_ms ncu_ms_nocc \
+        attnbench_ms ratio ratio_nocc
     for shape in $shapes; do
         IFS=: read -r s b c <<<"$shape"
         for v in fused cublas; do
-            local name csv tag="ncu-$v-$s"
+            local name tag="ncu-$v-$s" samples base cc ms ms_all ms_none
             name=$(nvtx_name "$v" "$s" "$b" "$c")
-            csv="$out/ncu-$v-$s.csv"
-            # 21 samples (profiler mode's default is 3 to 5): the median of ncu's per-sample time
-            # is compared with the normal run's median, like with like.
-            "$ncu" --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
-                --log-file "$csv" --nvtx --nvtx-include "attnbench@$name/" \
-                $bin run --db "$out/ncu.db" --tag "$tag" --variants "$v" --dtype bf16 \
-                --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 21 \
-                >>"$out/gate-ncu.log" 2>&1 || echo "ncu over $name: exit $?"
-            local samples base per_kernel ns
-            samples=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag' ORDER BY p.id DESC LIMIT 1")
-            IFS=$'\t' read -r base per_kernel < <(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns, round(p.kernel_count) FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c ORDER BY p.id DESC LIMIT 1")
-            # Rows "...","Metric Name","Metric Unit","Metric Value": the value is the last field
-            # (thousands separators dropped); a sample is per_kernel consecutive kernels (its
-            # range holds nothing else). The median over samples, in ns.
-            ns=$(awk -F '","' -v k="${per_kernel:-1}" '/gpu__time_duration.sum/ {
-                    v = $NF; gsub(/[",]/, "", v); t += v
-                    if (++i % k == 0) { x[n++] = t; t = 0 } }
-                END { if (!n) { print 0; exit }
-                      for (i = 1; i < n; i++) for (j = i; j > 0 && x[j - 1] > x[j]; j--) {
-                          y = x[j]; x[j] = x[j - 1]; x[j - 1] = y }
-                      printf "%.0f", n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2 }' "$csv")
-            if [ "${ns:-0}" = 0 ]; then # nothing profiled: say what ncu and the run said
-                echo "  no gpu__time_duration rows for '$name'; ncu and run said:"
-                grep -h -m 8 -E '==(PROF|ERROR|WARNING)==|attnbench' "$csv" "$out/gate-ncu.log" |
-                    sed 's/^/    /'
-                sql "$out/ncu.db" "SELECT p.status, coalesce(p.reason, '') FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag'" | sed 's/^/    point: /'
-            fi
-            awk -v v="$v" -v n="$name" -v ns="$ns" -v k="$samples" -v b="$base" 'BEGIN {
-                printf "%-8s %-30s %8s %12.4f %12.4f %8.4f\n", v, substr(n, length(v) + 2), k,
-                       ns / 1e6, b / 1e6, (b > 0 ? ns / b : 0) }'
+            base=$(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c ORDER BY p.id DESC LIMIT 1")
+            # ncu's default cache control flushes every cache before each kernel; "none" leaves
+            # the state attnbench's own L2 flush made (--cache cold), the like-for-like reading.
+            for cc in all none; do
+                local csv="$out/ncu-$v-$s-$cc.csv"
+                # 21 samples (profiler mode's default is 3 to 5): the median of ncu's per-sample
+                # time is compared with the normal run's median, like with like.
+                "$ncu" --clock-control none --cache-control "$cc" --metrics gpu__time_duration.sum \
+                    --print-units base --csv --log-file "$csv" --nvtx --nvtx-include "attnbench@$name/" \
+                    $bin run --db "$out/ncu.db" --tag "$tag-$cc" --variants "$v" --dtype bf16 \
+                    --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 21 \
+                    >>"$out/gate-ncu.log" 2>&1 || echo "ncu over $name: exit $?"
+                samples=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag-$cc' ORDER BY p.id DESC LIMIT 1")
+                # Rows "...","Metric Name","Metric Unit","Metric Value": the value is the last
+                # field (thousands separators dropped). Only the samples' ranges are profiled, so
+                # the rows split evenly into the stored samples: a sample is rows / samples
+                # consecutive kernels. The median over samples, in ns.
+                ms=$(awk -F '","' -v k="${samples:-0}" '/gpu__time_duration.sum/ {
+                        v = $NF; gsub(/[",]/, "", v); x[n++] = v }
+                    END { if (!n || !k || n % k) { print 0; exit }
+                          per = n / k
+                          for (i = 0; i < k; i++) { t = 0; for (j = 0; j < per; j++) t += x[i * per + j]; y[i] = t }
+                          for (i = 1; i < k; i++) for (j = i; j > 0 && y[j - 1] > y[j]; j--) {
+                              t = y[j]; y[j] = y[j - 1]; y[j - 1] = t }
+                          printf "%.0f", k % 2 ? y[(k - 1) / 2] : (y[k / 2 - 1] + y[k / 2]) / 2 }' "$csv")
+                if [ "${ms:-0}" = 0 ]; then # nothing profiled, or rows not a whole number of samples
+                    echo "  no usable gpu__time_duration rows for '$name' (cache $cc); ncu and run said:"
+                    grep -h -m 8 -E '==(PROF|ERROR|WARNING)==|attnbench' "$csv" "$out/gate-ncu.log" |
+                        sed 's/^/    /'
+                    sql "$out/ncu.db" "SELECT p.status, coalesce(p.reason, '') FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag-$cc'" | sed 's/^/    point: /'
+                fi
+                [ "$cc" = all ] && ms_all=$ms || ms_none=$ms
+            done
+            awk -v v="$v" -v n="$name" -v a="$ms_all" -v z="$ms_none" -v k="$samples" -v b="$base" 'BEGIN {
+                printf "%-8s %-30s %7s %12.4f %12.4f %12.4f %8.4f %8.4f\n", v, substr(n, length(v) + 2),
+                       k, a / 1e6, z / 1e6, b / 1e6, (b > 0 ? a / b : 0), (b > 0 ? z / b : 0) }'
         done
     done
     echo "target (issue 12): every ratio within 1 % of 1"
