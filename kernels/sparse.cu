@@ -11,15 +11,19 @@
  * of size S×S. Limits: fp16/bf16; TILE 64 (4 warps) or 128 (8 warps); (D, DV) in (64, 64|32),
  * (128, 128|64|32); any S >= 1.
  *
- * Selection (sparse_rules.h has the rules): topk/mass first pool Q and K tiles to fp32 means;
- * then one block per row ranks its visible tiles by priority (bitonic sort in shared memory, ties
- * by lower tile index), keeps the prefix the method says and writes the kept tiles ascending into a
- * [rows][n_tiles] scratch with the row's count; one block scans the counts into row_ptr and sorts
- * the rows by count (a stable counting sort, heaviest first) into order; a last kernel packs
- * col_idx. n_tiles is at most 4096. vprune: per (batch, KV head) the L2 norm of each V column
- * (fp32, in 256-row chunks summed in chunk order), the DV columns of largest norm kept (ties: lower
- * column), V gathered into a compact [B][Hkv][S][DV] tensor, and after attention O scattered back
- * with zeros in the pruned columns. Measurements: kernels/NOTES-sparse.md. */
+ * Selection (sparse_rules.h has the rules; the CPU twin, variants/sparse_select.c, picks the same
+ * tiles bit for bit): topk/mass pool Q and K tiles to fp32 means (one launch, at the rate Q and K
+ * stream from memory), then score every visible (query tile, key tile) pair by a blocked SIMT GEMM
+ * per head into a [rows][n_tiles] scratch. A warp per row then finds the kept tiles without
+ * sorting: the last rank key of the kept prefix by a 32-pass bitwise search over warp sums of
+ * integer weights (1 per tile, or the mass units), ties by tile index, and writes the kept tiles
+ * ascending over the row's logits with the row's count. One block scans the counts into row_ptr
+ * and sorts the rows by count (a stable counting sort over per-warp histograms, heaviest first)
+ * into order; a last kernel packs col_idx. n_tiles is at most ATTN_SPARSE_MAX_TILES. vprune: per
+ * (batch, KV head) the L2 norm of each V column (fp32, in 256-row chunks summed in chunk order),
+ * the DV columns of largest norm kept (ties: lower column), V gathered into a compact
+ * [B][Hkv][S][DV] tensor, and after attention O scattered back with zeros in the pruned columns.
+ * Measurements: kernels/NOTES-sparse.md. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -243,118 +247,223 @@ size_t kernel_smem(int D, int DV, int tile) { return (size_t)(3 * D + 2 * DV) * 
 
 /* ---------------------------------------------------------------- selection */
 
-/* Mean of each tile's rows (rows past S excluded) of x [heads][S][D], fp32, into out
- * [heads][n_tiles][D]; block (tile, head), thread d sums its column in row order. */
-template <typename T>
-__global__ void pool_kernel(const T *x, float *out, int S, int D, int tile, int n_tiles)
+/* sum[i] += value i of a 16-byte load of T (fp16 or bf16, widened exactly). */
+template <typename T> __device__ __forceinline__ void add8(uint4 v, float *sum);
+template <> __device__ __forceinline__ void add8<__nv_bfloat16>(uint4 v, float *sum)
 {
-    const int t = blockIdx.x, head = blockIdx.y;
-    const int r0 = t * tile, len = min(tile, S - r0);
-    const T *src = x + ((size_t)head * S + r0) * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        float sum = 0.f;
-        for (int r = 0; r < len; r++) sum += (float)src[(size_t)r * D + d];
-        out[((size_t)head * n_tiles + t) * D + d] = sum * (1.0f / (float)len);
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        sum[2 * i] += __uint_as_float(w[i] << 16);
+        sum[2 * i + 1] += __uint_as_float(w[i] & 0xffff0000u);
+    }
+}
+template <> __device__ __forceinline__ void add8<__half>(uint4 v, float *sum)
+{
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2 *>(&w[i]));
+        sum[2 * i] += f.x;
+        sum[2 * i + 1] += f.y;
     }
 }
 
+/* Mean of each tile's rows (rows past S excluded), fp32, of Q [q_heads][S][D] into q_pool
+ * [q_heads][n_tiles][D] and of K likewise, in one launch: a thread per (tensor, head, tile, 8
+ * columns), 16-byte loads, each column summed in row order (the order the CPU twin sums in), then
+ * times 1/rows. A thread issues POOL_BATCH rows' loads before it adds (106 registers, 2 blocks of
+ * 256 per SM: 128 KB in flight per SM), so the kernel can run at the rate Q and K stream from
+ * memory. blockDim.x = 256 (a multiple of D / 8). */
+constexpr int POOL_BATCH = 16; /* rows whose loads a pooling thread has in flight at once */
+template <typename T>
+__global__ void __launch_bounds__(256, 2) pool_kernel(const T *q, const T *k, float *q_pool, float *k_pool, int q_heads,
+                            int kv_heads, int S, int D, int tile, int n_tiles)
+{
+    const int groups = D / 8, g = threadIdx.x % groups;
+    const long long unit = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / groups;
+    const long long q_units = (long long)q_heads * n_tiles;
+    if (unit >= q_units + (long long)kv_heads * n_tiles) return;
+    const bool is_q = unit < q_units;
+    const long long u = is_q ? unit : unit - q_units, head = u / n_tiles;
+    const int t = (int)(u % n_tiles), len = min(tile, S - t * tile);
+    const T *src = (is_q ? q : k) + ((size_t)head * S + (size_t)t * tile) * D + 8 * g;
+    const uint4 *row = reinterpret_cast<const uint4 *>(src);
+    const int stride = D / 8; /* uint4 per row */
+    float sum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    int r = 0;
+    for (; r + POOL_BATCH <= len; r += POOL_BATCH) {
+        uint4 v[POOL_BATCH]; /* all in flight: without the launch bound's room ptxas kept 2 */
+#pragma unroll
+        for (int i = 0; i < POOL_BATCH; i++) v[i] = __ldg(row + (size_t)(r + i) * stride);
+#pragma unroll
+        for (int i = 0; i < POOL_BATCH; i++) add8<T>(v[i], sum);
+    }
+    for (; r < len; r++) add8<T>(__ldg(row + (size_t)r * stride), sum);
+    const float inv = 1.0f / (float)len;
+    float4 *dst = reinterpret_cast<float4 *>((is_q ? q_pool : k_pool) + u * D + 8 * g);
+    dst[0] = make_float4(sum[0] * inv, sum[1] * inv, sum[2] * inv, sum[3] * inv);
+    dst[1] = make_float4(sum[4] * inv, sum[5] * inv, sum[6] * inv, sum[7] * inv);
+}
+
 struct select_params {
-    int method, tile, n_tiles, n_pad, causal, H, Hkv, S, D;
+    int method, tile, n_tiles, causal, H, Hkv, S, D, rows;
     double density;
     float tau, scale;
     unsigned long long seed;
     const float *q_pool, *k_pool;
-    int *counts, *cols_tmp;
+    int *counts;
+    int *cols_tmp; /* [rows][n_tiles]: the pooled logits (as float), then the kept tiles */
 };
 
-/* (priority, tile) pairs sorted in place, first = attn_sparse_before's first; n a power of 2. */
-__device__ void bitonic_sort(float *key, int *idx, int n)
+/* Pooled logits, a blocked SIMT GEMM per head: a block scores SC_ROWS query tiles against
+ * SC_TILES key tiles, the means staged in shared memory SC_DC columns at a time (transposed, so a
+ * warp reads 64 key tiles of one column as a float2 each and 4 query tiles as one broadcast
+ * float4); each thread keeps 4 × 2 dot products, each summed over d in order with fmaf (the CPU
+ * twin's order). Writes the logit of every visible (row, tile) into cols_tmp's row. */
+constexpr int SC_ROWS = 16, SC_TILES = 128, SC_DC = 32, SC_THREADS = 256;
+__global__ void __launch_bounds__(SC_THREADS) score_kernel(const select_params p)
 {
-    for (int size = 2; size <= n; size <<= 1)
-        for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            for (int i = threadIdx.x; i < n; i += blockDim.x) {
-                const int j = i ^ stride;
-                if (j <= i) continue;
-                const bool ascending = (i & size) == 0; /* this pair's half sorts "first first" */
-                const bool swap = ascending == !attn_sparse_before(key[i], idx[i], key[j], idx[j]);
-                if (swap) {
-                    float kf = key[i];
-                    key[i] = key[j], key[j] = kf;
-                    int ki = idx[i];
-                    idx[i] = idx[j], idx[j] = ki;
-                }
-            }
-            __syncthreads();
+    __shared__ __align__(16) float sq[SC_DC][SC_ROWS];
+    __shared__ __align__(16) float sk[SC_DC][SC_TILES + 4]; /* + 4: fewer conflicts on the store */
+    const int row_blocks = (p.n_tiles + SC_ROWS - 1) / SC_ROWS, nt = p.n_tiles, D = p.D;
+    const int qt0 = (blockIdx.x % row_blocks) * SC_ROWS, bh = blockIdx.x / row_blocks;
+    const int t0 = blockIdx.y * SC_TILES;
+    if (p.causal && t0 > qt0 + SC_ROWS - 1) return; /* every tile above the diagonal */
+    const int b = bh / p.H, hk = (bh % p.H) / (p.H / p.Hkv);
+    const float *q = p.q_pool + (size_t)bh * nt * D;
+    const float *k = p.k_pool + ((size_t)b * p.Hkv + hk) * nt * D;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int r0 = (warp >> 1) * 4, c0 = (warp & 1) * 64 + 2 * lane;
+    float acc[4][2] = {{0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}};
+    for (int d0 = 0; d0 < D; d0 += SC_DC) {
+        for (int i = threadIdx.x; i < (SC_ROWS + SC_TILES) * SC_DC / 4; i += SC_THREADS) {
+            const int j = i % (SC_DC / 4), rt = i / (SC_DC / 4); /* 4 columns of a row or tile */
+            const bool is_q = rt < SC_ROWS;
+            const int at = is_q ? qt0 + rt : t0 + rt - SC_ROWS;
+            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (at < nt) v = *reinterpret_cast<const float4 *>((is_q ? q : k) + (size_t)at * D + d0 + 4 * j);
+            if (is_q)
+                sq[4 * j][rt] = v.x, sq[4 * j + 1][rt] = v.y, sq[4 * j + 2][rt] = v.z, sq[4 * j + 3][rt] = v.w;
+            else
+                sk[4 * j][rt - SC_ROWS] = v.x, sk[4 * j + 1][rt - SC_ROWS] = v.y,
+                sk[4 * j + 2][rt - SC_ROWS] = v.z, sk[4 * j + 3][rt - SC_ROWS] = v.w;
         }
-}
-
-/* The pooled logit of key tile kt for the query tile's mean q (sparse_rules.h). */
-__device__ float pooled_logit(const select_params &p, const float *q, const float *kp, int kt)
-{
-    const float *k = kp + (size_t)kt * p.D;
-    float dot = 0.f;
-    for (int d = 0; d < p.D; d++) dot = __fmaf_rn(q[d], k[d], dot);
-    return dot * p.scale + logf((float)min(p.tile, p.S - kt * p.tile));
-}
-
-/* How many of the sorted entries a row keeps (thread 0 only): k for the fixed-count methods, the
- * shortest prefix with estimated mass >= tau for mass; at least the forced tiles. */
-__device__ int kept_prefix(const select_params &p, const float *logit, const int *idx, int vis,
-                           int qt)
-{
-    const int forced = qt == 0 ? 1 : 2;
-    int k = attn_sparse_keep_count(p.density, vis);
-    if (p.method == ATTN_SPARSE_MASS) {
-        float mx = -INFINITY, sum = 0.f, cum = 0.f;
-        for (int t = 0; t < vis; t++) mx = fmaxf(mx, logit[t]);
-        for (int t = 0; t < vis; t++) sum += expf(logit[t] - mx);
-        for (k = 0; k < vis && cum < p.tau * sum;) cum += expf(logit[idx[k++]] - mx);
+        __syncthreads();
+#pragma unroll 8
+        for (int d = 0; d < SC_DC; d++) {
+            const float4 a = *reinterpret_cast<const float4 *>(&sq[d][r0]);
+            const float2 c = *reinterpret_cast<const float2 *>(&sk[d][c0]);
+            const float qa[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                acc[i][0] = __fmaf_rn(qa[i], c.x, acc[i][0]);
+                acc[i][1] = __fmaf_rn(qa[i], c.y, acc[i][1]);
+            }
+        }
+        __syncthreads();
     }
-    return max(k, forced);
+    float *logit = reinterpret_cast<float *>(p.cols_tmp);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int qt = qt0 + r0 + i;
+        if (qt >= nt) break;
+        const int vis = attn_sparse_visible(qt, nt, p.causal);
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            const int t = t0 + c0 + j;
+            if (t < vis)
+                logit[((size_t)bh * nt + qt) * nt + t] =
+                    attn_sparse_logit(acc[i][j], p.scale, min(p.tile, p.S - t * p.tile));
+        }
+    }
 }
 
-/* One block per row (batch·head, query tile): rank, keep a prefix, write the kept tiles ascending
- * into cols_tmp[row][..] and their count. Shared: priorities, tiles, logits (n_pad each). */
+/* Sum over the warp, returned to every lane. */
+__device__ __forceinline__ unsigned long long warp_sum(unsigned long long v)
+{
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    return v;
+}
+
+/* Row `row`'s kept tiles without sorting: a warp per row, the row's rank keys (and mass units) in
+ * shared memory (2·n_tiles words per warp). The kept set is the shortest prefix of the ranking
+ * (key descending, then tile ascending) whose weight reaches `need` (weight 1 and need = k for the
+ * fixed-count methods; mass units and ceil(tau · total) for mass), plus the forced tiles. Its last
+ * key T is the largest with weight(key >= T) >= need, found bit by bit from the top (32 passes of
+ * a warp sum; weight(key >= x) only falls as x grows); the tiles with key > T are kept, and those
+ * with key = T in tile order while the weight before them is below need − weight(key > T). Integer
+ * weights make every sum exact, so this is the CPU twin's sorted prefix, tile for tile. */
+template <bool MASS>
 __global__ void select_kernel(const select_params p)
 {
-    extern __shared__ float sel_smem[];
-    float *prio = sel_smem, *logit = sel_smem + p.n_pad;
-    int *idx = reinterpret_cast<int *>(logit + p.n_pad);
-    __shared__ int kept;
-    const int row = blockIdx.x, qt = row % p.n_tiles, bh = row / p.n_tiles;
-    const int b = bh / p.H, hk = (bh % p.H) / (p.H / p.Hkv);
-    const int vis = attn_sparse_visible(qt, p.n_tiles, p.causal);
-    const int k = attn_sparse_keep_count(p.density, vis);
+    extern __shared__ unsigned sel_smem[];
+    const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * warps + warp, nt = p.n_tiles;
+    if (row >= p.rows) return; /* no block barrier below */
+    unsigned *key = sel_smem + (size_t)warp * 2 * nt, *units = key + nt;
+    const int qt = row % nt, vis = attn_sparse_visible(qt, nt, p.causal);
     const bool pooled = p.method == ATTN_SPARSE_TOPK || p.method == ATTN_SPARSE_MASS;
-    const float *q = pooled ? p.q_pool + ((size_t)bh * p.n_tiles + qt) * p.D : nullptr;
-    const float *kp = pooled ? p.k_pool + ((size_t)b * p.Hkv + hk) * p.n_tiles * p.D : nullptr;
-    for (int t = threadIdx.x; t < p.n_pad; t += blockDim.x) {
-        float pr = -INFINITY;
-        if (t < vis && pooled) {
-            logit[t] = pooled_logit(p, q, kp, t);
-            pr = (t == qt || t == 0) ? INFINITY : logit[t];
-        } else if (t < vis) {
+    const int k = attn_sparse_keep_count(p.density, vis);
+    float *logit = reinterpret_cast<float *>(p.cols_tmp) + (size_t)row * nt;
+    float mx = -INFINITY;
+    for (int t = lane; t < vis; t += 32) {
+        float pr;
+        if (pooled) {
+            const float l = logit[t];
+            units[t] = __float_as_uint(l);
+            mx = fmaxf(mx, l);
+            pr = (t == qt || t == 0) ? INFINITY : l;
+        } else {
             pr = attn_sparse_static_priority(p.method, row, qt, t, k, p.causal, p.seed);
         }
-        prio[t] = pr;
-        idx[t] = t;
+        key[t] = attn_sparse_key(pr);
     }
-    __syncthreads();
-    bitonic_sort(prio, idx, p.n_pad);
-    if (threadIdx.x == 0) kept = kept_prefix(p, logit, idx, vis, qt);
-    __syncthreads();
-    /* flags by tile (prio reused), then warp 0 packs them in tile order */
-    for (int i = threadIdx.x; i < p.n_pad; i += blockDim.x) prio[idx[i]] = i < kept ? 1.f : 0.f;
-    __syncthreads();
-    if (threadIdx.x >= 32) return;
-    int *out = p.cols_tmp + (size_t)row * p.n_tiles, n = 0;
+    unsigned long long need = (unsigned long long)k;
+    if (MASS) {
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+        unsigned long long total = 0;
+        for (int t = lane; t < vis; t += 32) {
+            units[t] = attn_sparse_mass_units(__uint_as_float(units[t]), mx);
+            total += units[t];
+        }
+        need = attn_sparse_mass_need(p.tau, warp_sum(total));
+    }
+    unsigned T = 0;
+    for (int bit = 31; bit >= 0; bit--) {
+        const unsigned cand = T | (1u << bit);
+        unsigned long long w = 0;
+        for (int t = lane; t < vis; t += 32)
+            if (key[t] >= cand) w += MASS ? units[t] : 1u;
+        if (warp_sum(w) >= need) T = cand; /* warp-uniform */
+    }
+    unsigned long long above = 0;
+    for (int t = lane; t < vis; t += 32)
+        if (key[t] > T) above += MASS ? units[t] : 1u;
+    const unsigned long long rest = need - warp_sum(above); /* > 0: the key-T tiles hold the rest */
+    /* every lane has read its logits (the warp sums synchronise it): the row now takes the tiles */
+    int *out = p.cols_tmp + (size_t)row * nt, n = 0;
+    const unsigned lane_lt = (1u << lane) - 1;
+    unsigned long long before = 0; /* weight of the key-T tiles below this chunk */
     for (int t0 = 0; t0 < vis; t0 += 32) {
-        const int t = t0 + threadIdx.x;
-        const unsigned bal = __ballot_sync(0xffffffffu, t < vis && prio[t] != 0.f);
-        if (t < vis && prio[t] != 0.f) out[n + __popc(bal & ((1u << threadIdx.x) - 1))] = t;
+        const int t = t0 + lane;
+        const unsigned kt = t < vis ? key[t] : 0;
+        const unsigned long long w = t < vis && kt == T ? (MASS ? units[t] : 1u) : 0;
+        unsigned long long incl = w;
+#pragma unroll
+        for (int off = 1; off < 32; off <<= 1) {
+            const unsigned long long y = __shfl_up_sync(0xffffffffu, incl, off);
+            if (lane >= off) incl += y;
+        }
+        const bool keep = t < vis && (kt > T || (kt == T && before + incl - w < rest) || t == qt || t == 0);
+        const unsigned bal = __ballot_sync(0xffffffffu, keep);
+        if (keep) out[n + __popc(bal & lane_lt)] = t;
         n += __popc(bal);
+        before += __shfl_sync(0xffffffffu, incl, 31);
     }
-    if (threadIdx.x == 0) p.counts[row] = n;
+    if (lane == 0) p.counts[row] = n;
 }
 
 /* Exclusive prefix sum over the block (blockDim.x = SCAN_THREADS) of v; the block's total in
@@ -380,46 +489,59 @@ __device__ int block_exclusive_scan(int v, int *warp_sums, int *total)
     return before + x - v;
 }
 
-/* One block: row_ptr = exclusive scan of counts; order = rows by count descending, equal counts in
- * row order (stable counting sort; buckets[n_tiles + 1] in shared memory). */
+/* One block: row_ptr = exclusive scan of counts (a thread per contiguous run of rows); order =
+ * rows by count descending, equal counts in row order, by a stable counting sort: warp w of the
+ * first sort_warps counts its run of rows into hist[w][count] (shared, sort_warps·(n_tiles + 1)
+ * ints), the cursors are scanned over (count descending, then warp), and each warp places its run
+ * again. No atomics: the order is the same on every run. */
 __global__ void __launch_bounds__(SCAN_THREADS) scan_order_kernel(const int *counts, int rows,
-                                                                  int n_tiles, int *row_ptr,
-                                                                  int *order)
+                                                                  int n_tiles, int sort_warps,
+                                                                  int *row_ptr, int *order)
 {
-    extern __shared__ int bucket[]; /* n_tiles + 1 counts, then the cursors */
+    extern __shared__ int hist[];
     __shared__ int warp_sums[SCAN_THREADS / 32];
-    int carry = 0, total;
-    for (int base = 0; base < rows; base += SCAN_THREADS) {
-        const int i = base + threadIdx.x;
-        const int v = i < rows ? counts[i] : 0;
-        const int ex = block_exclusive_scan(v, warp_sums, &total);
-        if (i < rows) row_ptr[i] = carry + ex;
-        carry += total;
-    }
-    if (threadIdx.x == 0) row_ptr[rows] = carry;
-    for (int c = threadIdx.x; c <= n_tiles; c += SCAN_THREADS) bucket[c] = 0;
+    const int tid = threadIdx.x, warp = tid >> 5, nb = n_tiles + 1;
+    const int per = (rows + SCAN_THREADS - 1) / SCAN_THREADS;
+    const int a0 = min(rows, tid * per), a1 = min(rows, a0 + per);
+    int mine = 0, total;
+    for (int i = a0; i < a1; i++) mine += counts[i];
+    int at = block_exclusive_scan(mine, warp_sums, &total);
+    for (int i = a0; i < a1; i++) row_ptr[i] = at, at += counts[i];
+    if (tid == 0) row_ptr[rows] = total;
+
+    for (int i = tid; i < sort_warps * nb; i += SCAN_THREADS) hist[i] = 0;
     __syncthreads();
-    for (int i = threadIdx.x; i < rows; i += SCAN_THREADS) atomicAdd(&bucket[counts[i]], 1);
-    __syncthreads();
-    /* cursor of count c = rows with a larger count: scan over c descending */
-    carry = 0;
-    for (int base = 0; base <= n_tiles; base += SCAN_THREADS) {
-        const int c = n_tiles - (base + (int)threadIdx.x);
-        const int v = c >= 0 ? bucket[c] : 0;
-        const int ex = block_exclusive_scan(v, warp_sums, &total);
-        if (c >= 0) bucket[c] = carry + ex; /* each thread rewrites only its own bucket */
-        carry += total;
-    }
-    __syncthreads();
-    if (threadIdx.x >= 32) return;
-    const unsigned lane_lt = (1u << threadIdx.x) - 1;
-    for (int base = 0; base < rows; base += 32) {
-        const int i = base + threadIdx.x;
-        const int c = i < rows ? counts[i] : -1 - (int)threadIdx.x; /* no match past the end */
+    const int run = (rows + sort_warps - 1) / sort_warps, lane = tid & 31;
+    const int w0 = min(rows, warp * run), w1 = min(rows, w0 + run);
+    const unsigned lane_lt = (1u << lane) - 1;
+    int *cursor = hist + warp * nb;
+    for (int base = w0; warp < sort_warps && base < w1; base += 32) {
+        const int i = base + lane, c = i < w1 ? counts[i] : -1 - lane; /* no match past the end */
         const unsigned peers = __match_any_sync(0xffffffffu, c);
-        if (i < rows) order[bucket[c] + __popc(peers & lane_lt)] = i;
+        if (i < w1 && (peers & lane_lt) == 0) cursor[c] += __popc(peers);
         __syncwarp();
-        if (i < rows && (peers & lane_lt) == 0) bucket[c] += __popc(peers);
+    }
+    __syncthreads();
+    /* cursor of (count c, warp w) = rows with a larger count + rows of count c in warps before w */
+    int carry = 0;
+    for (int base = 0; base < nb; base += SCAN_THREADS) {
+        const int c = n_tiles - (base + tid);
+        int v = 0;
+        for (int w = 0; c >= 0 && w < sort_warps; w++) v += hist[w * nb + c];
+        int cur = carry + block_exclusive_scan(v, warp_sums, &total);
+        for (int w = 0; c >= 0 && w < sort_warps; w++) {
+            const int h = hist[w * nb + c];
+            hist[w * nb + c] = cur, cur += h; /* only this thread touches column c */
+        }
+        carry += total;
+    }
+    __syncthreads();
+    for (int base = w0; warp < sort_warps && base < w1; base += 32) {
+        const int i = base + lane, c = i < w1 ? counts[i] : -1 - lane;
+        const unsigned peers = __match_any_sync(0xffffffffu, c);
+        if (i < w1) order[cursor[c] + __popc(peers & lane_lt)] = i;
+        __syncwarp();
+        if (i < w1 && (peers & lane_lt) == 0) cursor[c] += __popc(peers);
         __syncwarp();
     }
 }
@@ -546,36 +668,48 @@ int attn_sparse_select_launch(const attn_sparse_select_args *a)
     const attn_sparse_args *g = a->geom;
     const int nt = g->n_tiles, rows = g->B * g->H * nt;
     if (nt > ATTN_SPARSE_MAX_TILES) return attn_fail("sparse: %d tiles per row, at most %d", nt, ATTN_SPARSE_MAX_TILES);
+    if (g->D != 64 && g->D != 128) return attn_fail("sparse: selection for D 64 or 128, got %d", g->D);
     select_params p;
     p.method = a->method, p.tile = g->tile, p.n_tiles = nt, p.causal = g->causal;
-    p.H = g->H, p.Hkv = g->Hkv, p.S = g->S, p.D = g->D;
+    p.H = g->H, p.Hkv = g->Hkv, p.S = g->S, p.D = g->D, p.rows = rows;
     p.density = a->density, p.tau = a->tau, p.seed = a->seed;
     p.scale = (float)(1.0 / sqrt((double)g->D));
-    for (p.n_pad = 1; p.n_pad < nt;) p.n_pad <<= 1;
     char *s = static_cast<char *>(a->scratch);
     float *q_pool = reinterpret_cast<float *>(s), *k_pool = q_pool + (size_t)g->B * g->H * nt * g->D;
     p.q_pool = q_pool, p.k_pool = k_pool;
     p.counts = reinterpret_cast<int *>(k_pool + (size_t)g->B * g->Hkv * nt * g->D);
     p.cols_tmp = p.counts + rows;
-    if (a->method == ATTN_SPARSE_TOPK || a->method == ATTN_SPARSE_MASS) {
-        const int threads = g->D;
-        attn_by_dtype((attn_dtype)g->dtype, [&](auto tag) {
-            using T = attn_elem_t<decltype(tag)>;
-            pool_kernel<T><<<dim3(nt, g->B * g->H), threads, 0, g->stream>>>(
-                (const T *)g->q, q_pool, g->S, g->D, g->tile, nt);
-        });
+    const bool mass = a->method == ATTN_SPARSE_MASS;
+    if (a->method == ATTN_SPARSE_TOPK || mass) {
+        const long long units = (long long)g->B * (g->H + g->Hkv) * nt * (g->D / 8);
+        const unsigned blocks = attn_grid_blocks(units, 256, ATTN_MAX_GRID_X);
+        const int qh = g->B * g->H, kh = g->B * g->Hkv;
+        if (g->dtype == ATTN_BF16)
+            pool_kernel<<<blocks, 256, 0, g->stream>>>((const __nv_bfloat16 *)g->q,
+                                                       (const __nv_bfloat16 *)g->k, q_pool, k_pool,
+                                                       qh, kh, g->S, g->D, g->tile, nt);
+        else if (g->dtype == ATTN_FP16)
+            pool_kernel<<<blocks, 256, 0, g->stream>>>((const __half *)g->q, (const __half *)g->k,
+                                                       q_pool, k_pool, qh, kh, g->S, g->D, g->tile, nt);
+        else
+            return attn_fail("sparse: selection for fp16 or bf16, got dtype %d", g->dtype);
         CUDA_CHECK_LAUNCH();
-        attn_by_dtype((attn_dtype)g->dtype, [&](auto tag) {
-            using T = attn_elem_t<decltype(tag)>;
-            pool_kernel<T><<<dim3(nt, g->B * g->Hkv), threads, 0, g->stream>>>(
-                (const T *)g->k, k_pool, g->S, g->D, g->tile, nt);
-        });
+        const dim3 grid((unsigned)(g->B * g->H * ((nt + SC_ROWS - 1) / SC_ROWS)),
+                        (unsigned)((nt + SC_TILES - 1) / SC_TILES));
+        score_kernel<<<grid, SC_THREADS, 0, g->stream>>>(p);
         CUDA_CHECK_LAUNCH();
     }
-    select_kernel<<<rows, 128, 3 * p.n_pad * sizeof(float), g->stream>>>(p);
+    /* 2·n_tiles words per warp, at most 32 KB: 8 warps up to 256 tiles, 2 at 2048 */
+    const int warps = min(8, 4096 / nt);
+    const size_t smem = (size_t)warps * 2 * nt * sizeof(unsigned);
+    const unsigned blocks = (unsigned)((rows + warps - 1) / warps);
+    if (mass) select_kernel<true><<<blocks, warps * 32, smem, g->stream>>>(p);
+    else select_kernel<false><<<blocks, warps * 32, smem, g->stream>>>(p);
     CUDA_CHECK_LAUNCH();
-    scan_order_kernel<<<1, SCAN_THREADS, (nt + 1) * sizeof(int), g->stream>>>(
-        p.counts, rows, nt, a->row_ptr, a->order);
+    /* per-warp count histograms in at most 32 KB: 31 warps at 256 tiles, 3 at 2048 */
+    const int sort_warps = min(SCAN_THREADS / 32, 8192 / (nt + 1));
+    scan_order_kernel<<<1, SCAN_THREADS, (size_t)sort_warps * (nt + 1) * sizeof(int), g->stream>>>(
+        p.counts, rows, nt, sort_warps, a->row_ptr, a->order);
     CUDA_CHECK_LAUNCH();
     pack_kernel<<<attn_grid_blocks(rows, 8, ATTN_MAX_GRID_X), 256, 0, g->stream>>>(
         p.counts, p.cols_tmp, a->row_ptr, rows, nt, a->col_idx);

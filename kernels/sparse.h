@@ -44,7 +44,7 @@ int attn_sparse_sm90_launch(const attn_sparse_args *a);
 /* ---------------------------------------------------------------- kernels/sparse.cu's selection
  * and the mma path's setup (variant `sparse`; rules in sparse_rules.h). */
 
-#define ATTN_SPARSE_MAX_TILES 2048 /* tiles per row the selection sorts in shared memory */
+#define ATTN_SPARSE_MAX_TILES 2048 /* tiles per row: the selection's per-warp shared memory */
 
 /* One-time setup of the mma kernel for (dtype, D, DV, tile) outside timing; ATTN_SKIP when none is
  * compiled (DV: D, 64 or 32, at most D) or the device lacks the shared memory. */

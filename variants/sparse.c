@@ -348,7 +348,7 @@ static int sparse_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, co
  * the selection: topk/mass pool Q and K (one add per element) and score 2·D per (row, visible
  * tile); vprune squares V (2 per element). Bytes: Q, K, V read and O written once (K/V re-reads
  * hit L2), topk/mass read Q and K again; vprune reads V twice more, writes and reads the compact
- * V and O. Launches: the selection's 3 (+2 pooling), attention, vprune's 4 more. */
+ * V and O. Launches: the selection's 3 (+2: pooling, scoring), attention, vprune's 4 more. */
 static void sparse_work(const attn_plan *plan, attn_work *w)
 {
     const sparse_plan *pl = (const sparse_plan *)plan;

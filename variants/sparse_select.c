@@ -1,8 +1,10 @@
 /* sparse_select.c — variant `sparse`'s selection on the host (see variants/sparse_select.h and the
- * rules in kernels/sparse_select.h): for topk/mass the fp32 tile means of Q and K; per row the
- * visible tiles ranked by priority with qsort (a total order: ties by lower tile index), the
- * method's prefix kept, written ascending; then the row pointers and the heaviest-first order by a
- * stable counting sort. vprune: column L2 norms in 256-row chunks as the GPU sums them. */
+ * rules in kernels/sparse_rules.h): for topk/mass the fp32 tile means of Q and K; per row the
+ * visible tiles ranked with qsort by (rank key descending, tile ascending), the method's prefix
+ * kept (mass: integer units summed in rank order), written ascending; then the row pointers and
+ * the heaviest-first order by a stable counting sort. The GPU (kernels/sparse.cu) finds the same
+ * prefix without sorting; both use sparse_rules.h's float operations, so the plans are equal.
+ * vprune: column L2 norms in 256-row chunks as the GPU sums them. */
 #include "sparse_select.h"
 
 #include <math.h>
@@ -14,14 +16,14 @@
 #define VPRUNE_CHUNK 256 /* kernels/sparse.cu's NORM_CHUNK */
 
 typedef struct ranked {
-    float prio;
+    unsigned key; /* attn_sparse_key of the priority */
     int tile;
 } ranked;
 
 static int ranked_cmp(const void *a, const void *b)
 {
     const ranked *x = a, *y = b;
-    return attn_sparse_before(x->prio, x->tile, y->prio, y->tile) ? -1 : 1;
+    return x->key != y->key ? (x->key < y->key) - (x->key > y->key) : x->tile - y->tile;
 }
 
 /* out[head][t][d]: mean of tile t's rows of x [heads][S][D], summed in row order in float. */
@@ -54,13 +56,14 @@ typedef struct row_ctx {
 static int select_row(const row_ctx *c, int row, int *cols)
 {
     const attn_point *p = c->p;
-    const int nt = (p->seq + c->rule->tile - 1) / c->rule->tile, qt = row % nt, bh = row / nt;
+    const int T = c->rule->tile, nt = (p->seq + T - 1) / T, qt = row % nt, bh = row / nt;
     const int hk = (bh % p->heads) / (p->heads / p->kv_heads), b = bh / p->heads, D = p->head_dim;
     const int vis = attn_sparse_visible(qt, nt, p->causal);
     const double density = c->rule->method == ATTN_SPARSE_VPRUNE ? 1.0 : c->rule->density;
     const int method = c->rule->method == ATTN_SPARSE_VPRUNE ? ATTN_SPARSE_WINDOW : c->rule->method;
     int k = attn_sparse_keep_count(density, vis);
     const float scale = (float)(1.0 / sqrt((double)D));
+    float mx = -INFINITY;
     for (int t = 0; t < vis; t++) {
         float pr;
         if (c->q_pool) {
@@ -68,21 +71,21 @@ static int select_row(const row_ctx *c, int row, int *cols)
             const float *kk = c->k_pool + (((size_t)b * p->kv_heads + hk) * nt + t) * D;
             float dot = 0.f;
             for (int d = 0; d < D; d++) dot = fmaf(q[d], kk[d], dot);
-            const int len = p->seq - t * c->rule->tile;
-            c->logit[t] = dot * scale + logf((float)(len < c->rule->tile ? len : c->rule->tile));
+            c->logit[t] = attn_sparse_logit(dot, scale, p->seq - t * T < T ? p->seq - t * T : T);
+            mx = fmaxf(mx, c->logit[t]);
             pr = (t == qt || t == 0) ? INFINITY : c->logit[t];
         } else {
             pr = attn_sparse_static_priority(method, row, qt, t, k, p->causal, c->rule->seed);
         }
-        c->rank[t] = (ranked){pr, t};
+        c->rank[t] = (ranked){attn_sparse_key(pr), t};
     }
     qsort(c->rank, (size_t)vis, sizeof *c->rank, ranked_cmp);
     if (method == ATTN_SPARSE_MASS) {
-        float mx = -INFINITY, sum = 0.f, cum = 0.f;
-        for (int t = 0; t < vis; t++) mx = fmaxf(mx, c->logit[t]);
-        for (int t = 0; t < vis; t++) sum += expf(c->logit[t] - mx);
-        for (k = 0; k < vis && cum < c->rule->tau * sum;)
-            cum += expf(c->logit[c->rank[k++].tile] - mx);
+        unsigned long long total = 0, cum = 0;
+        for (int t = 0; t < vis; t++) total += attn_sparse_mass_units(c->logit[t], mx);
+        const unsigned long long need = attn_sparse_mass_need(c->rule->tau, total);
+        for (k = 0; k < vis && cum < need;)
+            cum += attn_sparse_mass_units(c->logit[c->rank[k++].tile], mx);
     }
     const int forced = qt == 0 ? 1 : 2;
     if (k < forced) k = forced;

@@ -1,7 +1,7 @@
 /* sparse_select.h (variants/) — the CPU side of variant `sparse`'s tile and column selection: the
  * rules of kernels/sparse_rules.h applied on the host, in the GPU's float operations and order
- * (pooled means summed row by row, dot products by fmaf in d order, the same ranking and ties), so
- * the CPU backend builds the plan the GPU would. */
+ * (pooled means summed row by row, dot products by fmaf in d order, sparse_rules.h's logit and mass
+ * units, the same ranking and ties), so the CPU backend builds the plan the GPU does, bit for bit. */
 #ifndef ATTN_VARIANTS_SPARSE_SELECT_H
 #define ATTN_VARIANTS_SPARSE_SELECT_H
 
