@@ -2,18 +2,19 @@
  * kernel. kernels/quant.h has the layout of the quantized copies and the roundings (shared with the
  * CPU implementation in variants/quant.c); kernels/quant_sm90.cu the Hopper kernel.
  *
- * Stage (each kernel a separate stage in CUPTI's records): (1) per 128-row block of each KV head,
- * the per-channel sums of K in fp64 and the per-channel maxima of |V|; (2) their fold: k_mean =
- * (float)(Σ / S) (the sums of fp16/bf16 values are exact in fp64, so the order of the fold does not
- * matter and the host's sequential sum gives the same mean), v_scale = max|v| / 448; (3) Q and
- * K − k_mean to INT8, one scale per 128-row block (max|x| / 127, nearest even, saturating), a warp
- * per row; with rotate (FA3's incoherent processing) each row first × H·diag(s) (quant.h: fixed
- * signs, then log2 D stages of fp32 butterflies, in registers and by shfl_xor — the CPU
- * implementation's order, so the same bits), the rows read twice (max, then codes) and rotated
- * both times, the stored Q scale / D so that the attention kernels' s32 · q_scale · k_scale is
- * unchanged; (4) V
- * to e4m3 with its channel's scale, written transposed [B][Hkv][D][S_pad], padding keys 0.
- * Materialises the quantized copies only (the workspace), O(S·D).
+ * Stage (each kernel a separate record in CUPTI's stages; all three stream at 16 bytes per load
+ * and store, each element read once per kernel, the arithmetic in registers): (1) per KV head and
+ * group of 16 channels, one block over the whole sequence: K's sum in fp64 in quant.h's order
+ * (ATTN_QUANT_STATS_LANES row lanes, then a halving tree) and max |V|, then k_mean = (float)(Σ / S)
+ * and v_scale = max / 448 — no partials and no fold launch; (2) Q and K − k_mean to INT8, one
+ * scale per 128-row block (max|x| / 127, nearest even, saturating), both tensors in one launch, a
+ * block per 128 rows held in registers (read once); with rotate (FA3's incoherent processing) each
+ * row first × H·diag(s) (quant.h: fixed signs, then log2 D stages of fp32 butterflies, in
+ * registers and by shfl_xor — the CPU implementation's stages in its order, so the same bits), the
+ * stored Q scale / D so that the attention kernels' s32 · q_scale · k_scale is unchanged; (3) V to
+ * e4m3 with its channel's scale, transposed through a shared tile of 128 keys into
+ * [B][Hkv][D][S_pad], padding keys 0. Materialises the quantized copies only (the workspace),
+ * O(S·D).
  *
  * Portable attention (quant_mma_kernel): fused.cu's flash-attention loop with 8 warps, a query tile
  * of 128 rows (one Q scale block) and key tiles of 128 keys (one K scale block, the Hopper kernel's
@@ -48,163 +49,290 @@ size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 
 /* ------------------------------------------------------------------ the stage */
 
-/* (1) Block blk of KV head bh: sums of K per channel (fp64) and max |V| per channel. D threads. */
-template <typename T>
-__global__ void quant_kv_stats_kernel(const T *k, const T *v, double *ksum, float *vmax, int S,
-                                      int D, int nblk, int want_k, int want_v)
+/* Two fp16/bf16 values packed in w (the low half first) as floats, exactly. */
+template <typename T> __device__ __forceinline__ float2 unpack2(uint32_t w);
+template <> __device__ __forceinline__ float2 unpack2<__nv_bfloat16>(uint32_t w)
 {
-    const int blk = blockIdx.x, bh = blockIdx.y, d = threadIdx.x;
-    const size_t base = (size_t)bh * S * D;
-    const int r0 = blk * QB, r1 = min(S, r0 + QB);
-    double sum = 0;
-    float mx = 0.f;
-    for (int r = r0; r < r1; r++) {
-        const size_t i = base + (size_t)r * D + d;
-        if (want_k) sum += (double)(float)k[i];
-        if (want_v) mx = fmaxf(mx, fabsf((float)v[i]));
-    }
-    const size_t o = ((size_t)bh * nblk + blk) * D + d;
-    if (want_k) ksum[o] = sum;
-    if (want_v) vmax[o] = mx;
+    return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
+}
+template <> __device__ __forceinline__ float2 unpack2<__half>(uint32_t w)
+{
+    return __half22float2(*reinterpret_cast<const __half2 *>(&w));
 }
 
-/* (2) Per KV head: k_mean (0 without smoothing) and v_scale from the blocks' partials. */
-__global__ void quant_kv_fold_kernel(const double *ksum, const float *vmax, float *k_mean,
-                                     float *v_scale, int S, int D, int nblk, int smooth,
-                                     int want_v)
+/* The eight values of a 16-byte chunk of fp16/bf16 as floats. */
+template <typename T> __device__ __forceinline__ void unpack8(uint4 u, float *f)
 {
-    const int bh = blockIdx.x, d = threadIdx.x;
-    double sum = 0;
-    float mx = 0.f;
-    for (int b = 0; b < nblk; b++) {
-        const size_t i = ((size_t)bh * nblk + b) * D + d;
-        if (smooth) sum += ksum[i];
-        if (want_v) mx = fmaxf(mx, vmax[i]);
+    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const float2 p = unpack2<T>(w[i]);
+        f[2 * i] = p.x, f[2 * i + 1] = p.y;
     }
-    k_mean[(size_t)bh * D + d] = smooth ? (float)(sum / S) : 0.f;
-    if (want_v) v_scale[(size_t)bh * D + d] = attn_quant_scale(mx, ATTN_QUANT_P_SCALE);
+}
+
+/* Eight consecutive elements at x (16-byte aligned). */
+template <typename T> __device__ __forceinline__ uint4 load16(const T *x)
+{
+    return __ldg(reinterpret_cast<const uint4 *>(x));
+}
+
+constexpr int STATS_LANES = ATTN_QUANT_STATS_LANES, STATS_CH = 16;
+constexpr int STATS_THREADS = 2 * STATS_LANES;
+
+/* (1) k_mean and v_scale of 16 channels (blockIdx.x) of KV head blockIdx.y over the whole
+ * sequence, in one block and one launch (no partials, no fold): two threads per row (8 channels
+ * each, 16-byte loads of K and V), 256 row lanes; lane L sums K over rows L, L + 256, … in fp64
+ * (SUM_K) and takes max |V| (MAX_V); then quant.h's halving tree over the lanes (lane i += lane
+ * i + s for s = 128 … 1): through shared memory down to s = 16, then by shfl_xor in warp 0, which
+ * holds lanes 0–15 (xor s and + s name the same partner for the lanes the tree keeps). k_mean,
+ * when given: (float)(Σ / S), or 0 without SUM_K; v_scale (MAX_V): max / 448. */
+template <typename T, bool SUM_K, bool MAX_V>
+__global__ void __launch_bounds__(STATS_THREADS)
+    quant_kv_stats_kernel(const T *k, const T *v, float *k_mean, float *v_scale, int S, int D)
+{
+    __shared__ double ks[STATS_THREADS / 2][SUM_K ? 8 : 1];
+    __shared__ float vm[STATS_THREADS / 2][MAX_V ? 8 : 1];
+    const int tid = threadIdx.x, lane = tid >> 1;
+    const int c0 = blockIdx.x * STATS_CH + (tid & 1) * 8;
+    const size_t base = (size_t)blockIdx.y * S * D + c0;
+    double sum[8] = {};
+    float mx[8] = {};
+#pragma unroll 4
+    for (int r = lane; r < S; r += STATS_LANES) {
+        float f[8];
+        if constexpr (SUM_K) {
+            unpack8<T>(load16(k + base + (size_t)r * D), f);
+#pragma unroll
+            for (int j = 0; j < 8; j++) sum[j] += (double)f[j];
+        }
+        if constexpr (MAX_V) {
+            unpack8<T>(load16(v + base + (size_t)r * D), f);
+#pragma unroll
+            for (int j = 0; j < 8; j++) mx[j] = fmaxf(mx[j], fabsf(f[j]));
+        }
+    }
+    for (int s = STATS_LANES / 2; s >= 16; s /= 2) {
+        if (lane >= s && lane < 2 * s)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if constexpr (SUM_K) ks[tid - 2 * s][j] = sum[j];
+                if constexpr (MAX_V) vm[tid - 2 * s][j] = mx[j];
+            }
+        __syncthreads();
+        if (lane < s)
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                if constexpr (SUM_K) sum[j] += ks[tid][j];
+                if constexpr (MAX_V) mx[j] = fmaxf(mx[j], vm[tid][j]);
+            }
+        __syncthreads();
+    }
+    if (tid >= 32) return;
+    for (int s = 8; s >= 1; s /= 2) /* lane distance s: thread distance 2s */
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            if constexpr (SUM_K) sum[j] += __shfl_xor_sync(0xffffffffu, sum[j], 2 * s);
+            if constexpr (MAX_V) mx[j] = fmaxf(mx[j], __shfl_xor_sync(0xffffffffu, mx[j], 2 * s));
+        }
+    if (lane != 0) return;
+    const size_t o = (size_t)blockIdx.y * D + c0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        if (k_mean) k_mean[o + j] = SUM_K ? (float)(sum[j] / S) : 0.f;
+        if constexpr (MAX_V) v_scale[o + j] = attn_quant_scale(mx[j], ATTN_QUANT_P_SCALE);
+    }
+}
+
+/* attn_int8_quant of y[0..3] / sc as four bytes, y[0] lowest: clamped first (clamping and
+ * rounding commute at the integers ±127), then rounded by adding 1.5·2^23 — nearest even, as
+ * rintf — after which the float's low byte is the code in two's complement (no F2I). */
+__device__ __forceinline__ uint32_t int8x4(const float *y, float sc)
+{
+    uint32_t b[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+        b[i] = __float_as_uint(fminf(fmaxf(y[i] / sc, -127.f), 127.f) + 12582912.f);
+    return __byte_perm(__byte_perm(b[0], b[1], 0x0040), __byte_perm(b[2], b[3], 0x0040), 0x5410);
 }
 
 constexpr int ROW_THREADS = 256;
 
-/* One row of x (D = 32·E channels) minus mu (NULL: none) as the stage quantizes it, lane `lane`'s
- * E consecutive channels in y: with rotate, the signs and butterflies of quant.h — stages h < E
- * inside the lane's registers, stages h = E·m (m = 1 … 16) across lanes by shfl_xor of lane bit m
- * (the lane with the bit clear holds a, its partner b: a + b, b's lane a − b). Warp-uniform. */
-template <typename T, int E>
-__device__ __forceinline__ void row_values(const T *x, const float *mu, int rotate, int lane,
-                                           float (&y)[E])
-{
-#pragma unroll
-    for (int e = 0; e < E; e++) {
-        const int d = lane * E + e;
-        y[e] = (float)x[d] - (mu ? mu[d] : 0.f);
-        if (rotate && attn_quant_sign_flip(d)) y[e] = -y[e];
-    }
-    if (!rotate) return;
-#pragma unroll
-    for (int h = 1; h < E; h *= 2)
-#pragma unroll
-        for (int e = 0; e < E; e++)
-            if (!(e & h)) attn_quant_butterfly(&y[e], &y[e + h]);
-#pragma unroll
-    for (int m = 1; m < 32; m *= 2)
-#pragma unroll
-        for (int e = 0; e < E; e++) {
-            const float other = __shfl_xor_sync(0xffffffffu, y[e], m);
-            y[e] = lane & m ? other - y[e] : y[e] + other;
-        }
-}
+/* The rows kernel's operands, [0] Q and [1] K: the blocks of grid row y < heads_q are Q's. */
+struct rows_params {
+    const void *x[2];
+    const float *mean[2]; /* [heads][D] subtracted first (K: k_mean); NULL: none (Q) */
+    int8_t *x8[2];
+    float *scale[2];
+    float fold[2]; /* × the stored scale: 1/D for rotated Q (quant.h), else 1 */
+    int heads_q, S, nblk, rotate;
+};
 
-/* (3) One 128-row block of head bh of x ([..][S][D], D = 32·E) minus mean[bh][D] (NULL: none),
- * rotated when `rotate`, to INT8; the stored scale is the quantization's × fold (1/D for rotated
- * Q: quant.h). A warp per row; two passes (the block's max, then the codes), the row's values
- * computed the same way in both. */
-template <typename T, int E>
-__global__ void __launch_bounds__(ROW_THREADS)
-    quant_rows_kernel(const T *x, const float *mean, int rotate, float fold, int8_t *x8,
-                      float *scale, int S, int nblk)
+/* (2) One 128-row block (blockIdx.x) of one head of Q or K (blockIdx.y: Q's heads, then K's) to
+ * INT8, Q and K in one launch. A thread holds 16 consecutive channels of a row (two 16-byte
+ * loads; D/16 threads per row, consecutive lanes) for D/32 rows: the block is read once and kept
+ * in registers — rotated once, its max, then its codes, one 16-byte store per row and thread.
+ * Rotation (quant.h): the signs flipped on the packed fp16/bf16 inputs and on the mean
+ * (−x − (−µ) is −(x − µ) under rounding to nearest; only a difference of exactly 0 comes out +0
+ * where the CPU has −0, a sign nothing downstream sees: a butterfly of ±0 and y gives ±y, ±0's code
+ * is 0), then the stages h = 1, 2, 4, 8 in registers and h = 16·m across the row's lanes by
+ * shfl_xor of lane bit m, the partner's value combined as fmaf(±1, own, other): one rounding,
+ * the same a + b (bit clear) and a − b (bit set) as the CPU's. */
+template <typename T, int D>
+__global__ void __launch_bounds__(ROW_THREADS, 2) quant_rows_kernel(const rows_params p)
 {
-    static_assert(E == 2 || E == 4, "D = 64 or 128");
-    constexpr int D = 32 * E, WARPS = ROW_THREADS / 32;
-    __shared__ float red[WARPS];
-    const int blk = blockIdx.x, bh = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int rows = min(S - blk * QB, QB);
-    const size_t base = ((size_t)bh * S + (size_t)blk * QB) * D;
-    const float *mu = mean ? mean + (size_t)bh * D : nullptr;
-    float amax = 0.f, y[E];
-    for (int r = warp; r < rows; r += WARPS) {
-        row_values<T, E>(x + base + (size_t)r * D, mu, rotate, lane, y);
+    static_assert(D == 64 || D == 128, "D = 64 or 128");
+    constexpr int TPR = D / 16, RPP = ROW_THREADS / TPR, PASSES = QB / RPP;
+    __shared__ float red[ROW_THREADS / 32];
+    const int which = blockIdx.y >= (unsigned)p.heads_q;
+    const int bh = blockIdx.y - (which ? p.heads_q : 0), blk = blockIdx.x;
+    const int tid = threadIdx.x, g = tid % TPR, rr = tid / TPR;
+    const int rows = min(p.S - blk * QB, QB);
+    const size_t base = ((size_t)bh * p.S + (size_t)blk * QB) * D + 16 * g;
+    const T *x = static_cast<const T *>(which ? p.x[1] : p.x[0]) + base;
+    uint4 raw[PASSES][2];
 #pragma unroll
-        for (int e = 0; e < E; e++) amax = fmaxf(amax, fabsf(y[e]));
+    for (int i = 0; i < PASSES; i++) {
+        const int r = rr + i * RPP;
+        raw[i][0] = raw[i][1] = make_uint4(0, 0, 0, 0);
+        if (r < rows) {
+            raw[i][0] = load16(x + (size_t)r * D);
+            raw[i][1] = load16(x + (size_t)r * D + 8);
+        }
+    }
+    uint32_t flips = 0; /* bit e: channel 16g + e negated */
+    if (p.rotate)
+        for (int e = 0; e < 16; e++) flips |= (uint32_t)attn_quant_sign_flip(16 * g + e) << e;
+    const float *mean = which ? p.mean[1] : p.mean[0];
+    float mu[16];
+    if (mean)
+#pragma unroll
+        for (int e = 0; e < 16; e++) {
+            mu[e] = mean[(size_t)bh * D + 16 * g + e];
+            if (flips >> e & 1) mu[e] = -mu[e];
+        }
+    float y[PASSES][16], amax = 0.f;
+#pragma unroll
+    for (int i = 0; i < PASSES; i++) {
+        const uint32_t w[8] = {raw[i][0].x, raw[i][0].y, raw[i][0].z, raw[i][0].w,
+                               raw[i][1].x, raw[i][1].y, raw[i][1].z, raw[i][1].w};
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const uint32_t sign = (flips >> 2 * j & 1u) << 15 | (flips >> (2 * j + 1) & 1u) << 31;
+            const float2 f = unpack2<T>(w[j] ^ sign);
+            y[i][2 * j] = f.x, y[i][2 * j + 1] = f.y;
+        }
+        if (mean)
+#pragma unroll
+            for (int e = 0; e < 16; e++) y[i][e] -= mu[e];
+        if (p.rotate) {
+#pragma unroll
+            for (int h = 1; h < 16; h *= 2)
+#pragma unroll
+                for (int e = 0; e < 16; e++)
+                    if (!(e & h)) attn_quant_butterfly(&y[i][e], &y[i][e + h]);
+#pragma unroll
+            for (int m = 1; m < TPR; m *= 2) {
+                const float own = g & m ? -1.f : 1.f;
+#pragma unroll
+                for (int e = 0; e < 16; e++)
+                    y[i][e] = fmaf(own, y[i][e], __shfl_xor_sync(0xffffffffu, y[i][e], m));
+            }
+        }
+        if (rr + i * RPP < rows)
+#pragma unroll
+            for (int e = 0; e < 16; e++) amax = fmaxf(amax, fabsf(y[i][e]));
     }
     amax = attn_block_reduce<ROW_THREADS, ATTN_REDUCE_MAX>(amax, red);
     const float sc = attn_quant_scale(amax, 127.f);
-    if (threadIdx.x == 0) scale[(size_t)bh * nblk + blk] = sc * fold;
-    for (int r = warp; r < rows; r += WARPS) {
-        row_values<T, E>(x + base + (size_t)r * D, mu, rotate, lane, y);
-        uint32_t codes = 0; /* the lane's E codes, one E-byte store */
+    if (tid == 0)
+        (which ? p.scale[1] : p.scale[0])[(size_t)bh * p.nblk + blk] =
+            sc * (which ? p.fold[1] : p.fold[0]);
+    int8_t *x8 = (which ? p.x8[1] : p.x8[0]) + base; /* the operand's by select: an indexed
+                                                       parameter array goes to the stack */
 #pragma unroll
-        for (int e = 0; e < E; e++) codes |= (uint32_t)(uint8_t)attn_int8_quant(y[e], sc) << 8 * e;
-        int8_t *dst = x8 + base + (size_t)r * D + lane * E;
-        if constexpr (E == 4) *reinterpret_cast<uint32_t *>(dst) = codes;
-        else *reinterpret_cast<uint16_t *>(dst) = (uint16_t)codes;
+    for (int i = 0; i < PASSES; i++) {
+        const int r = rr + i * RPP;
+        if (r < rows)
+            *reinterpret_cast<uint4 *>(x8 + (size_t)r * D) =
+                make_uint4(int8x4(y[i], sc), int8x4(y[i] + 4, sc), int8x4(y[i] + 8, sc),
+                           int8x4(y[i] + 12, sc));
     }
 }
 
-/* Rows of x to INT8 (kernel 3) for D = 64 or 128. */
-template <typename T>
-int rows_launch(const T *x, const float *mean, int rotate, float fold, int8_t *x8, float *scale,
-                int S, int D, int nblk, int heads, cudaStream_t st)
+/* attn_e4m3_code(attn_e4m3_round(x[i])) of x[0..3] as four bytes, x[0] lowest. On sm_89+ by
+ * cvt.rn.satfinite.e4m3x2 (the same rounding), whose −0 (0x80, for a negative value that rounds
+ * to 0) is made the +0 that attn_e4m3_code writes: with t = w ^ 0x80808080, a byte of
+ * ((t & 0x7f…) + 0x7f…) | t has bit 7 set unless that byte of w is 0x80 (no carry crosses a
+ * byte), and w keeps bit 7 where it is set. */
+__device__ __forceinline__ uint32_t e4m3x4(const float *x)
 {
-    const dim3 grid(nblk, heads);
-    if (D == 64)
-        quant_rows_kernel<T, 2><<<grid, ROW_THREADS, 0, st>>>(x, mean, rotate, fold, x8, scale, S,
-                                                              nblk);
-    else if (D == 128)
-        quant_rows_kernel<T, 4><<<grid, ROW_THREADS, 0, st>>>(x, mean, rotate, fold, x8, scale, S,
-                                                              nblk);
-    else
-        return attn_fail("quant: the stage takes D = 64 or 128, not %d", D);
-    CUDA_CHECK_LAUNCH();
-    return ATTN_OK;
+#if __CUDA_ARCH__ >= 890
+    uint16_t lo, hi;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(lo) : "f"(x[1]), "f"(x[0]));
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(hi) : "f"(x[3]), "f"(x[2]));
+    const uint32_t w = lo | (uint32_t)hi << 16, t = w ^ 0x80808080u;
+    return w & (((t & 0x7f7f7f7fu) + 0x7f7f7f7fu) | t | 0x7f7f7f7fu);
+#else
+    uint32_t w = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) w |= (uint32_t)attn_e4m3_code(attn_e4m3_round(x[i])) << 8 * i;
+    return w;
+#endif
 }
 
-constexpr int VT_KEYS = 64; /* keys per block of the transpose */
+constexpr int VT_KEYS = 128, VT_THREADS = 256;
 
-/* (4) Keys [key0, key0 + 64) of KV head bh: e4m3 codes of v / v_scale into v8t[bh][D][S_pad]. */
-template <typename T>
-__global__ void __launch_bounds__(ROW_THREADS)
-    quant_vt_kernel(const T *v, const float *v_scale, uint8_t *v8t, int S, int S_pad, int D)
+/* (3) Keys [key0, key0 + 128) (blockIdx.x) of KV head blockIdx.y: e4m3 codes of v / v_scale into
+ * v8t[bh][D][S_pad] (keys S … S_pad − 1: 0). A thread takes 4 consecutive keys × 8 channels per
+ * job (D/64 jobs): four 16-byte loads along V's rows, then each channel's 4 codes one 32-bit word
+ * of a [D][128-key] shared tile; then each 16-byte chunk of a channel's keys out whole. The tile's
+ * word index is XORed with 4·(channel/8 mod 8): a warp's 32 word stores (8 channel groups × 4 key
+ * groups) and each 8 lanes' chunk loads fall on distinct banks. */
+template <typename T, int D>
+__global__ void __launch_bounds__(VT_THREADS)
+    quant_vt_kernel(const T *v, const float *v_scale, uint8_t *v8t, int S, int S_pad)
 {
-    __shared__ uint8_t tile[128][VT_KEYS + 4];
-    const int bh = blockIdx.y, key0 = blockIdx.x * VT_KEYS;
-    const float *vs = v_scale + (size_t)bh * D;
-    for (int i = threadIdx.x; i < VT_KEYS * D; i += ROW_THREADS) {
-        const int r = i / D, d = i % D, key = key0 + r;
-        const float x = key < S ? (float)v[((size_t)bh * S + key) * D + d] : 0.f;
-        tile[d][r] = attn_e4m3_code(attn_e4m3_round(x / vs[d]));
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < D * (VT_KEYS / 4); i += ROW_THREADS) {
-        const int d = i / (VT_KEYS / 4), w = i % (VT_KEYS / 4), key = key0 + 4 * w;
-        if (key < S_pad) {
-            const uint32_t word = tile[d][4 * w] | (uint32_t)tile[d][4 * w + 1] << 8 |
-                                  (uint32_t)tile[d][4 * w + 2] << 16 |
-                                  (uint32_t)tile[d][4 * w + 3] << 24;
-            *reinterpret_cast<uint32_t *>(v8t + ((size_t)bh * D + d) * S_pad + key) = word;
+    constexpr int JOBS = D / 64;
+    __shared__ __align__(16) uint32_t tile[D][VT_KEYS / 4];
+    const int bh = blockIdx.y, key0 = blockIdx.x * VT_KEYS, tid = threadIdx.x;
+    const int cl = tid & 7, kg = tid >> 3;
+    const T *src = v + ((size_t)bh * S + key0 + 4 * kg) * D;
+    uint4 raw[JOBS][4];
+#pragma unroll
+    for (int jb = 0; jb < JOBS; jb++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            raw[jb][i] = make_uint4(0, 0, 0, 0);
+            if (key0 + 4 * kg + i < S) raw[jb][i] = load16(src + i * D + 8 * (cl + 8 * jb));
+        }
+#pragma unroll
+    for (int jb = 0; jb < JOBS; jb++) {
+        const int c0 = 8 * (cl + 8 * jb);
+        const float4 s0 = __ldg(reinterpret_cast<const float4 *>(v_scale + (size_t)bh * D + c0));
+        const float4 s1 = __ldg(reinterpret_cast<const float4 *>(v_scale + (size_t)bh * D + c0) + 1);
+        const float vs[8] = {s0.x, s0.y, s0.z, s0.w, s1.x, s1.y, s1.z, s1.w};
+        float f[4][8];
+#pragma unroll
+        for (int i = 0; i < 4; i++) unpack8<T>(raw[jb][i], f[i]);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const float q[4] = {f[0][j] / vs[j], f[1][j] / vs[j], f[2][j] / vs[j], f[3][j] / vs[j]};
+            tile[c0 + j][kg ^ 4 * cl] = e4m3x4(q);
         }
     }
+    __syncthreads();
+    uint8_t *dst = v8t + (size_t)bh * D * S_pad + key0;
+#pragma unroll
+    for (int it = 0; it < D / 32; it++) {
+        const int c = (tid >> 3) + 32 * it, x = tid & 7; /* chunk x: keys 16x … 16x + 15 */
+        if (key0 + 16 * x < S_pad)
+            *reinterpret_cast<uint4 *>(dst + (size_t)c * S_pad + 16 * x) =
+                *reinterpret_cast<const uint4 *>(&tile[c][4 * (x ^ (c >> 3 & 7))]);
+    }
 }
 
-/* Workspace pieces after the tensors: the stage's partials. */
-struct stage_scratch {
-    double *ksum;
-    float *vmax;
-};
-
-size_t layout(uint8_t *base, int B, int H, int Hkv, int S, int D, attn_quant_tensors *t,
-              stage_scratch *sc)
+size_t layout(uint8_t *base, int B, int H, int Hkv, int S, int D, attn_quant_tensors *t)
 {
     const size_t nblk = (size_t)(S + QB - 1) / QB, sp = (size_t)attn_quant_s_pad(S);
     size_t off = 0;
@@ -220,40 +348,41 @@ size_t layout(uint8_t *base, int B, int H, int Hkv, int S, int D, attn_quant_ten
     t->k_mean = (float *)take((size_t)B * Hkv * D * 4);
     t->v8t = (uint8_t *)take((size_t)B * Hkv * D * sp);
     t->v_scale = (float *)take((size_t)B * Hkv * D * 4);
-    sc->ksum = (double *)take((size_t)B * Hkv * nblk * D * 8);
-    sc->vmax = (float *)take((size_t)B * Hkv * nblk * D * 4);
     return off;
 }
 
-template <typename T> int stage_launch(const attn_quant_args *a, void *workspace)
+template <typename T, int D> int stage_kernel(const attn_quant_args *a, int kernel)
 {
-    attn_quant_tensors t;
-    stage_scratch sc;
-    layout((uint8_t *)workspace, a->B, a->H, a->Hkv, a->S, a->D, &t, &sc);
-    const int S = a->S, D = a->D, nblk = (S + QB - 1) / QB, bhk = a->B * a->Hkv;
-    const int want_k = a->qk_int8 && a->smooth, want_v = a->pv_fp8;
+    const attn_quant_tensors &t = a->t;
+    const int S = a->S, nblk = (S + QB - 1) / QB, bhk = a->B * a->Hkv;
     const T *k = (const T *)a->k, *v = (const T *)a->v;
     cudaStream_t st = a->stream;
-    if (a->qk_int8 || a->pv_fp8) {
-        if (want_k || want_v) {
-            quant_kv_stats_kernel<T><<<dim3(nblk, bhk), D, 0, st>>>(k, v, sc.ksum, sc.vmax, S, D,
-                                                                    nblk, want_k, want_v);
-            CUDA_CHECK_LAUNCH();
-        }
-        quant_kv_fold_kernel<<<bhk, D, 0, st>>>(sc.ksum, sc.vmax, t.k_mean, t.v_scale, S, D, nblk,
-                                                want_k, want_v);
+    if (kernel == ATTN_QUANT_STAGE_STATS && (a->qk_int8 || a->pv_fp8)) {
+        const dim3 grid(D / STATS_CH, bhk);
+        float *km = a->qk_int8 ? t.k_mean : nullptr;
+        if (a->qk_int8 && a->smooth && a->pv_fp8)
+            quant_kv_stats_kernel<T, 1, 1><<<grid, STATS_THREADS, 0, st>>>(k, v, km, t.v_scale, S, D);
+        else if (a->qk_int8 && a->smooth)
+            quant_kv_stats_kernel<T, 1, 0><<<grid, STATS_THREADS, 0, st>>>(k, v, km, nullptr, S, D);
+        else if (a->pv_fp8)
+            quant_kv_stats_kernel<T, 0, 1><<<grid, STATS_THREADS, 0, st>>>(k, v, km, t.v_scale, S, D);
+        else
+            quant_kv_stats_kernel<T, 0, 0><<<grid, STATS_THREADS, 0, st>>>(k, v, km, nullptr, S, D);
         CUDA_CHECK_LAUNCH();
-    }
-    if (a->qk_int8) {
-        const float q_fold = a->rotate ? 1.f / (float)D : 1.f;
-        ATTN_TRY(rows_launch<T>((const T *)a->q, nullptr, a->rotate, q_fold, t.q8, t.q_scale, S, D,
-                                nblk, a->B * a->H, st));
-        ATTN_TRY(rows_launch<T>(k, t.k_mean, a->rotate, 1.f, t.k8, t.k_scale, S, D, nblk, bhk, st));
-    }
-    if (a->pv_fp8) {
+    } else if (kernel == ATTN_QUANT_STAGE_ROWS && a->qk_int8) {
+        rows_params p;
+        p.x[0] = a->q, p.x[1] = a->k;
+        p.mean[0] = nullptr, p.mean[1] = t.k_mean;
+        p.x8[0] = t.q8, p.x8[1] = t.k8;
+        p.scale[0] = t.q_scale, p.scale[1] = t.k_scale;
+        p.fold[0] = a->rotate ? 1.f / (float)D : 1.f, p.fold[1] = 1.f;
+        p.heads_q = a->B * a->H, p.S = S, p.nblk = nblk, p.rotate = a->rotate;
+        quant_rows_kernel<T, D><<<dim3(nblk, p.heads_q + bhk), ROW_THREADS, 0, st>>>(p);
+        CUDA_CHECK_LAUNCH();
+    } else if (kernel == ATTN_QUANT_STAGE_VT && a->pv_fp8) {
         const int sp = attn_quant_s_pad(S);
-        quant_vt_kernel<T><<<dim3((sp + VT_KEYS - 1) / VT_KEYS, bhk), ROW_THREADS, 0, st>>>(
-            v, t.v_scale, t.v8t, S, sp, D);
+        quant_vt_kernel<T, D><<<dim3((sp + VT_KEYS - 1) / VT_KEYS, bhk), VT_THREADS, 0, st>>>(
+            v, t.v_scale, t.v8t, S, sp);
         CUDA_CHECK_LAUNCH();
     }
     return ATTN_OK;
@@ -616,29 +745,37 @@ int attn_quant_s_pad(int S) { return (S + 15) / 16 * 16; }
 size_t attn_quant_workspace_bytes(int B, int H, int Hkv, int S, int D)
 {
     attn_quant_tensors t;
-    stage_scratch sc;
-    return layout(nullptr, B, H, Hkv, S, D, &t, &sc);
+    return layout(nullptr, B, H, Hkv, S, D, &t);
 }
 
 void attn_quant_tensors_layout(void *base, int B, int H, int Hkv, int S, int D,
                                attn_quant_tensors *t)
 {
-    stage_scratch sc;
-    layout((uint8_t *)base, B, H, Hkv, S, D, t, &sc);
+    layout((uint8_t *)base, B, H, Hkv, S, D, t);
 }
 
 int attn_quant_stage_launches(const attn_quant_args *a)
 {
     if (!a->qk_int8 && !a->pv_fp8) return 0;
-    const int stats = (a->qk_int8 && a->smooth) || a->pv_fp8;
-    return stats + 1 + 2 * (a->qk_int8 != 0) + (a->pv_fp8 != 0);
+    return 1 + (a->qk_int8 != 0) + (a->pv_fp8 != 0);
 }
 
-int attn_quant_stage_launch(const attn_quant_args *a, void *workspace)
+int attn_quant_stage_kernel_launch(const attn_quant_args *a, int kernel)
 {
-    if (a->dtype == ATTN_FP16) return stage_launch<__half>(a, workspace);
-    if (a->dtype == ATTN_BF16) return stage_launch<__nv_bfloat16>(a, workspace);
-    return attn_fail("quant: the stage takes fp16 or bf16 inputs");
+    const int bf = a->dtype == ATTN_BF16;
+    if (a->dtype != ATTN_FP16 && !bf) return attn_fail("quant: the stage takes fp16 or bf16 inputs");
+    if (a->D == 64)
+        return bf ? stage_kernel<__nv_bfloat16, 64>(a, kernel) : stage_kernel<__half, 64>(a, kernel);
+    if (a->D == 128)
+        return bf ? stage_kernel<__nv_bfloat16, 128>(a, kernel) : stage_kernel<__half, 128>(a, kernel);
+    return attn_fail("quant: the stage takes D = 64 or 128, not %d", a->D);
+}
+
+int attn_quant_stage_launch(const attn_quant_args *a)
+{
+    for (int kernel = 0; kernel < ATTN_QUANT_STAGE_KERNELS; kernel++)
+        ATTN_TRY(attn_quant_stage_kernel_launch(a, kernel));
+    return ATTN_OK;
 }
 
 int attn_quant_mma_setup(const attn_quant_args *a)

@@ -176,8 +176,8 @@ ATTN_QUANT_HD float attn_quant_p(float p, int p_int8)
     return attn_e4m3_round(p * ATTN_QUANT_P_SCALE);
 }
 
-/* The workspace of the stage and the kernels: the quantized copies (attn_quant_tensors) and the
- * stage's per-block partial results (K sums in fp64, V maxima), 256-byte aligned pieces. */
+/* The workspace of the stage and the kernels: the quantized copies (attn_quant_tensors),
+ * 256-byte aligned pieces. */
 size_t attn_quant_workspace_bytes(int B, int H, int Hkv, int S, int D);
 /* The pieces of a workspace of attn_quant_workspace_bytes bytes at base. */
 void attn_quant_tensors_layout(void *base, int B, int H, int Hkv, int S, int D,
@@ -185,11 +185,24 @@ void attn_quant_tensors_layout(void *base, int B, int H, int Hkv, int S, int D,
 /* S_pad of attn_quant_tensors (S rounded up to 16). */
 int attn_quant_s_pad(int S);
 
-/* The quantization stage (kernels/quant.cu), enqueued on a->stream: from a->q, a->k, a->v into
- * a->t what the modes need (Q, K to INT8 when qk_int8, K smoothed when smooth, both rows rotated
- * when rotate; V to e4m3 Vᵀ when pv_fp8). Up to five launches: K sums and V maxima per 128-row block, their fold into k_mean and
- * v_scale, Q rows, K rows, Vᵀ. workspace: the base attn_quant_tensors_layout split. */
-int attn_quant_stage_launch(const attn_quant_args *a, void *workspace);
+/* The order of K's sum over the sequence (k_mean = (float)(Σ / S)), the same on the device (the
+ * stage's statistics kernel) and the host (the CPU implementation), per KV head and channel, in
+ * fp64: lane L of ATTN_QUANT_STATS_LANES sums rows L, L + LANES, L + 2·LANES, … in row order
+ * from 0; then the halving tree, lane i += lane i + s for i < s, s = LANES/2, …, 2, 1; lane 0 is
+ * Σ. (A sum of fp16/bf16 values in fp64 is exact unless their magnitudes span more than about
+ * 2^40, so other orders would usually agree; a fixed one makes the bits independent of the data.) */
+enum { ATTN_QUANT_STATS_LANES = 256 };
+
+/* The quantization stage (kernels/quant.cu): from a->q, a->k, a->v into a->t what the modes
+ * need, enqueued on a->stream. Its kernels, in this order (each a record of its own in CUPTI's
+ * stages): STATS, K's mean per channel (zeros when not smoothing) and V's channel scales, over
+ * the whole sequence (when qk_int8 or pv_fp8); ROWS, Q and K − mean to INT8, rotated when
+ * rotate, both in one launch (qk_int8); VT, V to e4m3 Vᵀ (pv_fp8). */
+enum { ATTN_QUANT_STAGE_STATS, ATTN_QUANT_STAGE_ROWS, ATTN_QUANT_STAGE_VT, ATTN_QUANT_STAGE_KERNELS };
+int attn_quant_stage_launch(const attn_quant_args *a);
+/* One kernel of the stage alone (ATTN_QUANT_STAGE_*; nothing when the modes do not need it), for
+ * timing each: it reads what the kernels before it wrote. */
+int attn_quant_stage_kernel_launch(const attn_quant_args *a, int kernel);
 int attn_quant_stage_launches(const attn_quant_args *a); /* how many kernels it launches */
 
 /* The portable attention kernel (kernels/quant.cu, mma.sync, sm_80+): setup once outside timing

@@ -6,8 +6,9 @@
  * deliberately broken one (P̃ quantized without its ×448 scale) and the p=int8 control; on FA3's
  * outlier inputs the default (rotate=hadamard) meets RMSE <= 9.1e-3 and rotate=none fails it;
  * smoothing off (on keys with a common offset, as real models' keys have) and single
- * accumulation (on positive values at S = 4096) each visibly worsen the error; configure,
- * compute dtype, work, bad parameters. Prints the accuracy table of every mode and input. */
+ * accumulation (on positive values at S = 4096) each visibly worsen the error; K's mean in the
+ * stage's summation order equals the sequential one; configure, compute dtype, work, bad
+ * parameters. Prints the accuracy table of every mode and input. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "approx.h"
 #include "check/reference.h"
 #include "quant.h"
+#include "quant_cpu.h"
 
 static const attn_variant *V;
 
@@ -414,9 +416,10 @@ static void test_interface(void)
     }
     attn_point p = approx_point(2, 16, 16, 8192, 128, ATTN_BF16, "");
     attn_work w = approx_work(V, &p);
-    test_cond("work: 4·B·H·S²·D plus the stage; 6 launches",
+    test_cond("work: 4·B·H·S²·D plus the stage; 4 launches (statistics, Q and K rows, Vᵀ, "
+              "attention)",
               w.flops >= attn_dense_flops(&p) && w.flops < 1.001 * attn_dense_flops(&p) &&
-                  w.launches == 6);
+                  w.launches == 4);
     snprintf(p.params, sizeof p.params, "rotate=none");
     const attn_work unrotated = approx_work(V, &p);
     const double adds = 7.0 * (attn_q_elems(&p) + attn_kv_elems(&p)); /* D·log2 D per row */
@@ -434,6 +437,40 @@ static void test_interface(void)
               fx_bin, db, db) == 0);
 }
 
+/* K's mean in the stage's order (quant.h: 256 row lanes, then their halving tree) equals the
+ * sequential fp64 mean bit for bit where both sums are exact (fp16/bf16 values of these inputs):
+ * a tree that dropped or repeated a lane would not. S below, at and above the lane count. */
+static void test_mean_order(void)
+{
+    static const int seqs[] = {1, 255, 1000, 4097};
+    const quant_config c = {.qk_int8 = 1, .pv_fp8 = 1, .smooth = 1, .two_level = 1, .path = -1};
+    for (int ti = 0; ti < 2; ti++)
+        for (size_t si = 0; si < sizeof seqs / sizeof *seqs; si++) {
+            const attn_dtype t = ti ? ATTN_BF16 : ATTN_FP16;
+            attn_point p = approx_point(1, 2, 2, seqs[si], 64, t, "");
+            attn_host_inputs in = approx_inputs(&p, ti ? ATTN_INIT_FA3 : ATTN_INIT_NORMAL);
+            quant_host_tensors ht;
+            long long bad = -1;
+            if (quant_host_quantize(&p, &c, &in, &ht) == ATTN_OK) {
+                bad = 0;
+                for (int h = 0; h < 2; h++)
+                    for (int d = 0; d < 64; d++) {
+                        double sum = 0;
+                        for (int r = 0; r < p.seq; r++)
+                            sum += in.k[((size_t)h * p.seq + r) * 64 + d];
+                        bad += ht.k_mean[h * 64 + d] != (float)(sum / p.seq);
+                    }
+                quant_host_free(&ht);
+            }
+            char what[160];
+            snprintf(what, sizeof what,
+                     "K mean in the stage's order = the sequential mean: %s S=%d (%lld differ)",
+                     ti ? "bf16 fa3" : "fp16 normal", p.seq, bad);
+            test_cond(what, bad == 0);
+            approx_free(in);
+        }
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -442,6 +479,7 @@ int main(int argc, char **argv)
     test_cond("quant is registered", V != NULL);
     if (!V) return test_report();
     test_interface();
+    test_mean_order();
     test_against_model();
     test_bounds();
     test_ablations_worsen();

@@ -4,9 +4,9 @@
  * probabilities P̃ to e4m3 with the static scale 448, normalised by 1/l at the end.
  *
  * Algorithm (kernels/quant.h documents the layout and the roundings): run() is the quantization
- * stage (kernels/quant.cu, up to five small kernels) and then one attention kernel — the portable
- * mma.sync kernel of kernels/quant.cu (INT8 m16n8k32 Q·Kᵀ, P·V in fp16 on e4m3 values), or on
- * sm_90 the wgmma kernel of kernels/quant_sm90.cu. Both walk 128-key tiles with 128-row query
+ * stage (kernels/quant.cu, up to three streaming kernels) and then one attention kernel — the
+ * portable mma.sync kernel of kernels/quant.cu (INT8 m16n8k32 Q·Kᵀ, P·V in fp16 on e4m3
+ * values), or on sm_90 the wgmma kernel of kernels/quant_sm90.cu. Both walk 128-key tiles with 128-row query
  * tiles, so the running maxima, the e4m3 rounding points and the promotion points of the P·V
  * accumulation are the same; one CPU implementation is the check target of both.
  *
@@ -91,7 +91,6 @@ typedef struct quant_plan {
     attn_plan head;
     int path;                /* QUANT_MMA or QUANT_WGMMA */
     attn_quant_args a;       /* the kernels' arguments; io pointers and stream set by run() */
-    void *workspace;         /* GPU backend: the stage's output (a.t points into it) */
     quant_host_tensors host; /* the same quantization on the host: cpu_rows' inputs */
     int outliers; /* the inputs hold a value beyond QUANT_NORMAL_MAX: the RMSE bound applies */
 } quant_plan;
@@ -158,8 +157,7 @@ static int quant_prepare(const attn_prepare_args *args, attn_plan **plan)
         pl->outliers = has_outliers(p, args->host);
     }
     if (args->dev) {
-        pl->workspace = args->dev->workspace;
-        attn_quant_tensors_layout(pl->workspace, p->batch, p->heads, p->kv_heads, p->seq,
+        attn_quant_tensors_layout(args->dev->workspace, p->batch, p->heads, p->kv_heads, p->seq,
                                   p->head_dim, &pl->a.t);
         ATTN_TRY_GOTO(quant_setup_device(pl), rc, fail);
     }
@@ -176,7 +174,7 @@ static int quant_run(attn_plan *plan, const attn_device_io *io, cudaStream_t str
     attn_quant_args *a = &pl->a;
     a->q = io->q, a->k = io->k, a->v = io->v, a->o = io->o;
     a->stream = stream;
-    ATTN_TRY(attn_quant_stage_launch(a, pl->workspace));
+    ATTN_TRY(attn_quant_stage_launch(a));
     return pl->path == QUANT_WGMMA ? attn_quant_sm90_launch(a) : attn_quant_mma_launch(a);
 }
 

@@ -2,19 +2,18 @@
  * kernels/quant.h on the host and the kernels' attention over it, the check target of both GPU
  * paths.
  *
- * Quantization: K's mean per KV head and channel summed in fp64 in key order, then (float)(Σ / S)
- * — the sums of fp16/bf16 values are exact in fp64, so the GPU's blockwise order gives the same
- * mean; rotate (quant.h): each row of Q and of k − mean × H·diag(s) by the stage's fp32
- * butterflies in its order (row_values); per 128-row block max|x| of those rows → scale = max /
- * 127 and rint(x / scale) clamped to ±127, the stored Q scale × 1/D when rotated; V per channel
- * max|v| / 448 and e4m3 of v / scale (quant.h's roundings: the same code as the device's). Row
- * attention: the keys in tiles of 128 (ATTN_QUANT_BLOCK, the
- * kernels' tile), scores s = s32 · (q_scale·k_scale) (or the fp32 dot product in the dtype),
- * running max and sum, P̃ = exp2(s·scale·log2 e − m), l summing P̃ unquantized, P̃ to the P·V
- * operand (e4m3 × 448 through the INT8 grid when p_int8, or the dtype), and P·V accumulated per
- * tile (two-level: a fresh accumulator, then O·α + T; single: O·α continued), truncated to fp22
- * after every 32 keys when P·V is FP8; at the end O · v_scale / 448 / l. Materialises the
- * quantized copies (O(S·D) bytes), never S×S. */
+ * Quantization: K's mean per KV head and channel summed in fp64 in the stage's order (quant.h:
+ * 256 row lanes, then their halving tree), then (float)(Σ / S); rotate (quant.h): each row of Q
+ * and of k − mean × H·diag(s) by the stage's fp32 butterflies in its order (row_values); per
+ * 128-row block max|x| of those rows → scale = max / 127 and rint(x / scale) clamped to ±127, the
+ * stored Q scale × 1/D when rotated; V per channel max|v| / 448 and e4m3 of v / scale (quant.h's
+ * roundings: the same code as the device's). Row attention: the keys in tiles of 128
+ * (ATTN_QUANT_BLOCK, the kernels' tile), scores s = s32 · (q_scale·k_scale) (or the fp32 dot
+ * product in the dtype), running max and sum, P̃ = exp2(s·scale·log2 e − m), l summing P̃
+ * unquantized, P̃ to the P·V operand (e4m3 × 448 through the INT8 grid when p_int8, or the
+ * dtype), and P·V accumulated per tile (two-level: a fresh accumulator, then O·α + T; single: O·α
+ * continued), truncated to fp22 after every 32 keys when P·V is FP8; at the end
+ * O · v_scale / 448 / l. Materialises the quantized copies (O(S·D) bytes), never S×S. */
 #include "quant_cpu.h"
 
 #include <math.h>
@@ -82,22 +81,26 @@ static void quant_rows(const float *x, const float *mean, int rotate, float fold
     }
 }
 
-/* Per KV head and channel: the mean of K (when smoothing) and V's scale and codes. Row by row
- * (D <= 128 channels at a time), so the tensors are read in memory order. */
+/* Per KV head and channel: the mean of K (when smoothing: summed in quant.h's order, that of the
+ * stage, over ATTN_QUANT_STATS_LANES lanes then their halving tree; lanes is LANES × D scratch) and
+ * V's scale and codes. Row by row, so the tensors are read in memory order. */
 static void quant_kv_channels(const quant_config *c, const attn_host_inputs *in, size_t heads,
-                              int S, int D, quant_host_tensors *t)
+                              int S, int D, double (*lanes)[128], quant_host_tensors *t)
 {
     for (size_t h = 0; h < heads; h++) {
         const size_t base = h * S * (size_t)D;
-        double sum[128] = {0};
         float amax[128] = {0};
+        memset(lanes, 0, ATTN_QUANT_STATS_LANES * sizeof *lanes);
         for (int r = 0; r < S; r++)
             for (int d = 0; d < D; d++) {
-                sum[d] += in->k[base + (size_t)r * D + d];
+                lanes[r % ATTN_QUANT_STATS_LANES][d] += in->k[base + (size_t)r * D + d];
                 amax[d] = fmaxf(amax[d], fabsf(in->v[base + (size_t)r * D + d]));
             }
+        for (int s = ATTN_QUANT_STATS_LANES / 2; s >= 1; s /= 2)
+            for (int i = 0; i < s; i++)
+                for (int d = 0; d < D; d++) lanes[i][d] += lanes[i + s][d];
         for (int d = 0; d < D; d++) {
-            if (c->qk_int8) t->k_mean[h * D + d] = c->smooth ? (float)(sum[d] / S) : 0.f;
+            if (c->qk_int8) t->k_mean[h * D + d] = c->smooth ? (float)(lanes[0][d] / S) : 0.f;
             if (c->pv_fp8) t->v_scale[h * D + d] = attn_quant_scale(amax[d], ATTN_QUANT_P_SCALE);
         }
         for (int r = 0; c->pv_fp8 && r < S; r++)
@@ -127,12 +130,14 @@ int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_h
     }
     if (ok && c->pv_fp8)
         ok = (t->v8 = malloc(nkv)) && (t->v_scale = malloc(hkv * D * sizeof(float)));
-    if (!ok) {
+    double(*lanes)[128] = ok ? malloc(ATTN_QUANT_STATS_LANES * sizeof *lanes) : NULL;
+    if (!lanes) {
         quant_host_free(t);
         return attn_fail("quant: out of host memory for the quantized inputs");
     }
     for (int i = 0; i < 256; i++) t->e4m3[i] = attn_e4m3_value((uint8_t)i);
-    quant_kv_channels(c, in, hkv, S, D, t);
+    quant_kv_channels(c, in, hkv, S, D, lanes, t);
+    free(lanes);
     if (c->qk_int8) {
         const float q_fold = c->rotate ? 1.f / (float)D : 1.f;
         quant_rows(in->q, NULL, c->rotate, q_fold, hq, S, D, t->q8, t->q_scale, t->err_sums[0]);

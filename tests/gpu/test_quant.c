@@ -5,11 +5,13 @@
  * path; outlier and FA3-outlier inputs at S = 1000, 4096 (fa3: rotate=hadamard and none, the
  * rotation failing fewer bounds); each ablation mode at S = 1000. A point may fail only an
  * accuracy bound against exact attention (the quantization's own error, reported), never the
- * tolerance against its CPU implementation. The stage's kernels are separate records. First, the
- * stage's quantized copies against the CPU implementation's byte for byte (fa3 inputs, D = 64 and
- * 128, rotate=hadamard and none).
- *   --small  a few small shapes only (for compute-sanitizer --target-processes all)
- *   --bench  quant vs fused, both path=mma, bf16 B=2 H=16 S=8192 D=128: summary and stages */
+ * tolerance against its CPU implementation. The stage's kernels and the attention kernel are
+ * separate records. First, the stage's quantized copies against the CPU implementation's byte for
+ * byte (fa3 inputs: bf16 D = 64 and 128 with rotate=hadamard and none, fp16, S = 1000 and 4100).
+ *   --small        a few small shapes only (for compute-sanitizer --target-processes all)
+ *   --bench        quant vs fused, both path=mma, bf16 B=2 H=16 S=8192 D=128: summary and stages
+ *   --bench-stage  the byte comparison, then each stage kernel alone (CUDA events, median of 11,
+ *                  L2 flushed): µs and GB/s at bf16 B=4 H=16 S=8192 D=128 and B=4 H=32 D=64 */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +77,7 @@ static void pass(const char *init, const char *shape, const char *paths)
         test_cond("quant, normal inputs: every point within the bounds too",
                   approx_points_where(db, "status != 'ok'") == 0);
     test_cond("quant: the stage's kernels and the attention kernel are separate records",
-              fx_query_int(db, "SELECT count(DISTINCT kernel) FROM stages") >= 5 ||
+              fx_query_int(db, "SELECT count(DISTINCT kernel) FROM stages") >= 4 ||
                   fx_query_int(db, "SELECT count(*) FROM stages") == 0);
 }
 
@@ -126,12 +128,39 @@ static void *device_input(const attn_point *p, size_t n, int tensor, attn_init i
     return d;
 }
 
+/* The device inputs of p (init's, seed 42: approx_inputs' values) and a workspace, laid out in
+ * a->t, with the kernels' arguments for the default modes (rotate as given). 0 on failure. */
+static int stage_setup(const attn_point *p, attn_init init, int rotate, attn_quant_args *a,
+                       void **ws)
+{
+    memset(a, 0, sizeof *a);
+    a->dtype = p->dtype, a->B = p->batch, a->H = p->heads, a->Hkv = p->kv_heads, a->S = p->seq;
+    a->D = p->head_dim, a->qk_int8 = 1, a->pv_fp8 = 1, a->smooth = 1, a->accum_two_level = 1;
+    a->rotate = rotate;
+    a->q = device_input(p, attn_q_elems(p), ATTN_TENSOR_Q, init);
+    a->k = device_input(p, attn_kv_elems(p), ATTN_TENSOR_K, init);
+    a->v = device_input(p, attn_kv_elems(p), ATTN_TENSOR_V, init);
+    *ws = NULL;
+    if (!a->q || !a->k || !a->v ||
+        cudaMalloc(ws, attn_quant_workspace_bytes(p->batch, p->heads, p->kv_heads, p->seq,
+                                                  p->head_dim)) != cudaSuccess)
+        return 0;
+    attn_quant_tensors_layout(*ws, p->batch, p->heads, p->kv_heads, p->seq, p->head_dim, &a->t);
+    return 1;
+}
+
+static void stage_free(attn_quant_args *a, void *ws)
+{
+    cudaFree(ws), cudaFree((void *)a->q), cudaFree((void *)a->k), cudaFree((void *)a->v);
+}
+
 /* The stage's quantized copies (q8, k8, their scales, k_mean, v_scale, Vᵀ's codes) against the
  * CPU implementation's, byte for byte, on fa3 inputs, rotate=hadamard and none: the property the
- * check of every point rests on (quant.h: the same roundings, the same butterfly order). */
-static void stage_bits(int D, int rotate)
+ * check of every point rests on (quant.h: the same roundings, the same butterfly order, the same
+ * order of K's sum). S = 1000: a partial last 128-row block and Vᵀ tile, padding keys. */
+static void stage_bits(attn_dtype dtype, int S, int D, int rotate)
 {
-    attn_point p = approx_point(1, 4, 2, 1000, D, ATTN_BF16, "");
+    attn_point p = approx_point(1, 4, 2, S, D, dtype, "");
     const attn_init init = ATTN_INIT_FA3;
     const quant_config c = {.qk_int8 = 1,
                             .pv_fp8 = 1,
@@ -144,29 +173,12 @@ static void stage_bits(int D, int rotate)
     const size_t hq = (size_t)p.batch * p.heads, hkv = (size_t)p.batch * p.kv_heads;
     attn_host_inputs in = approx_inputs(&p, init);
     quant_host_tensors ht;
-    attn_quant_args a = {.dtype = p.dtype,
-                         .B = p.batch,
-                         .H = p.heads,
-                         .Hkv = p.kv_heads,
-                         .S = p.seq,
-                         .D = D,
-                         .qk_int8 = 1,
-                         .pv_fp8 = 1,
-                         .smooth = 1,
-                         .accum_two_level = 1,
-                         .rotate = rotate};
-    a.q = device_input(&p, nq, ATTN_TENSOR_Q, init);
-    a.k = device_input(&p, nkv, ATTN_TENSOR_K, init);
-    a.v = device_input(&p, nkv, ATTN_TENSOR_V, init);
-    void *ws = NULL;
-    const size_t ws_bytes = attn_quant_workspace_bytes(p.batch, p.heads, p.kv_heads, p.seq, D);
-    int ok = quant_host_quantize(&p, &c, &in, &ht) == ATTN_OK && a.q && a.k && a.v &&
-             cudaMalloc(&ws, ws_bytes) == cudaSuccess;
+    attn_quant_args a;
+    void *ws;
+    int ok = quant_host_quantize(&p, &c, &in, &ht) == ATTN_OK;
+    ok = stage_setup(&p, init, rotate, &a, &ws) && ok;
     long long bad = -1;
-    if (ok) {
-        attn_quant_tensors_layout(ws, p.batch, p.heads, p.kv_heads, p.seq, D, &a.t);
-        ok = attn_quant_stage_launch(&a, ws) == ATTN_OK && cudaDeviceSynchronize() == cudaSuccess;
-    }
+    if (ok) ok = attn_quant_stage_launch(&a) == ATTN_OK && cudaDeviceSynchronize() == cudaSuccess;
     if (ok) {
         const int sp = attn_quant_s_pad(p.seq);
         uint8_t *v8t = calloc(hkv * D * sp, 1); /* the host's [S][D] codes transposed, padding 0 */
@@ -181,19 +193,116 @@ static void stage_bits(int D, int rotate)
                                    differing_bytes(a.t.k_mean, ht.k_mean, hkv * D * 4),
                                    differing_bytes(a.t.v_scale, ht.v_scale, hkv * D * 4),
                                    differing_bytes(a.t.v8t, v8t, hkv * D * sp)};
+        static const char *const names[] = {"q8",     "k8",      "q_scale", "k_scale",
+                                            "k_mean", "v_scale", "v8t"};
         bad = 0;
-        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+            if (parts[i]) printf("  %s: %lld bytes differ\n", names[i], parts[i]);
             bad = parts[i] < 0 || bad < 0 ? -1 : bad + parts[i];
+        }
         free(v8t);
     }
     char what[200];
     snprintf(what, sizeof what,
-             "quant stage = CPU implementation byte for byte: fa3 bf16 S=1000 D=%d rotate=%s "
+             "quant stage = CPU implementation byte for byte: fa3 %s S=%d D=%d rotate=%s "
              "(%lld bytes differ)",
-             D, rotate ? "hadamard" : "none", bad);
+             attn_dtype_name(dtype), S, D, rotate ? "hadamard" : "none", bad);
     test_cond(what, ok && bad == 0);
     quant_host_free(&ht), approx_free(in);
-    cudaFree(ws), cudaFree((void *)a.q), cudaFree((void *)a.k), cudaFree((void *)a.v);
+    stage_free(&a, ws);
+}
+
+static void stage_bits_all(void)
+{
+    for (int d = 64; d <= 128; d += 64)
+        for (int rotate = 0; rotate < 2; rotate++) stage_bits(ATTN_BF16, 1000, d, rotate);
+    stage_bits(ATTN_FP16, 1000, 128, 1);
+    stage_bits(ATTN_BF16, 4100, 128, 1); /* the row lanes wrap 16 times, a 4-row last block */
+}
+
+/* Median of `reps` event-timed runs of kernel (an ATTN_QUANT_STAGE_* alone, or -1: the whole
+ * stage), each after a write of flush (L2 cleared); milliseconds, -1 on an error. */
+static double stage_ms(const attn_quant_args *a, int kernel, void *flush, size_t flush_bytes,
+                       int reps)
+{
+    cudaEvent_t e0, e1;
+    double t[32], ms = -1;
+    if (cudaEventCreate(&e0) != cudaSuccess) return -1;
+    if (cudaEventCreate(&e1) != cudaSuccess) return cudaEventDestroy(e0), -1;
+    for (int i = 0; i <= reps; i++) { /* run 0: the warm-up */
+        float f;
+        if (cudaMemsetAsync(flush, i & 0xff, flush_bytes, 0) != cudaSuccess ||
+            cudaEventRecord(e0, 0) != cudaSuccess ||
+            (kernel < 0 ? attn_quant_stage_launch(a) : attn_quant_stage_kernel_launch(a, kernel)) !=
+                ATTN_OK ||
+            cudaEventRecord(e1, 0) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess ||
+            cudaEventElapsedTime(&f, e0, e1) != cudaSuccess)
+            goto end;
+        if (i) t[i - 1] = f;
+    }
+    for (int i = 1; i < reps; i++)
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            const double x = t[j];
+            t[j] = t[j - 1], t[j - 1] = x;
+        }
+    ms = t[reps / 2];
+end:
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    return ms;
+}
+
+/* --bench-stage: the stage's kernels each alone (and the whole stage), bf16, median of 11 CUDA
+ * event timings with L2 flushed before each, µs and GB/s of the bytes each must move (its reads
+ * of the dtype inputs, its writes of the 8-bit copies; scales and means ignored). The byte
+ * comparison with the CPU implementation runs first, so a speed run proves the bits too. */
+static void bench_stage(void)
+{
+    static const struct {
+        int B, H, S, D;
+    } shapes[] = {{4, 16, 8192, 128}, {4, 32, 8192, 64}};
+    static const char *const names[] = {"quant_kv_stats_kernel (K mean, V channel max)",
+                                        "quant_rows_kernel (Q and K to INT8)",
+                                        "quant_vt_kernel (V to e4m3 Vt)"};
+    const size_t flush_bytes = 256u << 20;
+    void *flush = NULL;
+    stage_bits_all();
+    test_cond("flush buffer", cudaMalloc(&flush, flush_bytes) == cudaSuccess);
+    for (size_t i = 0; flush && i < sizeof shapes / sizeof *shapes; i++) {
+        attn_point p = approx_point(shapes[i].B, shapes[i].H, shapes[i].H, shapes[i].S, shapes[i].D,
+                                    ATTN_BF16, "");
+        attn_quant_args a;
+        void *ws;
+        if (!stage_setup(&p, ATTN_INIT_NORMAL, 1, &a, &ws)) {
+            test_cond("bench-stage: inputs and workspace allocated", 0);
+            stage_free(&a, ws);
+            continue;
+        }
+        const double n = (double)attn_q_elems(&p); /* H = H_kv: Q, K and V alike */
+        const double vt = (double)p.batch * p.kv_heads * p.head_dim * attn_quant_s_pad(p.seq);
+        const double bytes[] = {4 * n, 4 * n + 2 * n, 2 * n + vt};
+        printf("bench-stage: bf16 B=%d H=H_kv=%d S=%d D=%d (Q, K, V %.1f MB each), median of 11, "
+               "L2 flushed\n",
+               p.batch, p.heads, p.seq, p.head_dim, 2 * n / 1e6);
+        double total_bytes = 0;
+        for (int k = 0; k < ATTN_QUANT_STAGE_KERNELS; k++) {
+            const double ms = stage_ms(&a, k, flush, flush_bytes, 11);
+            printf("  %-48s %9.1f us  %7.1f GB/s  (%.1f MB)\n", names[k], ms * 1e3,
+                   bytes[k] / (ms * 1e6), bytes[k] / 1e6);
+            test_cond("bench-stage: the kernel ran", ms > 0);
+            total_bytes += bytes[k];
+        }
+        a.rotate = 0;
+        double ms = stage_ms(&a, ATTN_QUANT_STAGE_ROWS, flush, flush_bytes, 11);
+        printf("  %-48s %9.1f us  %7.1f GB/s\n", "quant_rows_kernel, rotate=none", ms * 1e3,
+               bytes[ATTN_QUANT_STAGE_ROWS] / (ms * 1e6));
+        a.rotate = 1;
+        ms = stage_ms(&a, -1, flush, flush_bytes, 11);
+        printf("  %-48s %9.1f us  %7.1f GB/s  (%.1f MB)\n", "whole stage (3 launches)", ms * 1e3,
+               total_bytes / (ms * 1e6), total_bytes / 1e6);
+        test_cond("bench-stage: the whole stage ran", ms > 0);
+        stage_free(&a, ws);
+    }
+    cudaFree(flush);
 }
 
 static void modes_pass(const char *paths)
@@ -238,6 +347,8 @@ int main(int argc, char **argv)
     const char *paths = approx_device_is_sm90() ? "mma,wgmma" : "mma";
     if (strcmp(arg, "--bench") == 0) {
         bench();
+    } else if (strcmp(arg, "--bench-stage") == 0) {
+        bench_stage();
     } else if (strcmp(arg, "--small") == 0) {
         char db[512];
         snprintf(db, sizeof db, "%s/small.db", fx_dir);
@@ -250,8 +361,7 @@ int main(int argc, char **argv)
         check_db(db, "quant, small shapes");
     } else {
         const char *p = getenv("QUANT_TEST_PATHS") ? getenv("QUANT_TEST_PATHS") : paths;
-        for (int d = 64; d <= 128; d += 64)
-            for (int rotate = 0; rotate < 2; rotate++) stage_bits(d, rotate);
+        stage_bits_all();
         pass("normal", "--seq 1,127,1000,4096 --kv-heads 1 --head-dim 64,128 --dtype fp16,bf16", p);
         pass("outliers", "--seq 1000,4096 --kv-heads 2 --head-dim 128 --dtype bf16", p);
         pass("fa3",
