@@ -48,11 +48,19 @@ typedef struct attn_quant_args {
     int rotate;          /* 1 (qk_int8 only): q8, k8 of the rows × H·diag(s), q_scale / D */
     int accum_two_level; /* 1: FP8 P·V partial sums promoted to an fp32 accumulator every tile */
     int p_int8;          /* 1: P̃ on the uniform INT8 grid (control) instead of e4m3 × 448 */
+    int sm90_kernel;     /* the Hopper kernel's instance: 0 the default, else ATTN_QUANT_SM90_* bits
+                            (int8/fp8 only; candidates A/B-tested by tests/gpu/test_quant_sm90) */
     cudaStream_t stream;
 } attn_quant_args;
 
+/* Candidate instances of the Hopper kernel (attn_quant_args.sm90_kernel), not yet measured:
+ * WG3 three consumer warpgroups (192-row query tiles; D = 64), ST3 a 3-stage K/V ring (D = 128),
+ * FOLD the s32 → float conversion's subtraction folded into the softmax's FFMA. */
+enum { ATTN_QUANT_SM90_WG3 = 1, ATTN_QUANT_SM90_ST3 = 2, ATTN_QUANT_SM90_FOLD = 4 };
+
 /* The Hopper kernel (kernels/quant_sm90.cu): available() is 1 on an sm_90 device with the sm_90a
- * build; setup() once per configuration outside timing (ATTN_SKIP: no such kernel). */
+ * build; setup() once per configuration outside timing (ATTN_SKIP: no such kernel, e.g. an
+ * sm90_kernel not built for the dtype/D/modes). */
 int attn_quant_sm90_available(void);
 int attn_quant_sm90_setup(const attn_quant_args *a);
 int attn_quant_sm90_launch(const attn_quant_args *a);

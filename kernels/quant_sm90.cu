@@ -33,7 +33,11 @@
  * counters are device globals). Shared memory per block (two dtype-sized Q buffers + the ring):
  * D = 128 128 KB (int8/fp8), 160 KB (one product 8-bit), 192 KB (neither); D = 64 64 / 80 / 96 KB.
  * setmaxnreg: producer 24, consumers 240 registers. Registers, SASS and speed:
- * kernels/NOTES-quant.md, section "sm90 kernel". */
+ * kernels/NOTES-quant.md, section "sm90 kernel".
+ * Candidate instances (attn_quant_args.sm90_kernel, int8/fp8 only; not the default until measured):
+ * WG3 three consumer warpgroups, BM = 192, D = 64 (as fused_sm90 at D = 64; producer 32, consumers
+ * 160 registers; accum=single only), ST3 a 3-stage ring at D = 128 (160 KB), FOLD the s32 → float
+ * subtraction folded into the softmax's FFMA (one full-rate instruction less per score). */
 #include <cuda.h>
 #include <cuda_fp8.h>
 #include <cuda_runtime.h>
@@ -61,9 +65,11 @@ struct quant_params {
     int two_level, p_int8;
 };
 
-template <int D, bool QK8, bool PV8> struct quant_layout {
-    static constexpr int BM = 128, BN = 128, ST = 2;
-    static_assert(BM == ATTN_QUANT_BLOCK && BN == ATTN_QUANT_BLOCK, "one scale per tile pair");
+/* NWG consumer warpgroups of 64 rows (BM = 64·NWG: each warpgroup's rows lie in one Q scale
+ * block), a K/V ring of ST stages. */
+template <int D, bool QK8, bool PV8, int NWG, int ST_> struct quant_layout {
+    static constexpr int BM = 64 * NWG, BN = 128, ST = ST_;
+    static_assert(ATTN_QUANT_BLOCK % 64 == 0 && BN == ATTN_QUANT_BLOCK, "one K scale per tile, one Q scale per warpgroup");
     static constexpr int Q_BYTES = BM * D * 2; /* dtype-sized: O is staged here */
     static constexpr int K_BYTES = BN * D * (QK8 ? 1 : 2), V_BYTES = BN * D * (PV8 ? 1 : 2);
     static constexpr int OFF_K = 2 * Q_BYTES;
@@ -200,18 +206,34 @@ __device__ __forceinline__ void p_to_int8_grid(float (&s)[64], float top)
 #define QUANT_LOG2_P_SCALE 8.807354922057604f
 
 /* The s32 scores as floats, exactly (|acc| < 2^22 for D <= 128: 128·127² = 2,064,512): the bits of
- * 1.5·2^23 + acc less 1.5·2^23, two full-rate instructions where I2F is a quarter-rate one. */
-__device__ __forceinline__ void s32_to_float(const uint32_t (&acc)[64], float (&s)[64])
+ * 1.5·2^23 + acc less 1.5·2^23, two full-rate instructions where I2F is a quarter-rate one. FOLD:
+ * the subtraction is left to the softmax's FFMA (s holds 1.5·2^23 + acc, exact, same order). */
+#define QUANT_MAGIC 12582912.f
+template <bool FOLD> __device__ __forceinline__ void s32_to_float(const uint32_t (&acc)[64], float (&s)[64])
 {
 #pragma unroll
-    for (int i = 0; i < 64; i++) s[i] = __int_as_float((int)acc[i] + 0x4B400000) - 12582912.f;
+    for (int i = 0; i < 64; i++) {
+        if constexpr (FOLD) {
+            /* opaque to the compiler: seeing through the add, it kept acc live beside s (688 bytes
+             * of spills at D = 128) */
+            uint32_t v = acc[i] + 0x4B400000u;
+            asm("" : "+r"(v));
+            s[i] = __uint_as_float(v);
+        } else {
+            s[i] = __int_as_float((int)acc[i] + 0x4B400000) - QUANT_MAGIC;
+        }
+    }
 }
 
 /* Online softmax of the raw scores s of one key tile whose log2-domain factor is c (dequantisation
  * · scale · log2 e: it changes from tile to tile with k_scale, so the running max m_i is kept in
  * the log2 domain, unlike sm90_softmax's); s becomes exp2(s·c − m + bias) = 2^bias·P̃; l_i sums it
  * (per lane, over the quad at the end); alpha: O's rescale factors. A row with every score -inf so
- * far keeps m = -inf, no NaN. */
+ * far keeps m = -inf, no NaN. FOLD: s holds M + score (M = QUANT_MAGIC, s32_to_float<true>); the
+ * max is M less (exact), the exponent fmaf(M + score, c, −fmaf(M, c, m − bias)): one FADD per
+ * score saved, at the price of the rounding of M·c + m − bias (half an ulp of M·c: 6e-5 in the
+ * exponent at c = 1.6e-4, normal inputs), one factor per row and tile. */
+template <bool FOLD>
 __device__ __forceinline__ void quant_softmax(float (&s)[64], float (&m_i)[2], float (&l_i)[2], float c, float bias,
                                               float (&alpha)[2])
 {
@@ -224,9 +246,10 @@ __device__ __forceinline__ void quant_softmax(float (&s)[64], float (&m_i)[2], f
     float ms[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
-        const float mn = fmaxf(m_i[r], attn_quad_reduce<ATTN_REDUCE_MAX>(mx[r]) * c);
+        const float mq = attn_quad_reduce<ATTN_REDUCE_MAX>(mx[r]);
+        const float mn = fmaxf(m_i[r], (FOLD ? mq - QUANT_MAGIC : mq) * c);
         const float m_safe = mn == -INFINITY ? 0.f : mn;
-        ms[r] = m_safe - bias;
+        ms[r] = FOLD ? fmaf(QUANT_MAGIC, c, m_safe - bias) : m_safe - bias;
         alpha[r] = attn_exp2_approx(m_i[r] - m_safe);
         m_i[r] = mn;
         l_i[r] *= alpha[r];
@@ -244,7 +267,7 @@ __device__ __forceinline__ void quant_softmax(float (&s)[64], float (&m_i)[2], f
 
 /* Threads of the producer warpgroup that permute V (warps 1–3; warp 0's lane 0 issues the TMA). */
 constexpr int V_PERMUTERS = 96;
-constexpr int PERMUTE_BAR = 7; /* named barrier of the permuting warps (consumers use 1–4) */
+constexpr int PERMUTE_BAR = 7; /* named barrier of the permuting warps (consumers use 1 .. 2·NWG <= 6) */
 
 /* The V tile's keys permuted to the FP8 A fragment's order, in place, by the nthreads threads
  * ptid of the permuting warps: in each 16-byte chunk, 16-bit pair 2t + c takes pair t + 4c. */
@@ -259,17 +282,29 @@ __device__ __forceinline__ void permute_v(uint4 *v, int chunks, int ptid, int nt
 #endif /* ATTN_SM90_DEVICE */
 
 
-template <typename T, int D, bool QK8, bool PV8>
-__global__ void __launch_bounds__(384, 1)
+/* The instance's shape: VAR the ATTN_QUANT_SM90_* bits (quant.h). */
+template <int VAR> struct quant_var {
+    static constexpr int NWG = VAR & ATTN_QUANT_SM90_WG3 ? 3 : 2, ST = VAR & ATTN_QUANT_SM90_ST3 ? 3 : 2;
+};
+
+template <typename T, int D, bool QK8, bool PV8, int VAR>
+__global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
     quant_sm90_kernel(const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
                       const __grid_constant__ CUtensorMap tmV, const quant_params p)
 {
 #ifdef ATTN_SM90_DEVICE
-    using C = quant_layout<D, QK8, PV8>;
-    constexpr int BM = C::BM, BN = C::BN, ST = C::ST, NWG = 2;
-    /* fused_sm90's split for two consumer warpgroups: 128·(24 + 2·240) = 63K (a producer of 32,
-     * the whole 64K, left the consumers' setmaxnreg.inc waiting forever on the H200) */
-    constexpr int PRODUCER_REGS = 24, CONSUMER_REGS = 240;
+    constexpr int NWG = quant_var<VAR>::NWG;
+    constexpr bool FOLD = VAR & ATTN_QUANT_SM90_FOLD;
+    /* two-level accumulation: its fresh P·V tile does not fit beside O, the scores and P in the
+     * 160 registers of three warpgroups (192 bytes of spills at D = 64, and ptxas then serialised
+     * every wgmma): WG3 accumulates in one tile only (accum=single; quant_lookup refuses two-level) */
+    constexpr bool TWO_LEVEL = NWG == 2;
+    using C = quant_layout<D, QK8, PV8, NWG, quant_var<VAR>::ST>;
+    constexpr int BM = C::BM, BN = C::BN, ST = C::ST;
+    /* fused_sm90's splits, within the registers the block launched with (168·384 for two consumer
+     * warpgroups: 128·(24 + 2·240); 128·512 for three: 128·(32 + 3·160)). Asking for more (a
+     * producer of 32 beside 2·240) left the consumers' setmaxnreg.inc waiting forever on the H200. */
+    constexpr int PRODUCER_REGS = NWG == 2 ? 24 : 32, CONSUMER_REGS = NWG == 2 ? 240 : 160;
     constexpr int Q_ROW_BYTES = QK8 ? D : 2 * D;
     extern __shared__ unsigned char smem_raw[];
     const uint32_t base = (attn_smem_u32(smem_raw) + 1023u) & ~1023u;
@@ -328,7 +363,7 @@ __global__ void __launch_bounds__(384, 1)
                 mbar_expect_tx(bar.q_full(qb), BM * Q_ROW_BYTES);
                 if constexpr (QK8) { /* each warpgroup's 64 rows at its own 8 KB (inside its O staging) */
 #pragma unroll
-                    for (int h = 0; h < 2; h++)
+                    for (int h = 0; h < NWG; h++)
                         tma_load4(sQ + h * 8192, &tmQ, bar.q_full(qb), 0, tp.m_block * BM + 64 * h, tp.h, tp.b);
                 } else {
 #pragma unroll
@@ -384,7 +419,7 @@ __global__ void __launch_bounds__(384, 1)
         const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
 
         float o[D / 2];
-        float o_tile[PV8 ? D / 2 : 1]; /* two-level: one key tile's P̃·V */
+        float o_tile[PV8 && TWO_LEVEL ? D / 2 : 1]; /* two-level: one key tile's P̃·V */
         float s[BN / 2];
         uint32_t acc[QK8 ? BN / 2 : 1]; /* s32 scores of Q8·K8ᵀ */
         uint32_t pf[PV8 ? BN / 32 : BN / 16][4];
@@ -406,7 +441,9 @@ __global__ void __launch_bounds__(384, 1)
                                : p.causal ? min(n_tiles, (min(wg_row0 + 64, S) - 1) / BN + 1)
                                           : n_tiles;
             const uint32_t sQ = base + qb * C::Q_BYTES;
-            const float q_scale = QK8 ? p.q_scale[((size_t)tp.b * p.H + tp.h) * p.nblk + tp.m_block] : 1.f;
+            /* this warpgroup's Q scale block (BM = 192: the last one for rows all past S, never stored) */
+            const int q_blk = NWG == 2 ? tp.m_block : min(wg_row0 / ATTN_QUANT_BLOCK, p.nblk - 1);
+            const float q_scale = QK8 ? p.q_scale[((size_t)tp.b * p.H + tp.h) * p.nblk + q_blk] : 1.f;
             const float *k_scale = p.k_scale + ((size_t)tp.b * p.Hkv + hk) * p.nblk;
             auto stage = [&](int j) { return (kv + j) % ST; };
             auto phase = [&](int j) { return (uint32_t)(((kv + j) / ST) & 1); };
@@ -424,7 +461,7 @@ __global__ void __launch_bounds__(384, 1)
             auto scores = [&](float k_sc) {
                 if constexpr (QK8) {
                     fence_u32(acc);
-                    s32_to_float(acc, s);
+                    s32_to_float<FOLD>(acc, s);
                     return q_scale * k_sc * sl2;
                 } else {
                     fence_regs(s);
@@ -432,9 +469,11 @@ __global__ void __launch_bounds__(384, 1)
                 }
             };
             auto issue_pv = [&](int st) {
-                if constexpr (PV8) {
+                if constexpr (PV8 && TWO_LEVEL) {
                     if (p.two_level) issue_pv8<D>(o_tile, pf, sV + st * C::V_BYTES, 0);
                     else issue_pv8<D>(o, pf, sV + st * C::V_BYTES, 1);
+                } else if constexpr (PV8) {
+                    issue_pv8<D>(o, pf, sV + st * C::V_BYTES, 1);
                 } else {
                     sm90_issue_pv<T, D, BN>(o, pf, sV, st * C::V_BYTES, p.v_lbo, p.v_sbo);
                 }
@@ -444,7 +483,7 @@ __global__ void __launch_bounds__(384, 1)
             float alpha_prev[2] = {0.f, 0.f};
             auto pv_landed = [&](const float (&alpha)[2]) {
                 fence_regs(o);
-                if constexpr (PV8) {
+                if constexpr (PV8 && TWO_LEVEL) {
                     if (p.two_level) {
                         fence_regs(o_tile);
 #pragma unroll
@@ -457,7 +496,7 @@ __global__ void __launch_bounds__(384, 1)
             };
             auto mask = [&](int j) { sm90_mask<BN>(s, j * BN, S, p.causal, wg_row0, row_a, row_b, t); };
             constexpr float bias = PV8 ? QUANT_LOG2_P_SCALE : 0.f, top = PV8 ? ATTN_QUANT_P_SCALE : 1.f;
-            auto softmax = [&](float c, float (&alpha)[2]) { quant_softmax(s, m_i, l_i, c, bias, alpha); };
+            auto softmax = [&](float c, float (&alpha)[2]) { quant_softmax<FOLD && QK8>(s, m_i, l_i, c, bias, alpha); };
             auto pack_p = [&]() {
                 if (p.p_int8) p_to_int8_grid(s, top);
                 if constexpr (PV8) pack_p8(s, pf);
@@ -551,26 +590,45 @@ __global__ void __launch_bounds__(384, 1)
 
 typedef void (*quant_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const quant_params);
 
-template <typename T, int D> quant_fn quant_pick(int qk8, int pv8, int *smem)
+/* The instance for (qk8, pv8, var), its shared memory and consumer warpgroups; nullptr when not
+ * built. The candidates (var != 0) exist for int8/fp8 only: WG3 at D = 64 (at D = 128 O, the
+ * two-level tile and the scores are 192 registers, over the 160 of three warpgroups), ST3 at
+ * D = 128 (at D = 64 the ring is not what the two-warpgroup kernel waits on: its products are
+ * half as long). */
+struct quant_kernel {
+    quant_fn fn;
+    int smem, nwg;
+};
+template <typename T, int D, bool QK8, bool PV8, int VAR> quant_kernel quant_inst()
 {
-#define L(A, B)                                                                                    \
-    if (qk8 == A && pv8 == B) {                                                                    \
-        *smem = quant_layout<D, A, B>::SMEM;                                                       \
-        return quant_sm90_kernel<T, D, A, B>;                                                      \
+    return {quant_sm90_kernel<T, D, QK8, PV8, VAR>, quant_layout<D, QK8, PV8, quant_var<VAR>::NWG, quant_var<VAR>::ST>::SMEM,
+            quant_var<VAR>::NWG};
+}
+template <typename T, int D> quant_kernel quant_pick(int qk8, int pv8, int var)
+{
+    constexpr int WIDE = D == 64 ? ATTN_QUANT_SM90_WG3 : ATTN_QUANT_SM90_ST3, FOLD = ATTN_QUANT_SM90_FOLD;
+    if (qk8 && pv8) {
+        if (var == 0) return quant_inst<T, D, 1, 1, 0>();
+        if (var == WIDE) return quant_inst<T, D, 1, 1, WIDE>();
+        if (var == FOLD) return quant_inst<T, D, 1, 1, FOLD>();
+        if (var == (WIDE | FOLD)) return quant_inst<T, D, 1, 1, WIDE | FOLD>();
+        return {nullptr, 0, 0};
     }
-    L(1, 1) L(0, 1) L(1, 0) L(0, 0)
-#undef L
-    return nullptr;
+    if (var) return {nullptr, 0, 0};
+    if (qk8) return quant_inst<T, D, 1, 0, 0>();
+    if (pv8) return quant_inst<T, D, 0, 1, 0>();
+    return quant_inst<T, D, 0, 0, 0>();
 }
 
-quant_fn quant_lookup(const attn_quant_args *a, int *smem)
+quant_kernel quant_lookup(const attn_quant_args *a)
 {
-    const int qk8 = a->qk_int8 != 0, pv8 = a->pv_fp8 != 0;
-    if (a->dtype == ATTN_FP16 && a->D == 128) return quant_pick<__half, 128>(qk8, pv8, smem);
-    if (a->dtype == ATTN_FP16 && a->D == 64) return quant_pick<__half, 64>(qk8, pv8, smem);
-    if (a->dtype == ATTN_BF16 && a->D == 128) return quant_pick<__nv_bfloat16, 128>(qk8, pv8, smem);
-    if (a->dtype == ATTN_BF16 && a->D == 64) return quant_pick<__nv_bfloat16, 64>(qk8, pv8, smem);
-    return nullptr;
+    const int qk8 = a->qk_int8 != 0, pv8 = a->pv_fp8 != 0, var = a->sm90_kernel;
+    if ((var & ATTN_QUANT_SM90_WG3) && a->accum_two_level) return {nullptr, 0, 0}; /* the kernel's TWO_LEVEL */
+    if (a->dtype == ATTN_FP16 && a->D == 128) return quant_pick<__half, 128>(qk8, pv8, var);
+    if (a->dtype == ATTN_FP16 && a->D == 64) return quant_pick<__half, 64>(qk8, pv8, var);
+    if (a->dtype == ATTN_BF16 && a->D == 128) return quant_pick<__nv_bfloat16, 128>(qk8, pv8, var);
+    if (a->dtype == ATTN_BF16 && a->D == 64) return quant_pick<__nv_bfloat16, 64>(qk8, pv8, var);
+    return {nullptr, 0, 0};
 }
 
 /* A [B][heads][rows][inner] byte tensor as 4-D (inner, rows, heads, B); box (box_inner, box_rows),
@@ -599,22 +657,24 @@ int attn_quant_sm90_available(void) { return sm90_device_ok(); }
 
 int attn_quant_sm90_setup(const attn_quant_args *a)
 {
-    int smem;
-    quant_fn fn = quant_lookup(a, &smem);
-    if (!fn) return attn_skip("quant: no sm90 kernel for dtype %d D=%d", a->dtype, a->D);
+    const quant_kernel k = quant_lookup(a);
+    if (!k.fn)
+        return attn_skip("quant: no sm90 kernel for dtype %d D=%d instance %d%s", a->dtype, a->D, a->sm90_kernel,
+                         a->accum_two_level ? " with two-level accumulation" : "");
     if (!attn_quant_sm90_available()) return attn_skip("quant: the wgmma kernel needs an sm_90 device");
-    CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    CUDA_CHECK(cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem));
     return ATTN_OK;
 }
 
 int attn_quant_sm90_launch(const attn_quant_args *a)
 {
-    int smem;
-    quant_fn fn = quant_lookup(a, &smem);
-    if (!fn) return attn_skip("quant: no sm90 kernel for dtype %d D=%d", a->dtype, a->D);
+    const quant_kernel k = quant_lookup(a);
+    if (!k.fn)
+        return attn_skip("quant: no sm90 kernel for dtype %d D=%d instance %d%s", a->dtype, a->D, a->sm90_kernel,
+                         a->accum_two_level ? " with two-level accumulation" : "");
     if (a->S < 1 || a->Hkv < 1 || a->H % a->Hkv != 0) return attn_fail("quant: bad shape S=%d H=%d Hkv=%d", a->S, a->H, a->Hkv);
     const int B = a->B, H = a->H, Hkv = a->Hkv, S = a->S, D = a->D;
-    const int bm = 128, bn = 128, s_pad = (S + 15) / 16 * 16;
+    const int bm = 64 * k.nwg, bn = 128, s_pad = (S + 15) / 16 * 16;
     CUtensorMap mq, mk, mv;
     if (a->qk_int8) {
         ATTN_TRY(make_byte_map(&mq, a->t.q8, B, H, S, D, D, 64));
@@ -654,7 +714,7 @@ int attn_quant_sm90_launch(const attn_quant_args *a)
     p.two_level = a->accum_two_level != 0;
     p.p_int8 = a->p_int8 != 0;
     const int blocks = std::min(p.total, n_sm); /* persistent: one block per SM */
-    fn<<<blocks, 384, smem, a->stream>>>(mq, mk, mv, p);
+    k.fn<<<blocks, 128 * (k.nwg + 1), k.smem, a->stream>>>(mq, mk, mv, p);
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }

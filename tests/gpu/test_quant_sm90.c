@@ -6,9 +6,11 @@
  * D = 64 and 128, causal and not, GQA and MQA, normal and outlier inputs; each output against a
  * host model of the same quantization (the kernel's tile-wise online softmax: the same running
  * maxima, so the same e4m3 rounding points) and against exact attention; a corrupted output must
- * be rejected. --small: a few small shapes (for compute-sanitizer). --bench: kernel-only
- * dense-equivalent TOPS at S = 8k/16k/32k beside fused's bf16 wgmma kernel (medians of
- * event-timed launches, L2 flushed before each).
+ * be rejected. Every int8/fp8 mode also runs on the kernel's candidate instances (KERNELS; the
+ * FOLD ones against the model with their exponent expression). --small: a few small shapes (for
+ * compute-sanitizer). --bench: kernel-only dense-equivalent TOPS at S = 8k/16k/32k beside fused's
+ * bf16 wgmma kernel (medians of event-timed launches, L2 flushed before each), the default
+ * instance in four modes, then each candidate in int8/fp8 two-level and single.
  *
  * Tolerance against the model: rel L2 ≤ 1e-2 (bf16 output: its rounding alone gives ~2.3e-3) or
  * 4e-3 (fp16), and max abs ≤ 2^-3 · max|o|. The model rounds the same values at the same points;
@@ -44,6 +46,29 @@ static const mode MODES[] = {
     {1, 1, 1, 1, 1, "int8/fp8 p=int8"},
 };
 enum { N_MODES = sizeof MODES / sizeof MODES[0], P_INT8_MODE = 6 };
+
+/* The kernel's instances (attn_quant_args.sm90_kernel): the default, then the candidates, which
+ * exist for int8/fp8 at one D (0: both) and, WG3, for single accumulation only. */
+typedef struct kernel_inst {
+    int bits, D;
+    const char *name;
+} kernel_inst;
+static const kernel_inst KERNELS[] = {
+    {0, 0, "default"},
+    {ATTN_QUANT_SM90_FOLD, 0, "fold"},
+    {ATTN_QUANT_SM90_WG3, 64, "wg3"},
+    {ATTN_QUANT_SM90_WG3 | ATTN_QUANT_SM90_FOLD, 64, "wg3+fold"},
+    {ATTN_QUANT_SM90_ST3, 128, "st3"},
+    {ATTN_QUANT_SM90_ST3 | ATTN_QUANT_SM90_FOLD, 128, "st3+fold"},
+};
+enum { N_KERNELS = sizeof KERNELS / sizeof KERNELS[0] };
+
+static int kernel_has(const kernel_inst *k, const mode *m, int D)
+{
+    if (!k->bits) return 1;
+    return m->qk_int8 && m->pv_fp8 && (!k->D || k->D == D) &&
+           !((k->bits & ATTN_QUANT_SM90_WG3) && m->two_level);
+}
 
 /* One problem: the dtype inputs, their quantized copies (host and device), the output. */
 typedef struct problem {
@@ -197,7 +222,7 @@ static void problem_free(problem *P)
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) CK(cudaFree(d[i]));
 }
 
-static attn_quant_args args_of(const problem *P, const mode *m)
+static attn_quant_args args_of(const problem *P, const mode *m, const kernel_inst *k)
 {
     attn_quant_args a;
     memset(&a, 0, sizeof a);
@@ -207,14 +232,16 @@ static attn_quant_args args_of(const problem *P, const mode *m)
     a.qk_int8 = m->qk_int8, a.pv_fp8 = m->pv_fp8, a.smooth = P->smooth,
     a.accum_two_level = m->two_level;
     a.p_int8 = m->p_int8;
+    a.sm90_kernel = k->bits;
     a.stream = 0;
     return a;
 }
 
 /* The host model of one output row (b, h, r): the kernel's quantization and its tile-wise online
  * softmax (128-key tiles, the same running maxima, kept in the log2 domain, the same fp32
- * expressions for the exponents), accumulated in double. */
-static void model_row(const problem *P, const mode *m, int b, int h, int r, double *out)
+ * expressions for the exponents: fold, the FOLD instances' fmaf(M + s, c, −fmaf(M, c, m − bias))),
+ * accumulated in double. */
+static void model_row(const problem *P, const mode *m, int fold, int b, int h, int r, double *out)
 {
     const int S = P->S, D = P->D, hk = h / (P->H / P->Hkv);
     const size_t qo = (((size_t)b * P->H + h) * S + r) * D, kh = ((size_t)b * P->Hkv + hk);
@@ -244,11 +271,13 @@ static void model_row(const problem *P, const mode *m, int b, int h, int r, doub
             mx = fmaxf(mx, s[i]);
         }
         const float m_new = fmaxf(m_run, mx * c), ms = m_new - bias;
+        const float magic = 12582912.f, off = fmaf(magic, c, ms); /* fold: s + magic is exact */
         const double alpha = m_run == -INFINITY ? 0.0 : exp2f(m_run - m_new);
         memset(ot, 0, D * sizeof(double));
         double lt = 0;
         for (int i = 0; i < n; i++) {
-            float p = exp2f(fmaf(s[i], c, -ms)); /* top·P̃ */
+            float p =
+                fold ? exp2f(fmaf(s[i] + magic, c, -off)) : exp2f(fmaf(s[i], c, -ms)); /* top·P̃ */
             lt += p;
             if (m->p_int8) p = rintf(p * (127.f / top)) * (top / 127.f);
             const int key = j0 + i;
@@ -332,11 +361,12 @@ static int model_ok(const metrics *M, attn_dtype dt)
     return M->nonfinite == 0 && rel_l2(M) <= tol && M->max_abs <= 0.125 * M->ref_max;
 }
 
-/* Runs mode m on P (output poisoned with NaN first) and returns the output as floats. */
-static float *run_kernel(problem *P, const mode *m)
+/* Runs mode m on instance k on P (output poisoned with NaN first) and returns the output as
+ * floats. */
+static float *run_kernel(problem *P, const mode *m, const kernel_inst *k)
 {
     const size_t n = (size_t)P->B * P->H * P->S * P->D, es = attn_dtype_size(P->dt);
-    attn_quant_args a = args_of(P, m);
+    attn_quant_args a = args_of(P, m, k);
     CK(cudaMemset(P->dout, 0xff, n * es));
     if (attn_quant_sm90_setup(&a) != ATTN_OK || attn_quant_sm90_launch(&a) != ATTN_OK) return NULL;
     CK(cudaDeviceSynchronize());
@@ -349,7 +379,7 @@ static float *run_kernel(problem *P, const mode *m)
 }
 
 /* The output rows checked, against the model (vs_model) and exact attention (vs_exact). */
-static void measure(const problem *P, const mode *m, const float *got, metrics *vs_model,
+static void measure(const problem *P, const mode *m, int fold, const float *got, metrics *vs_model,
                     metrics *vs_exact)
 {
     memset(vs_model, 0, sizeof *vs_model);
@@ -359,7 +389,7 @@ static void measure(const problem *P, const mode *m, const float *got, metrics *
         for (int h = 0; h < P->H; h++)
             for (int i = 0; i < checked_rows(P->S); i++) {
                 const int r = checked_row(P->S, i);
-                model_row(P, m, b, h, r, want);
+                model_row(P, m, fold, b, h, r, want);
                 exact_row(P, b, h, r, ex);
                 const float *g = got + (((size_t)b * P->H + h) * P->S + r) * P->D;
                 for (int d = 0; d < P->D; d++) {
@@ -384,51 +414,55 @@ static void requantize(problem *P, int smooth)
     CK(cudaMemcpy(P->t.k_mean, P->km, (size_t)P->B * P->Hkv * P->D * 4, cudaMemcpyHostToDevice));
 }
 
-/* Mode mi on P: against the model (and, on normal inputs, cosine against exact attention). */
-static void check_mode(problem *P, int mi)
+/* Mode mi on instance k on P: against the model (and, on normal inputs, cosine against exact
+ * attention). */
+static void check_mode(problem *P, int mi, const kernel_inst *k)
 {
     const mode *m = &MODES[mi];
-    const int S = P->S, D = P->D;
-    printf("launch %s S=%d D=%d causal=%d\n", m->name, S, D,
+    const int S = P->S, D = P->D, fold = (k->bits & ATTN_QUANT_SM90_FOLD) != 0;
+    printf("launch %s [%s] S=%d D=%d causal=%d\n", m->name, k->name, S, D,
            P->causal); /* names a launch that hangs */
-    float *got = run_kernel(P, m);
+    float *got = run_kernel(P, m, k);
     char what[256];
-    snprintf(what, sizeof what, "%s %s %s S=%d D=%d causal=%d B=%d H=%d Hkv=%d", m->name,
-             attn_dtype_name(P->dt), P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S, D,
-             P->causal, P->B, P->H, P->Hkv);
+    snprintf(what, sizeof what, "%s [%s] %s %s S=%d D=%d causal=%d B=%d H=%d Hkv=%d", m->name,
+             k->name, attn_dtype_name(P->dt), P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal",
+             S, D, P->causal, P->B, P->H, P->Hkv);
     test_cond(what, got != NULL);
     if (!got) return;
     metrics M, E;
-    measure(P, m, got, &M, &E);
+    measure(P, m, fold, got, &M, &E);
     printf(
-        "%-22s %s %-8s S=%-5d D=%-3d c=%d | model: rel L2 %.2e max %.2e (ref %.2e) nonfinite %ld | exact: "
-        "cos %.6f rel L2 %.2e rmse %.2e\n",
-        m->name, attn_dtype_name(P->dt), P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S,
-        D, P->causal, rel_l2(&M), M.max_abs, M.ref_max, M.nonfinite, cosine(&E), rel_l2(&E),
-        rmse(&E));
+        "%-22s %-8s %s %-8s S=%-5d D=%-3d c=%d | model: rel L2 %.2e max %.2e (ref %.2e) nonfinite %ld | "
+        "exact: cos %.6f rel L2 %.2e rmse %.2e\n",
+        m->name, k->name, attn_dtype_name(P->dt),
+        P->init == ATTN_INIT_OUTLIERS ? "outliers" : "normal", S, D, P->causal, rel_l2(&M),
+        M.max_abs, M.ref_max, M.nonfinite, cosine(&E), rel_l2(&E), rmse(&E));
     fflush(stdout);
     test_cond(what, model_ok(&M, P->dt));
     if (P->init == ATTN_INIT_NORMAL && mi != P_INT8_MODE) test_cond(what, cosine(&E) >= 0.999);
     if (!corrupted_checked && S >= 127) {
         /* one element off by a quarter of the largest output: the checker must reject it */
         got[(size_t)checked_row(S, 5) * D + 3] += 0.25f * (float)M.ref_max;
-        measure(P, m, got, &M, &E);
+        measure(P, m, fold, got, &M, &E);
         test_cond("a corrupted output is rejected", !model_ok(&M, P->dt));
         corrupted_checked = 1;
     }
     free(got);
 }
 
-/* The modes listed (smoothed K), then the unsmoothed mode when asked. */
+/* The modes listed (smoothed K) on every instance that has them, then the unsmoothed mode (the
+ * default instance) when asked. */
 static void check_shape(attn_dtype dt, int B, int H, int Hkv, int S, int D, int causal,
                         attn_init init, const int *modes, int n, int unsmoothed)
 {
     problem P;
     problem_init(&P, dt, B, H, Hkv, S, D, causal, init, 1, 1234 + S + D + causal);
-    for (int i = 0; i < n; i++) check_mode(&P, modes[i]);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < N_KERNELS; k++)
+            if (kernel_has(&KERNELS[k], &MODES[modes[i]], D)) check_mode(&P, modes[i], &KERNELS[k]);
     if (unsmoothed) {
         requantize(&P, 0);
-        check_mode(&P, 5);
+        check_mode(&P, 5, &KERNELS[0]);
     }
     problem_free(&P);
 }
@@ -560,13 +594,20 @@ static void bench(void)
                     tf = time_ms(launch_fused, &fc, flush, flush_bytes, 9);
                 printf("S=%-5d D=%-3d causal=%d B=%d H=%d | fused bf16 %.3f ms %.1f TFLOP/s", S, D,
                        causal, B, H, tf, flops / tf * 1e-9);
-                for (size_t k = 0; k < sizeof bench_modes / sizeof bench_modes[0]; k++) {
-                    attn_quant_args a = args_of(&P, &MODES[bench_modes[k]]);
-                    double tq = -1;
-                    if (attn_quant_sm90_setup(&a) == ATTN_OK)
-                        tq = time_ms(launch_quant, &a, flush, flush_bytes, 9);
-                    printf(" | %s %.3f ms %.1f", MODES[bench_modes[k]].name, tq, flops / tq * 1e-9);
-                }
+                /* the default instance in each mode, then each candidate in the int8/fp8 modes
+                 * it has (compare with the default's column of the same mode) */
+                for (int k = 0; k < N_KERNELS; k++)
+                    for (size_t i = 0; i < sizeof bench_modes / sizeof bench_modes[0]; i++) {
+                        const mode *m = &MODES[bench_modes[i]];
+                        if ((k > 0 && bench_modes[i] > 1) || !kernel_has(&KERNELS[k], m, D))
+                            continue;
+                        attn_quant_args a = args_of(&P, m, &KERNELS[k]);
+                        double tq = -1;
+                        if (attn_quant_sm90_setup(&a) == ATTN_OK)
+                            tq = time_ms(launch_quant, &a, flush, flush_bytes, 9);
+                        printf(" | %s%s%s %.3f ms %.1f", m->name, k ? " " : "",
+                               k ? KERNELS[k].name : "", tq, flops / tq * 1e-9);
+                    }
                 printf("\n");
                 fflush(stdout);
                 problem_free(&P);
