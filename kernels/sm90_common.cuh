@@ -42,7 +42,24 @@ template <int BM_, int BN_, int D, int DV, int ST, int SLOT = 1> struct sm90_lay
 
 #ifdef ATTN_SM90_DEVICE
 /* wgmma.mma_async m64nNk16 wrappers (fp32 accumulators), one per (N, dtype, A from shared memory
- * or registers); written out by a generator script (dev/hopper/gen_wgmma.py, outside the tree). */
+ * or registers); written out by a generator script (dev/hopper/gen_wgmma.py, outside the tree).
+ * N = 32 exists only with A from registers: P·V of vprune's 32 kept V columns. */
+__device__ __forceinline__ void wgmma_rs_m64n32_f16(float (&d)[16], const uint32_t (&a)[4], uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\n"
+                 "setp.ne.b32 p, %21, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+__device__ __forceinline__ void wgmma_rs_m64n32_bf16(float (&d)[16], const uint32_t (&a)[4], uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\n"
+                 "setp.ne.b32 p, %21, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
 __device__ __forceinline__ void wgmma_ss_m64n64_f16(float (&d)[32], uint64_t da, uint64_t db, int scale_d)
 {
     asm volatile("{\n.reg .pred p;\n"
@@ -161,11 +178,12 @@ template <int N> __device__ __forceinline__ void fence_regs(float (&r)[N])
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
 }
 
-/* Shared-memory matrix descriptor, 128-byte swizzle (atoms 1024-byte aligned). */
-__device__ __forceinline__ uint64_t gdesc(uint32_t addr, uint32_t lbo, uint32_t sbo)
+/* Shared-memory matrix descriptor; swizzle: 1 = 128 bytes (atoms 1024-byte aligned), 2 = 64 bytes
+ * (512-byte atoms: the 32-column V tiles of vprune, whose rows are 64 bytes). */
+__device__ __forceinline__ uint64_t gdesc(uint32_t addr, uint32_t lbo, uint32_t sbo, uint64_t swizzle = 1)
 {
     return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
-           ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (1ull << 62);
+           ((uint64_t)((sbo >> 4) & 0x3FFF) << 32) | (swizzle << 62);
 }
 
 /* The wgmma products of dtype T: ss<N> both operands from shared memory (descriptors a, b; sc = 0
@@ -177,6 +195,7 @@ template <> struct wg_ops<__half> {
 };
 template <> __device__ __forceinline__ void wg_ops<__half>::ss<64>(float (&d)[32], uint64_t a, uint64_t b, int sc) { wgmma_ss_m64n64_f16(d, a, b, sc); }
 template <> __device__ __forceinline__ void wg_ops<__half>::ss<128>(float (&d)[64], uint64_t a, uint64_t b, int sc) { wgmma_ss_m64n128_f16(d, a, b, sc); }
+template <> __device__ __forceinline__ void wg_ops<__half>::rs<32>(float (&d)[16], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n32_f16(d, a, b); }
 template <> __device__ __forceinline__ void wg_ops<__half>::rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n64_f16(d, a, b); }
 template <> __device__ __forceinline__ void wg_ops<__half>::rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n128_f16(d, a, b); }
 template <> struct wg_ops<__nv_bfloat16> {
@@ -185,6 +204,7 @@ template <> struct wg_ops<__nv_bfloat16> {
 };
 template <> __device__ __forceinline__ void wg_ops<__nv_bfloat16>::ss<64>(float (&d)[32], uint64_t a, uint64_t b, int sc) { wgmma_ss_m64n64_bf16(d, a, b, sc); }
 template <> __device__ __forceinline__ void wg_ops<__nv_bfloat16>::ss<128>(float (&d)[64], uint64_t a, uint64_t b, int sc) { wgmma_ss_m64n128_bf16(d, a, b, sc); }
+template <> __device__ __forceinline__ void wg_ops<__nv_bfloat16>::rs<32>(float (&d)[16], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n32_bf16(d, a, b); }
 template <> __device__ __forceinline__ void wg_ops<__nv_bfloat16>::rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n64_bf16(d, a, b); }
 template <> __device__ __forceinline__ void wg_ops<__nv_bfloat16>::rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t b) { wgmma_rs_m64n128_bf16(d, a, b); }
 
@@ -269,7 +289,7 @@ __device__ __forceinline__ void sm90_load_kv(const sm90_bars<C::STAGES> &bar, ui
     mbar_wait(bar.empty_v(s), ph ^ 1);
     mbar_expect_tx(bar.full_v(s), C::V_BYTES);
 #pragma unroll
-    for (int db = 0; db < C::VD / 64; db++)
+    for (int db = 0; db < (C::VD + 63) / 64; db++) /* VD = 32: one box of 64-byte rows */
         tma_load4(sV + s * C::V_BYTES + db * BN * 128, tmV, bar.full_v(s), db * 64, key0, hk, b);
 }
 
@@ -292,16 +312,18 @@ __device__ __forceinline__ void sm90_issue_qk(float (&s)[BN / 2], uint32_t sQ, i
 }
 
 /* o += P·V: P from registers (pf, packed by sm90_pack_p), the V stage at sV + st_off N-major (lbo:
- * the next 64 columns, sbo: the next 8 keys); issued and committed, not waited for. */
+ * the next 64 columns, sbo: the next 8 keys); issued and committed, not waited for. DV = 32: rows
+ * of 64 bytes in the 64-byte swizzle (sm90_make_map's box for 32 columns). */
 template <typename T, int DV, int BN>
 __device__ __forceinline__ void sm90_issue_pv(float (&o)[DV / 2], const uint32_t (&pf)[BN / 16][4],
                                               uint32_t sV, uint32_t st_off, uint32_t lbo, uint32_t sbo)
 {
+    constexpr uint32_t ROW = DV < 64 ? DV * 2 : 128;
     wg_fence();
     fence_regs(o);
 #pragma unroll
     for (int kk = 0; kk < BN / 16; kk++) {
-        const uint64_t dv = gdesc(sV + st_off + kk * 16 * 128, lbo, sbo);
+        const uint64_t dv = gdesc(sV + st_off + kk * 16 * ROW, lbo, sbo, ROW == 128 ? 1 : 2);
         wg_ops<T>::template rs<DV>(o, pf[kk], dv);
     }
     wg_commit();
@@ -547,19 +569,22 @@ static inline sm90_encode_fn sm90_get_encode(void)
     return fn;
 }
 
-/* [B][heads][S][D] tensor as 4-D (D, S, heads, B); box (64, rows, 1, 1), 128-byte swizzle; who
- * names the caller in the failure messages. */
+/* [B][heads][S][D] tensor as 4-D (D, S, heads, B); box (64, rows, 1, 1), 128-byte swizzle, or for
+ * D = 32 (vprune's compact V) box (32, rows, 1, 1), 64-byte swizzle; who names the caller in the
+ * failure messages. */
 static inline int sm90_make_map(CUtensorMap *m, const char *who, int dtype, const void *ptr, int B, int heads, int S, int D, int rows)
 {
     sm90_encode_fn enc = sm90_get_encode();
     if (!enc) return attn_fail("%s: cuTensorMapEncodeTiled not available from the driver", who);
     cuuint64_t dims[4] = {(cuuint64_t)D, (cuuint64_t)S, (cuuint64_t)heads, (cuuint64_t)B};
     cuuint64_t strides[3] = {(cuuint64_t)D * 2, (cuuint64_t)S * D * 2, (cuuint64_t)heads * S * D * 2};
-    cuuint32_t box[4] = {64, (cuuint32_t)rows, 1, 1};
+    const cuuint32_t inner = D == 32 ? 32 : 64;
+    cuuint32_t box[4] = {inner, (cuuint32_t)rows, 1, 1};
     cuuint32_t es[4] = {1, 1, 1, 1};
     CUresult r = enc(m, dtype == ATTN_FP16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4,
                      const_cast<void *>(ptr), dims, strides, box, es, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                     CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                     inner == 32 ? CU_TENSOR_MAP_SWIZZLE_64B : CU_TENSOR_MAP_SWIZZLE_128B,
+                     CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) return attn_fail("%s: cuTensorMapEncodeTiled failed (%d)", who, (int)r);
     return ATTN_OK;

@@ -7,8 +7,9 @@
  * loaded once, K/V of the kept tiles double buffered with cp.async, S = Q·Kᵀ and O += P·V on
  * mma.sync m16n8k16 with fp32 accumulation, online softmax in fp32 with exp2 (log2 e folded into
  * the scale), P rounded to the dtype in registers. Only tiles that cross the causal diagonal or the
- * end of S are masked. V and O may be narrower than Q and K (DV < D: vprune). Materialises nothing
- * of size S×S. Limits: fp16/bf16; TILE 64 (4 warps) or 128 (8 warps); (D, DV) in (64, 64|32),
+ * end of S are masked. V may be narrower than Q and K (DV < D: vprune); O is then written D wide,
+ * each column from the compact product through v_where or 0. Materialises nothing of size S×S.
+ * Limits: fp16/bf16; TILE 64 (4 warps) or 128 (8 warps); (D, DV) in (64, 64|32),
  * (128, 128|64|32); any S >= 1.
  *
  * Selection (sparse_rules.h has the rules; the CPU twin, variants/sparse_select.c, picks the same
@@ -22,7 +23,8 @@
  * into order; a last kernel packs col_idx. n_tiles is at most ATTN_SPARSE_MAX_TILES. vprune: per
  * (batch, KV head) the L2 norm of each V column (fp32, in 256-row chunks summed in chunk order),
  * the DV columns of largest norm kept (ties: lower column), V gathered into a compact
- * [B][Hkv][S][DV] tensor, and after attention O scattered back with zeros in the pruned columns.
+ * [B][Hkv][S][DV] tensor (both passes over V with 16-byte accesses, meant to run at bandwidth);
+ * the attention kernels write O's pruned columns as zeros.
  * Measurements: kernels/NOTES-sparse.md. */
 #include <cuda_runtime.h>
 #include <math.h>
@@ -42,6 +44,7 @@ struct sparse_params {
     const void *q, *k, *v;
     void *o;
     const int *row_ptr, *col_idx, *order;
+    const int *v_where; /* DV < D: [B·Hkv][D], O's column d = compact column v_where[d], or 0 */
     int H, Hkv, S, n_tiles, causal;
     float scale_log2;
 };
@@ -65,7 +68,7 @@ __global__ void __launch_bounds__(TILE * 2, 1) sparse_fwd_kernel(const sparse_pa
     const T *gQ = static_cast<const T *>(p.q) + (size_t)bh * S * D;
     const T *gK = static_cast<const T *>(p.k) + ((size_t)b * p.Hkv + hk) * (size_t)S * D;
     const T *gV = static_cast<const T *>(p.v) + ((size_t)b * p.Hkv + hk) * (size_t)S * DV;
-    T *gO = static_cast<T *>(p.o) + (size_t)bh * S * DV;
+    T *gO = static_cast<T *>(p.o) + (size_t)bh * S * D;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int m0 = qt * BM;
     const int *cols = p.col_idx + p.row_ptr[row];
@@ -212,14 +215,39 @@ __global__ void __launch_bounds__(TILE * 2, 1) sparse_fwd_kernel(const sparse_pa
             attn_pack2<T>(o[db][2] * inv[1], o[db][3] * inv[1]);
     }
     __syncwarp();
+    if constexpr (DV < D) {
+        /* vprune: full rows of D columns, column d from staged column where[d] or 0, so O is final
+         * here (no scatter pass); a lane stores the same 8 columns of each of its rows. */
+        constexpr int CH = D / 8;
+        const int c8 = lane % CH;
+        const int *where = p.v_where + ((size_t)b * p.Hkv + hk) * D + c8 * 8;
+        int j[8];
 #pragma unroll
-    for (int k = 0; k < 16 * CHV / 32; k++) {
-        int i = lane + k * 32;
-        int r = i / CHV, c = i % CHV;
-        int gr = m0 + wrow0 + r;
-        if (gr < S)
-            *reinterpret_cast<uint4 *>(gO + (size_t)gr * DV + c * 8) =
-                *reinterpret_cast<const uint4 *>(sQ + swz<DV>(wrow0 + r, c));
+        for (int e = 0; e < 8; e++) j[e] = __ldg(where + e);
+        const uint16_t *stg = reinterpret_cast<const uint16_t *>(sQ);
+#pragma unroll
+        for (int k = 0; k < 16 * CH / 32; k++) {
+            const int r = wrow0 + (lane + 32 * k) / CH, gr = m0 + r;
+            uint32_t w[4];
+#pragma unroll
+            for (int e = 0; e < 8; e += 2) {
+                const uint32_t lo = j[e] < 0 ? 0u : stg[swz<DV>(r, j[e] >> 3) + (j[e] & 7)];
+                const uint32_t hi = j[e + 1] < 0 ? 0u : stg[swz<DV>(r, j[e + 1] >> 3) + (j[e + 1] & 7)];
+                w[e / 2] = lo | hi << 16;
+            }
+            if (gr < S)
+                *reinterpret_cast<uint4 *>(gO + (size_t)gr * D + c8 * 8) = make_uint4(w[0], w[1], w[2], w[3]);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < 16 * CHV / 32; k++) {
+            int i = lane + k * 32;
+            int r = i / CHV, c = i % CHV;
+            int gr = m0 + wrow0 + r;
+            if (gr < S)
+                *reinterpret_cast<uint4 *>(gO + (size_t)gr * DV + c * 8) =
+                    *reinterpret_cast<const uint4 *>(sQ + swz<DV>(wrow0 + r, c));
+        }
     }
 }
 
@@ -558,22 +586,40 @@ __global__ void pack_kernel(const int *counts, const int *cols_tmp, const int *r
 
 /* ---------------------------------------------------------------- vprune */
 
-constexpr int NORM_CHUNK = 256; /* rows per partial column norm */
+constexpr int NORM_CHUNK = 256; /* rows per partial column norm (variants/sparse_select.c's too) */
+constexpr int NORM_PIECE = 64, GATHER_ROWS = 64, GATHER_THREADS = 256;
 
-/* partial[head][chunk][d] = Σ v² over the chunk's rows (fmaf, in row order). */
-template <typename T> __global__ void colnorm_kernel(const T *v, float *partial, int S, int D)
+/* partial[head][chunk][d] = Σ v² over the chunk's rows (fmaf, in row order); block (chunk, head),
+ * thread d sums column d. The pass reads all of V, so it must run at bandwidth: the chunk's rows
+ * come in NORM_PIECE-row pieces by cp.async (8 loads of 16 bytes in flight per thread), double
+ * buffered, and are summed from shared memory. */
+template <typename T> __global__ void __launch_bounds__(128) colnorm_kernel(const T *v, float *partial, int S, int D)
 {
-    const int chunk = blockIdx.x, head = blockIdx.y, n_chunks = gridDim.x;
+    static_assert(sizeof(T) == 2, "8 elements per 16-byte copy");
+    __shared__ __align__(16) T rows[2][NORM_PIECE * 128];
+    const int chunk = blockIdx.x, head = blockIdx.y, n_chunks = gridDim.x, d = threadIdx.x;
     const int r0 = chunk * NORM_CHUNK, r1 = min(S, r0 + NORM_CHUNK);
     const T *src = v + (size_t)head * S * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        float sum = 0.f;
-        for (int r = r0; r < r1; r++) {
-            const float x = (float)src[(size_t)r * D + d];
+    auto load = [&](int buf, int p0) { /* rows p0 .. of the chunk, D / 8 copies per row */
+        const int n = min(NORM_PIECE, r1 - p0) * D / 8;
+        for (int i = d; i < n; i += D) cp_async16(attn_smem_u32(&rows[buf][i * 8]), src + (size_t)p0 * D + i * 8, 16);
+        cp_async_commit();
+    };
+    float sum = 0.f;
+    load(0, r0);
+    for (int p0 = r0, buf = 0; p0 < r1; p0 += NORM_PIECE, buf ^= 1) {
+        if (p0 + NORM_PIECE < r1) load(buf ^ 1, p0 + NORM_PIECE);
+        else cp_async_commit(); /* an empty group: wait<1> below still means "this piece landed" */
+        cp_async_wait<1>();
+        __syncthreads();
+        const int n = min(NORM_PIECE, r1 - p0);
+        for (int r = 0; r < n; r++) {
+            const float x = (float)rows[buf][r * D + d];
             sum = __fmaf_rn(x, x, sum);
         }
-        partial[((size_t)head * n_chunks + chunk) * D + d] = sum;
+        __syncthreads(); /* buffer `buf` is refilled by the next iteration's load */
     }
+    partial[((size_t)head * n_chunks + chunk) * D + d] = sum;
 }
 
 /* Per head (block, D threads, D <= 128): norms summed over chunks in order; column d kept when
@@ -599,29 +645,52 @@ __global__ void keep_columns_kernel(const float *partial, int n_chunks, int D, i
     if (keep[d]) cols[(size_t)head * DV + j] = d;
 }
 
-/* vc[head][s][j] = v[head][s][cols[head][j]] */
+/* vc[head][s][j] = v[head][s][cols[head][j]]: a block per (GATHER_ROWS rows, head) copies the rows
+ * into shared memory by cp.async (16-byte copies, all in flight; rows padded by 16 bytes against
+ * bank conflicts), then writes each 8 kept columns as one 16-byte store. */
 template <typename T>
-__global__ void gather_v_kernel(const T *v, const int *cols, T *vc, int S, int D, int DV, size_t n)
+__global__ void __launch_bounds__(GATHER_THREADS) gather_v_kernel(const T *v, const int *cols, T *vc, int S,
+                                                                  int D, int DV)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        const size_t head = i / ((size_t)S * DV), s = i / DV % S;
-        vc[i] = v[(head * S + s) * D + cols[head * DV + i % DV]];
+    static_assert(sizeof(T) == 2, "8 elements per 16-byte access");
+    extern __shared__ uint4 gather_rows[]; /* GATHER_ROWS × (D / 8 + 1) */
+    __shared__ int kept[128];
+    const int head = blockIdx.y, r0 = blockIdx.x * GATHER_ROWS, rows = min(GATHER_ROWS, S - r0);
+    const int in8 = D / 8, out8 = DV / 8, pitch = in8 + 1;
+    const uint4 *src = reinterpret_cast<const uint4 *>(v + ((size_t)head * S + r0) * D);
+    for (int i = threadIdx.x; i < rows * in8; i += GATHER_THREADS)
+        cp_async16(attn_smem_u32(gather_rows + i / in8 * pitch + i % in8), src + i, 16);
+    cp_async_commit();
+    for (int i = threadIdx.x; i < DV; i += GATHER_THREADS) kept[i] = cols[(size_t)head * DV + i];
+    cp_async_wait<0>();
+    __syncthreads();
+    const uint16_t *tile = reinterpret_cast<const uint16_t *>(gather_rows);
+    uint4 *dst = reinterpret_cast<uint4 *>(vc + ((size_t)head * S + r0) * DV);
+    for (int i = threadIdx.x; i < rows * out8; i += GATHER_THREADS) {
+        const uint16_t *row = tile + i / out8 * pitch * 8;
+        const int *k = kept + i % out8 * 8;
+        dst[i] = make_uint4(row[k[0]] | (uint32_t)row[k[1]] << 16, row[k[2]] | (uint32_t)row[k[3]] << 16,
+                            row[k[4]] | (uint32_t)row[k[5]] << 16, row[k[6]] | (uint32_t)row[k[7]] << 16);
     }
 }
 
-/* o[b][h][s][d] = oc[b][h][s][where[b·Hkv + hk][d]], or 0 for a pruned column. */
+/* attn_sparse_vprune_columns for dtype T. */
 template <typename T>
-__global__ void scatter_o_kernel(const T *oc, const int *where, T *o, int H, int Hkv, int S, int D,
-                                 int DV, size_t n)
+int vprune_columns(int B, int Hkv, int S, int D, int DV, const void *v, void *scratch, int *cols, int *where,
+                   void *vc, cudaStream_t stream)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        const size_t row = i / D, bh = row / S;
-        const size_t kv = bh / H * Hkv + bh % H / (H / Hkv);
-        const int j = where[kv * D + i % D];
-        o[i] = j < 0 ? attn_from_float<T>(0.f) : oc[row * DV + j];
-    }
+    const int heads = B * Hkv, n_chunks = (S + NORM_CHUNK - 1) / NORM_CHUNK;
+    float *partial = static_cast<float *>(scratch);
+    colnorm_kernel<T><<<dim3(n_chunks, heads), D, 0, stream>>>((const T *)v, partial, S, D);
+    CUDA_CHECK_LAUNCH();
+    keep_columns_kernel<<<heads, D, 0, stream>>>(partial, n_chunks, D, DV, cols, where);
+    CUDA_CHECK_LAUNCH();
+    if (DV == D) return ATTN_OK; /* every column kept: V is used in place */
+    const size_t smem = (size_t)GATHER_ROWS * (D / 8 + 1) * 16;
+    gather_v_kernel<T><<<dim3((S + GATHER_ROWS - 1) / GATHER_ROWS, heads), GATHER_THREADS, smem, stream>>>(
+        (const T *)v, cols, (T *)vc, S, D, DV);
+    CUDA_CHECK_LAUNCH();
+    return ATTN_OK;
 }
 
 } // namespace
@@ -646,9 +715,11 @@ int attn_sparse_mma_launch(const attn_sparse_args *a)
 {
     sparse_fn fn = lookup_kernel(a->dtype, a->D, a->DV, a->tile);
     if (!fn) return attn_skip("sparse: no mma kernel for dtype %d D=%d DV=%d tile=%d", a->dtype, a->D, a->DV, a->tile);
+    if (a->DV < a->D && !a->v_where) return attn_fail("sparse: DV %d < D %d without v_where", a->DV, a->D);
     sparse_params p;
     p.q = a->q, p.k = a->k, p.v = a->v, p.o = a->o;
     p.row_ptr = a->row_ptr, p.col_idx = a->col_idx, p.order = a->order;
+    p.v_where = a->v_where;
     p.H = a->H, p.Hkv = a->Hkv, p.S = a->S, p.n_tiles = a->n_tiles, p.causal = a->causal;
     p.scale_log2 = (float)(ATTN_LOG2E / sqrt((double)a->D));
     const long long rows = (long long)a->B * a->H * a->n_tiles;
@@ -726,36 +797,10 @@ size_t attn_sparse_vprune_scratch(int B, int Hkv, int S, int D)
 int attn_sparse_vprune_columns(int dtype, int B, int Hkv, int S, int D, int DV, const void *v,
                                void *scratch, int *cols, int *where, void *vc, cudaStream_t stream)
 {
-    const int heads = B * Hkv, n_chunks = (S + NORM_CHUNK - 1) / NORM_CHUNK;
-    float *partial = static_cast<float *>(scratch);
-    const size_t n = (size_t)heads * S * DV;
-    attn_by_dtype((attn_dtype)dtype, [&](auto tag) {
-        using T = attn_elem_t<decltype(tag)>;
-        colnorm_kernel<T><<<dim3(n_chunks, heads), D, 0, stream>>>((const T *)v, partial, S, D);
-    });
-    CUDA_CHECK_LAUNCH();
-    keep_columns_kernel<<<heads, D, 0, stream>>>(partial, n_chunks, D, DV, cols, where);
-    CUDA_CHECK_LAUNCH();
-    attn_by_dtype((attn_dtype)dtype, [&](auto tag) {
-        using T = attn_elem_t<decltype(tag)>;
-        gather_v_kernel<T><<<attn_grid_blocks((long long)n, 256, ATTN_STRIDE_MAX_BLOCKS), 256, 0,
-                             stream>>>((const T *)v, cols, (T *)vc, S, D, DV, n);
-    });
-    CUDA_CHECK_LAUNCH();
-    return ATTN_OK;
-}
-
-int attn_sparse_vprune_scatter(int dtype, int B, int H, int Hkv, int S, int D, int DV,
-                               const void *oc, const int *where, void *o, cudaStream_t stream)
-{
-    const size_t n = (size_t)B * H * S * D;
-    attn_by_dtype((attn_dtype)dtype, [&](auto tag) {
-        using T = attn_elem_t<decltype(tag)>;
-        scatter_o_kernel<T><<<attn_grid_blocks((long long)n, 256, ATTN_STRIDE_MAX_BLOCKS), 256, 0,
-                              stream>>>((const T *)oc, where, (T *)o, H, Hkv, S, D, DV, n);
-    });
-    CUDA_CHECK_LAUNCH();
-    return ATTN_OK;
+    if (dtype == ATTN_FP16) return vprune_columns<__half>(B, Hkv, S, D, DV, v, scratch, cols, where, vc, stream);
+    if (dtype == ATTN_BF16)
+        return vprune_columns<__nv_bfloat16>(B, Hkv, S, D, DV, v, scratch, cols, where, vc, stream);
+    return attn_fail("sparse: vprune needs fp16 or bf16 (dtype %d)", dtype);
 }
 
 } // extern "C"

@@ -19,10 +19,13 @@ extern "C" {
 typedef struct attn_sparse_args {
     int dtype;           /* attn_dtype: ATTN_FP16 or ATTN_BF16 */
     int B, H, Hkv, S, D; /* D: 64 or 128 */
-    int DV;              /* head dim of V and O: D, or fewer (vprune: V compacted to its kept columns) */
+    int DV;              /* head dim of V: D, or fewer (vprune: V compacted to its kept columns) */
     int causal;          /* kept tiles never lie above the diagonal */
     const void *q, *k, *v; /* q [B][H][S][D], k [B][Hkv][S][D], v [B][Hkv][S][DV] */
-    void *o;               /* [B][H][S][DV] */
+    void *o;               /* [B][H][S][D] */
+    /* DV < D: [B·Hkv][D], the compact column that column d of O takes, or -1 (O's column d is 0);
+     * the kernels write every column of O. NULL when DV = D. Device pointer. */
+    const int *v_where;
     int tile;              /* query and key tile: 64 or 128 */
     int n_tiles;           /* ceil(S / tile) */
     /* CSR over rows r = (b·H + h)·n_tiles + query tile: the kept key tiles of row r are
@@ -66,15 +69,14 @@ size_t attn_sparse_select_scratch(int B, int H, int Hkv, int S, int D, int tile)
 int attn_sparse_select_launch(const attn_sparse_select_args *a);
 
 /* vprune: per (batch, KV head) the DV columns of V with the largest L2 norm (ties: lower column),
- * cols [B·Hkv][DV] ascending and where [B·Hkv][D] (a column's place among them, or -1), and V
- * gathered into vc [B][Hkv][S][DV]. scratch: attn_sparse_vprune_scratch bytes. D <= 128. */
+ * cols [B·Hkv][DV] ascending and where [B·Hkv][D] (a column's place among them, or -1), and, when
+ * DV < D, V gathered into vc [B][Hkv][S][DV] (DV = D keeps every column: vc unused, may be NULL).
+ * The attention kernels then write O in full through where (attn_sparse_args.v_where). scratch:
+ * attn_sparse_vprune_scratch bytes. D <= 128, a multiple of 8 (as DV). */
 size_t attn_sparse_vprune_scratch(int B, int Hkv, int S, int D);
 int attn_sparse_vprune_columns(int dtype, int B, int Hkv, int S, int D, int DV, const void *v,
                                void *scratch, int *cols, int *where, void *vc,
                                cudaStream_t stream);
-/* o [B][H][S][D] from oc [B][H][S][DV]: kept columns copied, pruned columns 0. */
-int attn_sparse_vprune_scatter(int dtype, int B, int H, int Hkv, int S, int D, int DV,
-                               const void *oc, const int *where, void *o, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -14,10 +14,15 @@
  *    S, online softmax in fp32, P in registers as the A operand of O += P·V_c; S of a tile issued
  *    together with P·V of the previous one; with NWG = 2 the warpgroups take turns to issue
  *    (ping-pong). A row with no kept tile (or no visible key in them) outputs 0.
- *  - Epilogue: 1/l, O staged in the Q buffer, 16-byte coalesced stores of rows < S.
+ *  - Epilogue: 1/l, O staged in the Q buffer, 16-byte coalesced stores of rows < S. With DV < D
+ *    (vprune: V compacted to its kept columns) the rows are stored D wide, each column taken from
+ *    the staged compact row through v_where or written 0, so O is final when the kernel ends.
  * Materialises nothing of size S×S: reads Q once, K/V once per kept tile, writes O.
  *
- * Limits: fp16/bf16; (D, DV) = (128, 128), (128, 64), (64, 64); tile 64 or 128; sm_90 only (the
+ * DV = 32: P·V is wgmma m64n32k16, the V tiles have 64-byte rows, loaded by a 32-column TMA box
+ * in the 64-byte swizzle that the P·V descriptors name (sm90_common.cuh).
+ *
+ * Limits: fp16/bf16; (D, DV) = (128, 128|64|32), (64, 64|32); tile 64 or 128; sm_90 only (the
  * sm_80 pass sees empty kernels, never launched: setup skips other devices); one launch at a time
  * per device (the queue counter is a device global). Shared memory per block: 193 KB at tile 128
  * and D = 128. Measurements: kernels/NOTES-sparse.md, section "sm90 kernel". */
@@ -36,6 +41,7 @@ namespace {
 struct sparse_params {
     void *o;
     const int *row_ptr, *col_idx, *order;
+    const int *v_where; /* DV < D: [B·Hkv][D], O's column d = compact column v_where[d], or 0 */
     int H, Hkv, S, causal, n_tiles, total; /* total: B·H·n_tiles rows */
     float scale_log2;
 };
@@ -43,6 +49,42 @@ struct sparse_params {
 /* query tile = key tile = TILE; NWG = TILE / 64 consumer warpgroups; ring of 2 stages; per Q
  * buffer 3 ints: the row, its first entry in col_idx, its number of kept tiles */
 template <int TILE, int D, int DV> using sparse_cfg = sm90_layout<TILE, TILE, D, DV, 2, 3>;
+
+#ifdef ATTN_SM90_DEVICE
+/* vprune's store of a warp's 16 staged rows (sm90_stage_o: the DV compact columns, 128-byte rows
+ * in the 128-byte swizzle) as full rows of D columns with 16-byte coalesced writes: column d is
+ * staged column where[d], or 0 (pruned). O leaves the kernel in its final layout, so no scatter
+ * pass follows. A lane writes the same 8 columns of every row it stores (D / 8 divides 32), so it
+ * reads its 8 entries of where once; an entry's staged offset is XOR-swizzled by the row. */
+template <typename T, int D, int BM>
+__device__ __forceinline__ void store_o_pruned(const unsigned char *stg, T *gO, const int *where, int m0, int S,
+                                               int cw, int warp, int lane)
+{
+    constexpr int CH = D / 8;
+    static_assert(32 % CH == 0, "a lane's columns must not change between its rows");
+    const int c8 = lane % CH;
+    int off[8]; /* block of 64 columns · BM rows + byte in a 128-byte row, or -1 */
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        const int j = __ldg(where + c8 * 8 + e);
+        off[e] = j < 0 ? -1 : (j / 64) * BM * 128 + (j % 64) * 2;
+    }
+#pragma unroll
+    for (int k = 0; k < 16 * CH / 32; k++) {
+        const int lr = cw * 64 + warp * 16 + (lane + 32 * k) / CH, gr = m0 + lr;
+        uint32_t w[4];
+#pragma unroll
+        for (int e = 0; e < 8; e += 2) {
+            const uint32_t lo = off[e] < 0 ? 0u : *reinterpret_cast<const uint16_t *>(stg + lr * 128 + (off[e] ^ ((lr & 7) << 4)));
+            const uint32_t hi = off[e + 1] < 0 ? 0u : *reinterpret_cast<const uint16_t *>(stg + lr * 128 + (off[e + 1] ^ ((lr & 7) << 4)));
+            w[e / 2] = lo | hi << 16;
+        }
+        if (gr < S) *reinterpret_cast<uint4 *>(gO + (size_t)gr * D + c8 * 8) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+    /* the staging reads are done: order them before the next TMA write of this buffer */
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+#endif
 
 template <typename T, int D, int DV, int TILE>
 __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
@@ -100,7 +142,9 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
         const int warp = tid >> 5, lane = tid & 31;
         const int g = lane >> 2, t = lane & 3;
         const float sl2 = p.scale_log2;
-        const uint32_t v_lbo = BN * 128, v_sbo = 1024; /* N-major V: next 64 columns, next 8 keys */
+        /* N-major V: lbo the next 64 columns, sbo the next 8 keys (rows of 64 bytes at DV = 32) */
+        constexpr uint32_t V_ROW = DV < 64 ? DV * 2 : 128;
+        const uint32_t v_lbo = BN * V_ROW, v_sbo = 8 * V_ROW;
 
         float o[DV / 2];
         float s[BN / 2];
@@ -136,8 +180,13 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
             named_sync(1 + NWG + cw, 128); /* every warp of this warpgroup is done reading its Q rows */
             unsigned char *stg = gbase + qb * C::Q_BYTES;
             sm90_stage_o<T, DV, BM>(o, inv, stg, cw, warp, g, t);
-            T *gO = static_cast<T *>(p.o) + (size_t)hb * S * DV;
-            sm90_store_o<T, DV, BM>(stg, gO, m0, S, cw, warp, lane);
+            T *gO = static_cast<T *>(p.o) + (size_t)hb * S * D;
+            if constexpr (DV < D) {
+                const int kvh = hb / p.H * p.Hkv + hb % p.H / (p.H / p.Hkv);
+                store_o_pruned<T, D, BM>(stg, gO, p.v_where + (size_t)kvh * D, m0, S, cw, warp, lane);
+            } else {
+                sm90_store_o<T, DV, BM>(stg, gO, m0, S, cw, warp, lane);
+            }
             mbar_arrive(bar.q_empty(qb));
         }
     }
@@ -156,9 +205,11 @@ sparse_fn sparse_lookup(int dtype, int D, int DV, int tile, int *smem)
     }
 #define L_TILES(T, DD, DDV) L(T, DD, DDV, 128) L(T, DD, DDV, 64)
     if (dtype == ATTN_FP16) {
-        L_TILES(__half, 128, 128) L_TILES(__half, 128, 64) L_TILES(__half, 64, 64)
+        L_TILES(__half, 128, 128) L_TILES(__half, 128, 64) L_TILES(__half, 128, 32)
+        L_TILES(__half, 64, 64) L_TILES(__half, 64, 32)
     } else if (dtype == ATTN_BF16) {
-        L_TILES(__nv_bfloat16, 128, 128) L_TILES(__nv_bfloat16, 128, 64) L_TILES(__nv_bfloat16, 64, 64)
+        L_TILES(__nv_bfloat16, 128, 128) L_TILES(__nv_bfloat16, 128, 64) L_TILES(__nv_bfloat16, 128, 32)
+        L_TILES(__nv_bfloat16, 64, 64) L_TILES(__nv_bfloat16, 64, 32)
     }
 #undef L_TILES
 #undef L
@@ -176,8 +227,8 @@ int attn_sparse_sm90_setup(int dtype, int D, int DV, int tile)
     int smem;
     sparse_fn fn = sparse_lookup(dtype, D, DV, tile, &smem);
     if (!fn)
-        return attn_skip("sparse: no wgmma kernel for dtype %d D=%d DV=%d tile=%d (compiled: D 128 with DV 128 "
-                         "or 64, D 64 with DV 64; tile 64 or 128; fp16, bf16)",
+        return attn_skip("sparse: no wgmma kernel for dtype %d D=%d DV=%d tile=%d (compiled: D 128 with DV 128, "
+                         "64 or 32, D 64 with DV 64 or 32; tile 64 or 128; fp16, bf16)",
                          dtype, D, DV, tile);
     if (!attn_sparse_sm90_available()) return attn_skip("sparse: the wgmma kernel needs an sm_90 device");
     CUDA_CHECK(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
@@ -194,6 +245,7 @@ int attn_sparse_sm90_launch(const attn_sparse_args *a)
     if (a->S < 1 || a->n_tiles != (a->S + a->tile - 1) / a->tile || a->Hkv < 1 || a->H % a->Hkv)
         return attn_fail("sparse: bad shape (S %d, tile %d, n_tiles %d, H %d, Hkv %d)", a->S, a->tile, a->n_tiles,
                          a->H, a->Hkv);
+    if (a->DV < a->D && !a->v_where) return attn_fail("sparse: DV %d < D %d without v_where", a->DV, a->D);
     const long long total = (long long)a->B * a->H * a->n_tiles;
     if (total > INT_MAX) return attn_fail("sparse: too many query tiles");
     CUtensorMap mq, mk, mv;
@@ -211,6 +263,7 @@ int attn_sparse_sm90_launch(const attn_sparse_args *a)
     p.row_ptr = a->row_ptr;
     p.col_idx = a->col_idx;
     p.order = a->order;
+    p.v_where = a->v_where;
     p.H = a->H;
     p.Hkv = a->Hkv;
     p.S = a->S;

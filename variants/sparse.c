@@ -14,9 +14,11 @@
  *
  * GPU: selection kernels (CSR of kept tiles + rows ordered heaviest first, built on the device),
  * then attention over the CSR on the Hopper wgmma kernel (kernels/sparse_sm90.cu) or the portable
- * mma.sync kernel (kernels/sparse.cu). vprune adds column norms, a gather of V into [B][Hkv][S][DV]
- * and a scatter of the compact output to O. Materialises nothing of size S×S: the CSR, pooled
- * tiles (fp32), and for vprune the compact V and O (workspace).
+ * mma.sync kernel (kernels/sparse.cu). vprune's tile plan is every visible tile, a function of the
+ * shape alone: prepare builds it once with the same selection kernels (window at density 1), and
+ * run() is the column norms, the kept columns, a gather of V into [B][Hkv][S][DV] (none when every
+ * column is kept) and attention, whose epilogue writes O in full (pruned columns 0). Materialises
+ * nothing of size S×S: the CSR, pooled tiles (fp32), and for vprune the compact V (workspace).
  *
  * Operator choice from the sequence length (E.T.'s point, stored in the point's config):
  * tile= when given; else tile 64 when S <= 2048 or when 128-row tiles would give fewer than 264
@@ -80,7 +82,7 @@ typedef struct sparse_plan {
     int *row_ptr, *col_idx, *order, *v_cols;
     /* GPU backend: pieces of the workspace (sparse_layout). */
     int *d_row_ptr, *d_col_idx, *d_order, *d_v_cols, *d_where;
-    void *d_select, *d_vscratch, *d_vc, *d_oc;
+    void *d_select, *d_vscratch, *d_vc;
 } sparse_plan;
 
 /* The rule behind the operator choice (see the opening comment). */
@@ -146,8 +148,7 @@ static size_t sparse_layout(const attn_point *p, const sparse_config *c, char *b
     pl->d_where = take(base, &off, kv * p->head_dim * sizeof(int));
     pl->d_vscratch =
         take(base, &off, attn_sparse_vprune_scratch(p->batch, p->kv_heads, p->seq, p->head_dim));
-    pl->d_vc = take(base, &off, kv * p->seq * c->dv * e);
-    pl->d_oc = take(base, &off, attn_q_elems(p) / p->head_dim * c->dv * e);
+    if (c->dv < p->head_dim) pl->d_vc = take(base, &off, kv * p->seq * c->dv * e);
     return off;
 }
 
@@ -187,6 +188,53 @@ static int sparse_setup_device(const attn_point *p, const sparse_config *c, spar
     return attn_sparse_mma_setup(dtype, D, c->dv, tile);
 }
 
+/* The kernels' arguments for plan pl on io: vprune with DV < D reads the compact V and writes O
+ * through the kept columns' places. */
+static attn_sparse_args sparse_args(const sparse_plan *pl, const attn_device_io *io,
+                                    cudaStream_t stream)
+{
+    const attn_point *p = &pl->head.point;
+    const sparse_config *c = pl->head.config;
+    const int compact = c->dv < p->head_dim;
+    const attn_sparse_args a = {.dtype = (int)p->dtype,
+                                .B = p->batch,
+                                .H = p->heads,
+                                .Hkv = p->kv_heads,
+                                .S = p->seq,
+                                .D = p->head_dim,
+                                .DV = c->dv,
+                                .causal = p->causal,
+                                .q = io->q,
+                                .k = io->k,
+                                .v = compact ? pl->d_vc : io->v,
+                                .o = io->o,
+                                .v_where = compact ? pl->d_where : NULL,
+                                .tile = c->rule.tile,
+                                .n_tiles = pl->n_tiles,
+                                .row_ptr = pl->d_row_ptr,
+                                .col_idx = pl->d_col_idx,
+                                .order = pl->d_order,
+                                .stream = stream};
+    return a;
+}
+
+/* The tile selection on the device into the plan's CSR and order (vprune: every visible tile). */
+static int sparse_select(const sparse_plan *pl, const attn_sparse_args *a)
+{
+    const sparse_config *c = pl->head.config;
+    const int vprune = c->rule.method == ATTN_SPARSE_VPRUNE;
+    const attn_sparse_select_args sel = {a,
+                                         vprune ? ATTN_SPARSE_WINDOW : c->rule.method,
+                                         vprune ? 1.0 : c->rule.density,
+                                         c->rule.tau,
+                                         c->rule.seed,
+                                         pl->d_select,
+                                         pl->d_row_ptr,
+                                         pl->d_col_idx,
+                                         pl->d_order};
+    return attn_sparse_select_launch(&sel);
+}
+
 static int sparse_prepare(const attn_prepare_args *args, attn_plan **plan)
 {
     const attn_point *p = args->point;
@@ -209,6 +257,12 @@ static int sparse_prepare(const attn_prepare_args *args, attn_plan **plan)
     if (args->dev) {
         sparse_layout(p, c, args->dev->workspace, pl);
         ATTN_TRY_GOTO(sparse_setup_device(p, c, pl), rc, fail);
+        /* vprune's tiles depend on the shape only: built here once, outside the timed region,
+         * as the dense kernel's loop bounds are (the workspace keeps them for every run). */
+        if (c->rule.method == ATTN_SPARSE_VPRUNE) {
+            const attn_sparse_args a = sparse_args(pl, &args->dev->io, args->dev->stream);
+            ATTN_TRY_GOTO(sparse_select(pl, &a), rc, fail);
+        }
     } else {
         ATTN_TRY_GOTO(
             attn_sparse_select_host(p, &c->rule, args->host, pl->row_ptr, pl->col_idx, pl->order),
@@ -228,46 +282,15 @@ fail:
 static int sparse_run(attn_plan *plan, const attn_device_io *io, cudaStream_t stream)
 {
     sparse_plan *pl = (sparse_plan *)plan;
-    const attn_point *p = &plan->point;
     const sparse_config *c = plan->config;
-    const int vprune = c->rule.method == ATTN_SPARSE_VPRUNE;
-    attn_sparse_args a = {(int)p->dtype,
-                          p->batch,
-                          p->heads,
-                          p->kv_heads,
-                          p->seq,
-                          p->head_dim,
-                          c->dv,
-                          p->causal,
-                          io->q,
-                          io->k,
-                          vprune ? pl->d_vc : io->v,
-                          vprune ? pl->d_oc : io->o,
-                          c->rule.tile,
-                          pl->n_tiles,
-                          pl->d_row_ptr,
-                          pl->d_col_idx,
-                          pl->d_order,
-                          stream};
-    if (vprune)
+    const attn_sparse_args a = sparse_args(pl, io, stream);
+    if (c->rule.method == ATTN_SPARSE_VPRUNE)
         ATTN_TRY(attn_sparse_vprune_columns(a.dtype, a.B, a.Hkv, a.S, a.D, a.DV, io->v,
                                             pl->d_vscratch, pl->d_v_cols, pl->d_where, pl->d_vc,
                                             stream));
-    const attn_sparse_select_args sel = {&a,
-                                         vprune ? ATTN_SPARSE_WINDOW : c->rule.method,
-                                         vprune ? 1.0 : c->rule.density,
-                                         c->rule.tau,
-                                         c->rule.seed,
-                                         pl->d_select,
-                                         pl->d_row_ptr,
-                                         pl->d_col_idx,
-                                         pl->d_order};
-    ATTN_TRY(attn_sparse_select_launch(&sel));
-    ATTN_TRY(pl->path == SP_WGMMA ? attn_sparse_sm90_launch(&a) : attn_sparse_mma_launch(&a));
-    if (vprune)
-        ATTN_TRY(attn_sparse_vprune_scatter(a.dtype, a.B, a.H, a.Hkv, a.S, a.D, a.DV, pl->d_oc,
-                                            pl->d_where, io->o, stream));
-    return ATTN_OK;
+    else
+        ATTN_TRY(sparse_select(pl, &a));
+    return pl->path == SP_WGMMA ? attn_sparse_sm90_launch(&a) : attn_sparse_mma_launch(&a);
 }
 
 /* The CSR, order and vprune's columns the checked run selected, into the host plan. */
@@ -347,8 +370,10 @@ static int sparse_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, co
 /* Executed: 2·tile²·(D + DV) FLOPs per kept tile (whole tiles, as the tensor cores run them), plus
  * the selection: topk/mass pool Q and K (one add per element) and score 2·D per (row, visible
  * tile); vprune squares V (2 per element). Bytes: Q, K, V read and O written once (K/V re-reads
- * hit L2), topk/mass read Q and K again; vprune reads V twice more, writes and reads the compact
- * V and O. Launches: the selection's 3 (+2: pooling, scoring), attention, vprune's 4 more. */
+ * hit L2), topk/mass read Q and K again; vprune reads V once more for the norms and, when it
+ * prunes (DV < D), once more for the gather, which writes the compact V that attention reads in
+ * V's place. Launches: the selection's 3 (+2: pooling, scoring) and attention; vprune (its tile
+ * plan made in prepare): norms, kept columns, the gather when DV < D, attention. */
 static void sparse_work(const attn_plan *plan, attn_work *w)
 {
     const sparse_plan *pl = (const sparse_plan *)plan;
@@ -366,10 +391,10 @@ static void sparse_work(const attn_plan *plan, attn_work *w)
         w->bytes += e * (q + kv);
         w->launches += 2;
     } else if (c->rule.method == ATTN_SPARSE_VPRUNE) {
-        const double compact = c->dv / D;
+        const int compact = c->dv < p->head_dim;
         w->flops += 2.0 * kv;
-        w->bytes += e * (2.0 * kv + 2.0 * kv * compact + 2.0 * q * compact);
-        w->launches += 4;
+        w->bytes += e * kv * (compact ? 1.0 + 2.0 * c->dv / D : 1.0);
+        w->launches = 3 + compact;
     }
 }
 

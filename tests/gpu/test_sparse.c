@@ -6,9 +6,9 @@
  * then the real pipeline: the GPU output against its own plan (the selection made on the device,
  * copied back, and cpu_rows over its kept tiles) at S = 1, 127, 1000, H_kv < H, causal and not,
  * D 64 and 128, fp16 and bf16, every method, tile 64 and 128, both paths (wgmma where the device
- * is sm_90, else skipped with the reason); then compute-sanitizer memcheck and racecheck over
- * small shapes of the mma path and the selection kernels; the structured inputs equal on host and
- * device.
+ * is sm_90, else skipped with the reason), vprune at every kept width (DV 32, 64, 128); then
+ * compute-sanitizer memcheck and racecheck over small shapes of the mma path and the selection
+ * kernels; the structured inputs equal on host and device.
  *   --bench-select [S,...]  time the selection kernels alone (default S = 8192,32768; bf16 B=2
  *                           H=16 D=128 tile 128; topk 0.1/0.5, mass tau 0.5/0.9, window 0.1,
  *                           causal topk 0.1): CUDA events, L2 flushed before each of 15
@@ -42,9 +42,16 @@ static void against_plan(void)
                     " --head-dim 128 --dtype fp16 --causal 1 --param keep=0.25,0.5 " METHODS
                     " --max-time 0.01 --min-samples 3 --no-ceilings --quiet",
                     fx_bin, db);
+    /* vprune at every kept width (D 64: DV 32, 64; D 128: 32, 64, 128 = V in place) on both
+     * paths: the compact V, and O written D wide by the attention kernels' epilogues */
+    int rc3 = fx_sh("'%s' run --db %s --variants sparse --seq 1,127,1000 --heads 4 --kv-heads 2"
+                    " --batch 2 --head-dim 64,128 --dtype bf16 --causal 0,1 --param tile=64,128"
+                    " --param path=mma,wgmma --param method=vprune --param keep=0.25,0.5,1"
+                    " --max-time 0.01 --min-samples 3 --no-ceilings --quiet",
+                    fx_bin, db);
     char what[128];
-    snprintf(what, sizeof what, "sparse: both runs exit 0 (got %d, %d)", rc, rc2);
-    test_cond(what, rc == 0 && rc2 == 0);
+    snprintf(what, sizeof what, "sparse: the runs exit 0 (got %d, %d, %d)", rc, rc2, rc3);
+    test_cond(what, rc == 0 && rc2 == 0 && rc3 == 0);
     test_cond("sparse: no point failed or errored",
               approx_points_where(db, "status IN ('failed', 'error')") == 0);
     test_cond("sparse: skips say why",
@@ -58,6 +65,14 @@ static void against_plan(void)
         approx_device_is_sm90()
             ? approx_points_where(db, "status = 'ok' AND config LIKE '%path=wgmma%'") > 0
             : approx_points_where(db, "status = 'skipped' AND reason LIKE '%sm_90%'") > 0);
+    for (int dv = 32; dv <= 128; dv *= 2) {
+        char where[160];
+        snprintf(where, sizeof where,
+                 "status = 'ok' AND config LIKE '%%method=vprune%%dv=%d %%path=%s%%'", dv,
+                 approx_device_is_sm90() ? "wgmma" : "mma");
+        snprintf(what, sizeof what, "sparse: vprune dv=%d ran ok on the device's best path", dv);
+        test_cond(what, approx_points_where(db, where) > 0);
+    }
     /* The worst errors against the plan, for the log. */
     fx_sh("'%s' show --db %s | awk 'NR > 3 { print }' | sort -k17 -g | tail -3", fx_bin, db);
 }

@@ -2,10 +2,11 @@
  * fp64 reference of attention over the same kept key tiles (masked element-wise on tiles crossing
  * the diagonal or the end of S; rows without a visible key are 0), at the dtype's tolerance
  * (harness/check): random (with empty rows), banded and exact-count tile lists at densities 1.0,
- * 0.5, 0.1; S = 1, 127, 1000, 4096; causal and not; GQA; D = 64, 128 (and DV = 64 < D = 128);
- * tile 128 and 64; fp16, bf16; the natural and heaviest-first row orders; output poisoned with NaN
- * first; a second launch bitwise equal (the work queue resets itself). The checker is shown to
- * reject a corrupted element and the output of a different tile list.
+ * 0.5, 0.1; S = 1, 127, 1000, 4096; causal and not; GQA; D = 64, 128; vprune's compact V (DV = 64
+ * or 32 < D, O written D wide through a kept-column map, pruned columns 0); tile 128 and 64; fp16,
+ * bf16; the natural and heaviest-first row orders; output poisoned with NaN first; a second launch
+ * bitwise equal (the work queue resets itself). The checker is shown to reject a corrupted element
+ * and the output of a different tile list.
  *   --small           a few small shapes only (for compute-sanitizer memcheck / racecheck)
  *   --bench S [TILE]  S a comma list; tile 128 unless given: time the dense fused_sm90 kernel and
  *                     the sparse kernel at densities 1.0, 0.5, 0.1 (bf16, B·H = 32, D = 128 and
@@ -141,15 +142,15 @@ static int plan_build(sp_plan *pl, const sp_case *c, uint64_t seed)
     return 0;
 }
 
-/* Device copies of a plan and the tensors of a case. */
+/* Device copies of a plan and the tensors of a case (where: DV < D only). */
 typedef struct sp_dev {
-    int *row_ptr, *col_idx, *order;
+    int *row_ptr, *col_idx, *order, *where;
     void *q, *k, *v, *o;
 } sp_dev;
 
 static void dev_free(sp_dev *d)
 {
-    cudaFree(d->row_ptr), cudaFree(d->col_idx), cudaFree(d->order);
+    cudaFree(d->row_ptr), cudaFree(d->col_idx), cudaFree(d->order), cudaFree(d->where);
     cudaFree(d->q), cudaFree(d->k), cudaFree(d->v), cudaFree(d->o);
     memset(d, 0, sizeof *d);
 }
@@ -181,6 +182,7 @@ static int sp_launch(const sp_case *c, const sp_plan *pl, const sp_dev *d)
                           .k = d->k,
                           .v = d->v,
                           .o = d->o,
+                          .v_where = c->DV < c->D ? d->where : NULL,
                           .tile = c->tile,
                           .n_tiles = pl->n_tiles,
                           .row_ptr = d->row_ptr,
@@ -190,17 +192,40 @@ static int sp_launch(const sp_case *c, const sp_plan *pl, const sp_dev *d)
     return attn_sparse_sm90_launch(&a);
 }
 
-/* Host tensors of a case (dtype bits) and their float copies. */
+/* Host tensors of a case (dtype bits) and their float copies; v has DV columns, o D. DV < D:
+ * where [B·Hkv][D] maps O's columns to V's (vprune's map: DV columns of D kept, each KV head its
+ * own, ascending), -1 for a pruned column. */
 typedef struct sp_host {
     void *q, *k, *v, *o;
     float *qf, *kf, *vf;
+    int *where;
     size_t nq, nk, nv;
 } sp_host;
 
 static void host_free(sp_host *h)
 {
     free(h->q), free(h->k), free(h->v), free(h->o), free(h->qf), free(h->kf), free(h->vf);
+    free(h->where);
     memset(h, 0, sizeof *h);
+}
+
+/* A kept-column map per KV head: DV of the D columns drawn by coin, numbered in column order. */
+static int *make_where(const sp_case *c, uint64_t seed)
+{
+    int *where = malloc(sizeof(int) * (size_t)c->B * c->Hkv * c->D), perm[128];
+    for (int hd = 0; where && hd < c->B * c->Hkv; hd++) {
+        int *w = where + (size_t)hd * c->D;
+        for (int d = 0; d < c->D; d++) perm[d] = d, w[d] = -1;
+        for (int n = 0; n < c->DV; n++) { /* the first DV of a partial shuffle are kept */
+            const int j = n + (int)(coin(seed ^ 0x5eed, hd, n) % (uint64_t)(c->D - n));
+            const int t = perm[n];
+            perm[n] = perm[j], perm[j] = t;
+            w[perm[n]] = 0;
+        }
+        for (int d = 0, j = 0; d < c->D; d++)
+            if (w[d] == 0) w[d] = j++;
+    }
+    return where;
 }
 
 static float *to_float(attn_dtype dt, const void *src, size_t n)
@@ -218,8 +243,9 @@ static int host_inputs(sp_host *h, const sp_case *c, uint64_t seed, attn_init in
     h->nk = (size_t)c->B * c->Hkv * c->S * c->D;
     h->nv = (size_t)c->B * c->Hkv * c->S * c->DV;
     h->q = malloc(h->nq * es), h->k = malloc(h->nk * es), h->v = malloc(h->nv * es);
-    h->o = malloc((size_t)c->B * c->H * c->S * c->DV * es);
-    if (!h->q || !h->k || !h->v || !h->o) return -1;
+    h->o = malloc((size_t)c->B * c->H * c->S * c->D * es);
+    h->where = c->DV < c->D ? make_where(c, seed) : NULL;
+    if (!h->q || !h->k || !h->v || !h->o || (c->DV < c->D && !h->where)) return -1;
     attn_fill_host(h->q, c->dt, h->nq, seed, ATTN_TENSOR_Q, init, c->D, c->S);
     attn_fill_host(h->k, c->dt, h->nk, seed, ATTN_TENSOR_K, init, c->D, c->S);
     attn_fill_host(h->v, c->dt, h->nv, seed, ATTN_TENSOR_V, init, c->DV, c->S);
@@ -230,7 +256,11 @@ static int host_inputs(sp_host *h, const sp_case *c, uint64_t seed, attn_init in
 
 static int dev_tensors(sp_dev *d, const sp_case *c, const sp_host *h)
 {
-    const size_t es = attn_dtype_size(c->dt), no = (size_t)c->B * c->H * c->S * c->DV * es;
+    const size_t es = attn_dtype_size(c->dt), no = (size_t)c->B * c->H * c->S * c->D * es;
+    const size_t nw = h->where ? sizeof(int) * (size_t)c->B * c->Hkv * c->D : 0;
+    if (nw && (cudaMalloc((void **)&d->where, nw) != cudaSuccess ||
+               cudaMemcpy(d->where, h->where, nw, cudaMemcpyHostToDevice) != cudaSuccess))
+        return 1;
     return cudaMalloc(&d->q, h->nq * es) != cudaSuccess ||
            cudaMalloc(&d->k, h->nk * es) != cudaSuccess ||
            cudaMalloc(&d->v, h->nv * es) != cudaSuccess || cudaMalloc(&d->o, no) != cudaSuccess ||
@@ -241,7 +271,8 @@ static int dev_tensors(sp_dev *d, const sp_case *c, const sp_host *h)
                cudaSuccess; /* NaN in fp16 and bf16: unwritten rows show */
 }
 
-/* fp64 attention of query row i of head (b, h) over the kept tiles of its row of pl; out[DV]. */
+/* fp64 attention of query row i of head (b, h) over the kept tiles of its row of pl; out[D] (DV < D:
+ * the DV columns of the product placed by where, 0 in the others). */
 static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int b, int h, int i,
                     double *out, double *p)
 {
@@ -249,8 +280,9 @@ static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int 
     const float *q = hs->qf + (((size_t)b * c->H + h) * c->S + i) * c->D;
     const float *kb = hs->kf + ((size_t)b * c->Hkv + hk) * c->S * c->D;
     const float *vb = hs->vf + ((size_t)b * c->Hkv + hk) * c->S * c->DV;
+    const int *where = hs->where ? hs->where + ((size_t)b * c->Hkv + hk) * c->D : NULL;
     const double scale = 1.0 / sqrt((double)c->D);
-    double mx = -INFINITY, l = 0;
+    double mx = -INFINITY, l = 0, acc[128];
     int n = 0;
     for (int e = pl->row_ptr[r]; e < pl->row_ptr[r + 1]; e++)
         for (int j = pl->col_idx[e] * c->tile; j < (pl->col_idx[e] + 1) * c->tile && j < c->S;
@@ -261,7 +293,7 @@ static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int 
             p[n++] = s * scale;
             mx = s * scale > mx ? s * scale : mx;
         }
-    for (int d = 0; d < c->DV; d++) out[d] = 0;
+    for (int d = 0; d < c->DV; d++) acc[d] = 0;
     n = 0;
     for (int e = pl->row_ptr[r]; e < pl->row_ptr[r + 1]; e++)
         for (int j = pl->col_idx[e] * c->tile; j < (pl->col_idx[e] + 1) * c->tile && j < c->S;
@@ -269,13 +301,16 @@ static void ref_row(const sp_case *c, const sp_plan *pl, const sp_host *hs, int 
             if (c->causal && j > i) break;
             const double w = exp(p[n++] - mx);
             l += w;
-            for (int d = 0; d < c->DV; d++) out[d] += w * vb[(size_t)j * c->DV + d];
+            for (int d = 0; d < c->DV; d++) acc[d] += w * vb[(size_t)j * c->DV + d];
         }
-    for (int d = 0; d < c->DV; d++) out[d] = l > 0 ? out[d] / l : 0;
+    for (int d = 0; d < c->D; d++) {
+        const int j = where ? where[d] : d;
+        out[d] = j >= 0 && l > 0 ? acc[j] / l : 0;
+    }
 }
 
 /* The rows compared: all of them up to 6000, else a stride through them (the last row of each
- * head included); out and ref gathered as n_rows × DV. */
+ * head included); out and ref gathered as n_rows × D. */
 typedef struct sp_cmp {
     float *out;
     double *ref;
@@ -287,7 +322,7 @@ static int compare_build(sp_cmp *k, const sp_case *c, const sp_plan *pl, const s
     const long long total = (long long)c->B * c->H * c->S;
     const long long stride = total <= 6000 ? 1 : total / 1500 + 1;
     const size_t cap = (size_t)(total / stride + c->B * c->H + 1);
-    k->out = malloc(sizeof(float) * cap * c->DV), k->ref = malloc(sizeof(double) * cap * c->DV);
+    k->out = malloc(sizeof(float) * cap * c->D), k->ref = malloc(sizeof(double) * cap * c->D);
     double *p = malloc(sizeof(double) * (c->S + 1));
     if (!k->out || !k->ref || !p) return free(p), -1;
     k->n_rows = 0;
@@ -295,9 +330,9 @@ static int compare_build(sp_cmp *k, const sp_case *c, const sp_plan *pl, const s
         const int i = (int)(g % c->S);
         if (g % stride && i != c->S - 1) continue;
         const int hb = (int)(g / c->S);
-        ref_row(c, pl, hs, hb / c->H, hb % c->H, i, k->ref + k->n_rows * c->DV, p);
-        for (int d = 0; d < c->DV; d++)
-            k->out[k->n_rows * c->DV + d] = attn_load(c->dt, hs->o, (size_t)g * c->DV + d);
+        ref_row(c, pl, hs, hb / c->H, hb % c->H, i, k->ref + k->n_rows * c->D, p);
+        for (int d = 0; d < c->D; d++)
+            k->out[k->n_rows * c->D + d] = attn_load(c->dt, hs->o, (size_t)g * c->D + d);
         k->n_rows++;
     }
     free(p);
@@ -319,12 +354,12 @@ static void rejects(const sp_case *c, const sp_plan *pl, const sp_host *hs, cons
 {
     char what[600];
     attn_check_result res;
-    const size_t n = k->n_rows * c->DV, e = n / 2;
+    const size_t n = k->n_rows * c->D, e = n / 2;
     double big = 0;
     for (size_t i = 0; i < n; i++) big = fabs(k->ref[i]) > big ? fabs(k->ref[i]) : big;
     const float keep = k->out[e];
     k->out[e] = (float)(k->ref[e] + 4 * big + 1);
-    attn_check(k->out, k->ref, k->n_rows, c->DV, attn_tolerance(c->dt), &res);
+    attn_check(k->out, k->ref, k->n_rows, c->D, attn_tolerance(c->dt), &res);
     k->out[e] = keep;
     snprintf(what, sizeof what, "%s: one corrupted element rejected", name);
     test_cond(what, !attn_check_passed(&res));
@@ -342,7 +377,7 @@ static void rejects(const sp_case *c, const sp_plan *pl, const sp_host *hs, cons
     int ok = wrong.row_ptr && wrong.col_idx;
     if (ok) wrong.row_ptr[pl->rows] = w;
     ok = ok && w < pl->kept && compare_build(&other, c, &wrong, hs) == 0;
-    if (ok) attn_check(k->out, other.ref, k->n_rows, c->DV, attn_tolerance(c->dt), &res);
+    if (ok) attn_check(k->out, other.ref, k->n_rows, c->D, attn_tolerance(c->dt), &res);
     snprintf(what, sizeof what, "%s: rejected against the reference of another tile list", name);
     test_cond(what, ok && !attn_check_passed(&res));
     free(other.out), free(other.ref), free(wrong.row_ptr), free(wrong.col_idx);
@@ -358,7 +393,7 @@ static void run_case(const sp_case *c, uint64_t seed, int negatives)
     sp_host hs = {0};
     sp_dev d = {0};
     sp_cmp k = {0};
-    const size_t no = (size_t)c->B * c->H * c->S * c->DV * attn_dtype_size(c->dt);
+    const size_t no = (size_t)c->B * c->H * c->S * c->D * attn_dtype_size(c->dt);
     void *first = malloc(no);
     int ok = first && plan_build(&pl, c, seed) == 0;
     ok =
@@ -376,7 +411,7 @@ static void run_case(const sp_case *c, uint64_t seed, int negatives)
         test_cond(what, memcmp(first, hs.o, no) == 0);
         attn_check_result res;
         ok = compare_build(&k, c, &pl, &hs) == 0;
-        if (ok) attn_check(k.out, k.ref, k.n_rows, c->DV, attn_tolerance(c->dt), &res);
+        if (ok) attn_check(k.out, k.ref, k.n_rows, c->D, attn_tolerance(c->dt), &res);
         printf("%-72s density %.3f rows %zu max_abs %.2e rel_l2 %.2e bad %zu\n", name,
                (double)pl.kept / (double)pl.candidates, k.n_rows, ok ? res.max_abs : -1,
                ok ? res.rel_l2 : -1, ok ? res.n_bad : 0);
@@ -433,23 +468,19 @@ static void correctness(void)
                     run_case(&c3, 13 + n, n < 2 || n == 9);
                     run_case(&c4, 14 + n, 0);
                 }
-    for (int dt = 0; dt < 2; dt++)
-        for (int causal = 0; causal < 2;
-             causal++) { /* vprune: V and O with 64 of D = 128 columns */
-            sp_case c = {dt ? ATTN_FP16 : ATTN_BF16,
-                         1,
-                         4,
-                         2,
-                         1000,
-                         128,
-                         64,
-                         dt ? 64 : 128,
-                         causal,
-                         0.5,
-                         PAT_COUNT,
-                         1};
-            run_case(&c, 77 + dt * 2 + causal, 0);
-        }
+    /* vprune: V with DV < D columns, O D wide through the kept-column map; every compiled DV, each
+     * at S = 1000 and 127 with the two tiles, GQA; the negatives on a DV = 32 case */
+    static const int vdims[][2] = {{128, 64}, {128, 32}, {64, 32}};
+    for (int vi = 0, m = 0; vi < 3; vi++)
+        for (int dt = 0; dt < 2; dt++)
+            for (int causal = 0; causal < 2; causal++, m++) {
+                const attn_dtype t = dt ? ATTN_FP16 : ATTN_BF16;
+                const int D = vdims[vi][0], DV = vdims[vi][1], tile = dt ? 64 : 128;
+                sp_case a = {t, 1, 4, 2, 1000, D, DV, tile, causal, 0.5, PAT_COUNT, 1};
+                sp_case b = {t, 2, 2, 1, 127, D, DV, 192 - tile, causal, 1.0, PAT_RANDOM, 0};
+                run_case(&a, 77 + m, m == 4);
+                run_case(&b, 101 + m, 0);
+            }
     char what[200];
     snprintf(what, sizeof what, "DV = 96 skipped with the reason (%d)",
              attn_sparse_sm90_setup(ATTN_BF16, 128, 96, 128));
@@ -458,7 +489,8 @@ static void correctness(void)
     test_cond("tile 32 skipped", attn_sparse_sm90_setup(ATTN_BF16, 128, 128, 32) == ATTN_SKIP);
 }
 
-/* Small shapes for compute-sanitizer: every (D, tile, causal) at S = 1 and 127, bf16. */
+/* Small shapes for compute-sanitizer: every (D, tile, causal) at S = 1 and 257, bf16; each
+ * compiled DV < D at S = 257. */
 static void small(void)
 {
     int n = 0;
@@ -470,6 +502,12 @@ static void small(void)
                 run_case(&a, 5 + n, 0);
                 run_case(&b, 6 + n, 0);
             }
+    static const int vdims[][2] = {{128, 64}, {128, 32}, {64, 32}}; /* vprune's compact V */
+    for (int vi = 0; vi < 3; vi++, n++) {
+        const int D = vdims[vi][0], DV = vdims[vi][1], tile = vi == 1 ? 64 : 128;
+        sp_case v = {ATTN_BF16, 1, 2, 1, 257, D, DV, tile, vi == 2, 0.5, PAT_COUNT, 1};
+        run_case(&v, 6 + n, 0);
+    }
 }
 
 /* ---- benchmark ---- */
