@@ -53,7 +53,8 @@ typedef struct attn_quant_args {
     cudaStream_t stream;
 } attn_quant_args;
 
-/* Candidate instances of the Hopper kernel (attn_quant_args.sm90_kernel), not yet measured:
+/* Candidate instances of the Hopper kernel (attn_quant_args.sm90_kernel; variant quant's sm90=),
+ * benched in kernels/NOTES-quant.md, not the default until their full GPU check has run:
  * WG3 three consumer warpgroups (192-row query tiles; D = 64), ST3 a 3-stage K/V ring (D = 128),
  * FOLD the s32 → float conversion's subtraction folded into the softmax's FFMA. */
 enum { ATTN_QUANT_SM90_WG3 = 1, ATTN_QUANT_SM90_ST3 = 2, ATTN_QUANT_SM90_FOLD = 4 };

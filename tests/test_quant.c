@@ -401,6 +401,9 @@ static void test_interface(void)
         {ATTN_BF16, 128, 0, "smooth=2", "smooth"},
         {ATTN_BF16, 128, 0, "rotate=random", "rotate"},
         {ATTN_BF16, 64, 1, "qk=bf16,rotate=hadamard", NULL},
+        {ATTN_BF16, 128, 0, "sm90=st3fold", NULL},
+        {ATTN_BF16, 128, 0, "sm90=fold,path=mma", "an instance of the wgmma kernel"},
+        {ATTN_BF16, 128, 0, "sm90=fold,qk=bf16", "an instance of the wgmma kernel"},
     };
     approx_configure_cases(V, cases, sizeof cases / sizeof cases[0]);
     static max_align_t config[64];
