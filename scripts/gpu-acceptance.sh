@@ -24,8 +24,9 @@
 #   gate-placement one process, one point, 16 placement rounds: per-round medians,
 #             OUT/gate-placement.txt (are the modes of fused within one process?)
 #   gate-ncu  ncu (per-kernel gpu__time_duration.sum) over run --variants fused,cublas at three
-#             shapes, each point's kernel time per sample against a normal run's median kernel sum:
-#             OUT/gate-ncu.txt (target: within 1 %)
+#             shapes, each point's kernel time per sample (median over GATE_NCU_PROCS processes,
+#             default 3) against the normal runs' median kernel sum (median of as many processes),
+#             with ncu's cache control all and none: OUT/gate-ncu.txt (target: within 1 %)
 #   gate-nsys nsys over a small run: the NVTX range of each point's timed samples, counted by
 #             nsys stats against the samples stored: OUT/gate-nsys.txt
 #             The gate stages read GATE_VARIANTS (run only these of the nightly sweep's variants,
@@ -228,68 +229,83 @@ nvtx_name() {
     printf '%s bf16 B=%s H=32 S=%s D=64%s' "$1" "$3" "$2" "$([ "$4" = 1 ] && echo ' causal')"
 }
 
-# Three shapes, fused and cuBLAS: a normal run, then one ncu process per point with only that
-# point's timed samples profiled (--nvtx-include of its NVTX range), with ncu's default cache control
-# and with --cache-control none; each sample's kernel time (the sum of its kernels'
-# gpu__time_duration.sum), median over 21 samples, against the normal run's median kernel sum per
-# sample (points.kernel_sum_median_ns: gaps between cuBLAS's kernels aside).
+# Three shapes, fused and cuBLAS, each side in several processes (a short kernel's median moves by
+# up to ~1 % between processes): the normal run's median kernel sum per sample
+# (points.kernel_sum_median_ns: gaps between cuBLAS's kernels aside) in GATE_NCU_PROCS processes
+# (default 3), their median; against it ncu's per-sample kernel time (the sum of the sample's
+# kernels' gpu__time_duration.sum; only the point's timed samples profiled, by --nvtx-include of
+# its NVTX range), 21 samples in each of GATE_NCU_PROCS processes, the median over all of them —
+# with ncu's default cache control and with --cache-control none.
 gate_ncu() {
-    local ncu=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)} shape v s b c
-    local shapes="1024:16:0 4096:4:0 8192:2:1"
-    for shape in $shapes; do
-        IFS=: read -r s b c <<<"$shape"
-        $bin run --db "$out/ncu.db" --tag ncu-normal --variants fused,cublas --dtype bf16 \
-            --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 40 \
-            --no-ceilings --quiet 2>>"$out/gate-ncu.log"
+    local ncu=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)} shape v s b c rep
+    local shapes="1024:16:0 4096:4:0 8192:2:1" procs=${GATE_NCU_PROCS:-3}
+    for rep in $(seq "$procs"); do
+        for shape in $shapes; do
+            IFS=: read -r s b c <<<"$shape"
+            $bin run --db "$out/ncu.db" --tag ncu-normal --variants fused,cublas --dtype bf16 \
+                --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 40 \
+                --no-ceilings --quiet 2>>"$out/gate-ncu.log"
+        done
     done
     printf '%-8s %-30s %7s %12s %12s %12s %8s %8s\n' variant shape samples ncu_ms ncu_ms_nocc \
         attnbench_ms ratio ratio_nocc
     for shape in $shapes; do
         IFS=: read -r s b c <<<"$shape"
         for v in fused cublas; do
-            local name tag="ncu-$v-$s" samples base cc ms ms_all ms_none
+            local name tag="ncu-$v-$s" base cc n ms_all ms_none
             name=$(nvtx_name "$v" "$s" "$b" "$c")
-            base=$(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c ORDER BY p.id DESC LIMIT 1")
+            base=$(sql "$out/ncu.db" "SELECT p.kernel_sum_median_ns FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = 'ncu-normal' AND p.variant = '$v' AND p.seq = $s AND p.causal = $c" | median)
             # ncu's default cache control flushes every cache before each kernel; "none" leaves
             # the state attnbench's own L2 flush made (--cache cold), the like-for-like reading.
             for cc in all none; do
-                local csv="$out/ncu-$v-$s-$cc.csv"
-                # 21 samples (profiler mode's default is 3 to 5): the median of ncu's per-sample
-                # time is compared with the normal run's median, like with like.
-                "$ncu" --clock-control none --cache-control "$cc" --metrics gpu__time_duration.sum \
-                    --print-units base --csv --log-file "$csv" --nvtx --nvtx-include "attnbench@$name/" \
-                    $bin run --db "$out/ncu.db" --tag "$tag-$cc" --variants "$v" --dtype bf16 \
-                    --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" --min-samples 21 \
-                    >>"$out/gate-ncu.log" 2>&1 || echo "ncu over $name: exit $?"
-                samples=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag-$cc' ORDER BY p.id DESC LIMIT 1")
-                # Rows "...","Metric Name","Metric Unit","Metric Value": the value is the last
-                # field (thousands separators dropped). Only the samples' ranges are profiled, so
-                # the rows split evenly into the stored samples: a sample is rows / samples
-                # consecutive kernels. The median over samples, in ns.
-                ms=$(awk -F '","' -v k="${samples:-0}" '/gpu__time_duration.sum/ {
-                        v = $NF; gsub(/[",]/, "", v); x[n++] = v }
-                    END { if (!n || !k || n % k) { print 0; exit }
-                          per = n / k
-                          for (i = 0; i < k; i++) { t = 0; for (j = 0; j < per; j++) t += x[i * per + j]; y[i] = t }
-                          for (i = 1; i < k; i++) for (j = i; j > 0 && y[j - 1] > y[j]; j--) {
-                              t = y[j]; y[j] = y[j - 1]; y[j - 1] = t }
-                          printf "%.0f", k % 2 ? y[(k - 1) / 2] : (y[k / 2 - 1] + y[k / 2]) / 2 }' "$csv")
-                if [ "${ms:-0}" = 0 ]; then # nothing profiled, or rows not a whole number of samples
+                local times="$out/ncu-$v-$s-$cc.times"
+                : >"$times"
+                for rep in $(seq "$procs"); do
+                    local csv="$out/ncu-$v-$s-$cc-$rep.csv"
+                    "$ncu" --clock-control none --cache-control "$cc" \
+                        --metrics gpu__time_duration.sum --print-units base --csv --log-file "$csv" \
+                        --nvtx --nvtx-include "attnbench@$name/" \
+                        $bin run --db "$out/ncu.db" --tag "$tag-$cc" --variants "$v" --dtype bf16 \
+                        --head-dim 64 --heads 32 --batch "$b" --seq "$s" --causal "$c" \
+                        --min-samples 21 >>"$out/gate-ncu.log" 2>&1 || echo "ncu over $name: exit $?"
+                    local k
+                    k=$(sql "$out/ncu.db" "SELECT p.n_samples FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag-$cc' ORDER BY p.id DESC LIMIT 1")
+                    ncu_sample_times "$csv" "${k:-0}" >>"$times"
+                done
+                n=$(wc -l <"$times")
+                if [ "$n" = 0 ]; then # nothing profiled, or rows not a whole number of samples
                     echo "  no usable gpu__time_duration rows for '$name' (cache $cc); ncu and run said:"
-                    grep -h -m 8 -E '==(PROF|ERROR|WARNING)==|attnbench' "$csv" "$out/gate-ncu.log" |
-                        sed 's/^/    /'
-                    sql "$out/ncu.db" "SELECT p.status, coalesce(p.reason, '') FROM points p JOIN runs r ON r.id = p.run_id WHERE r.tag = '$tag-$cc'" | sed 's/^/    point: /'
+                    grep -h -m 8 -E '==(PROF|ERROR|WARNING)==|attnbench' "$out"/ncu-"$v-$s-$cc"-*.csv \
+                        "$out/gate-ncu.log" | sed 's/^/    /'
                 fi
-                [ "$cc" = all ] && ms_all=$ms || ms_none=$ms
+                [ "$cc" = all ] && ms_all=$(median <"$times") || ms_none=$(median <"$times")
             done
-            awk -v v="$v" -v n="$name" -v a="$ms_all" -v z="$ms_none" -v k="$samples" -v b="$base" 'BEGIN {
+            awk -v v="$v" -v n="$name" -v a="${ms_all:-0}" -v z="${ms_none:-0}" -v k="$n" -v b="${base:-0}" 'BEGIN {
                 printf "%-8s %-30s %7s %12.4f %12.4f %12.4f %8.4f %8.4f\n", v, substr(n, length(v) + 2),
                        k, a / 1e6, z / 1e6, b / 1e6, (b > 0 ? a / b : 0), (b > 0 ? z / b : 0) }'
         done
     done
+    echo "samples: ncu's per mode, over $procs processes; attnbench_ms: median of $procs processes' medians"
     echo "target (issue 12): every ratio within 1 % of 1"
     echo "profiler mode seen by the runs under ncu (tag, runs.profiler, status):"
-    sql "$out/ncu.db" "SELECT tag, coalesce(profiler, 'NONE'), status FROM runs WHERE tag LIKE 'ncu-%' AND tag <> 'ncu-normal'"
+    sql "$out/ncu.db" "SELECT tag, coalesce(profiler, 'NONE'), status, count(*) FROM runs WHERE tag LIKE 'ncu-%' AND tag <> 'ncu-normal' GROUP BY 1, 2, 3"
+}
+
+# The median of the numbers on stdin, one a line (empty: nothing).
+median() {
+    sort -g | awk '{ x[n++] = $1 } END { if (n) printf "%.0f\n", n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2 }'
+}
+
+# ncu's CSV of one profiled run: each sample's kernel time in ns, one a line. Rows
+# "...","Metric Name","Metric Unit","Metric Value": the value is the last field (thousands
+# separators dropped). Only the samples' ranges are profiled, so the rows split evenly into the
+# k stored samples: a sample is rows / k consecutive kernels (cuBLAS's memsets are records in
+# attnbench's kernel count, not kernels to ncu). Nothing when the rows do not split evenly.
+ncu_sample_times() {
+    awk -F '","' -v k="$2" '/gpu__time_duration.sum/ { v = $NF; gsub(/[",]/, "", v); x[n++] = v }
+        END { if (!n || !k || n % k) exit
+              per = n / k
+              for (i = 0; i < k; i++) { t = 0; for (j = 0; j < per; j++) t += x[i * per + j]; print t } }' "$1"
 }
 
 # Nsight Systems: on the PATH, or a full install under /opt/nvidia, or the copy that ships inside
