@@ -60,13 +60,16 @@ static const attn_param_spec quant_params[] = {
 };
 enum { P_QK, P_PV, P_SMOOTH, P_ACCUM, P_P, P_PATH, P_ROTATE, P_SM90 };
 
-/* The sm90= choices, in the spec's order, as ATTN_QUANT_SM90_* bits. */
-static const int sm90_instances[] = {0,
-                                     ATTN_QUANT_SM90_FOLD,
-                                     ATTN_QUANT_SM90_ST3,
-                                     ATTN_QUANT_SM90_ST3 | ATTN_QUANT_SM90_FOLD,
-                                     ATTN_QUANT_SM90_WG3,
-                                     ATTN_QUANT_SM90_WG3 | ATTN_QUANT_SM90_FOLD};
+/* The sm90= choices, in the spec's order: their ATTN_QUANT_SM90_* bits. */
+static const struct {
+    const char *name;
+    int bits;
+} sm90_choices[] = {{"default", 0},
+                    {"fold", ATTN_QUANT_SM90_FOLD},
+                    {"st3", ATTN_QUANT_SM90_ST3},
+                    {"st3fold", ATTN_QUANT_SM90_ST3 | ATTN_QUANT_SM90_FOLD},
+                    {"wg3", ATTN_QUANT_SM90_WG3},
+                    {"wg3fold", ATTN_QUANT_SM90_WG3 | ATTN_QUANT_SM90_FOLD}};
 
 static const char *quant_configure(const attn_point *p, const attn_param_values *pv, void *config)
 {
@@ -80,7 +83,7 @@ static const char *quant_configure(const attn_point *p, const attn_param_values 
     c->p_int8 = pv->v[P_P].i == 1;
     c->path = pv->v[P_PATH].set ? (int)pv->v[P_PATH].i : QUANT_DEVICE;
     c->rotate = c->qk_int8 && pv->v[P_ROTATE].i == 0;
-    c->sm90 = sm90_instances[pv->v[P_SM90].i];
+    c->sm90 = (int)pv->v[P_SM90].i; /* an index into sm90_choices */
     if (c->p_int8 && !c->pv_fp8) return "p=int8 needs pv=fp8 (it is a grid for the FP8 P·V)";
     if (c->sm90 && (c->path == QUANT_MMA || !c->qk_int8 || !c->pv_fp8))
         return "sm90= other than default: an instance of the wgmma kernel with qk=int8 pv=fp8";
@@ -139,7 +142,7 @@ static void quant_args(const attn_point *p, const quant_config *c, attn_quant_ar
     a->causal = p->causal;
     a->qk_int8 = c->qk_int8, a->pv_fp8 = c->pv_fp8, a->smooth = c->smooth;
     a->accum_two_level = c->two_level, a->p_int8 = c->p_int8, a->rotate = c->rotate;
-    a->sm90_kernel = c->sm90;
+    a->sm90_kernel = sm90_choices[c->sm90].bits;
 }
 
 /* GPU backend: the device must run the path; its kernel's setup. */
@@ -199,14 +202,12 @@ static void quant_describe(const attn_plan *plan, char *buf, size_t n)
     const quant_plan *pl = (const quant_plan *)plan;
     const attn_quant_args *a = &pl->a;
     snprintf(buf, n,
-             "path=%s qk=%s pv=%s smooth=%d accum=%s p=%s rotate=%s sm90=%s%s%s tile=%dx%d"
+             "path=%s qk=%s pv=%s smooth=%d accum=%s p=%s rotate=%s sm90=%s tile=%dx%d"
              " stage_launches=%d",
              path_names[pl->path], a->qk_int8 ? "int8" : "dtype", a->pv_fp8 ? "fp8" : "dtype",
              a->smooth, a->accum_two_level ? "two-level" : "single", a->p_int8 ? "int8" : "fp8",
-             a->rotate ? "hadamard" : "none", a->sm90_kernel ? "" : "default",
-             a->sm90_kernel & ATTN_QUANT_SM90_ST3 ? "st3" : a->sm90_kernel & ATTN_QUANT_SM90_WG3 ? "wg3" : "",
-             a->sm90_kernel & ATTN_QUANT_SM90_FOLD ? "fold" : "", ATTN_QUANT_BLOCK, ATTN_QUANT_BLOCK,
-             attn_quant_stage_launches(a));
+             a->rotate ? "hadamard" : "none", sm90_choices[((const quant_config *)plan->config)->sm90].name,
+             ATTN_QUANT_BLOCK, ATTN_QUANT_BLOCK, attn_quant_stage_launches(a));
 }
 
 static int quant_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, const attn_row *rows,

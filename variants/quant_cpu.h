@@ -19,7 +19,7 @@ typedef struct quant_config {
     int two_level; /* 1: P·V accumulator promoted to fp32 every 128 keys; 0: one accumulator */
     int p_int8;    /* 1: P̃ on the uniform INT8 grid first (the control; pv_fp8 only) */
     int path;      /* 0 mma, 1 wgmma, -1 not given */
-    int sm90;      /* the Hopper kernel's instance: 0 the default, else ATTN_QUANT_SM90_* bits */
+    int sm90;      /* the Hopper kernel's instance: an index into quant.c's sm90 choices (0 default) */
 } quant_config;
 
 /* The host's quantized copies (NULL where the configuration needs none). */
