@@ -48,13 +48,13 @@ typedef struct attn_quant_args {
     int rotate;          /* 1 (qk_int8 only): q8, k8 of the rows × H·diag(s), q_scale / D */
     int accum_two_level; /* 1: FP8 P·V partial sums promoted to an fp32 accumulator every tile */
     int p_int8;          /* 1: P̃ on the uniform INT8 grid (control) instead of e4m3 × 448 */
-    int sm90_kernel;     /* the Hopper kernel's instance: 0 the default, else ATTN_QUANT_SM90_* bits
-                            (int8/fp8 only; candidates A/B-tested by tests/gpu/test_quant_sm90) */
+    int sm90_kernel;     /* the Hopper kernel's instance, ATTN_QUANT_SM90_* bits: 0 plain, the only
+                            one of the other modes; int8/fp8 any (variant quant: FOLD by default) */
     cudaStream_t stream;
 } attn_quant_args;
 
-/* Candidate instances of the Hopper kernel (attn_quant_args.sm90_kernel; variant quant's sm90=),
- * benched in kernels/NOTES-quant.md, not the default until their full GPU check has run:
+/* Instances of the Hopper kernel (attn_quant_args.sm90_kernel; variant quant's sm90=), benched in
+ * kernels/NOTES-quant.md (FOLD the variant's default at int8/fp8, the fastest end to end there):
  * WG3 three consumer warpgroups (192-row query tiles; D = 64), ST3 a 3-stage K/V ring (D = 128),
  * FOLD the s32 → float conversion's subtraction folded into the softmax's FFMA. */
 enum { ATTN_QUANT_SM90_WG3 = 1, ATTN_QUANT_SM90_ST3 = 2, ATTN_QUANT_SM90_FOLD = 4 };

@@ -34,7 +34,7 @@
  * D = 128 128 KB (int8/fp8), 160 KB (one product 8-bit), 192 KB (neither); D = 64 64 / 80 / 96 KB.
  * setmaxnreg: producer 24, consumers 240 registers. Registers, SASS and speed:
  * kernels/NOTES-quant.md, section "sm90 kernel".
- * Candidate instances (attn_quant_args.sm90_kernel, int8/fp8 only; not the default until measured):
+ * Instances beside the plain one (attn_quant_args.sm90_kernel, int8/fp8 only; FOLD the variant's default):
  * WG3 three consumer warpgroups, BM = 192, D = 64 (as fused_sm90 at D = 64; producer 32, consumers
  * 160 registers; accum=single only), ST3 a 3-stage ring at D = 128 (160 KB), FOLD the s32 → float
  * subtraction folded into the softmax's FFMA (one full-rate instruction less per score). */

@@ -54,17 +54,19 @@ static const attn_param_spec quant_params[] = {
      "mma.sync or Hopper wgmma (default: wgmma on sm_90 and on the CPU backend, else mma)"},
     {"rotate", ATTN_PARAM_ENUM, "hadamard", "hadamard|none", 0, 0,
      "qk=int8: rows of Q and K × one randomized Hadamard matrix before INT8 (FA3), or none"},
-    {"sm90", ATTN_PARAM_ENUM, "default", "default|fold|st3|st3fold|wg3|wg3fold", 0, 0,
-     "wgmma path, int8/fp8: a candidate kernel instance (NOTES-quant.md; wg3 D=64 accum=single)"},
+    {"sm90", ATTN_PARAM_ENUM, NULL, "plain|fold|st3|st3fold|wg3|wg3fold", 0, 0,
+     "wgmma kernel instance, int8/fp8 (default: fold there, else plain; NOTES-quant.md; wg3: D=64 "
+     "accum=single)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 enum { P_QK, P_PV, P_SMOOTH, P_ACCUM, P_P, P_PATH, P_ROTATE, P_SM90 };
 
 /* The sm90= choices, in the spec's order: their ATTN_QUANT_SM90_* bits. */
+enum { SM90_PLAIN = 0, SM90_FOLD = 1 };
 static const struct {
     const char *name;
     int bits;
-} sm90_choices[] = {{"default", 0},
+} sm90_choices[] = {{"plain", 0},
                     {"fold", ATTN_QUANT_SM90_FOLD},
                     {"st3", ATTN_QUANT_SM90_ST3},
                     {"st3fold", ATTN_QUANT_SM90_ST3 | ATTN_QUANT_SM90_FOLD},
@@ -83,10 +85,13 @@ static const char *quant_configure(const attn_point *p, const attn_param_values 
     c->p_int8 = pv->v[P_P].i == 1;
     c->path = pv->v[P_PATH].set ? (int)pv->v[P_PATH].i : QUANT_DEVICE;
     c->rotate = c->qk_int8 && pv->v[P_ROTATE].i == 0;
-    c->sm90 = (int)pv->v[P_SM90].i; /* an index into sm90_choices */
     if (c->p_int8 && !c->pv_fp8) return "p=int8 needs pv=fp8 (it is a grid for the FP8 P·V)";
-    if (c->sm90 && (c->path == QUANT_MMA || !c->qk_int8 || !c->pv_fp8))
-        return "sm90= other than default: an instance of the wgmma kernel with qk=int8 pv=fp8";
+    /* an index into sm90_choices; not given: fold where that instance exists (the mma path
+       ignores it) */
+    const int instances = c->qk_int8 && c->pv_fp8;
+    c->sm90 = pv->v[P_SM90].set ? (int)pv->v[P_SM90].i : instances ? SM90_FOLD : SM90_PLAIN;
+    if (pv->v[P_SM90].set && c->sm90 != SM90_PLAIN && (c->path == QUANT_MMA || !instances))
+        return "sm90= other than plain: an instance of the wgmma kernel with qk=int8 pv=fp8";
     return NULL;
 }
 
@@ -206,7 +211,8 @@ static void quant_describe(const attn_plan *plan, char *buf, size_t n)
              " stage_launches=%d",
              path_names[pl->path], a->qk_int8 ? "int8" : "dtype", a->pv_fp8 ? "fp8" : "dtype",
              a->smooth, a->accum_two_level ? "two-level" : "single", a->p_int8 ? "int8" : "fp8",
-             a->rotate ? "hadamard" : "none", sm90_choices[((const quant_config *)plan->config)->sm90].name,
+             a->rotate ? "hadamard" : "none",
+             pl->path == QUANT_WGMMA ? sm90_choices[((const quant_config *)plan->config)->sm90].name : "-",
              ATTN_QUANT_BLOCK, ATTN_QUANT_BLOCK, attn_quant_stage_launches(a));
 }
 
@@ -216,7 +222,8 @@ static int quant_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, con
     const quant_plan *pl = (const quant_plan *)plan;
     if (!pl->host.q8 && !pl->host.v8 && (pl->a.qk_int8 || pl->a.pv_fp8))
         return attn_fail("quant: the plan was made without host inputs");
-    return quant_host_rows(&plan->point, plan->config, &pl->host, in, rows, n_rows, out);
+    const int fold = pl->path == QUANT_WGMMA && (pl->a.sm90_kernel & ATTN_QUANT_SM90_FOLD);
+    return quant_host_rows(&plan->point, plan->config, fold, &pl->host, in, rows, n_rows, out);
 }
 
 /* Executed work: the attended pairs at 4·D operations each (INT8 or FP8 ones where quantized),

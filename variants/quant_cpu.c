@@ -13,7 +13,8 @@
  * unquantized, P̃ to the P·V operand (e4m3 × 448 through the INT8 grid when p_int8, or the
  * dtype), and P·V accumulated per tile (two-level: a fresh accumulator, then O·α + T; single: O·α
  * continued), truncated to fp22 after every 32 keys when P·V is FP8; at the end
- * O · v_scale / 448 / l. Materialises the quantized copies (O(S·D) bytes), never S×S. */
+ * O · v_scale / 448 / l. The Hopper kernel's FOLD instances (its default at int8/fp8) have their own
+ * exponent expression, modelled by fold_tile. Materialises the quantized copies (O(S·D) bytes), never S×S. */
 #include "quant_cpu.h"
 
 #include <math.h>
@@ -146,9 +147,10 @@ int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_h
     return ATTN_OK;
 }
 
-/* One query row's scores against keys [j0, j0 + n) into s. */
-static void row_scores(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
-                       const attn_host_inputs *in, const attn_row *w, int j0, int n, float *s)
+/* One query row's scores against keys [j0, j0 + n) into s; raw (qk_int8 only): the s32 sums as
+ * floats, their factor q_scale · k_scale returned (else 1, s the scores). */
+static float row_scores(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
+                        const attn_host_inputs *in, const attn_row *w, int j0, int n, int raw, float *s)
 {
     const int S = p->seq, D = p->head_dim, nblk = (S + ATTN_QUANT_BLOCK - 1) / ATTN_QUANT_BLOCK;
     const size_t bh = (size_t)w->b * p->heads + w->h;
@@ -160,15 +162,16 @@ static void row_scores(const attn_point *p, const quant_config *c, const quant_h
             for (int d = 0; d < D; d++) acc += in->q[qo + d] * in->k[ko + (size_t)j * D + d];
             s[j] = acc;
         }
-        return;
+        return 1.f;
     }
     const float scale = t->q_scale[bh * nblk + w->s / ATTN_QUANT_BLOCK] *
                         t->k_scale[bhk * nblk + j0 / ATTN_QUANT_BLOCK];
     for (int j = 0; j < n; j++) {
         int32_t acc = 0;
         for (int d = 0; d < D; d++) acc += (int32_t)t->q8[qo + d] * t->k8[ko + (size_t)j * D + d];
-        s[j] = (float)acc * scale;
+        s[j] = raw ? (float)acc : (float)acc * scale;
     }
+    return raw ? scale : 1.f;
 }
 
 /* acc += Σ_j pq[j]·v_j over keys [j0, j0 + n) of the row's KV head; FP8: the accumulator to fp22
@@ -190,12 +193,38 @@ static void row_pv(const attn_point *p, const quant_config *c, const quant_host_
     }
 }
 
-int quant_host_rows(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
+/* The FOLD instance's softmax of one tile (kernels/quant_sm90.cu, quant_softmax<true>): raw s32
+ * scores s with factor f, the running max m in the log2 domain, top·P̃ =
+ * exp2(fmaf(M + s, c, −fmaf(M, c, m − log2 top))), c = f·sl2, M = 1.5·2^23; pq the P·V operand
+ * (e4m3 of top·P̃, through the INT8 grid when p_int8), l summing top·P̃. The running max moves to
+ * *m; returns the rescale factor of the tile before. */
+static float fold_tile(const quant_config *c, const float *s, int n, float f, float sl2, float *m,
+                       float *l, float *pq)
+{
+    const float magic = 12582912.f, top = ATTN_QUANT_P_SCALE, bias = 8.807354922057604f; /* log2 448 */
+    const float cf = f * sl2;
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) mx = fmaxf(mx, s[j]);
+    const float m_new = fmaxf(*m, mx * cf), off = fmaf(magic, cf, m_new - bias);
+    const float alpha = *m == -INFINITY ? 0.f : exp2f(*m - m_new);
+    *l *= alpha;
+    for (int j = 0; j < n; j++) {
+        float pt = exp2f(fmaf(s[j] + magic, cf, -off));
+        *l += pt;
+        if (c->p_int8) pt = rintf(pt * (127.f / top)) * (top / 127.f);
+        pq[j] = attn_e4m3_round(pt);
+    }
+    *m = m_new;
+    return alpha;
+}
+
+int quant_host_rows(const attn_point *p, const quant_config *c, int fold, const quant_host_tensors *t,
                     const attn_host_inputs *in, const attn_row *rows, size_t n_rows, float *out)
 {
     enum { BN = ATTN_QUANT_BLOCK };
     const int S = p->seq, D = p->head_dim;
     const float sl2 = (float)(QUANT_LOG2E / sqrt((double)D));
+    fold = fold && c->qk_int8 && c->pv_fp8;
     float s[BN], pq[BN], o[128], acc[128];
     int rc = ATTN_OK;
     for (size_t r = 0; r < n_rows && (rc = attn_interrupt_check()) == ATTN_OK; r++) {
@@ -206,25 +235,32 @@ int quant_host_rows(const attn_point *p, const quant_config *c, const quant_host
         for (int d = 0; d < D; d++) o[d] = 0.f;
         for (int j0 = 0; j0 < n_keys; j0 += BN) {
             const int n = n_keys - j0 < BN ? n_keys - j0 : BN;
-            row_scores(p, c, t, in, w, j0, n, s);
-            float mx = m;
-            for (int j = 0; j < n; j++) mx = fmaxf(mx, s[j]);
-            const float ms = mx * sl2;
-            const float alpha = exp2f(fmaf(m, sl2, -ms)); /* 0 on the first tile (m = -inf) */
-            l *= alpha;
-            for (int j = 0; j < n; j++) {
-                const float pr = exp2f(fmaf(s[j], sl2, -ms));
-                l += pr;
-                pq[j] = c->pv_fp8 ? attn_quant_p(pr, c->p_int8) : attn_round(p->dtype, pr);
+            const float f = row_scores(p, c, t, in, w, j0, n, fold, s);
+            float alpha;
+            if (fold) {
+                alpha = fold_tile(c, s, n, f, sl2, &m, &l, pq); /* m in the log2 domain */
+            } else {
+                float mx = m;
+                for (int j = 0; j < n; j++) mx = fmaxf(mx, s[j]);
+                const float ms = mx * sl2;
+                alpha = exp2f(fmaf(m, sl2, -ms)); /* 0 on the first tile (m = -inf) */
+                l *= alpha;
+                for (int j = 0; j < n; j++) {
+                    const float pr = exp2f(fmaf(s[j], sl2, -ms));
+                    l += pr;
+                    pq[j] = c->pv_fp8 ? attn_quant_p(pr, c->p_int8) : attn_round(p->dtype, pr);
+                }
+                m = mx;
             }
             for (int d = 0; d < D; d++) acc[d] = c->two_level ? 0.f : o[d] * alpha;
             row_pv(p, c, t, in, bhk, j0, n, pq, acc);
             for (int d = 0; d < D; d++) o[d] = c->two_level ? fmaf(o[d], alpha, acc[d]) : acc[d];
-            m = mx;
         }
         const float inv = l > 0.f ? 1.f / l : 0.f;
         for (int d = 0; d < D; d++) {
-            const float wv = c->pv_fp8 ? t->v_scale[bhk * D + d] * (1.f / ATTN_QUANT_P_SCALE) : 1.f;
+            /* l sums P̃, or top·P̃ when folding (the operands' top already divided out) */
+            const float top = fold ? 1.f : ATTN_QUANT_P_SCALE;
+            const float wv = c->pv_fp8 ? t->v_scale[bhk * D + d] * (1.f / top) : 1.f;
             out[r * D + d] = o[d] * wv * inv;
         }
     }

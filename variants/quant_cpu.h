@@ -19,7 +19,7 @@ typedef struct quant_config {
     int two_level; /* 1: P·V accumulator promoted to fp32 every 128 keys; 0: one accumulator */
     int p_int8;    /* 1: P̃ on the uniform INT8 grid first (the control; pv_fp8 only) */
     int path;      /* 0 mma, 1 wgmma, -1 not given */
-    int sm90;      /* the Hopper kernel's instance: an index into quant.c's sm90 choices (0 default) */
+    int sm90;      /* the Hopper kernel's instance: an index into quant.c's sm90 choices */
 } quant_config;
 
 /* The host's quantized copies (NULL where the configuration needs none). */
@@ -38,8 +38,9 @@ int quant_host_quantize(const attn_point *p, const quant_config *c, const attn_h
                         quant_host_tensors *t);
 void quant_host_free(quant_host_tensors *t);
 
-/* The output rows (sorted by b, h, s) into out[i·D + d]. ATTN_OK, or ATTN_ERR on a Ctrl-C. */
-int quant_host_rows(const attn_point *p, const quant_config *c, const quant_host_tensors *t,
+/* The output rows (sorted by b, h, s) into out[i·D + d]; fold: the softmax of the Hopper kernel's
+ * FOLD instances (its exponent expression, int8/fp8 only). ATTN_OK, or ATTN_ERR on a Ctrl-C. */
+int quant_host_rows(const attn_point *p, const quant_config *c, int fold, const quant_host_tensors *t,
                     const attn_host_inputs *in, const attn_row *rows, size_t n_rows, float *out);
 
 /* Quality values: the relative L2 error of each quantized tensor (q_int8_rel_l2, k_int8_rel_l2 of

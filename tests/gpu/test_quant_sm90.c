@@ -47,14 +47,14 @@ static const mode MODES[] = {
 };
 enum { N_MODES = sizeof MODES / sizeof MODES[0], P_INT8_MODE = 6 };
 
-/* The kernel's instances (attn_quant_args.sm90_kernel): the default, then the candidates, which
- * exist for int8/fp8 at one D (0: both) and, WG3, for single accumulation only. */
+/* The kernel's instances (attn_quant_args.sm90_kernel): plain (the only one of the other modes),
+ * then those of int8/fp8 (fold its default), at one D (0: both) and, WG3, single accumulation only. */
 typedef struct kernel_inst {
     int bits, D;
     const char *name;
 } kernel_inst;
 static const kernel_inst KERNELS[] = {
-    {0, 0, "default"},
+    {0, 0, "plain"},
     {ATTN_QUANT_SM90_FOLD, 0, "fold"},
     {ATTN_QUANT_SM90_WG3, 64, "wg3"},
     {ATTN_QUANT_SM90_WG3 | ATTN_QUANT_SM90_FOLD, 64, "wg3+fold"},
