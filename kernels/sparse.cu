@@ -17,11 +17,12 @@
  * at the rate Q and K stream from memory. First a block per (head, 16 query tiles) scores its rows
  * against every visible key tile (topk/mass: a blocked SIMT GEMM over the pooled means staged in
  * shared memory, into a [rows][n_tiles] scratch) and a warp per row finds the kept tiles without
- * sorting: the last rank key of the kept prefix by a 32-pass bitwise search over warp sums of
- * integer weights (1 per tile, or the mass units), ties by tile index, and writes the kept tiles
- * ascending over the row's logits with the row's count. A last launch, a block per 64 rows, each
- * reading every count, writes row_ptr (the counts before its rows), order (rows by count, heaviest
- * first, stable: its rows' places from histograms of the counts) and col_idx. n_tiles is at most
+ * sorting: the last rank key of the kept prefix from integer weights (1 per tile, or the mass
+ * units), ties by tile index — up to 64 visible tiles from each tile's weight ranked before it,
+ * past that by a 32-pass bitwise search over warp sums — and writes the kept tiles ascending over
+ * the row's logits with the row's count. A last launch, a block per 64 rows, each reading every
+ * count, writes row_ptr (the counts before its rows), order (rows by count, heaviest first, stable:
+ * its rows' places from histograms of the counts) and col_idx. n_tiles is at most
  * ATTN_SPARSE_MAX_TILES. vprune: per (batch, KV head) the L2 norm of each V column (fp32, in
  * 256-row chunks summed in chunk order), the DV columns of largest norm kept (ties: lower column),
  * V gathered into a compact [B][Hkv][S][DV] tensor (both passes over V with 16-byte accesses, meant
@@ -30,6 +31,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <type_traits>
 
 #include "common.cuh"
 #include "core/error.h"
@@ -448,13 +450,15 @@ __device__ __forceinline__ unsigned long long warp_sum(unsigned long long v)
 /* Row `row`'s kept tiles without sorting, by one warp, the row's rank keys (and mass units) in
  * key[], units[] (n_tiles words each, shared). The kept set is the shortest prefix of the ranking
  * (key descending, then tile ascending) whose weight reaches `need` (weight 1 and need = k for the
- * fixed-count methods; mass units and ceil(tau · total) for mass), plus the forced tiles. Its last
- * key T is the largest with weight(key >= T) >= need, found bit by bit from the top (32 passes of
- * a warp sum; weight(key >= x) only falls as x grows); the tiles with key > T are kept, and those
- * with key = T in tile order while the weight before them is below need − weight(key > T). Integer
- * weights make every sum exact, so this is the CPU twin's sorted prefix, tile for tile. Lane l
- * only touches entries t ≡ l (mod 32) of key[] and units[], so a warp reuses them row after row
- * without a barrier. */
+ * fixed-count methods; mass units and ceil(tau · total) for mass), plus the forced tiles: the
+ * tiles whose weight ranked before them is below need. Its last key T is the largest with
+ * weight(key >= T) >= need. Up to SEL_RANK_TILES visible tiles each lane sums the weight ranked
+ * before each of its tiles (vis comparisons a tile) and T is the smallest key of a kept one; past
+ * that, where those comparisons grow as vis², T is found bit by bit from the top (32 passes of a
+ * warp sum; weight(key >= x) only falls as x grows). Then the tiles with key > T are kept, and
+ * those with key = T in tile order while the weight before them is below need − weight(key > T).
+ * Integer weights make every sum exact, so both are the CPU twin's sorted prefix, tile for tile. */
+constexpr int SEL_RANK_TILES = 64; /* 2 tiles a lane: 128 comparisons against 32 dependent passes */
 template <bool MASS>
 __device__ void select_row(const select_params &p, int row, unsigned *key, unsigned *units)
 {
@@ -487,13 +491,28 @@ __device__ void select_row(const select_params &p, int row, unsigned *key, unsig
         }
         need = attn_sparse_mass_need(p.tau, warp_sum(total));
     }
+    __syncwarp(); /* key[] and units[] are read across lanes from here on */
     unsigned T = 0;
-    for (int bit = 31; bit >= 0; bit--) {
-        const unsigned cand = T | (1u << bit);
-        unsigned long long w = 0;
-        for (int t = lane; t < vis; t += 32)
-            if (key[t] >= cand) w += MASS ? units[t] : 1u;
-        if (warp_sum(w) >= need) T = cand; /* warp-uniform */
+    if (vis <= SEL_RANK_TILES) {
+        T = ~0u; /* no kept tile (need 0): the largest key, as the search below finds */
+        for (int t = lane; t < vis; t += 32) {
+            const unsigned kt = key[t];
+            typename std::conditional<MASS, unsigned long long, unsigned>::type w = 0; /* a count: 32 bits */
+            for (int u = 0; u < vis; u++) {
+                const unsigned ku = key[u];
+                if (ku > kt || (ku == kt && u < t)) w += MASS ? units[u] : 1u;
+            }
+            if (w < need) T = min(T, kt);
+        }
+        T = __reduce_min_sync(0xffffffffu, T);
+    } else {
+        for (int bit = 31; bit >= 0; bit--) {
+            const unsigned cand = T | (1u << bit);
+            unsigned long long w = 0;
+            for (int t = lane; t < vis; t += 32)
+                if (key[t] >= cand) w += MASS ? units[t] : 1u;
+            if (warp_sum(w) >= need) T = cand; /* warp-uniform */
+        }
     }
     unsigned long long above = 0;
     for (int t = lane; t < vis; t += 32)
@@ -520,6 +539,7 @@ __device__ void select_row(const select_params &p, int row, unsigned *key, unsig
         before += __shfl_sync(0xffffffffu, incl, 31);
     }
     if (lane == 0) p.counts[row] = n;
+    __syncwarp(); /* the warp's next row overwrites key[] and units[] */
 }
 
 /* Block (head, SEL_ROWS rows): topk/mass score the rows first (score_rows), then a warp per row

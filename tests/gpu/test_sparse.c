@@ -232,10 +232,11 @@ static void sel_case_run(const sel_case *c)
 }
 
 /* Odd sizes (one tile, a partial last tile, 1000), GQA, causal, both tiles, every method with
- * several densities and taus, normal and structured inputs; then rows of 256 tiles (one full
- * key-tile block of the scoring, every warp of a select block selecting), of 313 (a partial
- * second key-tile block, 13 warps taking a block's 16 rows) and of 2048 (the most: 8 key-tile
- * blocks, 2 warps taking 8 rows each). */
+ * several densities and taus, normal and structured inputs (up to 16 tiles: the select kernel's
+ * rank sums); then rows of 256 tiles (its bitwise search, and causal rows of 1 to 256 visible
+ * tiles: both; one full key-tile block of the scoring, every warp of a select block selecting), of
+ * 313 (a partial second key-tile block, 13 warps taking a block's 16 rows) and of 2048 (the most:
+ * 8 key-tile blocks, 2 warps taking 8 rows each). */
 static void selection(void)
 {
     static const int seqs[] = {1, 127, 1000};
