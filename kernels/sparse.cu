@@ -450,8 +450,8 @@ __device__ __forceinline__ unsigned long long warp_sum(unsigned long long v)
 /* Row `row`'s kept tiles without sorting, by one warp, the row's rank keys (and mass units) in
  * key[], units[] (n_tiles words each, shared). The kept set is the shortest prefix of the ranking
  * (key descending, then tile ascending) whose weight reaches `need` (weight 1 and need = k for the
- * fixed-count methods; mass units and ceil(tau · total) for mass), plus the forced tiles: the
- * tiles whose weight ranked before them is below need. Its last key T is the largest with
+ * fixed-count methods; mass units and ceil(tau · total) for mass) — the tiles whose weight ranked
+ * before them is below need — plus the forced tiles. Its last key T is the largest with
  * weight(key >= T) >= need. Up to SEL_RANK_TILES visible tiles each lane sums the weight ranked
  * before each of its tiles (vis comparisons a tile) and T is the smallest key of a kept one; past
  * that, where those comparisons grow as vis², T is found bit by bit from the top (32 passes of a
@@ -497,7 +497,7 @@ __device__ void select_row(const select_params &p, int row, unsigned *key, unsig
         T = ~0u; /* no kept tile (need 0): the largest key, as the search below finds */
         for (int t = lane; t < vis; t += 32) {
             const unsigned kt = key[t];
-            typename std::conditional<MASS, unsigned long long, unsigned>::type w = 0; /* a count: 32 bits */
+            std::conditional_t<MASS, unsigned long long, unsigned> w = 0; /* a count: 32 bits */
             for (int u = 0; u < vis; u++) {
                 const unsigned ku = key[u];
                 if (ku > kt || (ku == kt && u < t)) w += MASS ? units[u] : 1u;
@@ -544,17 +544,18 @@ __device__ void select_row(const select_params &p, int row, unsigned *key, unsig
 
 /* Block (head, SEL_ROWS rows): topk/mass score the rows first (score_rows), then a warp per row
  * selects. The selection's 2·n_tiles words per warp share the scoring's staging and stay within
- * 32 KB: every warp selects up to 256 tiles per row; past that fewer warps take the rows in turn
- * (2 at 2048 tiles, 8 rows each). */
+ * SEL_KEY_WORDS: every warp selects up to 256 tiles per row; past that fewer warps take the rows
+ * in turn (2 at 2048 tiles, 8 rows each). */
+constexpr int SEL_KEY_WORDS = 8192; /* 32 KB, the keys and units of 16 warps at 256 tiles */
+static_assert(SEL_SMEM_WORDS >= SEL_KEY_WORDS, "the selection's words fit in the staging");
 template <bool MASS>
 __global__ void __launch_bounds__(SEL_THREADS, 2) select_kernel(const select_params p)
 {
-    static_assert(SEL_SMEM_WORDS >= 2 * 256 * SEL_WARPS, "the selection's words fit the staging");
     __shared__ __align__(16) float smem[SEL_SMEM_WORDS];
     const int nt = p.n_tiles, groups = (nt + SEL_ROWS - 1) / SEL_ROWS;
     const int bh = blockIdx.x / groups, qt0 = (blockIdx.x % groups) * SEL_ROWS;
     if (p.method == ATTN_SPARSE_TOPK || p.method == ATTN_SPARSE_MASS) score_rows(p, bh, qt0, smem);
-    const int warp = threadIdx.x >> 5, warps = min(SEL_WARPS, 4096 / nt);
+    const int warp = threadIdx.x >> 5, warps = min(SEL_WARPS, SEL_KEY_WORDS / (2 * nt));
     unsigned *key = reinterpret_cast<unsigned *>(smem) + (size_t)warp * 2 * nt;
     for (int qt = qt0 + warp; warp < warps && qt < min(nt, qt0 + SEL_ROWS); qt += warps)
         select_row<MASS>(p, bh * nt + qt, key, key + nt);
@@ -586,7 +587,7 @@ __device__ __forceinline__ int block_exclusive_scan(int v, int *warp_sums, int *
 }
 
 /* row_ptr, order and col_idx from the rows' counts and kept tiles (cols_tmp), a block per FIN_ROWS
- * rows, no block depending on another (one launch; the order used to take a single block). Each
+ * rows, no block depending on another (so one launch, spread over the SMs). Each
  * block reads every count: their sum before its first row is its row_ptr base, and its rows'
  * places in `order` (count descending, equal counts in row order: the twin's stable counting sort)
  * are the rows of a larger count, plus those of the same count before the block (both from
