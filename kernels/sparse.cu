@@ -13,22 +13,25 @@
  * (128, 128|64|32); any S >= 1.
  *
  * Selection (sparse_rules.h has the rules; the CPU twin, variants/sparse_select.c, picks the same
- * tiles bit for bit): topk/mass pool Q and K tiles to fp32 means (one launch, at the rate Q and K
- * stream from memory), then score every visible (query tile, key tile) pair by a blocked SIMT GEMM
- * per head into a [rows][n_tiles] scratch. A warp per row then finds the kept tiles without
- * sorting: the last rank key of the kept prefix by a 32-pass bitwise search over warp sums of
- * integer weights (1 per tile, or the mass units), ties by tile index, and writes the kept tiles
- * ascending over the row's logits with the row's count. One block scans the counts into row_ptr
- * and sorts the rows by count (a stable counting sort over per-warp histograms, heaviest first)
- * into order; a last kernel packs col_idx. n_tiles is at most ATTN_SPARSE_MAX_TILES. vprune: per
- * (batch, KV head) the L2 norm of each V column (fp32, in 256-row chunks summed in chunk order),
- * the DV columns of largest norm kept (ties: lower column), V gathered into a compact
- * [B][Hkv][S][DV] tensor (both passes over V with 16-byte accesses, meant to run at bandwidth);
- * the attention kernels write O's pruned columns as zeros.
+ * tiles bit for bit) in two launches, after (topk/mass) one that pools Q and K tiles to fp32 means
+ * at the rate Q and K stream from memory. First a block per (head, 16 query tiles) scores its rows
+ * against every visible key tile (topk/mass: a blocked SIMT GEMM over the pooled means staged in
+ * shared memory, into a [rows][n_tiles] scratch) and a warp per row finds the kept tiles without
+ * sorting: the last rank key of the kept prefix from integer weights (1 per tile, or the mass
+ * units), ties by tile index — up to 64 visible tiles from each tile's weight ranked before it,
+ * past that by a 32-pass bitwise search over warp sums — and writes the kept tiles ascending over
+ * the row's logits with the row's count. A last launch, a block per 64 rows, each reading every
+ * count, writes row_ptr (the counts before its rows), order (rows by count, heaviest first, stable:
+ * its rows' places from histograms of the counts) and col_idx. n_tiles is at most
+ * ATTN_SPARSE_MAX_TILES. vprune: per (batch, KV head) the L2 norm of each V column (fp32, in
+ * 256-row chunks summed in chunk order), the DV columns of largest norm kept (ties: lower column),
+ * V gathered into a compact [B][Hkv][S][DV] tensor (both passes over V with 16-byte accesses, meant
+ * to run at bandwidth); the attention kernels write O's pruned columns as zeros.
  * Measurements: kernels/NOTES-sparse.md. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
+#include <type_traits>
 
 #include "common.cuh"
 #include "core/error.h"
@@ -335,7 +338,7 @@ __global__ void __launch_bounds__(256, 2) pool_kernel(const T *q, const T *k, fl
 }
 
 struct select_params {
-    int method, tile, n_tiles, causal, H, Hkv, S, D, rows;
+    int method, tile, n_tiles, causal, H, Hkv, S, D;
     double density;
     float tau, scale;
     unsigned long long seed;
@@ -344,67 +347,96 @@ struct select_params {
     int *cols_tmp; /* [rows][n_tiles]: the pooled logits (as float), then the kept tiles */
 };
 
-/* Pooled logits, a blocked SIMT GEMM per head: a block scores SC_ROWS query tiles against
- * SC_TILES key tiles, the means staged in shared memory SC_DC columns at a time (transposed, so a
- * warp reads 64 key tiles of one column as a float2 each and 4 query tiles as one broadcast
- * float4); each thread keeps 4 × 2 dot products, each summed over d in order with fmaf (the CPU
- * twin's order). Writes the logit of every visible (row, tile) into cols_tmp's row. */
-constexpr int SC_ROWS = 16, SC_TILES = 128, SC_DC = 32, SC_THREADS = 256;
-__global__ void __launch_bounds__(SC_THREADS) score_kernel(const select_params p)
+/* The fused score-and-select kernel: a block of SEL_THREADS takes SEL_ROWS consecutive query tiles
+ * (rows) of one head, scores them (topk, mass) and selects each row's tiles, a warp per row. One
+ * launch instead of a scoring and a selecting kernel, and the scoring's loads are issued a chunk
+ * ahead so that a block waits for memory about once, not once per chunk. */
+constexpr int SEL_ROWS = 16, SEL_THREADS = 512, SEL_WARPS = SEL_THREADS / 32;
+static_assert(SEL_WARPS == SEL_ROWS, "a warp per row of the block");
+
+/* Pooled logits of the block's rows, a blocked SIMT GEMM: per block of SC_TILES key tiles the
+ * means staged in shared memory SC_DC columns at a time (transposed, so a warp reads 64 key tiles
+ * of one column as a float2 each and 4 query tiles as one broadcast float4); each thread keeps
+ * 4 × 2 dot products, each summed over d in order with fmaf (the CPU twin's order). A thread holds
+ * the next chunk's loads (4 columns of SC_LOADS key tiles and maybe of a query tile) in registers
+ * while the current chunk is multiplied. Writes the logit of every visible (row, tile) into
+ * cols_tmp's row; ends with the block's barrier, after which `smem` is free and every logit is
+ * visible to the block. */
+constexpr int SC_TILES = 256, SC_DC = 32;
+constexpr int SK_STEP = SEL_THREADS / (SC_DC / 4), SC_LOADS = SC_TILES / SK_STEP; /* 64 tiles, 4 times */
+constexpr int SK_PITCH = SC_TILES + 2; /* the transposed stores 2-way conflicted (+ 4: 4-way) */
+constexpr int SEL_SMEM_WORDS = SC_DC * (SEL_ROWS + SK_PITCH);
+__device__ void score_rows(const select_params &p, int bh, int qt0, float *smem)
 {
-    __shared__ __align__(16) float sq[SC_DC][SC_ROWS];
-    __shared__ __align__(16) float sk[SC_DC][SC_TILES + 4]; /* + 4: fewer conflicts on the store */
-    const int row_blocks = (p.n_tiles + SC_ROWS - 1) / SC_ROWS, nt = p.n_tiles, D = p.D;
-    const int qt0 = (blockIdx.x % row_blocks) * SC_ROWS, bh = blockIdx.x / row_blocks;
-    const int t0 = blockIdx.y * SC_TILES;
-    if (p.causal && t0 > qt0 + SC_ROWS - 1) return; /* every tile above the diagonal */
+    float(*sq)[SEL_ROWS] = reinterpret_cast<float(*)[SEL_ROWS]>(smem);
+    float(*sk)[SK_PITCH] = reinterpret_cast<float(*)[SK_PITCH]>(smem + SC_DC * SEL_ROWS);
+    const int nt = p.n_tiles, D = p.D;
+    const int n_keys = p.causal ? min(nt, qt0 + SEL_ROWS) : nt; /* tiles any of the rows sees */
     const int b = bh / p.H, hk = (bh % p.H) / (p.H / p.Hkv);
     const float *q = p.q_pool + (size_t)bh * nt * D;
     const float *k = p.k_pool + ((size_t)b * p.Hkv + hk) * nt * D;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int r0 = (warp >> 1) * 4, c0 = (warp & 1) * 64 + 2 * lane;
-    float acc[4][2] = {{0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}};
-    for (int d0 = 0; d0 < D; d0 += SC_DC) {
-        for (int i = threadIdx.x; i < (SC_ROWS + SC_TILES) * SC_DC / 4; i += SC_THREADS) {
-            const int j = i % (SC_DC / 4), rt = i / (SC_DC / 4); /* 4 columns of a row or tile */
-            const bool is_q = rt < SC_ROWS;
-            const int at = is_q ? qt0 + rt : t0 + rt - SC_ROWS;
-            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-            if (at < nt) v = *reinterpret_cast<const float4 *>((is_q ? q : k) + (size_t)at * D + d0 + 4 * j);
-            if (is_q)
-                sq[4 * j][rt] = v.x, sq[4 * j + 1][rt] = v.y, sq[4 * j + 2][rt] = v.z, sq[4 * j + 3][rt] = v.w;
-            else
-                sk[4 * j][rt - SC_ROWS] = v.x, sk[4 * j + 1][rt - SC_ROWS] = v.y,
-                sk[4 * j + 2][rt - SC_ROWS] = v.z, sk[4 * j + 3][rt - SC_ROWS] = v.w;
-        }
-        __syncthreads();
-#pragma unroll 8
-        for (int d = 0; d < SC_DC; d++) {
-            const float4 a = *reinterpret_cast<const float4 *>(&sq[d][r0]);
-            const float2 c = *reinterpret_cast<const float2 *>(&sk[d][c0]);
-            const float qa[4] = {a.x, a.y, a.z, a.w};
+    const int r0 = (warp >> 2) * 4, c0 = (warp & 3) * 64 + 2 * lane;
+    /* the loads: thread i fetches columns 4·(i % 8) .. + 3 of key tiles i / 8 + 64·l (l < SC_LOADS)
+     * and, i < 128, of query tile i / 8; 0 past the end */
+    const int j4 = 4 * (threadIdx.x % (SC_DC / 4)), rt = threadIdx.x / (SC_DC / 4);
+    const bool loads_q = rt < SEL_ROWS && qt0 + rt < nt;
+    float4 vq = make_float4(0.f, 0.f, 0.f, 0.f), vk[SC_LOADS];
+    auto fetch = [&](int t0, int d0) { /* offsets in 32 bits: a head's means are at most 1 MB */
+        if (loads_q) vq = *reinterpret_cast<const float4 *>(q + ((qt0 + rt) * D + d0 + j4));
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                acc[i][0] = __fmaf_rn(qa[i], c.x, acc[i][0]);
-                acc[i][1] = __fmaf_rn(qa[i], c.y, acc[i][1]);
+        for (int l = 0; l < SC_LOADS; l++)
+            vk[l] = t0 + rt + l * SK_STEP < n_keys
+                        ? *reinterpret_cast<const float4 *>(k + ((t0 + rt + l * SK_STEP) * D + d0 + j4))
+                        : make_float4(0.f, 0.f, 0.f, 0.f);
+    };
+    fetch(0, 0);
+    for (int t0 = 0; t0 < n_keys; t0 += SC_TILES) {
+        float acc[4][2] = {{0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}, {0.f, 0.f}};
+        for (int d0 = 0; d0 < D; d0 += SC_DC) {
+            if (rt < SEL_ROWS)
+                sq[j4][rt] = vq.x, sq[j4 + 1][rt] = vq.y, sq[j4 + 2][rt] = vq.z, sq[j4 + 3][rt] = vq.w;
+#pragma unroll
+            for (int l = 0; l < SC_LOADS; l++) {
+                float *to = &sk[j4][rt + l * SK_STEP];
+                to[0] = vk[l].x, to[SK_PITCH] = vk[l].y, to[2 * (SK_PITCH)] = vk[l].z,
+                to[3 * (SK_PITCH)] = vk[l].w;
+            }
+            __syncthreads();
+            /* the next chunk: this key-tile block's next columns, or the next block's first */
+            const bool last_dc = d0 + SC_DC == D;
+            if (!last_dc || t0 + SC_TILES < n_keys) fetch(last_dc ? t0 + SC_TILES : t0, last_dc ? 0 : d0 + SC_DC);
+            if (t0 + (warp & 3) * 64 < n_keys && qt0 + r0 < nt) { /* warp-uniform: any of its sums used */
+#pragma unroll 4
+                for (int d = 0; d < SC_DC; d++) {
+                    const float4 a = *reinterpret_cast<const float4 *>(&sq[d][r0]);
+                    const float2 c = *reinterpret_cast<const float2 *>(&sk[d][c0]);
+                    const float qa[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        acc[i][0] = __fmaf_rn(qa[i], c.x, acc[i][0]);
+                        acc[i][1] = __fmaf_rn(qa[i], c.y, acc[i][1]);
+                    }
+                }
+            }
+            __syncthreads(); /* the staging is refilled next (or becomes the selection's) */
+        }
+        float *logit = reinterpret_cast<float *>(p.cols_tmp);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int qt = qt0 + r0 + i;
+            if (qt >= nt) break;
+            const int vis = attn_sparse_visible(qt, nt, p.causal);
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                const int t = t0 + c0 + j;
+                if (t < vis)
+                    logit[((size_t)bh * nt + qt) * nt + t] =
+                        attn_sparse_logit(acc[i][j], p.scale, min(p.tile, p.S - t * p.tile));
             }
         }
-        __syncthreads();
     }
-    float *logit = reinterpret_cast<float *>(p.cols_tmp);
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        const int qt = qt0 + r0 + i;
-        if (qt >= nt) break;
-        const int vis = attn_sparse_visible(qt, nt, p.causal);
-#pragma unroll
-        for (int j = 0; j < 2; j++) {
-            const int t = t0 + c0 + j;
-            if (t < vis)
-                logit[((size_t)bh * nt + qt) * nt + t] =
-                    attn_sparse_logit(acc[i][j], p.scale, min(p.tile, p.S - t * p.tile));
-        }
-    }
+    __syncthreads(); /* the logits written above are read by other warps */
 }
 
 /* Sum over the warp, returned to every lane. */
@@ -415,22 +447,22 @@ __device__ __forceinline__ unsigned long long warp_sum(unsigned long long v)
     return v;
 }
 
-/* Row `row`'s kept tiles without sorting: a warp per row, the row's rank keys (and mass units) in
- * shared memory (2·n_tiles words per warp). The kept set is the shortest prefix of the ranking
+/* Row `row`'s kept tiles without sorting, by one warp, the row's rank keys (and mass units) in
+ * key[], units[] (n_tiles words each, shared). The kept set is the shortest prefix of the ranking
  * (key descending, then tile ascending) whose weight reaches `need` (weight 1 and need = k for the
- * fixed-count methods; mass units and ceil(tau · total) for mass), plus the forced tiles. Its last
- * key T is the largest with weight(key >= T) >= need, found bit by bit from the top (32 passes of
- * a warp sum; weight(key >= x) only falls as x grows); the tiles with key > T are kept, and those
- * with key = T in tile order while the weight before them is below need − weight(key > T). Integer
- * weights make every sum exact, so this is the CPU twin's sorted prefix, tile for tile. */
+ * fixed-count methods; mass units and ceil(tau · total) for mass) — the tiles whose weight ranked
+ * before them is below need — plus the forced tiles. Its last key T is the largest with
+ * weight(key >= T) >= need. Up to SEL_RANK_TILES visible tiles each lane sums the weight ranked
+ * before each of its tiles (vis comparisons a tile) and T is the smallest key of a kept one; past
+ * that, where those comparisons grow as vis², T is found bit by bit from the top (32 passes of a
+ * warp sum; weight(key >= x) only falls as x grows). Then the tiles with key > T are kept, and
+ * those with key = T in tile order while the weight before them is below need − weight(key > T).
+ * Integer weights make every sum exact, so both are the CPU twin's sorted prefix, tile for tile. */
+constexpr int SEL_RANK_TILES = 64; /* 2 tiles a lane: 128 comparisons against 32 dependent passes */
 template <bool MASS>
-__global__ void select_kernel(const select_params p)
+__device__ void select_row(const select_params &p, int row, unsigned *key, unsigned *units)
 {
-    extern __shared__ unsigned sel_smem[];
-    const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int row = blockIdx.x * warps + warp, nt = p.n_tiles;
-    if (row >= p.rows) return; /* no block barrier below */
-    unsigned *key = sel_smem + (size_t)warp * 2 * nt, *units = key + nt;
+    const int lane = threadIdx.x & 31, nt = p.n_tiles;
     const int qt = row % nt, vis = attn_sparse_visible(qt, nt, p.causal);
     const bool pooled = p.method == ATTN_SPARSE_TOPK || p.method == ATTN_SPARSE_MASS;
     const int k = attn_sparse_keep_count(p.density, vis);
@@ -459,13 +491,28 @@ __global__ void select_kernel(const select_params p)
         }
         need = attn_sparse_mass_need(p.tau, warp_sum(total));
     }
+    __syncwarp(); /* key[] and units[] are read across lanes from here on */
     unsigned T = 0;
-    for (int bit = 31; bit >= 0; bit--) {
-        const unsigned cand = T | (1u << bit);
-        unsigned long long w = 0;
-        for (int t = lane; t < vis; t += 32)
-            if (key[t] >= cand) w += MASS ? units[t] : 1u;
-        if (warp_sum(w) >= need) T = cand; /* warp-uniform */
+    if (vis <= SEL_RANK_TILES) {
+        T = ~0u; /* no kept tile (need 0): the largest key, as the search below finds */
+        for (int t = lane; t < vis; t += 32) {
+            const unsigned kt = key[t];
+            std::conditional_t<MASS, unsigned long long, unsigned> w = 0; /* a count: 32 bits */
+            for (int u = 0; u < vis; u++) {
+                const unsigned ku = key[u];
+                if (ku > kt || (ku == kt && u < t)) w += MASS ? units[u] : 1u;
+            }
+            if (w < need) T = min(T, kt);
+        }
+        T = __reduce_min_sync(0xffffffffu, T);
+    } else {
+        for (int bit = 31; bit >= 0; bit--) {
+            const unsigned cand = T | (1u << bit);
+            unsigned long long w = 0;
+            for (int t = lane; t < vis; t += 32)
+                if (key[t] >= cand) w += MASS ? units[t] : 1u;
+            if (warp_sum(w) >= need) T = cand; /* warp-uniform */
+        }
     }
     unsigned long long above = 0;
     for (int t = lane; t < vis; t += 32)
@@ -492,12 +539,34 @@ __global__ void select_kernel(const select_params p)
         before += __shfl_sync(0xffffffffu, incl, 31);
     }
     if (lane == 0) p.counts[row] = n;
+    __syncwarp(); /* the warp's next row overwrites key[] and units[] */
 }
 
-/* Exclusive prefix sum over the block (blockDim.x = SCAN_THREADS) of v; the block's total in
- * *total. Two barriers; warp_sums holds SCAN_THREADS / 32 ints. */
-constexpr int SCAN_THREADS = 1024;
-__device__ int block_exclusive_scan(int v, int *warp_sums, int *total)
+/* Block (head, SEL_ROWS rows): topk/mass score the rows first (score_rows), then a warp per row
+ * selects. The selection's 2·n_tiles words per warp share the scoring's staging and stay within
+ * SEL_KEY_WORDS: every warp selects up to 256 tiles per row; past that fewer warps take the rows
+ * in turn (2 at 2048 tiles, 8 rows each). */
+constexpr int SEL_KEY_WORDS = 8192; /* 32 KB, the keys and units of 16 warps at 256 tiles */
+static_assert(SEL_SMEM_WORDS >= SEL_KEY_WORDS, "the selection's words fit in the staging");
+template <bool MASS>
+__global__ void __launch_bounds__(SEL_THREADS, 2) select_kernel(const select_params p)
+{
+    __shared__ __align__(16) float smem[SEL_SMEM_WORDS];
+    const int nt = p.n_tiles, groups = (nt + SEL_ROWS - 1) / SEL_ROWS;
+    const int bh = blockIdx.x / groups, qt0 = (blockIdx.x % groups) * SEL_ROWS;
+    if (p.method == ATTN_SPARSE_TOPK || p.method == ATTN_SPARSE_MASS) score_rows(p, bh, qt0, smem);
+    const int warp = threadIdx.x >> 5, warps = min(SEL_WARPS, SEL_KEY_WORDS / (2 * nt));
+    unsigned *key = reinterpret_cast<unsigned *>(smem) + (size_t)warp * 2 * nt;
+    for (int qt = qt0 + warp; warp < warps && qt < min(nt, qt0 + SEL_ROWS); qt += warps)
+        select_row<MASS>(p, bh * nt + qt, key, key + nt);
+}
+
+constexpr int FIN_ROWS = 64, FIN_THREADS = 1024; /* 8192 rows (S = 32k): 128 blocks, about one per SM */
+static_assert(FIN_ROWS % 32 == 0, "a warp's 32 counts lie on one side of a block's first row");
+
+/* Exclusive prefix sum over the block (blockDim.x = FIN_THREADS) of v; the block's total in
+ * *total. Two barriers; warp_sums holds FIN_THREADS / 32 ints. */
+__device__ __forceinline__ int block_exclusive_scan(int v, int *warp_sums, int *total)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     int x = v;
@@ -508,7 +577,7 @@ __device__ int block_exclusive_scan(int v, int *warp_sums, int *total)
     if (lane == 31) warp_sums[warp] = x;
     __syncthreads();
     int before = 0, all = 0;
-    for (int w = 0; w < SCAN_THREADS / 32; w++) {
+    for (int w = 0; w < FIN_THREADS / 32; w++) {
         before += w < warp ? warp_sums[w] : 0;
         all += warp_sums[w];
     }
@@ -517,71 +586,63 @@ __device__ int block_exclusive_scan(int v, int *warp_sums, int *total)
     return before + x - v;
 }
 
-/* One block: row_ptr = exclusive scan of counts (a thread per contiguous run of rows); order =
- * rows by count descending, equal counts in row order, by a stable counting sort: warp w of the
- * first sort_warps counts its run of rows into hist[w][count] (shared, sort_warps·(n_tiles + 1)
- * ints), the cursors are scanned over (count descending, then warp), and each warp places its run
- * again. No atomics: the order is the same on every run. */
-__global__ void __launch_bounds__(SCAN_THREADS) scan_order_kernel(const int *counts, int rows,
-                                                                  int n_tiles, int sort_warps,
-                                                                  int *row_ptr, int *order)
+/* row_ptr, order and col_idx from the rows' counts and kept tiles (cols_tmp), a block per FIN_ROWS
+ * rows, no block depending on another (so one launch, spread over the SMs). Each
+ * block reads every count: their sum before its first row is its row_ptr base, and its rows'
+ * places in `order` (count descending, equal counts in row order: the twin's stable counting sort)
+ * are the rows of a larger count, plus those of the same count before the block (both from
+ * histograms of the counts, added per warp's distinct counts: integers, so the same in any order),
+ * plus those of the same count earlier in the block. Then a warp per row copies its tiles. */
+__global__ void __launch_bounds__(FIN_THREADS, 1) finish_kernel(const int *counts, const int *cols_tmp,
+                                                                int rows, int n_tiles, int *row_ptr,
+                                                                int *order, int *col_idx)
 {
-    extern __shared__ int hist[];
-    __shared__ int warp_sums[SCAN_THREADS / 32];
-    const int tid = threadIdx.x, warp = tid >> 5, nb = n_tiles + 1;
-    const int per = (rows + SCAN_THREADS - 1) / SCAN_THREADS;
-    const int a0 = min(rows, tid * per), a1 = min(rows, a0 + per);
-    int mine = 0, total;
-    for (int i = a0; i < a1; i++) mine += counts[i];
-    int at = block_exclusive_scan(mine, warp_sums, &total);
-    for (int i = a0; i < a1; i++) row_ptr[i] = at, at += counts[i];
-    if (tid == 0) row_ptr[rows] = total;
-
-    for (int i = tid; i < sort_warps * nb; i += SCAN_THREADS) hist[i] = 0;
-    __syncthreads();
-    const int run = (rows + sort_warps - 1) / sort_warps, lane = tid & 31;
-    const int w0 = min(rows, warp * run), w1 = min(rows, w0 + run);
+    __shared__ int n_of[ATTN_SPARSE_MAX_TILES + 1];     /* rows of count c, then of counts > c */
+    __shared__ int n_before[ATTN_SPARSE_MAX_TILES + 1]; /* rows of count c before the block */
+    __shared__ int mine[FIN_ROWS], at[FIN_ROWS];        /* the block's counts, their row_ptr */
+    __shared__ int warp_sums[FIN_THREADS / 32];
+    const int tid = threadIdx.x, lane = tid & 31, nb = n_tiles + 1;
+    const int r0 = blockIdx.x * FIN_ROWS, n = min(FIN_ROWS, rows - r0);
     const unsigned lane_lt = (1u << lane) - 1;
-    int *cursor = hist + warp * nb;
-    for (int base = w0; warp < sort_warps && base < w1; base += 32) {
-        const int i = base + lane, c = i < w1 ? counts[i] : -1 - lane; /* no match past the end */
-        const unsigned peers = __match_any_sync(0xffffffffu, c);
-        if (i < w1 && (peers & lane_lt) == 0) cursor[c] += __popc(peers);
-        __syncwarp();
-    }
+    for (int c = tid; c < nb; c += FIN_THREADS) n_of[c] = 0, n_before[c] = 0;
+    if (tid < n) mine[tid] = counts[r0 + tid];
     __syncthreads();
-    /* cursor of (count c, warp w) = rows with a larger count + rows of count c in warps before w */
-    int carry = 0;
-    for (int base = 0; base < nb; base += SCAN_THREADS) {
-        const int c = n_tiles - (base + tid);
-        int v = 0;
-        for (int w = 0; c >= 0 && w < sort_warps; w++) v += hist[w * nb + c];
-        int cur = carry + block_exclusive_scan(v, warp_sums, &total);
-        for (int w = 0; c >= 0 && w < sort_warps; w++) {
-            const int h = hist[w * nb + c];
-            hist[w * nb + c] = cur, cur += h; /* only this thread touches column c */
+    int sum = 0; /* this thread's share of the counts before r0 */
+#pragma unroll 2 /* 2 loads in flight; the compiler's 4 spill at sm_80 */
+    for (int i0 = 0; i0 < rows; i0 += FIN_THREADS) {
+        /* a warp's 32 rows lie all before r0 or all from it on: r0 is a multiple of 32 */
+        const int i = i0 + tid, c = i < rows ? counts[i] : -1 - lane; /* no match past the end */
+        const unsigned peers = __match_any_sync(0xffffffffu, c);
+        if (i < rows && (peers & lane_lt) == 0) {
+            atomicAdd(&n_of[c], __popc(peers));
+            if (i < r0) atomicAdd(&n_before[c], __popc(peers));
         }
+        if (i < r0) sum += c;
+    }
+    int base;
+    block_exclusive_scan(sum, warp_sums, &base); /* its barriers also settle the histograms */
+    /* n_of[c] := rows of a count above c, bins from the top in FIN_THREADS-wide pieces */
+    for (int b0 = 0, carry = 0, total; b0 < nb; b0 += FIN_THREADS) {
+        const int c = n_tiles - (b0 + tid), v = c >= 0 ? n_of[c] : 0;
+        const int above = carry + block_exclusive_scan(v, warp_sums, &total);
+        if (c >= 0) n_of[c] = above; /* only this thread touches bin c */
         carry += total;
     }
-    __syncthreads();
-    for (int base = w0; warp < sort_warps && base < w1; base += 32) {
-        const int i = base + lane, c = i < w1 ? counts[i] : -1 - lane;
-        const unsigned peers = __match_any_sync(0xffffffffu, c);
-        if (i < w1) order[cursor[c] + __popc(peers & lane_lt)] = i;
-        __syncwarp();
-        if (i < w1 && (peers & lane_lt) == 0) cursor[c] += __popc(peers);
-        __syncwarp();
+    int all;
+    const int off = block_exclusive_scan(tid < n ? mine[tid] : 0, warp_sums, &all);
+    if (tid < n) {
+        const int c = mine[tid];
+        int same = 0;
+        for (int j = 0; j < tid; j++) same += mine[j] == c;
+        order[n_of[c] + n_before[c] + same] = r0 + tid;
+        row_ptr[r0 + tid] = at[tid] = base + off;
     }
-}
-
-/* col_idx from the per-row scratch: a warp per row. */
-__global__ void pack_kernel(const int *counts, const int *cols_tmp, const int *row_ptr, int rows,
-                            int n_tiles, int *col_idx)
-{
-    const int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-    if (row >= rows) return;
-    const int *src = cols_tmp + (size_t)row * n_tiles;
-    for (int j = threadIdx.x % 32; j < counts[row]; j += 32) col_idx[row_ptr[row] + j] = src[j];
+    if (tid == 0 && r0 + n == rows) row_ptr[rows] = base + all;
+    __syncthreads();
+    for (int r = tid >> 5; r < n; r += FIN_THREADS / 32) {
+        const int *src = cols_tmp + (size_t)(r0 + r) * n_tiles;
+        for (int j = lane; j < mine[r]; j += 32) col_idx[at[r] + j] = src[j];
+    }
 }
 
 /* ---------------------------------------------------------------- vprune */
@@ -742,7 +803,7 @@ int attn_sparse_select_launch(const attn_sparse_select_args *a)
     if (g->D != 64 && g->D != 128) return attn_fail("sparse: selection for D 64 or 128, got %d", g->D);
     select_params p;
     p.method = a->method, p.tile = g->tile, p.n_tiles = nt, p.causal = g->causal;
-    p.H = g->H, p.Hkv = g->Hkv, p.S = g->S, p.D = g->D, p.rows = rows;
+    p.H = g->H, p.Hkv = g->Hkv, p.S = g->S, p.D = g->D;
     p.density = a->density, p.tau = a->tau, p.seed = a->seed;
     p.scale = (float)(1.0 / sqrt((double)g->D));
     char *s = static_cast<char *>(a->scratch);
@@ -765,25 +826,13 @@ int attn_sparse_select_launch(const attn_sparse_select_args *a)
         else
             return attn_fail("sparse: selection for fp16 or bf16, got dtype %d", g->dtype);
         CUDA_CHECK_LAUNCH();
-        const dim3 grid((unsigned)(g->B * g->H * ((nt + SC_ROWS - 1) / SC_ROWS)),
-                        (unsigned)((nt + SC_TILES - 1) / SC_TILES));
-        score_kernel<<<grid, SC_THREADS, 0, g->stream>>>(p);
-        CUDA_CHECK_LAUNCH();
     }
-    /* 2·n_tiles words per warp, at most 32 KB: 8 warps up to 256 tiles, 2 at 2048 */
-    const int warps = min(8, 4096 / nt);
-    const size_t smem = (size_t)warps * 2 * nt * sizeof(unsigned);
-    const unsigned blocks = (unsigned)((rows + warps - 1) / warps);
-    if (mass) select_kernel<true><<<blocks, warps * 32, smem, g->stream>>>(p);
-    else select_kernel<false><<<blocks, warps * 32, smem, g->stream>>>(p);
+    const unsigned blocks = (unsigned)(g->B * g->H * ((nt + SEL_ROWS - 1) / SEL_ROWS));
+    if (mass) select_kernel<true><<<blocks, SEL_THREADS, 0, g->stream>>>(p);
+    else select_kernel<false><<<blocks, SEL_THREADS, 0, g->stream>>>(p);
     CUDA_CHECK_LAUNCH();
-    /* per-warp count histograms in at most 32 KB: 31 warps at 256 tiles, 3 at 2048 */
-    const int sort_warps = min(SCAN_THREADS / 32, 8192 / (nt + 1));
-    scan_order_kernel<<<1, SCAN_THREADS, (size_t)sort_warps * (nt + 1) * sizeof(int), g->stream>>>(
-        p.counts, rows, nt, sort_warps, a->row_ptr, a->order);
-    CUDA_CHECK_LAUNCH();
-    pack_kernel<<<attn_grid_blocks(rows, 8, ATTN_MAX_GRID_X), 256, 0, g->stream>>>(
-        p.counts, p.cols_tmp, a->row_ptr, rows, nt, a->col_idx);
+    finish_kernel<<<(unsigned)((rows + FIN_ROWS - 1) / FIN_ROWS), FIN_THREADS, 0, g->stream>>>(
+        p.counts, p.cols_tmp, rows, nt, a->row_ptr, a->order, a->col_idx);
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }

@@ -372,7 +372,7 @@ static int sparse_cpu_rows(const attn_plan *plan, const attn_host_inputs *in, co
  * tile); vprune squares V (2 per element). Bytes: Q, K, V read and O written once (K/V re-reads
  * hit L2), topk/mass read Q and K again; vprune reads V once more for the norms and, when it
  * prunes (DV < D), once more for the gather, which writes the compact V that attention reads in
- * V's place. Launches: the selection's 3 (+2: pooling, scoring) and attention; vprune (its tile
+ * V's place. Launches: the selection's 2 (+1: pooling) and attention; vprune (its tile
  * plan made in prepare): norms, kept columns, the gather when DV < D, attention. */
 static void sparse_work(const attn_plan *plan, attn_work *w)
 {
@@ -385,11 +385,11 @@ static void sparse_work(const attn_plan *plan, attn_work *w)
     sparse_tiles(pl, &kept, &visible);
     w->flops = kept * 2.0 * T * T * (D + c->dv);
     w->bytes = e * (2.0 * q + 2.0 * kv) + 4.0 * (2.0 * pl->rows + kept);
-    w->launches = 4;
+    w->launches = 3;
     if (c->rule.method == ATTN_SPARSE_TOPK || c->rule.method == ATTN_SPARSE_MASS) {
         w->flops += q + kv + 2.0 * D * visible;
         w->bytes += e * (q + kv);
-        w->launches += 2;
+        w->launches += 1;
     } else if (c->rule.method == ATTN_SPARSE_VPRUNE) {
         const int compact = c->dv < p->head_dim;
         w->flops += 2.0 * kv;

@@ -1,12 +1,12 @@
 /* test_sparse.c (GPU) — the `sparse` variant on the device (make test-gpu; needs a GPU): the
  * selection kernels' plans (CSR and order) equal to the CPU twin's (attn_sparse_select_host) tile
- * for tile, on the same seeded inputs, at S = 1, 127, 1000 (and rows of 256 and 2048 tiles), H_kv <
- * H, causal and not, D 64 and 128, fp16 and bf16, window/bigbird/topk/mass at several densities and
- * taus, tile 64 and 128, normal and structured inputs, each launched twice (the same plan again);
- * then the real pipeline: the GPU output against its own plan (the selection made on the device,
- * copied back, and cpu_rows over its kept tiles) at S = 1, 127, 1000, H_kv < H, causal and not,
- * D 64 and 128, fp16 and bf16, every method, tile 64 and 128, both paths (wgmma where the device
- * is sm_90, else skipped with the reason), vprune at every kept width (DV 32, 64, 128); then
+ * for tile, on the same seeded inputs, at S = 1, 127, 1000 (and rows of 256, 313 and 2048 tiles),
+ * H_kv < H, causal and not, D 64 and 128, fp16 and bf16, window/bigbird/topk/mass at several
+ * densities and taus, tile 64 and 128, normal and structured inputs, each launched twice (the same
+ * plan again); then the real pipeline: the GPU output against its own plan (the selection made on
+ * the device, copied back, and cpu_rows over its kept tiles) at S = 1, 127, 1000, H_kv < H, causal
+ * and not, D 64 and 128, fp16 and bf16, every method, tile 64 and 128, both paths (wgmma where the
+ * device is sm_90, else skipped with the reason), vprune at every kept width (DV 32, 64, 128); then
  * compute-sanitizer memcheck and racecheck over small shapes of the mma path and the selection
  * kernels; the structured inputs equal on host and device.
  *   --bench-select [S,...]  time the selection kernels alone (default S = 8192,32768; bf16 B=2
@@ -232,8 +232,11 @@ static void sel_case_run(const sel_case *c)
 }
 
 /* Odd sizes (one tile, a partial last tile, 1000), GQA, causal, both tiles, every method with
- * several densities and taus, normal and structured inputs; then rows of 256 tiles (two key-tile
- * blocks of the scoring kernel) and of 2048 (the most, 2 rows per select block). */
+ * several densities and taus, normal and structured inputs (up to 16 tiles: the select kernel's
+ * rank sums); then rows of 256 tiles (its bitwise search, and causal rows of 1 to 256 visible
+ * tiles: both; one full key-tile block of the scoring, every warp of a select block selecting), of
+ * 313 (a partial second key-tile block, 13 warps taking a block's 16 rows) and of 2048 (the most:
+ * 8 key-tile blocks, 2 warps taking 8 rows each). */
 static void selection(void)
 {
     static const int seqs[] = {1, 127, 1000};
@@ -267,6 +270,9 @@ static void selection(void)
         {ATTN_BF16, 1, 2, 1, 32768, 128, 128, 0, ATTN_SPARSE_TOPK, 0.1, 0.9, ATTN_INIT_STRUCTURED},
         {ATTN_BF16, 1, 2, 1, 32768, 128, 128, 1, ATTN_SPARSE_MASS, 0.5, 0.9, ATTN_INIT_STRUCTURED},
         {ATTN_BF16, 1, 2, 2, 32768, 128, 128, 0, ATTN_SPARSE_MASS, 0.5, 0.5, ATTN_INIT_NORMAL},
+        {ATTN_BF16, 1, 2, 1, 40000, 128, 128, 0, ATTN_SPARSE_TOPK, 0.5, 0.9, ATTN_INIT_STRUCTURED},
+        {ATTN_FP16, 1, 2, 2, 40000, 128, 128, 1, ATTN_SPARSE_MASS, 0.5, 0.9, ATTN_INIT_NORMAL},
+        {ATTN_BF16, 1, 2, 1, 40000, 128, 128, 1, ATTN_SPARSE_BIGBIRD, 0.3, 0.9, ATTN_INIT_NORMAL},
         {ATTN_BF16, 1, 1, 1, 131072, 64, 64, 0, ATTN_SPARSE_TOPK, 0.1, 0.9, ATTN_INIT_NORMAL},
         {ATTN_FP16, 1, 1, 1, 131072, 64, 64, 1, ATTN_SPARSE_MASS, 0.5, 0.9, ATTN_INIT_STRUCTURED},
     };
@@ -281,7 +287,7 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Every selection kernel of one case (pooling to pack), L2 flushed before each launch: median and
+/* Every selection kernel of one case (pooling to finish), L2 flushed before each launch: median and
  * minimum of `runs` launches after a warm-up, in microseconds; achieved density. */
 static int bench_case(const sel_case *c, const sel_dev *d, void *flush, size_t flush_bytes,
                       cudaEvent_t *ev, float *med_us, float *min_us, double *achieved)
@@ -331,7 +337,7 @@ static int bench_select(const char *list)
     if (cudaEventCreate(&ev[0]) != cudaSuccess || cudaEventCreate(&ev[1]) != cudaSuccess ||
         cudaMalloc(&flush, flush_bytes) != cudaSuccess)
         return 1;
-    printf("selection alone (pool, score, select, scan/order, pack), bf16 B=2 H=16 D=128 tile 128,"
+    printf("selection alone (pool, score+select, finish), bf16 B=2 H=16 D=128 tile 128,"
            " CUDA events, L2 flushed, 15 launches\n%6s  %-24s %8s %10s %10s %12s\n",
            "S", "method", "achieved", "median_us", "min_us", "Q+K GB/s");
     int rc = 0;
