@@ -36,7 +36,8 @@
  * kernels/NOTES-quant.md, section "sm90 kernel".
  * Instances beside the plain one (attn_quant_args.sm90_kernel, int8/fp8 only; FOLD the variant's default):
  * WG3 three consumer warpgroups, BM = 192, D = 64 (as fused_sm90 at D = 64; producer 32, consumers
- * 160 registers; accum=single only), ST3 a 3-stage ring at D = 128 (160 KB), FOLD the s32 → float
+ * 160 registers; with two-level accumulation each tile's P·V runs after its softmax, not beside the
+ * next tile's), ST3 a 3-stage ring at D = 128 (160 KB), FOLD the s32 → float
  * subtraction folded into the softmax's FFMA (one full-rate instruction less per score). */
 #include <cuda.h>
 #include <cuda_fp8.h>
@@ -295,10 +296,13 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
 #ifdef ATTN_SM90_DEVICE
     constexpr int NWG = quant_var<VAR>::NWG;
     constexpr bool FOLD = VAR & ATTN_QUANT_SM90_FOLD;
-    /* two-level accumulation: its fresh P·V tile does not fit beside O, the scores and P in the
-     * 160 registers of three warpgroups (192 bytes of spills at D = 64, and ptxas then serialised
-     * every wgmma): WG3 accumulates in one tile only (accum=single; quant_lookup refuses two-level) */
-    constexpr bool TWO_LEVEL = NWG == 2;
+    /* two-level accumulation. Two warpgroups overlap a tile's P·V with the next tile's Q·Kᵀ and
+     * softmax. With three, the fresh P·V tile does not fit beside O, the scores and P in 160
+     * registers when overlapped (192 bytes of spills at D = 64, and ptxas then serialised every
+     * wgmma), so WG3 runs each tile's P·V after its softmax (SERIAL_PV: the fresh tile lives where
+     * the scores were) and leaves the overlap to the other warpgroups' turns; accum=single keeps
+     * the overlapped loop. */
+    constexpr bool OVERLAP_TWO_LEVEL = PV8 && NWG == 2, SERIAL_PV = PV8 && NWG == 3;
     using C = quant_layout<D, QK8, PV8, NWG, quant_var<VAR>::ST>;
     constexpr int BM = C::BM, BN = C::BN, ST = C::ST;
     /* fused_sm90's splits, within the registers the block launched with (168·384 for two consumer
@@ -419,7 +423,7 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
         const int sched_bar = 1 + cw, next_bar = 1 + (cw + 1) % NWG;
 
         float o[D / 2];
-        float o_tile[PV8 && TWO_LEVEL ? D / 2 : 1]; /* two-level: one key tile's P̃·V */
+        float o_tile[PV8 ? D / 2 : 1]; /* two-level: one key tile's P̃·V */
         float s[BN / 2];
         uint32_t acc[QK8 ? BN / 2 : 1]; /* s32 scores of Q8·K8ᵀ */
         uint32_t pf[PV8 ? BN / 32 : BN / 16][4];
@@ -469,7 +473,7 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
                 }
             };
             auto issue_pv = [&](int st) {
-                if constexpr (PV8 && TWO_LEVEL) {
+                if constexpr (OVERLAP_TWO_LEVEL) {
                     if (p.two_level) issue_pv8<D>(o_tile, pf, sV + st * C::V_BYTES, 0);
                     else issue_pv8<D>(o, pf, sV + st * C::V_BYTES, 1);
                 } else if constexpr (PV8) {
@@ -483,7 +487,7 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
             float alpha_prev[2] = {0.f, 0.f};
             auto pv_landed = [&](const float (&alpha)[2]) {
                 fence_regs(o);
-                if constexpr (PV8 && TWO_LEVEL) {
+                if constexpr (OVERLAP_TWO_LEVEL) {
                     if (p.two_level) {
                         fence_regs(o_tile);
 #pragma unroll
@@ -506,6 +510,31 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
                 if (lane == 0) mbar_arrive(b);
             };
 
+            if (SERIAL_PV && p.two_level) {
+                /* each tile's Q·Kᵀ, softmax, then its P·V into the fresh tile, added to O at once */
+                if constexpr (SERIAL_PV) for (int j = 0; j < n_need; j++) {
+                    const int st = stage(j);
+                    const float k_sc = QK8 ? k_scale[j] : 1.f;
+                    mbar_wait(bar.full_k(st), phase(j));
+                    named_sync(sched_bar, 256);
+                    issue_s(st);
+                    if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+                    wg_wait<0>();
+                    const float c = scores(k_sc);
+                    release(bar.empty_k(st));
+                    mask(j);
+                    float alpha[2];
+                    softmax(c, alpha);
+                    pack_p();
+                    mbar_wait(bar.full_v(st), phase(j));
+                    issue_pv8<D>(o_tile, pf, sV + st * C::V_BYTES, 0);
+                    wg_wait<0>();
+                    release(bar.empty_v(st));
+                    fence_regs(o_tile);
+#pragma unroll
+                    for (int i = 0; i < D / 2; i++) o[i] = fmaf(o[i], alpha[(i >> 1) & 1], o_tile[i]);
+                }
+            } else {
             /* key tile 0 */
             {
                 const int st = stage(0);
@@ -549,6 +578,7 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
                 release(bar.empty_v(st));
                 const float one[2] = {1.f, 1.f};
                 pv_landed(one);
+            }
             }
             /* key tiles the block loads but these rows do not need: the turn is taken and both
              * stages released, each after its load landed */
@@ -623,7 +653,6 @@ template <typename T, int D> quant_kernel quant_pick(int qk8, int pv8, int var)
 quant_kernel quant_lookup(const attn_quant_args *a)
 {
     const int qk8 = a->qk_int8 != 0, pv8 = a->pv_fp8 != 0, var = a->sm90_kernel;
-    if ((var & ATTN_QUANT_SM90_WG3) && a->accum_two_level) return {nullptr, 0, 0}; /* the kernel's TWO_LEVEL */
     if (a->dtype == ATTN_FP16 && a->D == 128) return quant_pick<__half, 128>(qk8, pv8, var);
     if (a->dtype == ATTN_FP16 && a->D == 64) return quant_pick<__half, 64>(qk8, pv8, var);
     if (a->dtype == ATTN_BF16 && a->D == 128) return quant_pick<__nv_bfloat16, 128>(qk8, pv8, var);

@@ -2,7 +2,7 @@
  * against an independent double-precision model of the same quantization written here (scales
  * and codes from fp64 arithmetic, the Hadamard rotation as a matrix product from its definition,
  * e4m3 by nearest of the 127 positive values, fp22 by frexp), at S = 1, 127, 1000, D = 64 and
- * 128, causal and not, GQA, every mode (the default at int8/fp8 the Hopper kernel's FOLD instance,
+ * 128, causal and not, GQA, every mode (the default at int8/fp8 a Hopper kernel FOLD instance,
  * whose fp32 exponent offset the model rounds as the kernel does; sm90=plain and path=mma without
  * it); the issue's accuracy bounds pass the variant and fail a
  * deliberately broken one (P̃ quantized without its ×448 scale) and the p=int8 control; on FA3's

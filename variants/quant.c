@@ -55,14 +55,14 @@ static const attn_param_spec quant_params[] = {
     {"rotate", ATTN_PARAM_ENUM, "hadamard", "hadamard|none", 0, 0,
      "qk=int8: rows of Q and K × one randomized Hadamard matrix before INT8 (FA3), or none"},
     {"sm90", ATTN_PARAM_ENUM, NULL, "plain|fold|st3|st3fold|wg3|wg3fold", 0, 0,
-     "wgmma kernel instance, int8/fp8 (default: fold there, else plain; NOTES-quant.md; wg3: D=64 "
-     "accum=single)"},
+     "wgmma kernel instance, int8/fp8 (default there: wg3fold at D=64, fold at D=128; else plain; "
+     "NOTES-quant.md; wg3: D=64, st3: D=128)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 enum { P_QK, P_PV, P_SMOOTH, P_ACCUM, P_P, P_PATH, P_ROTATE, P_SM90 };
 
 /* The sm90= choices, in the spec's order: their ATTN_QUANT_SM90_* bits. */
-enum { SM90_PLAIN = 0, SM90_FOLD = 1 };
+enum { SM90_PLAIN = 0, SM90_FOLD = 1, SM90_WG3FOLD = 5 };
 static const struct {
     const char *name;
     int bits;
@@ -86,10 +86,12 @@ static const char *quant_configure(const attn_point *p, const attn_param_values 
     c->path = pv->v[P_PATH].set ? (int)pv->v[P_PATH].i : QUANT_DEVICE;
     c->rotate = c->qk_int8 && pv->v[P_ROTATE].i == 0;
     if (c->p_int8 && !c->pv_fp8) return "p=int8 needs pv=fp8 (it is a grid for the FP8 P·V)";
-    /* an index into sm90_choices; not given: fold where that instance exists (the mma path
-       ignores it) */
+    /* an index into sm90_choices; not given: wg3fold at D = 64 and fold at 128 where those
+       instances exist (the fastest end to end on the H200, NOTES-quant.md; the mma path ignores it) */
     const int instances = c->qk_int8 && c->pv_fp8;
-    c->sm90 = pv->v[P_SM90].set ? (int)pv->v[P_SM90].i : instances ? SM90_FOLD : SM90_PLAIN;
+    c->sm90 = pv->v[P_SM90].set ? (int)pv->v[P_SM90].i
+              : instances       ? (p->head_dim == 64 ? SM90_WG3FOLD : SM90_FOLD)
+                                : SM90_PLAIN;
     if (pv->v[P_SM90].set && c->sm90 != SM90_PLAIN && (c->path == QUANT_MMA || !instances))
         return "sm90= other than plain: an instance of the wgmma kernel with qk=int8 pv=fp8";
     return NULL;

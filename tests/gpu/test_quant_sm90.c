@@ -48,7 +48,7 @@ static const mode MODES[] = {
 enum { N_MODES = sizeof MODES / sizeof MODES[0], P_INT8_MODE = 6 };
 
 /* The kernel's instances (attn_quant_args.sm90_kernel): plain (the only one of the other modes),
- * then those of int8/fp8 (fold its default), at one D (0: both) and, WG3, single accumulation only. */
+ * then those of int8/fp8 (fold its default), at one D (0: both). */
 typedef struct kernel_inst {
     int bits, D;
     const char *name;
@@ -66,8 +66,7 @@ enum { N_KERNELS = sizeof KERNELS / sizeof KERNELS[0] };
 static int kernel_has(const kernel_inst *k, const mode *m, int D)
 {
     if (!k->bits) return 1;
-    return m->qk_int8 && m->pv_fp8 && (!k->D || k->D == D) &&
-           !((k->bits & ATTN_QUANT_SM90_WG3) && m->two_level);
+    return m->qk_int8 && m->pv_fp8 && (!k->D || k->D == D);
 }
 
 /* One problem: the dtype inputs, their quantized copies (host and device), the output. */
