@@ -510,22 +510,29 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
                 if (lane == 0) mbar_arrive(b);
             };
 
+            /* key tile j's turn with no P·V beside it: Q·Kᵀ issued and waited for, its softmax,
+             * P̃ packed */
+            auto qk_alone = [&](int j, float(&alpha)[2]) {
+                const int st = stage(j);
+                const float k_sc = QK8 ? k_scale[j] : 1.f;
+                mbar_wait(bar.full_k(st), phase(j));
+                named_sync(sched_bar, 256);
+                issue_s(st);
+                if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+                wg_wait<0>();
+                const float c = scores(k_sc);
+                release(bar.empty_k(st));
+                mask(j);
+                softmax(c, alpha);
+                pack_p();
+            };
+
             if (SERIAL_PV && p.two_level) {
                 /* each tile's Q·Kᵀ, softmax, then its P·V into the fresh tile, added to O at once */
                 if constexpr (SERIAL_PV) for (int j = 0; j < n_need; j++) {
                     const int st = stage(j);
-                    const float k_sc = QK8 ? k_scale[j] : 1.f;
-                    mbar_wait(bar.full_k(st), phase(j));
-                    named_sync(sched_bar, 256);
-                    issue_s(st);
-                    if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
-                    wg_wait<0>();
-                    const float c = scores(k_sc);
-                    release(bar.empty_k(st));
-                    mask(j);
                     float alpha[2];
-                    softmax(c, alpha);
-                    pack_p();
+                    qk_alone(j, alpha);
                     mbar_wait(bar.full_v(st), phase(j));
                     issue_pv8<D>(o_tile, pf, sV + st * C::V_BYTES, 0);
                     wg_wait<0>();
@@ -535,50 +542,36 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
                     for (int i = 0; i < D / 2; i++) o[i] = fmaf(o[i], alpha[(i >> 1) & 1], o_tile[i]);
                 }
             } else {
-            /* key tile 0 */
-            {
-                const int st = stage(0);
-                const float k_sc = QK8 ? k_scale[0] : 1.f;
-                mbar_wait(bar.full_k(st), phase(0));
-                named_sync(sched_bar, 256);
-                issue_s(st);
-                if (!(cw == NWG - 1 && n_tiles == 1)) named_arrive(next_bar, 256);
-                wg_wait<0>();
-                const float c = scores(k_sc);
-                release(bar.empty_k(st));
-                mask(0);
-                softmax(c, alpha_prev); /* 0: O is still empty */
-                pack_p();
-            }
-            for (int j = 1; j < n_need; j++) {
-                const int st = stage(j), sp = stage(j - 1);
-                const float k_sc = QK8 ? k_scale[j] : 1.f;
-                mbar_wait(bar.full_k(st), phase(j));
-                mbar_wait(bar.full_v(sp), phase(j - 1));
-                named_sync(sched_bar, 256);
-                issue_s(st);
-                issue_pv(sp);
-                if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
-                wg_wait<1>();
-                const float c = scores(k_sc);
-                release(bar.empty_k(st));
-                mask(j);
-                float alpha[2];
-                softmax(c, alpha);
-                wg_wait<0>();
-                release(bar.empty_v(sp));
-                pv_landed(alpha);
-                pack_p();
-            }
-            {
-                const int st = stage(n_need - 1);
-                mbar_wait(bar.full_v(st), phase(n_need - 1));
-                issue_pv(st);
-                wg_wait<0>();
-                release(bar.empty_v(st));
-                const float one[2] = {1.f, 1.f};
-                pv_landed(one);
-            }
+                qk_alone(0, alpha_prev); /* key tile 0; alpha 0: O is still empty */
+                for (int j = 1; j < n_need; j++) {
+                    const int st = stage(j), sp = stage(j - 1);
+                    const float k_sc = QK8 ? k_scale[j] : 1.f;
+                    mbar_wait(bar.full_k(st), phase(j));
+                    mbar_wait(bar.full_v(sp), phase(j - 1));
+                    named_sync(sched_bar, 256);
+                    issue_s(st);
+                    issue_pv(sp);
+                    if (!(cw == NWG - 1 && j == n_tiles - 1)) named_arrive(next_bar, 256);
+                    wg_wait<1>();
+                    const float c = scores(k_sc);
+                    release(bar.empty_k(st));
+                    mask(j);
+                    float alpha[2];
+                    softmax(c, alpha);
+                    wg_wait<0>();
+                    release(bar.empty_v(sp));
+                    pv_landed(alpha);
+                    pack_p();
+                }
+                {
+                    const int st = stage(n_need - 1);
+                    mbar_wait(bar.full_v(st), phase(n_need - 1));
+                    issue_pv(st);
+                    wg_wait<0>();
+                    release(bar.empty_v(st));
+                    const float one[2] = {1.f, 1.f};
+                    pv_landed(one);
+                }
             }
             /* key tiles the block loads but these rows do not need: the turn is taken and both
              * stages released, each after its load landed */
