@@ -614,8 +614,9 @@ __global__ void __launch_bounds__(128 * (quant_var<VAR>::NWG + 1), 1)
 typedef void (*quant_fn)(const CUtensorMap, const CUtensorMap, const CUtensorMap, const quant_params);
 
 /* The instance for (qk8, pv8, var), its shared memory and consumer warpgroups; nullptr when not
- * built. The candidates (var != 0) exist for int8/fp8 only: WG3 at D = 64 (at D = 128 O, the
- * two-level tile and the scores are 192 registers, over the 160 of three warpgroups), ST3 at
+ * built. The candidates (var != 0) exist for int8/fp8 only: WG3 at D = 64 (at D = 128 O and the
+ * scores alone take 128 of three warpgroups' 160 registers, before P, the row state and the
+ * addresses), ST3 at
  * D = 128 (at D = 64 the ring is not what the two-warpgroup kernel waits on: its products are
  * half as long). */
 struct quant_kernel {
