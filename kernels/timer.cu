@@ -6,7 +6,12 @@
  *     is enqueued, so that the events time the GPU's work and not the host's enqueueing of it
  *     (encoding tensor maps, launch calls); a timeout ends a hold that is never released;
  *   - a busy-wait of a given length (run --debug-spin): work added on purpose to one variant's
- *     timed region, so that the regression gate can be shown to catch a known slowdown. */
+ *     timed region, so that the regression gate can be shown to catch a known slowdown;
+ *   - the L2 flush of --cache cold (not timer-based, but the harness's too): a read of a buffer
+ *     twice L2's size. A read, not a memset: a memset leaves L2 full of dirty lines, and the next
+ *     sample's first memory-bound kernel then pays for writing them back (on an H200, 34 µs for a
+ *     kernel reading 134 MB after a read, 40 µs after a memset); after a read L2 holds only clean
+ *     lines, none of them the sample's inputs, as after ncu's own cache control. */
 #include <cuda_runtime.h>
 #include <stdint.h>
 
@@ -97,3 +102,30 @@ extern "C" void attn_stream_release(void)
 }
 
 extern "C" int attn_stream_hold_timed_out(void) { return hold_flags && hold_flags[1]; }
+
+/* Reads every 16 bytes of buf once (grid-stride; the loads are volatile, so kept though unused, and
+ * independent, so each thread has many in flight). */
+__global__ void l2_flush_kernel(const uint4 *buf, size_t n)
+{
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += stride) {
+        unsigned a, b, c, d;
+        asm volatile("ld.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(a), "=r"(b), "=r"(c), "=r"(d)
+                     : "l"(buf + i));
+    }
+}
+
+extern "C" int attn_l2_flush(const void *buf, size_t bytes, cudaStream_t stream)
+{
+    static int blocks; /* 8 of 256 threads per SM: enough loads in flight to run at bandwidth */
+    if (!blocks) {
+        int dev, sms;
+        CUDA_CHECK(cudaGetDevice(&dev));
+        CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+        blocks = 8 * sms;
+    }
+    l2_flush_kernel<<<blocks, 256, 0, stream>>>((const uint4 *)buf, bytes / sizeof(uint4));
+    CUDA_CHECK_LAUNCH();
+    return ATTN_OK;
+}

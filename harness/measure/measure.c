@@ -300,13 +300,6 @@ static int warm_up(const attn_measure_opts *o, attn_gpu_run_fn run, void *ctx, c
     return rc;
 }
 
-/* Evicts the inputs from L2: a memset of at least twice its size (a new byte each sample). */
-static int flush_l2(void *flush, int byte, size_t bytes, cudaStream_t stream)
-{
-    CUDA_CHECK(cudaMemsetAsync(flush, byte, bytes, stream));
-    return ATTN_OK;
-}
-
 /* One run between two events (behind the stream hold when there is one). */
 static int enqueue_run(attn_gpu_run_fn run, void *ctx, cudaStream_t stream, cudaEvent_t start,
                        cudaEvent_t stop)
@@ -367,7 +360,7 @@ static int take_sample(gpu_loop *L, int round, attn_samples *out, attn_profile *
      * then the sample, back to back, and the sample's time excludes it. */
     if (o->cold) {
         attn_nvtx_push("flush");
-        int rc = flush_l2(L->flush, out->n & 0xff, L->flush_bytes, L->stream);
+        int rc = attn_l2_flush(L->flush, L->flush_bytes, L->stream);
         attn_nvtx_pop();
         ATTN_TRY(rc);
     }

@@ -9,7 +9,7 @@
  * The stop rule therefore runs on the event times; at the end each sample holds its event time,
  * the sum of its kernels' durations and their span (first start to last end), and ns = the span
  * ("cupti_span") when every sample has records; otherwise, and with CUPTI off, ns = the event
- * time ("events"). The L2 flush memset is enqueued outside the tag, so it never counts.
+ * time ("events"). The L2 flush (a read, timer.h) is enqueued outside the tag, so it never counts.
  * cupti_alternate measures what tracing itself costs, free of the clock drift between two runs:
  * collection is turned off before every odd sample and on again before every even one, so traced
  * and untraced samples alternate in one loop (n_kernels = 0 marks the untraced); the summary then

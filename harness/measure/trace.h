@@ -3,7 +3,7 @@
  * CUPTI: CONCURRENT_KERNEL, MEMSET and MEMCPY records plus EXTERNAL_CORRELATION (with the RUNTIME
  * and DRIVER API kinds it needs). Each timed sample pushes its own CUSTOM0 external id around the
  * variant's run(), so every kernel (memset, memcpy) record the variant causes carries that sample's
- * id; anything enqueued outside the push (the L2 flush memset, warm-ups, checks) maps to no sample
+ * id; anything enqueued outside the push (the L2 flush, warm-ups, checks) maps to no sample
  * and is dropped. Records are flushed once per point, after its last sample has completed: never
  * inside a timed region, nor between samples (a flush idles the GPU, which changes its clocks).
  * Meanwhile CUPTI takes a new buffer whenever one fills (any number of them).

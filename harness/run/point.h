@@ -37,7 +37,7 @@ typedef struct run_env {
     const run_options *o;
     const struct run_backend *backend;
     cudaStream_t stream;   /* GPU: the run's stream */
-    void *flush;           /* GPU: the buffer whose memset flushes L2 before a cold sample */
+    void *flush;           /* GPU: the buffer whose read flushes L2 before a cold sample */
     size_t flush_bytes;
     int metrics_on;        /* GPU --metrics: the range profiler is set up and has not failed */
 } run_env;

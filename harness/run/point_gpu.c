@@ -194,11 +194,11 @@ static int record(cudaEvent_t e, cudaStream_t stream)
 
 /* One untimed run of the variant alone between two events (behind a stream hold but in profiler
  * mode; L2 flushed first when cold): its time in ms. */
-static int calibration_run(run_point *pt, cudaEvent_t a, cudaEvent_t b, int i, float *ms)
+static int calibration_run(run_point *pt, cudaEvent_t a, cudaEvent_t b, float *ms)
 {
     const run_env *env = pt->env;
     const attn_measure_opts *m = &env->o->measure;
-    if (m->cold) CUDA_CHECK(cudaMemsetAsync(env->flush, i & 0xff, env->flush_bytes, env->stream));
+    if (m->cold) ATTN_TRY(attn_l2_flush(env->flush, env->flush_bytes, env->stream));
     int rc = m->no_hold ? ATTN_OK : attn_stream_hold(env->stream);
     if (rc == ATTN_OK) rc = record(a, env->stream);
     if (rc == ATTN_OK) rc = pt->v->run(pt->plan, &pt->shape->dev, env->stream);
@@ -223,7 +223,7 @@ static int calibrate_slow(run_point *pt)
     CUDA_CHECK_GOTO(cudaEventCreate(&b), rc, end);
     for (int i = -2; i < SLOW_CALIBRATION_RUNS; i++) {
         float t;
-        ATTN_TRY_GOTO(calibration_run(pt, a, b, i, &t), rc, end);
+        ATTN_TRY_GOTO(calibration_run(pt, a, b, &t), rc, end);
         if (i >= 0) ms[i] = t;
     }
     const double median_ns = stats_median(ms, SLOW_CALIBRATION_RUNS) * 1e6;

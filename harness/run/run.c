@@ -107,7 +107,7 @@ static int check_paths(const run_options *o, const run_sweep *sw)
     return check_db_path(o->db);
 }
 
-/* The run's own stream and the buffer whose memset flushes L2 between cold samples (freed by
+/* The run's own stream and the buffer whose read flushes L2 between cold samples (freed by
  * cmd_run, also after a failure here). */
 static int gpu_buffers(run_env *env)
 {
