@@ -1,6 +1,6 @@
 /* common.cuh — the device helpers that more than one CUDA file needs, once: log2(e), grid sizes,
  * the dtype dispatch and conversions, the shared-memory address of a pointer, exp2 by the hardware
- * approximation, and quad / warp / block reductions.
+ * approximation, quad / warp / block reductions, and launches that overlap the previous kernel.
  *
  * CUDA C++ only (templates): included by the .cu files of kernels/ and harness/measure/, never
  * by the C headers. Materialises nothing; every device helper is force-inlined, so using one
@@ -11,6 +11,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_runtime.h>
 #include <stdint.h>
 
 #include <type_traits>
@@ -92,6 +93,43 @@ __device__ __forceinline__ float attn_exp2_approx(float x)
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
+}
+
+/* Programmatic dependent launch (sm_90+): a kernel enqueued by attn_launch with overlap = 1 is
+ * launched while the stream's previous kernel drains (as that kernel's blocks exit: none of them
+ * triggers its dependents early, so the next grid never takes SMs the previous one still needs),
+ * which hides the launch gap between dependent kernels. Such a kernel calls attn_grid_wait()
+ * before it touches memory the previous kernel writes or reads: it returns once that kernel has
+ * completed and its writes are visible (at once when there is none; a no-op before sm_90). The
+ * first kernel of a chain is launched without overlap, so nothing of the chain ever runs beside
+ * work enqueued before it. */
+__device__ __forceinline__ void attn_grid_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+/* kernel<<<grid, block, smem, stream>>>(args), overlapping the stream's previous kernel when
+ * overlap is 1 and the device is sm_90 or newer (elsewhere an ordinary launch). */
+static inline cudaError_t attn_launch(const void *kernel, dim3 grid, dim3 block, size_t smem,
+                                      cudaStream_t stream, int overlap, void **args)
+{
+    int dev, major = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    if (e != cudaSuccess) return e;
+    cudaLaunchAttribute attr;
+    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = overlap && major >= 9 ? 1 : 0;
+    return cudaLaunchKernelExC(&cfg, kernel, args);
 }
 
 /* What a reduction computes. */

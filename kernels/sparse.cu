@@ -27,6 +27,10 @@
  * 256-row chunks summed in chunk order), the DV columns of largest norm kept (ties: lower column),
  * V gathered into a compact [B][Hkv][S][DV] tensor (both passes over V with 16-byte accesses, meant
  * to run at bandwidth); the attention kernels write O's pruned columns as zeros.
+ * Launches: each selection kernel after the first, and on sm_90 the attention kernel after the
+ * selection, is launched to overlap the drain of the kernel before (programmatic dependent launch,
+ * common.cuh's attn_launch) and waits for it in attn_grid_wait before touching its output: the
+ * launch gaps between the chain's kernels are hidden.
  * Measurements: kernels/NOTES-sparse.md. */
 #include <cuda_runtime.h>
 #include <math.h>
@@ -552,6 +556,7 @@ template <bool MASS>
 __global__ void __launch_bounds__(SEL_THREADS, 2) select_kernel(const select_params p)
 {
     __shared__ __align__(16) float smem[SEL_SMEM_WORDS];
+    attn_grid_wait(); /* the pooling's means (topk, mass) */
     const int nt = p.n_tiles, groups = (nt + SEL_ROWS - 1) / SEL_ROWS;
     const int bh = blockIdx.x / groups, qt0 = (blockIdx.x % groups) * SEL_ROWS;
     if (p.method == ATTN_SPARSE_TOPK || p.method == ATTN_SPARSE_MASS) score_rows(p, bh, qt0, smem);
@@ -605,6 +610,7 @@ __global__ void __launch_bounds__(FIN_THREADS, 1) finish_kernel(const int *count
     const int r0 = blockIdx.x * FIN_ROWS, n = min(FIN_ROWS, rows - r0);
     const unsigned lane_lt = (1u << lane) - 1;
     for (int c = tid; c < nb; c += FIN_THREADS) n_of[c] = 0, n_before[c] = 0;
+    attn_grid_wait(); /* the select kernel's counts and tiles */
     if (tid < n) mine[tid] = counts[r0 + tid];
     __syncthreads();
     int sum = 0; /* this thread's share of the counts before r0 */
@@ -827,12 +833,19 @@ int attn_sparse_select_launch(const attn_sparse_select_args *a)
             return attn_fail("sparse: selection for fp16 or bf16, got dtype %d", g->dtype);
         CUDA_CHECK_LAUNCH();
     }
+    /* Each kernel after the first overlaps the end of the one before (attn_launch). */
     const unsigned blocks = (unsigned)(g->B * g->H * ((nt + SEL_ROWS - 1) / SEL_ROWS));
-    if (mass) select_kernel<true><<<blocks, SEL_THREADS, 0, g->stream>>>(p);
-    else select_kernel<false><<<blocks, SEL_THREADS, 0, g->stream>>>(p);
+    const int pooled = a->method == ATTN_SPARSE_TOPK || mass;
+    void *select_args[] = {&p};
+    CUDA_CHECK(attn_launch(mass ? (const void *)select_kernel<true> : (const void *)select_kernel<false>,
+                           blocks, SEL_THREADS, 0, g->stream, pooled, select_args));
     CUDA_CHECK_LAUNCH();
-    finish_kernel<<<(unsigned)((rows + FIN_ROWS - 1) / FIN_ROWS), FIN_THREADS, 0, g->stream>>>(
-        p.counts, p.cols_tmp, rows, nt, a->row_ptr, a->order, a->col_idx);
+    const int *counts = p.counts, *cols_tmp = p.cols_tmp;
+    int rows_arg = rows, nt_arg = nt;
+    int *row_ptr = a->row_ptr, *order = a->order, *col_idx = a->col_idx;
+    void *finish_args[] = {&counts, &cols_tmp, &rows_arg, &nt_arg, &row_ptr, &order, &col_idx};
+    CUDA_CHECK(attn_launch((const void *)finish_kernel, (unsigned)((rows + FIN_ROWS - 1) / FIN_ROWS),
+                           FIN_THREADS, 0, g->stream, 1, finish_args));
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }

@@ -33,6 +33,9 @@ typedef struct attn_sparse_args {
     const int *row_ptr, *col_idx;
     const int *order; /* the B·H·n_tiles rows in processing order (most kept tiles first), or NULL */
     cudaStream_t stream;
+    /* 1: the selection that wrote the CSR was the last work enqueued on `stream`, so the Hopper
+     * kernel may begin while its last kernel finishes (common.cuh, attn_launch) */
+    int after_select;
 } attn_sparse_args;
 
 /* The portable kernel (kernels/sparse.cu, mma.sync, sm_80+). */

@@ -105,6 +105,7 @@ __global__ void __launch_bounds__(128 * (TILE / 64 + 1), TILE == 64 ? 2 : 1)
     const int S = p.S;
     const int wg = sm90_block_start(bar, NWG);
     const int tid = threadIdx.x & 127;
+    attn_grid_wait(); /* the selection's CSR and order (when launched to overlap it) */
 
     if (wg == 0) {
         /* ---------------- producer: takes rows from the queue until it is empty ---------------- */
@@ -274,7 +275,8 @@ int attn_sparse_sm90_launch(const attn_sparse_args *a)
     const int per_sm = a->tile == 64 ? 2 : 1; /* persistent: every block resident at once */
     const int blocks = (int)std::min(total, (long long)n_sm * per_sm);
     const int nwg = a->tile / 64;
-    fn<<<blocks, 128 * (nwg + 1), smem, a->stream>>>(mq, mk, mv, p);
+    void *args[] = {&mq, &mk, &mv, &p};
+    CUDA_CHECK(attn_launch((const void *)fn, blocks, 128 * (nwg + 1), smem, a->stream, a->after_select, args));
     CUDA_CHECK_LAUNCH();
     return ATTN_OK;
 }

@@ -283,7 +283,8 @@ static int sparse_run(attn_plan *plan, const attn_device_io *io, cudaStream_t st
 {
     sparse_plan *pl = (sparse_plan *)plan;
     const sparse_config *c = plan->config;
-    const attn_sparse_args a = sparse_args(pl, io, stream);
+    attn_sparse_args a = sparse_args(pl, io, stream);
+    a.after_select = c->rule.method != ATTN_SPARSE_VPRUNE;
     if (c->rule.method == ATTN_SPARSE_VPRUNE)
         ATTN_TRY(attn_sparse_vprune_columns(a.dtype, a.B, a.Hkv, a.S, a.D, a.DV, io->v,
                                             pl->d_vscratch, pl->d_v_cols, pl->d_where, pl->d_vc,
