@@ -6,7 +6,11 @@
 #
 # Stages (each independent; run them in one call or several):
 #   tests     make test-gpu's binaries, then compute-sanitizer memcheck (every variant) and
-#             racecheck (fused) on small odd shapes
+#             racecheck (fused) on small odd shapes. Longer than one 10-minute device call on
+#             an H200 (2026-12-03: 430 s took it into the fourth of ten binaries, test_lowrank):
+#             GPU_TESTS="test_quant test_sparse" runs only those binaries, so the stage can be
+#             split over calls (steps.txt has each step's seconds); GPU_TESTS=none runs only
+#             the sanitizer steps
 #   gate      every gate-* stage below, in order (longer than one 10-minute call: run them alone)
 #   gate-night     one run of the nightly sweep (tag nightly) into OUT/gate.db (GATE_NIGHTS=N: N
 #             runs); six of them are issue 12's "A/A nights"
@@ -59,9 +63,10 @@ step() { # step NAME COMMAND...: runs it, logs to OUT/NAME.log, records the exit
     local name=$1
     shift
     echo "== $name: $*" | tee -a "$out/steps.txt"
+    local t0=$SECONDS
     "$@" >"$out/$name.log" 2>&1
     local rc=$?
-    echo "   exit $rc" | tee -a "$out/steps.txt"
+    echo "   exit $rc in $((SECONDS - t0)) s" | tee -a "$out/steps.txt"
     tail -3 "$out/$name.log"
     return $rc
 }
@@ -291,6 +296,19 @@ gate_ncu() {
     sql "$out/ncu.db" "SELECT tag, coalesce(profiler, 'NONE'), status, count(*) FROM runs WHERE tag LIKE 'ncu-%' AND tag <> 'ncu-normal' GROUP BY 1, 2, 3"
 }
 
+# make test-gpu's binaries, or those GPU_TESTS names (test_quant …); exit 1 on an unknown name.
+gpu_test_binaries() {
+    local t
+    if [ -z "${GPU_TESTS:-}" ]; then
+        for t in build/tests/gpu/test_*; do [ "${t%.d}" = "$t" ] && echo "$t"; done
+        return 0
+    fi
+    for t in $GPU_TESTS; do
+        [ -x "build/tests/gpu/$t" ] || { echo "GPU_TESTS: no build/tests/gpu/$t" >&2; return 1; }
+        echo "build/tests/gpu/$t"
+    done
+}
+
 # The median of the numbers on stdin, one a line (empty: nothing).
 median() {
     sort -g | awk '{ x[n++] = $1 } END { if (n) printf "%.0f\n", n % 2 ? x[(n - 1) / 2] : (x[n / 2 - 1] + x[n / 2]) / 2 }'
@@ -414,7 +432,11 @@ scale_stage() {
 for stage in "$@"; do
     case $stage in
     tests)
-        step test-gpu scripts/run-tests.sh $(ls build/tests/gpu/test_* | grep -v "\.d$") || status=1
+        if [ "${GPU_TESTS:-}" != none ]; then
+            # shellcheck disable=SC2086 # $bins is a list of paths
+            if bins=$(gpu_test_binaries); then step test-gpu scripts/run-tests.sh $bins || status=1
+            else status=1; fi
+        fi
         step memcheck compute-sanitizer --tool memcheck --error-exitcode 9 \
             $bin run --db "$out/memcheck.db" --variants naive,cublas,fused $small || status=1
         step memcheck-lowrank compute-sanitizer --tool memcheck --error-exitcode 9 \
