@@ -22,6 +22,7 @@
 #include "quant.h"
 #include "quant_cpu.h"
 #include "test.h"
+#include "timer.h"
 
 static const char *RUN_FAST = " --max-time 0.01 --min-samples 3 --quiet";
 
@@ -231,7 +232,7 @@ static double stage_ms(const attn_quant_args *a, int kernel, void *flush, size_t
     if (cudaEventCreate(&e1) != cudaSuccess) return cudaEventDestroy(e0), -1;
     for (int i = 0; i <= reps; i++) { /* run 0: the warm-up */
         float f;
-        if (cudaMemsetAsync(flush, i & 0xff, flush_bytes, 0) != cudaSuccess ||
+        if (attn_l2_flush(flush, flush_bytes, 0) != ATTN_OK ||
             cudaEventRecord(e0, 0) != cudaSuccess ||
             (kernel < 0 ? attn_quant_stage_launch(a) : attn_quant_stage_kernel_launch(a, kernel)) !=
                 ATTN_OK ||

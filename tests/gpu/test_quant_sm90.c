@@ -31,6 +31,7 @@
 #include "inputs.h"
 #include "quant.h"
 #include "test.h"
+#include "timer.h"
 
 #define LOG2E 1.4426950408889634
 
@@ -483,7 +484,7 @@ static void correctness(int small)
             }
 }
 
-/* Median of reps event-timed launches of f, each after a write of flush (L2 cleared). */
+/* Median of reps event-timed launches of f, each after attnbench's L2 flush (timer.h). */
 typedef int (*launch_fn)(void *ctx);
 static double time_ms(launch_fn f, void *ctx, void *flush, size_t flush_bytes, int reps)
 {
@@ -493,7 +494,7 @@ static double time_ms(launch_fn f, void *ctx, void *flush, size_t flush_bytes, i
     double t[64];
     if (f(ctx) != ATTN_OK) return -1; /* warm-up */
     for (int i = 0; i < reps; i++) {
-        CK(cudaMemsetAsync(flush, i & 0xff, flush_bytes, 0));
+        if (attn_l2_flush(flush, flush_bytes, 0) != ATTN_OK) return -1;
         CK(cudaEventRecord(e0, 0));
         if (f(ctx) != ATTN_OK) return -1;
         CK(cudaEventRecord(e1, 0));

@@ -26,6 +26,7 @@
 #include "sparse.h"
 #include "sparse_select.h"
 #include "test.h"
+#include "timer.h"
 
 #define METHODS "--param method=window,bigbird,topk,mass,vprune --param density=0.3 --param tau=0.8"
 
@@ -296,7 +297,7 @@ static int bench_case(const sel_case *c, const sel_dev *d, void *flush, size_t f
     float t[RUNS];
     if (sel_launch(c, d) != ATTN_OK) return -1;
     for (int r = 0; r < RUNS; r++) {
-        if (cudaMemsetAsync(flush, r, flush_bytes, 0) != cudaSuccess) return -1;
+        if (attn_l2_flush(flush, flush_bytes, 0) != ATTN_OK) return -1;
         cudaEventRecord(ev[0], 0);
         const int rc = sel_launch(c, d);
         cudaEventRecord(ev[1], 0);

@@ -28,6 +28,7 @@
 #include "inputs.h"
 #include "sparse.h"
 #include "test.h"
+#include "timer.h"
 
 enum sp_pattern { PAT_RANDOM, PAT_BAND, PAT_COUNT };
 
@@ -522,7 +523,7 @@ typedef struct bench_set {
 static float time_one(bench_set *bs, const sp_case *c, sp_plan *pl, sp_dev *d, int k, int nwg)
 {
     float ms = -1;
-    if (cudaMemsetAsync(bs->flush, k, bs->flush_bytes, 0) != cudaSuccess) return -1;
+    if (attn_l2_flush(bs->flush, bs->flush_bytes, 0) != ATTN_OK) return -1;
     cudaEventRecord(bs->ev[0], 0);
     int rc = k == 0 ? attn_fused_sm90_launch((int)c->dt, c->D, nwg, c->B, c->H, c->Hkv, c->S,
                                              c->causal, d[0].q, d[0].k, d[0].v, d[0].o, NULL, 0)
