@@ -9,9 +9,9 @@
  *     timed region, so that the regression gate can be shown to catch a known slowdown;
  *   - the L2 flush of --cache cold (not timer-based, but the harness's too): a read of a buffer
  *     twice L2's size. A read, not a memset: a memset leaves L2 full of dirty lines, and the next
- *     sample's first memory-bound kernel then pays for writing them back (on an H200, 34 µs for a
- *     kernel reading 134 MB after a read, 40 µs after a memset); after a read L2 holds only clean
- *     lines, none of them the sample's inputs, as after ncu's own cache control. */
+ *     sample's first memory-bound kernel then pays for writing them back (measured in
+ *     kernels/NOTES-timer.md); after a read L2 holds only clean lines, none of them the sample's
+ *     inputs, as after ncu's own cache control. */
 #include <cuda_runtime.h>
 #include <stdint.h>
 
