@@ -1,7 +1,8 @@
 /* test_compare.c — `attnbench compare` on a fixture database made with the store API: a baseline
  * run; a candidate with one key slowed by 20 %, one by 5 %, an approximate variant whose error
- * doubled, a failed point, a point with too few samples, a throttled one, a key dropped and one
- * added; an A/A rerun; a run on another GPU model. Checks every exit status, the worst-first order
+ * doubled, a failed point, a point with too few samples, a throttled one (its flagged samples
+ * slower), one whose flagged samples ran no slower (a clock dip after the sample: decided as
+ * usual), a key dropped and one added; an A/A rerun; a run on another GPU model. Checks every exit status, the worst-first order
  * of the table, and that the JUnit file is well-formed XML with one test case per key. Without
  * history the between-run noise is unknown (the 5 % key is inconclusive, not slower); a second
  * fixture of nightly runs with run-to-run noise gives it: an A/A night passes, a +10 % key fails,
@@ -30,10 +31,11 @@ static int64_t add_run(sqlite3 *db, const char *tag, const char *gpu)
 }
 
 /* A point of `variant` at sequence length `seq`: n lognormal samples (CV 2 %) around
- * median_ns, the first n_throttled of them flagged throttled. */
-static void add_point(sqlite3 *db, int64_t run, const char *variant, int exact, int seq,
-                      const char *status, double median_ns, int n, int n_throttled, double err,
-                      uint64_t seed)
+ * median_ns, the first n_throttled of them flagged throttled and `flagged_factor` times slower
+ * (a capped clock slows them; a clock dip read after the sample does not: factor 1). */
+static void add_point_flagged(sqlite3 *db, int64_t run, const char *variant, int exact, int seq,
+                              const char *status, double median_ns, int n, int n_throttled,
+                              double flagged_factor, double err, uint64_t seed)
 {
     store_point p = {.variant = variant, .exact = exact, .status = status,
                      .reason = strcmp(status, "ok") ? "3 of 4096 checked elements outside tolerance" : NULL,
@@ -47,11 +49,19 @@ static void add_point(sqlite3 *db, int64_t run, const char *variant, int exact, 
     uint8_t thr[64];
     stats_rng r = {seed};
     for (int i = 0; i < n; i++) {
-        ns[i] = (int64_t)(median_ns * exp(0.02 * stats_rng_normal(&r)));
         thr[i] = i < n_throttled;
+        ns[i] = (int64_t)(median_ns * (thr[i] ? flagged_factor : 1) * exp(0.02 * stats_rng_normal(&r)));
     }
     int64_t id;
     test_cond("fixture: point stored", store_point_add(db, run, &p, ns, thr, n, NULL, NULL, 0, &id) == ATTN_OK);
+}
+
+/* add_point_flagged with its flagged samples slowed by a capped clock (10 %). */
+static void add_point(sqlite3 *db, int64_t run, const char *variant, int exact, int seq,
+                      const char *status, double median_ns, int n, int n_throttled, double err,
+                      uint64_t seed)
+{
+    add_point_flagged(db, run, variant, exact, seq, status, median_ns, n, n_throttled, 1.10, err, seed);
 }
 
 /* The baseline's keys, each at its own median, with samples from `seed`. */
@@ -74,6 +84,7 @@ static void make_fixture(void)
     add_point(db, base, "naive", 1, 512, "ok", 4e5, 20, 0, NAN, 102);
     add_point(db, base, "approx", 0, 512, "ok", 1e5, 20, 0, 1e-3, 103);
     add_point(db, base, "naive", 1, 4096, "ok", 1e7, 20, 0, NAN, 104);        /* dropped later */
+    add_point(db, base, "naive", 1, 65536, "ok", 3e9, 40, 0, NAN, 105);
 
     int64_t cand = add_run(db, "cand", "NVIDIA H100 80GB HBM3");            /* run 2 */
     add_point(db, cand, "naive", 1, 256, "ok", 2e5, 20, 0, NAN, 201);
@@ -84,12 +95,14 @@ static void make_fixture(void)
     add_point(db, cand, "naive", 1, 8192, "ok", 5e7, 3, 0, NAN, 206);         /* too few */
     add_point(db, cand, "naive", 1, 16384, "ok", 2e8, 20, 11, NAN, 207);      /* 55 % throttled */
     add_point(db, cand, "naive", 1, 32768, "ok", 8e8, 20, 0, NAN, 208);       /* new key */
+    add_point_flagged(db, cand, "naive", 1, 65536, "ok", 3e9, 40, 24, 1, NAN, 209); /* 60 % dip */
 
     int64_t aa = add_run(db, "aa", "NVIDIA H100 80GB HBM3");                /* run 3 */
     add_common(db, aa, 300, "failed");
     add_point(db, aa, "naive", 1, 512, "ok", 4e5, 20, 0, NAN, 302);
     add_point(db, aa, "approx", 0, 512, "ok", 1e5, 20, 0, 1e-3, 303);
     add_point(db, aa, "naive", 1, 4096, "ok", 1e7, 20, 0, NAN, 304);
+    add_point(db, aa, "naive", 1, 65536, "ok", 3e9, 40, 0, NAN, 305);
 
     int64_t other = add_run(db, "a100", "NVIDIA A100-SXM4-80GB");            /* run 4 */
     add_common(db, other, 400, "ok");
@@ -196,7 +209,7 @@ static void test_gate(void)
     test_cond("table: worst first", strstr(out, "\nslower ") < strstr(out, "\ninconclusive ") &&
                                         strstr(out, "\ninconclusive ") < strstr(out, "\nmissing ") &&
                                         strstr(out, "\nmissing ") < strstr(out, "\nsame "));
-    test_cond("summary line", strstr(out, "2 slower, 4 inconclusive, 2 missing, 1 same, 0 faster") != NULL);
+    test_cond("summary line", strstr(out, "2 slower, 4 inconclusive, 2 missing, 2 same, 0 faster") != NULL);
     const char *unknown = strstr(out, "between-run noise unknown (1 of 5 runs): +4.");
     test_cond("+5% without history: inconclusive", unknown && strstr(out, "\ninconclusive  naive    "
                                                                           "bf16 B=1 H=16/16 S=1024 "));
@@ -205,11 +218,13 @@ static void test_gate(void)
     test_cond("failed point is inconclusive", strstr(out, "candidate point failed") != NULL);
     test_cond("few samples are inconclusive", strstr(out, "too few samples (20, 3; need 5)") != NULL);
     test_cond("throttled samples are inconclusive", strstr(out, "candidate: 55% of samples throttled") != NULL);
+    test_cond("flagged samples that ran no slower are not throttling",
+              strstr(out, "\nsame          naive    bf16 B=1 H=16/16 S=65536 ") != NULL);
     free(out);
 
     char *xml = fx_text(junit_path);
     test_cond("junit: well-formed", xml_well_formed(xml));
-    test_cond("junit: one test case per key (9)", count(xml, "<testcase ") == 9);
+    test_cond("junit: one test case per key (10)", count(xml, "<testcase ") == 10);
     test_cond("junit: regressions are failures", count(xml, "<failure ") == 2 &&
                                                      strstr(xml, "failures=\"2\"") != NULL);
     test_cond("junit: inconclusive and missing skipped", count(xml, "<skipped ") == 6);

@@ -46,7 +46,7 @@ static const cmp_point *find(const cmp_point *points, size_t n, const cmp_point 
 /* Why a present, ok point cannot be a unit: too many throttled, too few samples, no median. */
 static int unusable(const cmp_point *p, char *why, size_t n)
 {
-    double throttled = p->n_samples ? (double)(p->n_samples - p->n_used) / p->n_samples : 0;
+    double throttled = cmp_point_throttled(p);
     if (throttled > CMP_MAX_THROTTLED)
         snprintf(why, n, "%.0f%% of samples throttled", throttled * 100);
     else if (p->n_used < CMP_MIN_SAMPLES)

@@ -46,10 +46,17 @@ static int cmp_point_key_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The columns read_point reads, in its order. */
+/* A numeric macro as SQL text (a literal: a named parameter here would take the number of the
+ * queries' own ?1). */
+#define SQL_NUMBER_(x) #x
+#define SQL_NUMBER(x) SQL_NUMBER_(x)
+
+/* The columns read_point reads, in its order (the last: n_slowed). */
 #define POINT_COLUMNS                                                                      \
     "id, run_id, variant, dtype, params, status, coalesce(reason, ''), batch, heads, kv_heads," \
-    " seq, head_dim, causal, exact, n_samples, n_used, median_ns, exact_rel_l2"
+    " seq, head_dim, causal, exact, n_samples, n_used, median_ns, exact_rel_l2,"                \
+    " (SELECT count(*) FROM samples s WHERE s.point_id = points.id AND s.throttled"             \
+    "   AND s.ns > points.median_ns * (1 + " SQL_NUMBER(CMP_THROTTLE_SLOWDOWN) "))"
 
 /* The current row of a POINT_COLUMNS query into q. */
 static void read_point(sqlite3_stmt *st, cmp_point *q)
@@ -66,6 +73,12 @@ static void read_point(sqlite3_stmt *st, cmp_point *q)
     for (int i = 0; i < 9; i++) *ints[i] = sqlite3_column_int(st, 7 + i);
     q->median_ns = sqlite3_column_type(st, 16) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 16);
     q->err = sqlite3_column_type(st, 17) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 17);
+    q->n_slowed = sqlite3_column_int(st, 18);
+}
+
+double cmp_point_throttled(const cmp_point *p)
+{
+    return p->n_samples ? (double)p->n_slowed / p->n_samples : 0;
 }
 
 /* Every row of a prepared POINT_COLUMNS query into *out (malloc'd, also after a failure), sorted
@@ -111,19 +124,17 @@ end:
     return rc;
 }
 
-/* The point's samples not flagged throttled into *used (malloc'd; NULL after a failure), and the
- * share flagged. */
-static int load_samples(sqlite3 *db, int64_t point, double **used, int *n_used, double *throttled)
+/* The point's samples not flagged throttled into *used (malloc'd; NULL after a failure). */
+static int load_samples(sqlite3 *db, int64_t point, double **used, int *n_used)
 {
     sqlite3_stmt *st = NULL;
-    int cap = 0, n = 0, all = 0, rc = ATTN_OK, step;
+    int cap = 0, n = 0, rc = ATTN_OK, step;
     double *x = NULL;
     SQLITE_CHECK_GOTO(db, sqlite3_prepare_v2(db,
         "SELECT ns, throttled FROM samples WHERE point_id = ?1 ORDER BY idx", -1, &st, NULL),
         rc, end);
     SQLITE_CHECK_GOTO(db, sqlite3_bind_int64(st, 1, point), rc, end);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        all++;
         if (sqlite3_column_int(st, 1)) continue;
         if (n == cap) {
             void *more = realloc(x, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *x);
@@ -137,7 +148,6 @@ static int load_samples(sqlite3 *db, int64_t point, double **used, int *n_used, 
     }
     SQLITE_CHECK_GOTO(db, step, rc, end);
     *n_used = n;
-    *throttled = all ? (double)(all - n) / all : 0;
 end:
     sqlite3_finalize(st);
     if (rc != ATTN_OK) {
@@ -207,12 +217,12 @@ int cmp_key_evaluate(sqlite3 *db, cmp_key *k, const cmp_rule *o)
             return ATTN_OK;
         }
     cmp_key_accuracy(k, o);
-    double *x[2] = {NULL, NULL}, throttled[2];
+    double *x[2] = {NULL, NULL};
     int n[2], rc = ATTN_OK;
-    for (int i = 0; i < 2 && rc == ATTN_OK; i++)
-        rc = load_samples(db, side[i]->id, &x[i], &n[i], &throttled[i]);
+    for (int i = 0; i < 2 && rc == ATTN_OK; i++) rc = load_samples(db, side[i]->id, &x[i], &n[i]);
     if (rc == ATTN_OK) {
-        cmp_key_measure(k, x[0], n[0], throttled[0], x[1], n[1], throttled[1], o);
+        cmp_key_measure(k, x[0], n[0], cmp_point_throttled(k->base), x[1], n[1],
+                        cmp_point_throttled(k->cand), o);
         if (k->tested)
             stats_ratio_ci(x[0], (size_t)n[0], x[1], (size_t)n[1], RESAMPLES, 0.95,
                            BOOTSTRAP_SEED, &k->ci_lo, &k->ci_hi);

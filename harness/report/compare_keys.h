@@ -29,8 +29,16 @@ typedef struct sqlite3 sqlite3;
  * out of the median: the measurement flags any sample that ended under 99.5 % of the max SM clock
  * and cools down after it, and on an H200 at the nightly's heaviest keys the power controller's
  * first step flags 10-15 % of samples while the per-process medians stay within 0.2-0.4 %
- * (kernels/NOTES-fused.md), so a 10 % limit made those keys inconclusive for no reason. */
+ * (kernels/NOTES-fused.md), so a 10 % limit made those keys inconclusive for no reason.
+ * The share counts only the flagged samples that also ran slower: by more than
+ * CMP_THROTTLE_SLOWDOWN over the point's median (of the unflagged samples), the least a clock
+ * under 99.5 % of the max costs a clock-bound kernel. The flag is read after the sample (a probe
+ * kernel), and after some short kernels the clock dips without having slowed them: on an H200,
+ * fused at bf16 B=16 S=1024 D=128 causal (0.157 ms) had 38-84 % of its samples flagged in six
+ * nightly runs, at 1946-1970 MHz, their median within -0.16 … +0.04 % of the unflagged one
+ * (kernels/NOTES-fused.md). */
 #define CMP_MAX_THROTTLED 0.50
+#define CMP_THROTTLE_SLOWDOWN 0.005
 
 /* The decision's parameters (the README's "Regression gate" section explains them). */
 typedef struct cmp_rule {
@@ -49,9 +57,13 @@ typedef struct cmp_point {
     char variant[64], dtype[8], params[ATTN_PARAMS_MAX], status[16], reason[200];
     int batch, heads, kv_heads, seq, head_dim, causal, exact;
     int n_samples, n_used; /* samples taken, and not flagged throttled */
+    int n_slowed;          /* flagged and slower than median_ns by CMP_THROTTLE_SLOWDOWN */
     double median_ns;      /* of the used samples; NaN when none */
     double err;            /* relative L2 error against exact attention; NaN when not measured */
 } cmp_point;
+
+/* The share of p's samples that count as throttled against CMP_MAX_THROTTLED: n_slowed of all. */
+double cmp_point_throttled(const cmp_point *p);
 
 /* Worst first: the table's order and the exit status's priority. */
 typedef enum cmp_state { SLOWER, INCONCLUSIVE, MISSING, SAME, FASTER, N_STATES } cmp_state;
