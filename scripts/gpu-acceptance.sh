@@ -352,10 +352,15 @@ gate_nsys() {
             2>/dev/null | head -1)
         echo "importer: ${importer:-not found}"
         [ -n "$importer" ] && "$importer" -i "$report.qdstrm" >>"$out/gate-nsys.log" 2>&1
+        # Nsight Compute's importer needs elfutils' libdw.so.1, which not every image has (the
+        # H200's Ubuntu 24.04 lacks it; Debian 12's libdw1 0.188 and its libelf1 work when put
+        # on LD_LIBRARY_PATH): say which library is missing.
+        [ -n "$importer" ] &&
+            ldd "$importer" | grep 'not found' | sed 's/^[[:space:]]*/importer lacks: /'
     fi
     "$nsys" stats --report nvtx_sum --format csv --output - "$report.nsys-rep" \
         >"$out/nsys-nvtx.csv" 2>>"$out/gate-nsys.log" || echo "nsys stats: exit $?"
-    if ! grep -q Instances "$out/nsys-nvtx.csv" 2>/dev/null; then
+    if ! grep -q Instances "$out/nsys-nvtx.csv" 2>/dev/null && [ -f "$report.nsys-rep" ]; then
         # No stats reports: count the ranges in the report's SQLite export instead.
         "$nsys" export --type sqlite --force-overwrite true -o "$report.sqlite" "$report.nsys-rep" \
             >>"$out/gate-nsys.log" 2>&1 || echo "nsys export: exit $?"
